@@ -1,0 +1,55 @@
+// What every daemon of the tree does the same way: exit codes, getting its
+// listening socket (inherited from the supervisor, or bound by itself),
+// readiness notification, and stopping on SIGTERM/SIGINT.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "fd.hpp"
+#include "uv.hpp"
+
+namespace seq {
+
+// Exit codes shared by the daemons (documented in README.md and --help).
+namespace exit_code {
+constexpr int ok = 0;            // stopped by SIGTERM/SIGINT or STOP
+constexpr int failure = 1;       // a runtime failure, logged
+constexpr int usage = 2;         // bad command line
+constexpr int socket = 3;        // cannot bind or reach a socket (in use, permissions)
+constexpr int stash = 4;         // worker: the stash could not be reached at start
+}  // namespace exit_code
+
+// The listening socket a daemon serves on: the one named `name` in
+// LISTEN_FDS if its supervisor handed it over, else `path` bound here (and
+// removed again on exit). Throws with a message naming what is wrong.
+class Listener {
+public:
+    Listener(const std::string& name, const std::string& path);
+    Listener(Listener&&) = default;
+    ~Listener();
+    Fd take() { return std::move(fd_); }
+    const std::string& describe() const { return describe_; }
+
+private:
+    Fd fd_;
+    std::string unlink_;
+    std::string describe_;
+};
+
+// s6-style readiness: one newline on fd `fd`, which is then closed. No-op for -1.
+void notify_ready(int fd);
+
+// Calls `stop(signum)` on SIGTERM or SIGINT, and ignores SIGPIPE.
+class StopSignals {
+public:
+    StopSignals(uv_loop_t* loop, std::function<void(int)> stop);
+
+private:
+    static void on_signal(uv_signal_t* h, int signum);
+    std::function<void(int)> stop_;
+    uv::Signal term_;
+    uv::Signal int_;
+};
+
+}  // namespace seq

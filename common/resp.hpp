@@ -1,0 +1,107 @@
+// RESP2, the Redis protocol: one incremental parser for requests (servers)
+// and replies (clients), and the encoders for both directions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seq::resp {
+
+struct Limits {
+    std::size_t max_bulk = 1 << 20;          // one bulk string
+    std::size_t max_args = 1024;             // elements of one request array
+    std::size_t max_inline = 64 << 10;       // one inline command line
+    std::size_t max_request = 4 << 20;       // bytes of one whole request
+    std::size_t max_depth = 8;               // nesting of arrays in replies
+};
+
+enum class Status { ok, incomplete, error };
+
+// Parses a strictly formed signed 64-bit decimal ("-12", "0"; no "+", no spaces).
+std::optional<std::int64_t> parse_int(std::string_view s);
+
+// Parses requests: arrays of bulk strings, or inline commands split on spaces.
+//
+// Call parse() with every byte received and not yet consumed, from its first
+// byte on; between calls the buffer may grow or move, but its prefix must not
+// change. The parser remembers how far it got, so a request that arrives one
+// byte at a time costs linear work, not quadratic.
+class RequestParser {
+public:
+    explicit RequestParser(Limits limits = {}) : limits_(limits) {}
+
+    // ok: `args` views the request inside `in`; drop consumed() bytes after use.
+    // error: the connection must be closed; error() says why.
+    Status parse(std::string_view in, std::vector<std::string_view>& args);
+    std::size_t consumed() const { return consumed_; }
+    const std::string& error() const { return error_; }
+
+private:
+    Status fail(std::string msg);
+    Status parse_inline(std::string_view in, std::vector<std::string_view>& args);
+    Status parse_multibulk(std::string_view in, std::vector<std::string_view>& args);
+    void reset();
+
+    enum class Phase { start, inline_line, array_len, bulk_len, bulk_data };
+    Limits limits_;
+    Phase phase_ = Phase::start;
+    std::size_t pos_ = 0;          // bytes of `in` already examined
+    std::size_t expected_ = 0;     // elements announced by the array header
+    std::size_t bulk_len_ = 0;
+    std::vector<std::pair<std::size_t, std::size_t>> spans_;  // offset, length
+    std::size_t consumed_ = 0;
+    std::string error_;
+};
+
+// A reply, as a client sees it.
+struct Value {
+    enum class Type { simple, error, integer, bulk, nil, array };
+    Type type = Type::nil;
+    std::string str;              // simple, error, bulk
+    std::int64_t integer = 0;     // integer
+    std::vector<Value> elems;     // array
+
+    bool is_error() const { return type == Type::error; }
+};
+
+std::string_view type_name(Value::Type t);
+
+// Parses replies of any RESP2 type, nested arrays included. Same contract
+// for `in` as RequestParser.
+class ReplyParser {
+public:
+    explicit ReplyParser(Limits limits = {}) : limits_(limits) {}
+    Status parse(std::string_view in, Value& out);
+    std::size_t consumed() const { return consumed_; }
+    const std::string& error() const { return error_; }
+
+private:
+    Status fail(std::string msg);
+    struct Frame {
+        Value value;
+        std::size_t remaining;
+    };
+    Limits limits_;
+    std::size_t pos_ = 0;
+    std::size_t consumed_ = 0;
+    std::optional<std::size_t> bulk_len_;  // set while waiting for bulk data
+    std::vector<Frame> stack_;             // open arrays
+    std::string error_;
+};
+
+// Encoders append to `out`, so a whole batch of replies goes out in one write.
+void append_simple(std::string& out, std::string_view s);
+void append_error(std::string& out, std::string_view msg);  // msg without "-"
+void append_int(std::string& out, std::int64_t n);
+void append_bulk(std::string& out, std::string_view s);
+void append_nil(std::string& out);
+void append_array(std::string& out, std::size_t n);
+void append_command(std::string& out, std::span<const std::string_view> args);
+void append_value(std::string& out, const Value& v);
+
+}  // namespace seq::resp

@@ -1,0 +1,219 @@
+#include "server.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.hpp"
+
+namespace seq {
+
+namespace {
+constexpr std::size_t read_chunk = 64 << 10;
+constexpr int max_reads_per_wakeup = 16;  // then let other clients have a turn
+}  // namespace
+
+// -------------------------------------------------------------- Connection
+
+Connection::Connection(Server& server, std::uint64_t id, Fd fd)
+    : server_(server), id_(id), fd_(std::move(fd)), poll_(uv::make_poll(server.loop_, fd_.get())),
+      parser_(server.options_.limits) {
+    poll_->data = this;
+    update_poll();
+}
+
+void Connection::release_to(std::uint64_t end) {
+    if (end > released_) released_ = end;
+    if (!busy_) {
+        busy_ = true;
+        flush();
+        busy_ = false;
+        if (dead_) server_.destroy(*this);
+    }
+}
+
+void Connection::on_poll(int status, int events) {
+    busy_ = true;
+    if (status < 0) {
+        dead_ = true;
+    } else {
+        if (events & UV_WRITABLE) flush();
+        if ((events & UV_READABLE) && !dead_) {
+            read_input();
+            if (!dead_) flush();
+        }
+    }
+    busy_ = false;
+    if (dead_) server_.destroy(*this);
+}
+
+void Connection::read_input() {
+    for (int i = 0; i < max_reads_per_wakeup && !paused_ && !closing_ && !dead_; ++i) {
+        auto old = in_.size();
+        in_.resize(old + read_chunk);
+        ssize_t n = ::read(fd_.get(), in_.data() + old, read_chunk);
+        in_.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+        if (n == 0) {
+            dead_ = true;  // the client closed; nothing it asked for can reach it
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) dead_ = true;
+            return;
+        }
+        process_input();
+        if (static_cast<std::size_t>(n) < read_chunk) return;
+    }
+}
+
+void Connection::process_input() {
+    auto& opts = server_.options_;
+    while (!paused_ && !closing_ && !dead_) {
+        std::string_view pending(in_);
+        pending.remove_prefix(in_off_);
+        auto st = parser_.parse(pending, args_);
+        if (st == resp::Status::incomplete) break;
+        if (st == resp::Status::error) {
+            resp::append_error(out_, "ERR Protocol error: " + parser_.error());
+            released_ = out_end();
+            closing_ = true;
+            break;
+        }
+        if (!args_.empty()) {
+            if (server_.handler_(*this, args_) == Server::Verdict::defer) {
+                paused_ = true;
+                break;
+            }
+            deferred_since.reset();
+        }
+        in_off_ += parser_.consumed();
+        if (server_.auto_release_) released_ = out_end();
+        if (out_.size() - out_sent_ > opts.max_output) {
+            log("%s: client %llu has %zu bytes of replies it does not read (limit %zu); dropping it",
+                server_.name_.c_str(), static_cast<unsigned long long>(id_), out_.size() - out_sent_,
+                opts.max_output);
+            dead_ = true;
+            return;
+        }
+    }
+    if (in_off_ == in_.size()) {
+        in_.clear();
+        in_off_ = 0;
+    } else if (in_off_ > read_chunk && in_off_ * 2 > in_.size()) {
+        in_.erase(0, in_off_);
+        in_off_ = 0;
+    }
+}
+
+void Connection::flush() {
+    while (!dead_) {
+        std::size_t sendable = static_cast<std::size_t>(released_ - out_base_);
+        if (sendable > out_.size()) sendable = out_.size();
+        if (out_sent_ >= sendable) break;
+        ssize_t n = ::send(fd_.get(), out_.data() + out_sent_, sendable - out_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) dead_ = true;
+            break;
+        }
+        out_sent_ += static_cast<std::size_t>(n);
+    }
+    if (out_sent_ == out_.size()) {
+        out_base_ += out_.size();
+        out_.clear();
+        out_sent_ = 0;
+    } else if (out_sent_ > read_chunk && out_sent_ * 2 > out_.size()) {
+        out_.erase(0, out_sent_);
+        out_base_ += out_sent_;
+        out_sent_ = 0;
+    }
+    if (closing_ && out_.empty()) dead_ = true;
+    if (!dead_) update_poll();
+}
+
+void Connection::update_poll() {
+    int want = 0;
+    if (!paused_ && !closing_) want |= UV_READABLE;
+    if (out_sent_ < out_.size() && released_ > out_base_ + out_sent_) want |= UV_WRITABLE;
+    if (want == events_) return;
+    events_ = want;
+    if (want == 0) {
+        uv_poll_stop(poll_.get());
+        return;
+    }
+    uv_poll_start(poll_.get(), want, [](uv_poll_t* h, int status, int events) {
+        if (auto* c = uv::owner<Connection>(h)) c->on_poll(status, events);
+    });
+}
+
+// ------------------------------------------------------------------ Server
+
+Server::Server(uv_loop_t* loop, Fd listener, ServerOptions options, Handler handler, std::string name)
+    : loop_(loop), listener_(std::move(listener)), options_(options), handler_(std::move(handler)),
+      name_(std::move(name)) {}
+
+void Server::start() {
+    if (!accept_poll_) {
+        accept_poll_ = uv::make_poll(loop_, listener_.get());
+        accept_poll_->data = this;
+    }
+    accept_paused_ = false;
+    uv::check(uv_poll_start(accept_poll_.get(), UV_READABLE,
+                            [](uv_poll_t* h, int status, int) {
+                                if (auto* s = uv::owner<Server>(h); s && status == 0) s->on_accept();
+                            }),
+              "uv_poll_start");
+}
+
+void Server::on_accept() {
+    for (;;) {
+        int fd = accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                // Out of descriptors: stop accepting until a client leaves, rather
+                // than spin on a listening socket that stays readable.
+                log("%s: cannot accept: %s; pausing accepts until a client leaves", name_.c_str(),
+                    std::strerror(errno));
+                uv_poll_stop(accept_poll_.get());
+                accept_paused_ = true;
+            }
+            return;
+        }
+        Fd client(fd);
+        if (peer_filter_ && !peer_filter_(fd)) continue;
+        if (conns_.size() >= options_.max_clients) {
+            static constexpr char msg[] = "-ERR max clients reached\r\n";
+            [[maybe_unused]] auto n = ::send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            continue;
+        }
+        auto id = next_id_++;
+        conns_.emplace(id, std::make_unique<Connection>(*this, id, std::move(client)));
+    }
+}
+
+Connection* Server::find(std::uint64_t id) {
+    auto it = conns_.find(id);
+    return it == conns_.end() || it->second->dead_ ? nullptr : it->second.get();
+}
+
+void Server::resume(Connection& c) {
+    if (!c.paused_ || c.busy_) return;
+    c.busy_ = true;
+    c.paused_ = false;
+    c.process_input();
+    if (!c.dead_) c.flush();  // also re-arms reading for what arrived meanwhile
+    c.busy_ = false;
+    if (c.dead_) destroy(c);
+}
+
+void Server::destroy(Connection& c) {
+    if (close_hook_) close_hook_(c);
+    conns_.erase(c.id_);
+    if (accept_paused_) start();
+}
+
+}  // namespace seq

@@ -1,0 +1,122 @@
+// A single-threaded RESP server on a listening Unix socket, in the manner of
+// Redis's networking.c: each wakeup reads what is there, parses every whole
+// request, and answers them all with one write. Input and output are bounded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fd.hpp"
+#include "resp.hpp"
+#include "uv.hpp"
+
+namespace seq {
+
+struct ServerOptions {
+    std::size_t max_clients = 10000;
+    std::size_t max_output = 4 << 20;  // bytes queued for one client before it is dropped
+    resp::Limits limits;
+};
+
+class Server;
+
+// One client. Replies are appended to out(); bytes up to the release mark
+// are written as soon as the socket takes them. A handler that must hold a
+// reply back (the worker, until the stash has the new number) moves the mark
+// itself; otherwise every reply is released as soon as it is made.
+class Connection {
+public:
+    Connection(Server& server, std::uint64_t id, Fd fd);
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    std::uint64_t id() const { return id_; }
+    std::string& out() { return out_; }
+    // Absolute stream offset just past the last byte appended to out().
+    std::uint64_t out_end() const { return out_base_ + out_.size(); }
+    bool holds_output() const { return released_ < out_end(); }
+    void release_to(std::uint64_t end);
+    // Answer what is pending, then close (QUIT).
+    void close_after_reply() { closing_ = true; }
+
+    // When the handler first deferred the request now waiting (loop ms).
+    std::optional<std::uint64_t> deferred_since;
+
+private:
+    friend class Server;
+    void on_poll(int status, int events);
+    void read_input();
+    void process_input();
+    void flush();
+    void update_poll();
+
+    Server& server_;
+    std::uint64_t id_;
+    Fd fd_;
+    uv::Poll poll_;
+    int events_ = 0;
+    std::string in_;
+    std::size_t in_off_ = 0;  // bytes of in_ already consumed
+    resp::RequestParser parser_;
+    std::vector<std::string_view> args_;
+    std::string out_;
+    std::size_t out_sent_ = 0;     // bytes of out_ already written
+    std::uint64_t out_base_ = 0;   // stream offset of out_[0]
+    std::uint64_t released_ = 0;   // stream offset up to which bytes may go
+    bool paused_ = false;          // a request is deferred: neither read nor parse
+    bool closing_ = false;
+    bool dead_ = false;
+    bool busy_ = false;            // on the stack: destroy after the callback
+};
+
+class Server {
+public:
+    enum class Verdict { done, defer };
+    // Called once per request. `defer` leaves the request unconsumed and the
+    // connection paused until resume(); the handler sees it again then.
+    using Handler = std::function<Verdict(Connection&, std::span<const std::string_view>)>;
+
+    Server(uv_loop_t* loop, Fd listener, ServerOptions options, Handler handler, std::string name);
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    void start();  // begin accepting
+    std::size_t clients() const { return conns_.size(); }
+    Connection* find(std::uint64_t id);
+    void resume(Connection& c);
+    // Whether replies are released as soon as they are made (the default).
+    void set_auto_release(bool on) { auto_release_ = on; }
+    // Called when a connection goes, before its memory does.
+    void on_close(std::function<void(Connection&)> hook) { close_hook_ = std::move(hook); }
+    // Only peers for which this returns true are served (SO_PEERCRED checks).
+    void set_peer_filter(std::function<bool(int fd)> f) { peer_filter_ = std::move(f); }
+    uv_loop_t* loop() const { return loop_; }
+    const std::string& name() const { return name_; }
+
+private:
+    friend class Connection;
+    void on_accept();
+    void destroy(Connection& c);
+
+    uv_loop_t* loop_;
+    Fd listener_;
+    uv::Poll accept_poll_;
+    ServerOptions options_;
+    Handler handler_;
+    std::string name_;
+    bool auto_release_ = true;
+    bool accept_paused_ = false;
+    std::function<void(Connection&)> close_hook_;
+    std::function<bool(int)> peer_filter_;
+    std::uint64_t next_id_ = 1;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
+};
+
+}  // namespace seq

@@ -1,0 +1,76 @@
+// seq-worker: serves the sequence (NEXT, INCREMENT, GET) and keeps the stash
+// up to date before any client sees a number.
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "daemon.hpp"
+#include "log.hpp"
+#include "worker.hpp"
+
+namespace {
+
+const char* const exit_codes_help = R"(Exit codes:
+  0  stopped by SIGTERM or SIGINT
+  1  runtime failure (logged on stderr), e.g. the stash holds a non-integer
+  2  bad command line
+  3  the socket cannot be bound (another worker answers there, or permissions)
+  4  the stash did not answer within --stash-timeout at start)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace seq;
+    CLI::App app{"seq-worker: serves a sequence of numbers over RESP (NEXT, INCREMENT n, GET), kept in a seq-stash."};
+    app.footer(exit_codes_help);
+    std::string socket_path;
+    int notify_fd = -1;
+    worker::Options opts;
+    app.add_option("--socket", socket_path, "Unix socket to listen on (unless one is inherited as 'worker')");
+    app.add_option("--stash", opts.stash_path, "the stash's Unix socket")->required();
+    app.add_option("--initial", opts.initial, "the first number, when the stash holds none")->capture_default_str();
+    app.add_option("--key", opts.key, "the stash key that holds the number")->capture_default_str();
+    app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--stash-timeout", opts.stash_timeout_ms,
+                   "milliseconds to wait for the stash at start, and for a request to wait for a lost stash")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_flag("--wait-for-ack", opts.wait_for_ack,
+                 "release a reply only once the stash acknowledged the new number (not merely received it)");
+    app.add_option("--max-clients", opts.server.max_clients, "connections served at once")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? exit_code::ok : exit_code::usage;
+    }
+    log_init("worker");
+
+    uv::Loop loop;
+    std::optional<Listener> listener;
+    try {
+        listener.emplace("worker", socket_path);
+    } catch (const std::invalid_argument& e) {
+        log("%s", e.what());
+        return exit_code::usage;
+    } catch (const std::exception& e) {
+        log("cannot listen: %s", e.what());
+        return exit_code::socket;
+    }
+    worker::Worker worker(loop, listener->take(), opts, [&] {
+        log("serving on %s", listener->describe().c_str());
+        notify_ready(notify_fd);
+    });
+    int code = exit_code::ok;
+    StopSignals signals(loop.get(), [&](int sig) {
+        log("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        loop.stop();
+    });
+    loop.run();
+    if (!worker.fatal_error().empty()) {
+        log("%s", worker.fatal_error().c_str());
+        code = worker.start_timed_out() ? exit_code::stash : exit_code::failure;
+    }
+    return code;
+}

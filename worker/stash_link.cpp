@@ -1,0 +1,209 @@
+#include "stash_link.hpp"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "log.hpp"
+#include "socket.hpp"
+
+namespace seq::worker {
+
+namespace {
+constexpr std::uint64_t max_backoff_ms = 500;
+}
+
+StashLink::StashLink(uv_loop_t* loop, std::string path, std::string key, bool wait_for_ack, Hooks hooks)
+    : loop_(loop), path_(std::move(path)), key_(std::move(key)), wait_for_ack_(wait_for_ack),
+      hooks_(std::move(hooks)), retry_(uv::make_timer(loop)) {
+    retry_->data = this;
+}
+
+const char* StashLink::state_name() const {
+    switch (state_) {
+    case State::down: return "down";
+    case State::connecting: return "connecting";
+    case State::up: return "up";
+    }
+    return "?";
+}
+
+void StashLink::start() {
+    down_since_ = uv_now(loop_);
+    try_connect();
+}
+
+void StashLink::try_connect() {
+    try {
+        fd_ = connect_unix(path_, true);
+    } catch (const std::exception& e) {
+        if (backoff_ms_ == 0) log("stash unreachable: %s; retrying", e.what());
+        backoff_ms_ = std::clamp<std::uint64_t>(backoff_ms_ * 2, 5, max_backoff_ms);
+        uv_timer_start(retry_.get(), [](uv_timer_t* t) {
+            if (auto* self = uv::owner<StashLink>(t)) self->try_connect();
+        }, backoff_ms_, 0);
+        return;
+    }
+    poll_ = uv::make_poll(loop_, fd_.get());
+    poll_->data = this;
+    events_ = 0;
+    state_ = State::connecting;
+    out_.clear();
+    out_sent_ = 0;
+    written_ = queued_ = 0;
+    in_.clear();
+    parser_ = resp::ReplyParser{};
+    replies_.clear();
+    unwritten_.clear();
+    queue({"GET", key_});
+    replies_.push_back({0, queued_});
+    flush();
+}
+
+void StashLink::queue(std::initializer_list<std::string_view> args) {
+    auto before = out_.size();
+    resp::append_command(out_, std::span<const std::string_view>(args.begin(), args.size()));
+    queued_ += out_.size() - before;
+}
+
+std::uint64_t StashLink::commit(std::int64_t value) {
+    auto id = ++issued_;
+    if (state_ == State::down) return id;  // the reconciliation on reconnect covers it
+    char num[24];
+    auto len = std::snprintf(num, sizeof num, "%lld", static_cast<long long>(value));
+    queue({"SET", key_, std::string_view(num, static_cast<std::size_t>(len))});
+    replies_.push_back({id, queued_});
+    if (!wait_for_ack_) unwritten_.push_back({id, queued_});
+    flush();
+    return id;
+}
+
+void StashLink::flush() {
+    while (out_sent_ < out_.size()) {
+        ssize_t n = ::send(fd_.get(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) break;
+            lost(std::string("writing: ") + std::strerror(errno));
+            return;
+        }
+        out_sent_ += static_cast<std::size_t>(n);
+        written_ += static_cast<std::uint64_t>(n);
+    }
+    if (out_sent_ == out_.size()) {
+        out_.clear();
+        out_sent_ = 0;
+    } else if (out_sent_ > (64u << 10)) {
+        out_.erase(0, out_sent_);
+        out_sent_ = 0;
+    }
+    bool progressed = false;
+    while (!unwritten_.empty() && unwritten_.front().byte_end <= written_) {
+        done_ = unwritten_.front().commit;
+        unwritten_.pop_front();
+        progressed = true;
+    }
+    arm_poll();
+    if (progressed && hooks_.progress) hooks_.progress();
+}
+
+void StashLink::arm_poll() {
+    int want = UV_READABLE | (out_sent_ < out_.size() ? UV_WRITABLE : 0);
+    if (want == events_) return;
+    events_ = want;
+    uv_poll_start(poll_.get(), want, [](uv_poll_t* h, int status, int events) {
+        if (auto* self = uv::owner<StashLink>(h)) self->on_poll(status, events);
+    });
+}
+
+void StashLink::on_poll(int status, int events) {
+    if (status < 0) return lost(uv_strerror(status));
+    if (events & UV_WRITABLE) flush();
+    if ((events & UV_READABLE) && state_ != State::down) read_replies();
+}
+
+void StashLink::read_replies() {
+    for (;;) {
+        char buf[16384];
+        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
+        if (n == 0) return lost("the stash closed the connection");
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) break;
+            return lost(std::string("reading: ") + std::strerror(errno));
+        }
+        in_.append(buf, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof buf) break;
+    }
+    for (;;) {
+        resp::Value v;
+        auto st = parser_.parse(in_, v);
+        if (st == resp::Status::incomplete) return;
+        if (st == resp::Status::error) return lost("garbled reply: " + parser_.error());
+        in_.erase(0, parser_.consumed());
+        on_reply(v);
+        if (state_ == State::down) return;
+    }
+}
+
+void StashLink::on_reply(resp::Value& v) {
+    if (replies_.empty()) return lost("a reply nobody asked for");
+    auto p = replies_.front();
+    replies_.pop_front();
+    if (v.is_error()) return lost("the stash answered with an error: " + v.str);
+    if (p.commit != 0) {  // a SET's "+OK"
+        if (wait_for_ack_) {
+            done_ = p.commit;
+            if (hooks_.progress) hooks_.progress();
+        }
+        return;
+    }
+    // The reconciling GET: the stash is new to us, or we to it.
+    std::optional<std::string> held;
+    if (v.type == resp::Value::Type::bulk)
+        held = v.str;
+    else if (v.type != resp::Value::Type::nil)
+        return lost("unexpected reply to GET");
+    std::optional<std::int64_t> to_write;
+    try {
+        to_write = hooks_.reconcile(held);
+    } catch (const std::exception& e) {
+        if (hooks_.fatal) hooks_.fatal(e.what());
+        return;
+    }
+    state_ = State::up;
+    down_since_.reset();
+    backoff_ms_ = 0;
+    if (to_write) {
+        commit(*to_write);  // numbered after every commit lost with the old link
+    } else {
+        done_ = issued_;  // the stash already holds all we ever committed
+    }
+    if (state_ != State::up) return;
+    if (hooks_.up) hooks_.up();
+    if (!to_write && hooks_.progress) hooks_.progress();
+}
+
+void StashLink::lost(const std::string& why) {
+    if (state_ != State::down) log("stash link to %s lost: %s; reconnecting", path_.c_str(), why.c_str());
+    state_ = State::down;
+    down_since_ = uv_now(loop_);
+    poll_.close();
+    fd_.reset();
+    events_ = 0;
+    replies_.clear();
+    unwritten_.clear();
+    out_.clear();
+    out_sent_ = 0;
+    in_.clear();
+    parser_ = resp::ReplyParser{};
+    // From the timer, not from here: this may run deep inside a callback.
+    uv_timer_start(retry_.get(), [](uv_timer_t* t) {
+        if (auto* self = uv::owner<StashLink>(t)) self->try_connect();
+    }, backoff_ms_, 0);
+}
+
+}  // namespace seq::worker

@@ -1,0 +1,86 @@
+// The worker's connection to the stash: connects (and reconnects with a short
+// backoff), reconciles the number on every new connection, and carries the
+// worker's commits, pipelined, in order.
+//
+// Commits are numbered. A commit is done when the stash has it: when its
+// acknowledgement arrives, or (without --wait-for-ack) as soon as its bytes
+// are all written into the connection; from then on the kernel delivers them
+// to the stash's socket queue even if the worker dies the next instant.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "fd.hpp"
+#include "resp.hpp"
+#include "uv.hpp"
+
+namespace seq::worker {
+
+class StashLink {
+public:
+    struct Hooks {
+        // Given what the stash holds at the key (nullopt: nothing), returns the
+        // number to write there, or nullopt if the stash is already right.
+        // Throws std::runtime_error if the stash's content is unusable.
+        std::function<std::optional<std::int64_t>(const std::optional<std::string>&)> reconcile;
+        std::function<void()> up;        // reconciled: commits may flow
+        std::function<void()> progress;  // done() advanced
+        std::function<void(const std::string&)> fatal;
+    };
+
+    StashLink(uv_loop_t* loop, std::string path, std::string key, bool wait_for_ack, Hooks hooks);
+    void start();
+
+    bool up() const { return state_ == State::up; }
+    const char* state_name() const;
+    // Queues "SET key value" and returns its commit number.
+    std::uint64_t commit(std::int64_t value);
+    std::uint64_t issued() const { return issued_; }
+    std::uint64_t done() const { return done_; }
+    // Milliseconds (loop clock) since the link went down; nullopt while up.
+    std::optional<std::uint64_t> down_since() const { return down_since_; }
+
+private:
+    enum class State { down, connecting, up };
+    void try_connect();
+    void on_poll(int status, int events);
+    void read_replies();
+    void on_reply(resp::Value& v);
+    void queue(std::initializer_list<std::string_view> args);
+    void flush();
+    void lost(const std::string& why);
+    void arm_poll();
+
+    uv_loop_t* loop_;
+    std::string path_;
+    std::string key_;
+    bool wait_for_ack_;
+    Hooks hooks_;
+    State state_ = State::down;
+    std::optional<std::uint64_t> down_since_;
+    Fd fd_;
+    uv::Poll poll_;
+    int events_ = 0;
+    uv::Timer retry_;
+    std::uint64_t backoff_ms_ = 0;
+    std::string out_;
+    std::size_t out_sent_ = 0;
+    std::uint64_t written_ = 0;  // bytes written on this connection
+    std::uint64_t queued_ = 0;   // bytes queued on this connection
+    std::string in_;
+    resp::ReplyParser parser_;
+    struct Pending {
+        std::uint64_t commit;    // 0 for the reconciling GET
+        std::uint64_t byte_end;  // queued_ just past its bytes
+    };
+    std::deque<Pending> replies_;   // replies awaited, in order
+    std::deque<Pending> unwritten_; // commits not yet wholly written (hand-off mode)
+    std::uint64_t issued_ = 0;
+    std::uint64_t done_ = 0;
+};
+
+}  // namespace seq::worker

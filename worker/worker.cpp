@@ -1,0 +1,200 @@
+#include "worker.hpp"
+
+#include <unistd.h>
+
+#include "commands.hpp"
+#include "log.hpp"
+#include "sequence.hpp"
+
+namespace seq::worker {
+
+Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void()> ready)
+    : loop_(loop), options_(std::move(options)), ready_(std::move(ready)),
+      server_(loop.get(), std::move(listener), options_.server,
+              [this](Connection& c, std::span<const std::string_view> args) { return handle(c, args); }, "worker"),
+      link_(loop.get(), options_.stash_path, options_.key, options_.wait_for_ack,
+            StashLink::Hooks{
+                .reconcile = [this](const auto& held) { return reconcile(held); },
+                .up = [this] { resume_parked(); },
+                .progress = [this] { release_done(); },
+                .fatal =
+                    [this](const std::string& why) {
+                        fatal_ = why;
+                        loop_.stop();
+                    },
+            }),
+      check_(uv::make_check(loop.get())), park_timer_(uv::make_timer(loop.get())),
+      start_timer_(uv::make_timer(loop.get())), started_ms_(loop.now()) {
+    server_.set_auto_release(false);
+    check_->data = this;
+    park_timer_->data = this;
+    start_timer_->data = this;
+    uv_check_start(check_.get(), [](uv_check_t* h) {
+        if (auto* w = uv::owner<Worker>(h)) w->close_batch();
+    });
+    uv_timer_start(start_timer_.get(), [](uv_timer_t* t) {
+        auto* w = uv::owner<Worker>(t);
+        if (!w || w->serving_) return;
+        w->start_timed_out_ = true;
+        w->fatal_ = "the stash at " + w->options_.stash_path + " did not answer within " +
+                    std::to_string(w->options_.stash_timeout_ms) + " ms";
+        w->loop_.stop();
+    }, options_.stash_timeout_ms, 0);
+    link_.start();
+}
+
+std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& held) {
+    std::optional<std::int64_t> theirs;
+    if (held) {
+        theirs = resp::parse_int(*held);
+        if (!theirs)
+            throw std::runtime_error("the stash holds a non-integer at key '" + options_.key + "'; refusing to guess");
+    }
+    if (!value_) {  // first contact: the stash knows, or we start from --initial
+        value_ = theirs ? *theirs : options_.initial;
+        log("sequence at %lld (%s)", static_cast<long long>(*value_), theirs ? "from the stash" : "initial value");
+        if (!serving_) {
+            serving_ = true;
+            server_.start();
+            if (ready_) ready_();
+        }
+        if (theirs) return std::nullopt;
+        return value_;
+    }
+    if (theirs && *theirs >= *value_) {
+        if (*theirs > *value_) {
+            log("the stash holds %lld, ahead of our %lld; adopting it", static_cast<long long>(*theirs),
+                static_cast<long long>(*value_));
+            value_ = theirs;
+        }
+        return std::nullopt;
+    }
+    log("re-seeding the stash with %lld (it held %s)", static_cast<long long>(*value_),
+        theirs ? std::to_string(*theirs).c_str() : "nothing");
+    return value_;
+}
+
+Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> args) {
+    auto cmd = classify(args[0]);
+    auto& out = c.out();
+    if (reads_value(cmd)) {
+        if (!link_.up()) {
+            auto now = loop_.now();
+            if (!c.deferred_since) c.deferred_since = now;
+            if (now - *c.deferred_since < options_.stash_timeout_ms) {
+                parked_.insert(c.id());
+                if (!uv_is_active(reinterpret_cast<uv_handle_t*>(park_timer_.get())))
+                    uv_timer_start(park_timer_.get(), [](uv_timer_t* t) {
+                        if (auto* w = uv::owner<Worker>(t)) w->on_park_timer();
+                    }, options_.stash_timeout_ms - (now - *c.deferred_since), 0);
+                return Server::Verdict::defer;
+            }
+            resp::append_error(out, "ERR stash unavailable");
+        } else if (apply(cmd, args, *value_, out)) {
+            open_changed_ = true;
+        }
+        enroll(c);
+        return Server::Verdict::done;
+    }
+    switch (cmd) {
+    case Command::ping:
+        if (args.size() > 2) resp::append_error(out, wrong_args(args[0]));
+        else if (args.size() == 2) resp::append_bulk(out, args[1]);
+        else resp::append_simple(out, "PONG");
+        break;
+    case Command::info:
+        resp::append_bulk(out, info());
+        break;
+    case Command::quit:
+        resp::append_simple(out, "OK");
+        c.close_after_reply();
+        break;
+    default:
+        resp::append_error(out, unknown_command(args[0]));
+        break;
+    }
+    // Behind a held reply, even a PONG waits: replies keep their order.
+    if (c.holds_output())
+        enroll(c);
+    else
+        c.release_to(c.out_end());
+    return Server::Verdict::done;
+}
+
+void Worker::enroll(Connection& c) {
+    if (!open_.empty() && open_.back().conn == c.id())
+        open_.back().end = c.out_end();
+    else
+        open_.push_back({c.id(), c.out_end()});
+}
+
+void Worker::close_batch() {
+    if (open_.empty()) return;
+    auto commit = open_changed_ ? link_.commit(*value_) : link_.issued();
+    batches_.push_back({commit, std::move(open_)});
+    open_.clear();
+    open_changed_ = false;
+    release_done();
+}
+
+void Worker::release_done() {
+    while (!batches_.empty() && batches_.front().commit <= link_.done()) {
+        auto batch = std::move(batches_.front());
+        batches_.pop_front();
+        for (auto& h : batch.replies)
+            if (auto* c = server_.find(h.conn)) c->release_to(h.end);
+    }
+}
+
+void Worker::resume_parked() {
+    uv_timer_stop(park_timer_.get());
+    auto parked = std::move(parked_);
+    parked_.clear();
+    for (auto id : parked)
+        if (auto* c = server_.find(id)) server_.resume(*c);
+}
+
+void Worker::on_park_timer() {
+    auto now = loop_.now();
+    std::vector<std::uint64_t> expired;
+    std::uint64_t next = 0;
+    for (auto it = parked_.begin(); it != parked_.end();) {
+        auto* c = server_.find(*it);
+        if (!c) {
+            it = parked_.erase(it);
+            continue;
+        }
+        auto waited = now - c->deferred_since.value_or(now);
+        if (waited >= options_.stash_timeout_ms) {
+            expired.push_back(*it);
+            it = parked_.erase(it);
+        } else {
+            auto left = options_.stash_timeout_ms - waited;
+            next = next == 0 ? left : std::min(next, left);
+            ++it;
+        }
+    }
+    for (auto id : expired)
+        if (auto* c = server_.find(id)) server_.resume(*c);  // answers "stash unavailable"
+    if (next > 0)
+        uv_timer_start(park_timer_.get(), [](uv_timer_t* t) {
+            if (auto* w = uv::owner<Worker>(t)) w->on_park_timer();
+        }, next, 0);
+}
+
+std::string Worker::info() const {
+    std::string s = "# Worker\r\n";
+    s += "pid:" + std::to_string(getpid()) + "\r\n";
+    s += "value:" + (value_ ? std::to_string(*value_) : std::string("unknown")) + "\r\n";
+    s += "key:" + options_.key + "\r\n";
+    s += "clients:" + std::to_string(server_.clients()) + "\r\n";
+    s += std::string("stash_link:") + link_.state_name() + "\r\n";
+    s += "stash:" + options_.stash_path + "\r\n";
+    s += std::string("commit_mode:") + (options_.wait_for_ack ? "ack" : "handoff") + "\r\n";
+    s += "commits_issued:" + std::to_string(link_.issued()) + "\r\n";
+    s += "commits_done:" + std::to_string(link_.done()) + "\r\n";
+    s += "uptime_in_seconds:" + std::to_string((loop_.now() - started_ms_) / 1000) + "\r\n";
+    return s;
+}
+
+}  // namespace seq::worker

@@ -1,0 +1,80 @@
+// seq-worker's core: serves NEXT / INCREMENT / GET from memory, and lets no
+// reply that reveals a number leave before the stash has that number.
+//
+// Replies made during one turn of the event loop form a batch; at the end of
+// the turn (a uv_check handle) the batch becomes one commit to the stash,
+// whatever number of clients and requests it holds (group commit). A batch's
+// replies are released when its commit is done; batches finish in order.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "fd.hpp"
+#include "server.hpp"
+#include "stash_link.hpp"
+#include "uv.hpp"
+
+namespace seq::worker {
+
+struct Options {
+    std::string stash_path;
+    std::string key = "sequence";
+    std::int64_t initial = 0;
+    bool wait_for_ack = false;
+    std::uint64_t stash_timeout_ms = 2000;  // how long a request waits for a lost stash
+    ServerOptions server;
+};
+
+class Worker {
+public:
+    // `ready` runs once, when the worker first holds the stash's number and serves.
+    Worker(uv::Loop& loop, Fd listener, Options options, std::function<void()> ready);
+    // Non-empty once the worker cannot go on (the stash holds garbage).
+    const std::string& fatal_error() const { return fatal_; }
+    // Whether it failed because the stash never answered at start.
+    bool start_timed_out() const { return start_timed_out_; }
+
+private:
+    Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
+    void enroll(Connection& c);
+    void close_batch();
+    void release_done();
+    void resume_parked();
+    void on_park_timer();
+    std::optional<std::int64_t> reconcile(const std::optional<std::string>& held);
+    std::string info() const;
+
+    struct Held {
+        std::uint64_t conn;
+        std::uint64_t end;  // stream offset up to which the reply may go
+    };
+    struct Batch {
+        std::uint64_t commit;
+        std::vector<Held> replies;
+    };
+
+    uv::Loop& loop_;
+    Options options_;
+    std::function<void()> ready_;
+    Server server_;
+    StashLink link_;
+    uv::Check check_;
+    uv::Timer park_timer_;
+    uv::Timer start_timer_;
+    std::optional<std::int64_t> value_;  // unknown until the stash is first read
+    bool serving_ = false;
+    std::vector<Held> open_;
+    bool open_changed_ = false;
+    std::deque<Batch> batches_;
+    std::unordered_set<std::uint64_t> parked_;
+    std::uint64_t started_ms_;
+    std::string fatal_;
+    bool start_timed_out_ = false;
+};
+
+}  // namespace seq::worker
