@@ -45,6 +45,92 @@ void print(const seq::resp::Value& v) {
     }
 }
 
+std::string json_string(const std::string& s) {
+    std::string r = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') r += '\\', r += static_cast<char>(c);
+        else if (c < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            r += buf;
+        } else r += static_cast<char>(c);
+    }
+    return r + "\"";
+}
+
+std::string json_value(const seq::resp::Value& v) {
+    using T = seq::resp::Value::Type;
+    switch (v.type) {
+    case T::integer: return std::to_string(v.integer);
+    case T::nil: return "null";
+    case T::array: {
+        std::string r = "[";
+        for (std::size_t i = 0; i < v.elems.size(); ++i) r += (i ? ", " : "") + json_value(v.elems[i]);
+        return r + "]";
+    }
+    default: return json_string(v.str);
+    }
+}
+
+// A flat [key, value, key, value...] array as a JSON object.
+std::string json_object(const seq::resp::Value& kv) {
+    std::string r = "{";
+    for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2)
+        r += (i ? ", " : "") + json_string(kv.elems[i].str) + ": " + json_value(kv.elems[i + 1]);
+    return r + "}";
+}
+
+const seq::resp::Value* field(const seq::resp::Value& kv, std::string_view key) {
+    for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2)
+        if (kv.elems[i].str == key) return &kv.elems[i + 1];
+    return nullptr;
+}
+
+std::string text(const seq::resp::Value* v) {
+    if (!v || v->type == seq::resp::Value::Type::nil) return "-";
+    if (v->type == seq::resp::Value::Type::integer) return std::to_string(v->integer);
+    return v->str;
+}
+
+std::string uptime(const seq::resp::Value* v) {
+    if (!v || v->type != seq::resp::Value::Type::integer) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(v->integer) / 1000.0);
+    return buf;
+}
+
+// STATUS replies [supervisor fields, [child fields...]], each a flat key/value array.
+bool well_formed_status(const seq::resp::Value& v) {
+    using T = seq::resp::Value::Type;
+    if (v.type != T::array || v.elems.size() != 2 || v.elems[0].type != T::array || v.elems[1].type != T::array)
+        return false;
+    for (const auto& c : v.elems[1].elems)
+        if (c.type != T::array) return false;
+    return true;
+}
+
+void print_status(const seq::resp::Value& v, bool json) {
+    const auto& top = v.elems[0];
+    const auto& children = v.elems[1].elems;
+    if (json) {
+        std::string r = json_object(top);
+        r.pop_back();
+        r += std::string(top.elems.empty() ? "" : ", ") + "\"children\": [";
+        for (std::size_t i = 0; i < children.size(); ++i) r += (i ? ", " : "") + json_object(children[i]);
+        std::printf("%s]}\n", r.c_str());
+        return;
+    }
+    std::printf("supervisor pid %s, %s; strategy %s, at most %s restarts in %ss (%s in the current window)\n",
+                text(field(top, "pid")).c_str(), text(field(top, "state")).c_str(),
+                text(field(top, "strategy")).c_str(), text(field(top, "max_restarts")).c_str(),
+                text(field(top, "max_seconds")).c_str(), text(field(top, "restarts_in_window")).c_str());
+    std::printf("%-8s %-8s %-9s %-9s %-26s %s\n", "NAME", "PID", "STATE", "RESTARTS", "LAST EXIT", "UPTIME");
+    for (const auto& c : children)
+        std::printf("%-8s %-8s %-9s %-9s %-26s %s\n", text(field(c, "name")).c_str(), text(field(c, "pid")).c_str(),
+                    text(field(c, "state")).c_str(), text(field(c, "restarts")).c_str(),
+                    text(field(c, "last_exit")).c_str(), uptime(field(c, "uptime_ms")).c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,7 +143,7 @@ int main(int argc, char** argv) {
     auto* rd = app.add_option("--run-dir", run_dir,
                               "the tree's run dir (default: $SEQUENCE_RUN_DIR, else $XDG_RUNTIME_DIR/sequence, "
                               "else /tmp/sequence-$UID)");
-    app.add_option("--socket", socket, "the worker's socket, instead of <run dir>/sequence.sock")->excludes(rd);
+    app.add_option("--socket", socket, "the worker's socket, instead of <run dir>/sequence.sock (next, increment, get, ping, info)")->excludes(rd);
     app.add_option("--timeout", timeout_ms, "milliseconds to wait for a reply")->capture_default_str()->check(
         CLI::PositiveNumber);
 
@@ -69,18 +155,31 @@ int main(int argc, char** argv) {
     auto* get = app.add_subcommand("get", "print the current number without changing it");
     auto* ping = app.add_subcommand("ping", "check that the worker answers");
     auto* info = app.add_subcommand("info", "the worker's state as key:value lines");
+    bool json = false;
+    auto* status = app.add_subcommand("status", "the supervisor's children: pid, state, restarts, last exit");
+    status->add_flag("--json", json, "one JSON object, for scripts");
+    std::string child;
+    auto* restart = app.add_subcommand("restart", "stop a child and start it again");
+    restart->add_option("NAME", child, "the child: stash or worker")->required();
+    auto* stop = app.add_subcommand("stop", "stop the children in reverse order, then the supervisor");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? code::ok : code::usage;
     }
-    if (socket.empty()) socket = (run_dir.empty() ? seq::default_run_dir() : run_dir) + "/sequence.sock";
+    if (run_dir.empty()) run_dir = seq::default_run_dir();
+    if (socket.empty()) socket = run_dir + "/sequence.sock";
+    bool to_supervisor = *status || *restart || *stop;
+    if (to_supervisor) socket = run_dir + "/control.sock";
 
     if (*next) request = {"NEXT"};
     if (*increment) request = {"INCREMENT", delta};
     if (*get) request = {"GET"};
     if (*ping) request = {"PING"};
     if (*info) request = {"INFO"};
+    if (*status) request = {"STATUS"};
+    if (*restart) request = {"RESTART", child};
+    if (*stop) request = {"STOP"};
 
     try {
         seq::Client client(socket, std::chrono::milliseconds(timeout_ms));
@@ -90,7 +189,15 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "seqctl: %s\n", reply.str.c_str());
             return code::server_error;
         }
-        print(reply);
+        if (*status) {
+            if (!well_formed_status(reply)) {
+                std::fprintf(stderr, "seqctl: unexpected STATUS reply from %s\n", socket.c_str());
+                return code::io;
+            }
+            print_status(reply, json);
+        } else {
+            print(reply);
+        }
         return code::ok;
     } catch (const seq::ConnectError& e) {
         std::fprintf(stderr, "seqctl: cannot connect: %s\n", e.what());

@@ -1,0 +1,118 @@
+#include "process.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace seq::sup {
+
+namespace {
+
+// Only async-signal-safe calls below, in the child between fork and exec.
+void write_str(const char* s) { [[maybe_unused]] auto n = ::write(STDERR_FILENO, s, std::strlen(s)); }
+
+void format_uint(char* out, unsigned long v) {
+    char tmp[24];
+    int n = 0;
+    do tmp[n++] = static_cast<char>('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0) *out++ = tmp[--n];
+    *out = '\0';
+}
+
+[[noreturn]] void child_fail(const char* what, const char* path) {
+    write_str("supervisor: child ");
+    write_str(path);
+    write_str(": ");
+    write_str(what);
+    write_str(": ");
+    write_str(std::strerror(errno));
+    write_str("\n");
+    _exit(127);
+}
+
+}  // namespace
+
+pid_t spawn(const SpawnArgs& a) {
+    // Everything the child needs is built here, before fork: the child may
+    // only make async-signal-safe calls, so it must not allocate.
+    std::vector<std::string> env_store;
+    for (char** e = environ; *e; ++e)
+        if (std::strncmp(*e, "LISTEN_", 7) != 0) env_store.emplace_back(*e);
+    std::string names;
+    for (const auto& [name, fd] : a.listen_fds) names += (names.empty() ? "" : ":") + name;
+    if (!a.listen_fds.empty()) {
+        env_store.push_back("LISTEN_FDS=" + std::to_string(a.listen_fds.size()));
+        env_store.push_back("LISTEN_FDNAMES=" + names);
+    }
+    std::vector<char*> envp;
+    for (auto& s : env_store) envp.push_back(s.data());
+    char listen_pid[40] = "LISTEN_PID=";
+    if (!a.listen_fds.empty()) envp.push_back(listen_pid);
+    envp.push_back(nullptr);
+    std::vector<std::string> argv_store = a.argv;
+    std::vector<char*> argv;
+    for (auto& s : argv_store) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    std::vector<int> sources;
+    for (const auto& lf : a.listen_fds) sources.push_back(lf.second);
+    if (a.notify_fd >= 0) sources.push_back(a.notify_fd);
+    const pid_t parent = getpid();
+
+    pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid > 0) return pid;
+
+    // --- the child ---
+    const char* path = argv[0];
+    // Die with the supervisor. The parent may already be gone by now, in
+    // which case the death signal was never armed: check after arming.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail("prctl", path);
+    if (getppid() != parent) _exit(127);
+    // Its own process group, so a ^C at the terminal reaches the supervisor
+    // alone, which then stops the children in order.
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);  // ignored ones would survive exec
+
+    // Move the sources out of the way first, so that no dup2 overwrites a
+    // source not yet moved, then lay them down at 3, 4, ...
+    constexpr int parking = 200;
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+        int moved = fcntl(sources[i], F_DUPFD_CLOEXEC, parking);
+        if (moved < 0) child_fail("fcntl", path);
+        sources[i] = moved;
+    }
+    for (std::size_t i = 0; i < sources.size(); ++i)
+        if (dup2(sources[i], 3 + static_cast<int>(i)) < 0) child_fail("dup2", path);
+    close_range(3 + static_cast<unsigned>(sources.size()), ~0U, 0);
+    if (!a.listen_fds.empty()) format_uint(listen_pid + 11, static_cast<unsigned long>(getpid()));
+    execve(path, argv.data(), envp.data());
+    child_fail("exec", path);
+}
+
+std::string signal_name(int sig) {
+    if (const char* abbrev = sigabbrev_np(sig)) return std::string("SIG") + abbrev;
+    return "signal " + std::to_string(sig);
+}
+
+std::string describe_exit(int st) {
+    if (WIFEXITED(st)) return "exit status " + std::to_string(WEXITSTATUS(st));
+    if (WIFSIGNALED(st))
+        return "killed by " + signal_name(WTERMSIG(st)) + (WCOREDUMP(st) ? " (core dumped)" : "");
+    return "status " + std::to_string(st);
+}
+
+bool is_normal_exit(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+
+}  // namespace seq::sup

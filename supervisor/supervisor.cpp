@@ -1,0 +1,293 @@
+#include "supervisor.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "log.hpp"
+#include "process.hpp"
+#include "resp.hpp"
+
+namespace seq::sup {
+
+Supervisor::Supervisor(uv::Loop& loop, std::vector<ChildSpec> specs, Options options)
+    : loop_(loop), options_(options), intensity_(options.max_restarts, options.max_seconds * 1000),
+      sigchld_(uv::make_signal(loop.get())) {
+    for (auto& spec : specs) {
+        auto c = std::make_unique<Child>();
+        c->spec = std::move(spec);
+        c->index = children_.size();
+        c->owner = this;
+        c->timer = uv::make_timer(loop.get());
+        c->timer->data = c.get();
+        children_.push_back(std::move(c));
+    }
+    sigchld_->data = this;
+}
+
+Supervisor::~Supervisor() {
+    // Whatever still runs (the loop was stopped early) must not outlive us.
+    for (auto& c : children_)
+        if (c->pid > 0) {
+            kill(c->pid, SIGKILL);
+            waitpid(c->pid, nullptr, 0);
+        }
+}
+
+const char* Supervisor::state_name(State s) {
+    switch (s) {
+    case State::down: return "down";
+    case State::starting: return "starting";
+    case State::running: return "running";
+    case State::stopping: return "stopping";
+    }
+    return "?";
+}
+
+std::string Supervisor::seconds(std::uint64_t ms) const {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000.0);
+    return buf;
+}
+
+std::string Supervisor::child_names() const {
+    std::string s;
+    for (auto& c : children_) s += (s.empty() ? "" : ", ") + c->spec.name;
+    return s;
+}
+
+void Supervisor::start() {
+    uv::check(uv_signal_start(sigchld_.get(), [](uv_signal_t* h, int) {
+        if (auto* s = uv::owner<Supervisor>(h)) s->reap();
+    }, SIGCHLD), "uv_signal_start(SIGCHLD)");
+    log("supervising %s; %s, at most %u restarts in %llus", child_names().c_str(),
+        std::string(to_string(options_.strategy)).c_str(), options_.max_restarts,
+        static_cast<unsigned long long>(options_.max_seconds));
+    step();
+}
+
+// Brings the children one move closer to what is wanted. Stops come first,
+// one at a time in reverse start order; then starts, in start order, each
+// only when every child before it is ready.
+void Supervisor::step() {
+    if (finished_) return;
+    for (auto& c : children_)
+        if (c->state == State::stopping) return;
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+        auto& c = **it;
+        if ((c.must_stop || !c.want) && (c.state == State::starting || c.state == State::running)) {
+            begin_stop(c);
+            return;
+        }
+    }
+    if (shutting_down_) {
+        finished_ = true;
+        log("all children stopped");
+        loop_.stop();
+        return;
+    }
+    for (auto& c : children_) {
+        if (c->state == State::starting) return;
+        if (c->state == State::down && c->want) {
+            spawn(*c);
+            if (c->state != State::running) return;
+        }
+    }
+}
+
+void Supervisor::spawn(Child& c) {
+    SpawnArgs args{c.spec.argv, c.spec.listen_fds, -1};
+    Fd write_end;
+    if (c.spec.notify) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) throw std::runtime_error("pipe2 failed");
+        c.notify = Fd(p[0]);
+        write_end = Fd(p[1]);
+        args.notify_fd = write_end.get();
+        args.argv.push_back("--notify-fd");
+        args.argv.push_back(std::to_string(child_notify_fd(args)));
+    }
+    c.pid = sup::spawn(args);
+    write_end.reset();
+    c.started_ms = loop_.now();
+    c.start_failed = false;
+    if (!c.spec.notify) {
+        c.state = State::running;
+        log("%s started (pid %d)", c.spec.name.c_str(), c.pid);
+        return;
+    }
+    c.state = State::starting;
+    c.notify_poll = uv::make_poll(loop_.get(), c.notify.get());
+    c.notify_poll->data = &c;
+    uv_poll_start(c.notify_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+        if (auto* child = uv::owner<Child>(h)) child->owner->on_notify(*child);
+    });
+    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
+        auto* child = uv::owner<Child>(t);
+        if (!child || child->state != State::starting) return;
+        log("%s (pid %d) not ready after %llu ms; killing it", child->spec.name.c_str(), child->pid,
+            static_cast<unsigned long long>(child->spec.start_timeout_ms));
+        child->start_failed = true;
+        kill(child->pid, SIGKILL);
+    }, c.spec.start_timeout_ms, 0);
+}
+
+void Supervisor::on_notify(Child& c) {
+    char buf[64];
+    ssize_t n = read(c.notify.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    bool ready = n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find('\n') != std::string_view::npos;
+    end_notify(c);
+    if (!ready) return;  // closed without a word: its death or the start timeout decides
+    uv_timer_stop(c.timer.get());
+    c.state = State::running;
+    log("%s ready (pid %d) in %llu ms", c.spec.name.c_str(), c.pid,
+        static_cast<unsigned long long>(loop_.now() - c.started_ms));
+    step();
+}
+
+void Supervisor::end_notify(Child& c) {
+    c.notify_poll.close();
+    c.notify.reset();
+}
+
+void Supervisor::begin_stop(Child& c) {
+    end_notify(c);
+    c.state = State::stopping;
+    kill(c.pid, SIGTERM);
+    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
+        auto* child = uv::owner<Child>(t);
+        if (!child || child->state != State::stopping) return;
+        log("%s (pid %d) still running %llu ms after SIGTERM; sending SIGKILL", child->spec.name.c_str(), child->pid,
+            static_cast<unsigned long long>(child->spec.shutdown_ms));
+        kill(child->pid, SIGKILL);
+    }, c.spec.shutdown_ms, 0);
+}
+
+void Supervisor::reap() {
+    for (;;) {
+        int status = 0;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        for (auto& c : children_)
+            if (c->pid == pid) {
+                on_death(*c, status);
+                break;
+            }
+    }
+}
+
+void Supervisor::on_death(Child& c, int status) {
+    auto now = loop_.now();
+    auto ran = seconds(now - c.started_ms);
+    auto how = describe_exit(status);
+    auto pid = c.pid;
+    bool asked = c.state == State::stopping;
+    end_notify(c);
+    uv_timer_stop(c.timer.get());
+    c.state = State::down;
+    c.pid = 0;
+    c.last_exit = how;
+    c.must_stop = false;
+    const char* name = c.spec.name.c_str();
+    if (asked || shutting_down_) {
+        log("%s (pid %d) stopped: %s after %s", name, pid, how.c_str(), ran.c_str());
+        return step();
+    }
+    if (c.start_failed) how += ", having never become ready";
+    bool normal = is_normal_exit(status) && !c.start_failed;
+    if (!c.want || !wants_restart(c.spec.restart, normal)) {
+        c.want = false;
+        log("%s (pid %d) %s after %s; %s child: not restarted", name, pid, how.c_str(), ran.c_str(),
+            std::string(to_string(c.spec.restart)).c_str());
+        return step();
+    }
+    if (!intensity_.record(now)) {
+        log("%s (pid %d) %s after %s; more than %u restarts in %llus: giving up, stopping every child", name, pid,
+            how.c_str(), ran.c_str(), options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
+        gave_up_ = true;
+        shutting_down_ = true;
+        for (auto& other : children_) other->want = false;
+        return step();
+    }
+    auto plan = plan_restart(options_.strategy, children_.size(), c.index);
+    for (auto i : plan.stop) children_[i]->must_stop = true;
+    std::string restarting;
+    for (auto i : plan.start) {
+        auto& r = *children_[i];
+        // A temporary sibling is stopped with the others but never restarted (OTP).
+        if (&r != &c && r.spec.restart == RestartType::temporary) {
+            r.want = false;
+            continue;
+        }
+        r.want = true;
+        ++r.restarts;
+        restarting += (restarting.empty() ? "" : ", ") + r.spec.name;
+    }
+    log("%s (pid %d) %s after %s; %s: restarting %s (restart %zu of %u in %llus)", name, pid, how.c_str(),
+        ran.c_str(), std::string(to_string(options_.strategy)).c_str(), restarting.c_str(), intensity_.recent(now),
+        options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
+    step();
+}
+
+void Supervisor::shutdown(const std::string& why) {
+    if (shutting_down_) return;
+    shutting_down_ = true;
+    log("%s; stopping children in reverse order", why.c_str());
+    for (auto& c : children_) c->want = false;
+    step();
+}
+
+bool Supervisor::restart(std::string_view name) {
+    for (auto& c : children_) {
+        if (c->spec.name != name) continue;
+        if (shutting_down_) return true;
+        log("%s: restart requested", c->spec.name.c_str());
+        c->want = true;
+        if (c->state == State::starting || c->state == State::running) c->must_stop = true;
+        ++c->restarts;
+        step();
+        return true;
+    }
+    return false;
+}
+
+void Supervisor::status(std::string& out) {
+    auto now = loop_.now();
+    resp::append_array(out, 2);
+    resp::append_array(out, 12);
+    resp::append_bulk(out, "strategy");
+    resp::append_bulk(out, to_string(options_.strategy));
+    resp::append_bulk(out, "max_restarts");
+    resp::append_int(out, options_.max_restarts);
+    resp::append_bulk(out, "max_seconds");
+    resp::append_int(out, static_cast<std::int64_t>(options_.max_seconds));
+    resp::append_bulk(out, "restarts_in_window");
+    resp::append_int(out, static_cast<std::int64_t>(intensity_.recent(now)));
+    resp::append_bulk(out, "pid");
+    resp::append_int(out, getpid());
+    resp::append_bulk(out, "state");
+    resp::append_bulk(out, shutting_down_ ? "stopping" : "running");
+    resp::append_array(out, children_.size());
+    for (auto& c : children_) {
+        resp::append_array(out, 12);
+        resp::append_bulk(out, "name");
+        resp::append_bulk(out, c->spec.name);
+        resp::append_bulk(out, "pid");
+        if (c->pid > 0) resp::append_int(out, c->pid); else resp::append_nil(out);
+        resp::append_bulk(out, "state");
+        resp::append_bulk(out, c->state == State::down && !c->want ? "stopped" : state_name(c->state));
+        resp::append_bulk(out, "restarts");
+        resp::append_int(out, c->restarts);
+        resp::append_bulk(out, "last_exit");
+        if (c->last_exit.empty()) resp::append_nil(out); else resp::append_bulk(out, c->last_exit);
+        resp::append_bulk(out, "uptime_ms");
+        if (c->pid > 0) resp::append_int(out, static_cast<std::int64_t>(now - c->started_ms)); else resp::append_nil(out);
+    }
+}
+
+}  // namespace seq::sup
