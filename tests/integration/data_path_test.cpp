@@ -1,0 +1,315 @@
+// seq-stash, seq-worker and seqctl as real processes, without a supervisor.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <memory>
+#include <set>
+
+#include "harness.hpp"
+#include "socket.hpp"
+
+using namespace seqtest;
+using seq::resp::Value;
+
+namespace {
+std::string raw_exchange(const std::string& socket, std::string_view bytes, std::size_t replies) {
+    seq::Client c(socket, 3000ms);
+    c.send_raw(bytes);
+    std::string out;
+    for (std::size_t i = 0; i < replies; ++i) seq::resp::append_value(out, c.read_reply());
+    return out;
+}
+}  // namespace
+
+TEST_CASE("the seed's session") {
+    TempDir dir;
+    Standalone t(dir);
+    CHECK(call_int(t.worker_sock, {"INCREMENT", "12"}) == 12);
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 12);
+    CHECK(call_int(t.worker_sock, {"INCREMENT", "3"}) == 16);
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 16);
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 17);
+    CHECK(call_int(t.worker_sock, {"GET"}) == 18);
+    auto held = call(t.stash_sock, {"GET", "sequence"});
+    CHECK(held.type == Value::Type::bulk);
+    CHECK(held.str == "18");
+}
+
+TEST_CASE("--initial and --key") {
+    TempDir dir;
+    Standalone t(dir, {"--initial", "1000", "--key", "orders"});
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 1000);
+    CHECK(call(t.stash_sock, {"GET", "orders"}).str == "1001");
+    CHECK(call(t.stash_sock, {"GET", "sequence"}).type == Value::Type::nil);
+}
+
+TEST_CASE("kill -9 of the worker: a new worker carries on from the stash") {
+    TempDir dir;
+    Standalone t(dir);
+    for (int i = 0; i < 5; ++i) CHECK(call_int(t.worker_sock, {"NEXT"}) == i);
+    t.worker->signal(SIGKILL);
+    REQUIRE(t.worker->wait_exit());
+    t.start_worker();
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 5);
+}
+
+TEST_CASE("kill -9 of the stash: the live worker re-seeds a fresh one, nothing lost") {
+    TempDir dir;
+    Standalone t(dir);
+    CHECK(call_int(t.worker_sock, {"INCREMENT", "41"}) == 41);
+    auto worker_pid = t.worker->pid();
+    t.stash->signal(SIGKILL);
+    REQUIRE(t.stash->wait_exit());
+    t.start_stash();
+    // The worker reconnects and writes its number into the empty stash.
+    CHECK(eventually([&] {
+        try {
+            return call(t.stash_sock, {"GET", "sequence"}).str == "41";
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 41);
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 42);
+    CHECK(t.worker->pid() == worker_pid);
+    CHECK(t.worker->running());
+}
+
+TEST_CASE("while the stash is down, NEXT waits for it, then is served") {
+    TempDir dir;
+    Standalone t(dir);
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 0);
+    t.stash->signal(SIGKILL);
+    REQUIRE(t.stash->wait_exit());
+    seq::Client c(t.worker_sock, 10000ms);
+    c.send_raw("NEXT\r\n");
+    t.start_stash();
+    auto v = c.read_reply();
+    CHECK(v.type == Value::Type::integer);
+    CHECK(v.integer == 1);
+}
+
+TEST_CASE("while the stash stays down, NEXT fails after --stash-timeout and nothing is handed out") {
+    TempDir dir;
+    Standalone t(dir, {"--stash-timeout", "300"});
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 0);
+    t.stash->signal(SIGKILL);
+    REQUIRE(t.stash->wait_exit());
+    auto v = call(t.worker_sock, {"NEXT"});
+    CHECK(v.is_error());
+    CHECK(v.str == "ERR stash unavailable");
+    CHECK(call(t.worker_sock, {"PING"}).str == "PONG");  // still serving what needs no stash
+    t.start_stash();
+    CHECK(eventually([&] {
+        try {
+            return call_int(t.worker_sock, {"NEXT"}) == 1;
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+}
+
+TEST_CASE("bad input gets an error, changes nothing, and the worker stays up") {
+    TempDir dir;
+    Standalone t(dir);
+    CHECK(call_int(t.worker_sock, {"INCREMENT", "7"}) == 7);
+    auto pid = t.worker->pid();
+    struct Case {
+        std::vector<std::string_view> args;
+        std::string_view expect;
+    };
+    std::vector<Case> cases = {
+        {{"INCREMENT", "-1"}, "ERR increment must not be negative"},
+        {{"INCREMENT", "x"}, "ERR increment must be an integer"},
+        {{"INCREMENT", "9223372036854775807"}, "ERR increment would overflow the 64-bit sequence"},
+        {{"INCREMENT"}, "ERR wrong number of arguments for 'increment' command"},
+        {{"NEXT", "now"}, "ERR wrong number of arguments for 'next' command"},
+        {{"FLUSHALL"}, "ERR unknown command 'FLUSHALL'"},
+    };
+    for (auto& c : cases) {
+        CAPTURE(c.expect);
+        seq::Client client(t.worker_sock);
+        auto v = client.call(std::span<const std::string_view>(c.args));
+        CHECK(v.is_error());
+        CHECK(v.str == c.expect);
+    }
+    // Protocol errors: an error reply, then the connection is closed.
+    for (std::string_view bad : {"*-5\r\n", "*2\r\n$4\r\nNEXT\r\n:1\r\n", "*1\r\n$99999999\r\n", "*1\r\n$4\r\nNEXTxx",
+                                 "*abc\r\n", "*2000\r\n"}) {
+        CAPTURE(bad);
+        seq::Client client(t.worker_sock);
+        client.send_raw(bad);
+        auto v = client.read_reply();
+        CHECK(v.is_error());
+        CHECK(v.str.rfind("ERR Protocol error: ", 0) == 0);
+        CHECK(client.closed_by_peer());
+    }
+    {
+        seq::Client client(t.worker_sock);  // an inline line over 64 KiB
+        client.send_raw(std::string(70000, 'a'));
+        auto v = client.read_reply();
+        CHECK(v.str == "ERR Protocol error: too big inline request");
+    }
+    CHECK(call_int(t.worker_sock, {"GET"}) == 7);
+    CHECK(t.worker->pid() == pid);
+    CHECK(t.worker->running());
+}
+
+TEST_CASE("inline commands, any case, pipelined, and split at every byte") {
+    TempDir dir;
+    Standalone t(dir);
+    CHECK(raw_exchange(t.worker_sock, "next\r\nNeXt\nget\r\nPING\r\n", 4) == ":0\r\n:1\r\n:2\r\n+PONG\r\n");
+    std::string req = "*2\r\n$9\r\nINCREMENT\r\n$1\r\n5\r\n*1\r\n$4\r\nNEXT\r\n";
+    seq::Client c(t.worker_sock);
+    for (char ch : req) c.send_raw(std::string_view(&ch, 1));
+    CHECK(c.read_reply().integer == 7);
+    CHECK(c.read_reply().integer == 7);
+    CHECK(call_int(t.worker_sock, {"GET"}) == 8);
+}
+
+TEST_CASE("many clients at once get distinct numbers") {
+    TempDir dir;
+    Standalone t(dir);
+    std::vector<std::unique_ptr<seq::Client>> clients;
+    for (int i = 0; i < 50; ++i) clients.push_back(std::make_unique<seq::Client>(t.worker_sock));
+    std::string burst;
+    for (int j = 0; j < 20; ++j) burst += "NEXT\r\n";
+    for (auto& c : clients) c->send_raw(burst);
+    std::set<std::int64_t> seen;
+    for (auto& c : clients) {
+        std::int64_t last = -1;
+        for (int j = 0; j < 20; ++j) {
+            auto v = c->read_reply();
+            REQUIRE(v.type == Value::Type::integer);
+            CHECK(v.integer > last);  // one client never sees the sequence go back
+            last = v.integer;
+            seen.insert(v.integer);
+        }
+    }
+    CHECK(seen.size() == 1000);
+    CHECK(*seen.begin() == 0);
+    CHECK(*seen.rbegin() == 999);
+    CHECK(call(t.stash_sock, {"GET", "sequence"}).str == "1000");
+}
+
+TEST_CASE("INFO names the pid, the number and the stash link") {
+    TempDir dir;
+    Standalone t(dir);
+    call_int(t.worker_sock, {"NEXT"});
+    auto info = call(t.worker_sock, {"INFO"}).str;
+    CHECK(info.find("pid:" + std::to_string(t.worker->pid()) + "\r\n") != std::string::npos);
+    CHECK(info.find("value:1\r\n") != std::string::npos);
+    CHECK(info.find("stash_link:up\r\n") != std::string::npos);
+    CHECK(info.find("uptime_in_seconds:") != std::string::npos);
+    CHECK(info.find("clients:1\r\n") != std::string::npos);
+}
+
+TEST_CASE("the stash speaks Redis: GET, SET, DEL, PING") {
+    TempDir dir;
+    Process stash({bin("seq-stash"), "--socket", dir / "s.sock"}, dir / "stash.log");
+    REQUIRE(eventually([&] { return answers(dir / "s.sock"); }));
+    auto s = dir / "s.sock";
+    CHECK(call(s, {"GET", "k"}).type == Value::Type::nil);
+    CHECK(call(s, {"SET", "k", "v1"}).str == "OK");
+    CHECK(call(s, {"get", "k"}).str == "v1");
+    CHECK(call(s, {"DEL", "k", "other"}).integer == 1);
+    CHECK(call(s, {"DEL", "k"}).integer == 0);
+    CHECK(call(s, {"PING", "hi"}).str == "hi");
+    CHECK(call(s, {"SET", "k"}).str == "ERR wrong number of arguments for 'set' command");
+    CHECK(call(s, {"NEXT"}).str == "ERR unknown command 'NEXT'");
+    struct stat st{};
+    REQUIRE(stat(s.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("a stale socket file is replaced; a live one is refused, naming the path") {
+    TempDir dir;
+    auto path = dir / "stash.sock";
+    {
+        Process first({bin("seq-stash"), "--socket", path}, dir / "first.log");
+        REQUIRE(eventually([&] { return answers(path); }));
+        Process second({bin("seq-stash"), "--socket", path}, dir / "second.log");
+        CHECK(second.exit_code() == 3);
+        CHECK(second.log().find("another process is already serving on " + path) != std::string::npos);
+        CHECK(answers(path));
+        first.signal(SIGKILL);  // leaves its socket file behind
+        REQUIRE(first.wait_exit());
+    }
+    struct stat st{};
+    REQUIRE(stat(path.c_str(), &st) == 0);
+    Process third({bin("seq-stash"), "--socket", path}, dir / "third.log");
+    CHECK(eventually([&] { return answers(path); }));
+    third.signal(SIGTERM);
+    CHECK(third.exit_code() == 0);
+    CHECK(stat(path.c_str(), &st) != 0);  // removed on an orderly stop
+}
+
+TEST_CASE("the worker without a stash exits 4 after --stash-timeout") {
+    TempDir dir;
+    Process w({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "none.sock", "--stash-timeout", "200"},
+              dir / "w.log");
+    CHECK(w.exit_code() == 4);
+    CHECK(w.log().find(dir / "none.sock") != std::string::npos);
+}
+
+TEST_CASE("a stash holding garbage at the key is refused, not overwritten") {
+    TempDir dir;
+    Process stash({bin("seq-stash"), "--socket", dir / "s.sock"}, dir / "stash.log");
+    REQUIRE(eventually([&] { return answers(dir / "s.sock"); }));
+    call(dir / "s.sock", {"SET", "sequence", "twelve"});
+    Process w({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock"}, dir / "w.log");
+    CHECK(w.exit_code() == 1);
+    CHECK(w.log().find("non-integer") != std::string::npos);
+    CHECK(call(dir / "s.sock", {"GET", "sequence"}).str == "twelve");
+}
+
+TEST_CASE("usage errors exit 2") {
+    TempDir dir;
+    CHECK(sh(bin("seq-worker") + " --socket " + (dir / "w.sock") + " 2>/dev/null").code == 2);  // no --stash
+    CHECK(sh(bin("seq-stash") + " --bogus 2>/dev/null").code == 2);
+    CHECK(sh(bin("seqctl") + " 2>/dev/null").code == 2);
+    CHECK(sh(bin("seqctl") + " frobnicate 2>/dev/null").code == 2);
+    CHECK(sh(bin("seq-supervisor") + " --strategy one_for_none 2>/dev/null").code == 2);
+    for (auto prog : {"seq-stash", "seq-worker", "seq-supervisor", "seqctl"}) {
+        auto r = sh(bin(prog) + " --help");
+        CAPTURE(prog);
+        CHECK(r.code == 0);
+        CHECK(r.out.find("Exit codes:") != std::string::npos);
+    }
+}
+
+TEST_CASE("seqctl: bare numbers for scripts, and its exit codes") {
+    TempDir dir;
+    Standalone t(dir);
+    auto ctl = bin("seqctl") + " --socket " + t.worker_sock;
+    auto r = sh(ctl + " next");
+    CHECK(r.code == 0);
+    CHECK(r.out == "0\n");
+    CHECK(sh(ctl + " increment 10").out == "11\n");
+    CHECK(sh(ctl + " get").out == "11\n");
+    CHECK(sh(ctl + " ping").out == "PONG\n");
+    r = sh(ctl + " increment -- -3 2>&1");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("ERR increment must not be negative") != std::string::npos);
+    r = sh(bin("seqctl") + " --socket " + (dir / "nobody.sock") + " next 2>&1");
+    CHECK(r.code == 3);
+    CHECK(r.out.find(dir / "nobody.sock") != std::string::npos);
+    r = sh("SEQUENCE_RUN_DIR=" + dir.path() + " " + bin("seqctl") + " next");
+    CHECK(r.code == 0);
+    CHECK(r.out == "11\n");
+    CHECK(sh(ctl + " get").out == "12\n");
+}
+
+TEST_CASE("redis-cli and seqctl in a shell pipeline") {
+    TempDir dir;
+    Standalone t(dir);
+    if (sh("command -v redis-cli >/dev/null").code != 0) {
+        FAIL("redis-cli is missing: scripts/test installs redis-tools");
+    }
+    auto r = sh("redis-cli -s " + t.worker_sock + " NEXT && n=$(" + bin("seqctl") + " --socket " + t.worker_sock +
+                " next) && echo \"got $n\" && redis-cli -s " + t.worker_sock + " INCREMENT 5 | tr -d '\\n'");
+    CHECK(r.code == 0);
+    CHECK(r.out == "0\ngot 1\n7");
+}

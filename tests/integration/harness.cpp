@@ -1,0 +1,203 @@
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#ifndef SEQ_BIN_DIR
+#error "SEQ_BIN_DIR must name the build's bin dir"
+#endif
+
+namespace seqtest {
+
+std::string bin(const std::string& name) { return std::string(SEQ_BIN_DIR) + "/" + name; }
+
+TempDir::TempDir() {
+    char tmpl[] = "/tmp/seqtest-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+Process::Process(std::vector<std::string> argv, std::string log) : log_(std::move(log)) {
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    int out = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (out < 0) throw std::runtime_error("cannot open " + log_);
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+        dup2(out, 1);
+        dup2(out, 2);
+        int devnull = open("/dev/null", O_RDONLY);
+        dup2(devnull, 0);
+        execv(args[0], args.data());
+        _exit(127);
+    }
+    close(out);
+    // glibc 2.36 declares pidfd_open without C linkage for C++, hence the raw syscall.
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
+}
+
+Process::~Process() {
+    if (!status_) {
+        ::kill(pid_, SIGKILL);
+        wait_exit(10000ms);
+    }
+    if (pidfd_ >= 0) close(pidfd_);
+}
+
+void Process::signal(int sig) {
+    if (!status_) ::kill(pid_, sig);
+}
+
+std::optional<int> Process::wait_exit(Ms deadline) {
+    if (status_) return status_;
+    pollfd p{pidfd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(deadline.count())) <= 0) return std::nullopt;
+    int st = 0;
+    if (waitpid(pid_, &st, 0) == pid_) status_ = st;
+    return status_;
+}
+
+int Process::exit_code(Ms deadline) {
+    auto st = wait_exit(deadline);
+    if (!st || !WIFEXITED(*st)) return -1;
+    return WEXITSTATUS(*st);
+}
+
+bool Process::running() { return !wait_exit(0ms); }
+
+std::string Process::log() const { return slurp(log_); }
+
+bool eventually(const std::function<bool()>& cond, Ms deadline) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    for (;;) {
+        if (cond()) return true;
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(2ms);  // the interval between checks, not a guess at timing
+    }
+}
+
+bool alive(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    auto close_paren = line.rfind(')');
+    return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] != 'Z';
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+seq::resp::Value call(const std::string& socket, std::initializer_list<std::string_view> args, Ms timeout) {
+    seq::Client c(socket, timeout);
+    return c.call(args);
+}
+
+std::int64_t call_int(const std::string& socket, std::initializer_list<std::string_view> args) {
+    auto v = call(socket, args);
+    if (v.type != seq::resp::Value::Type::integer)
+        throw std::runtime_error("expected an integer, got " + std::string(seq::resp::type_name(v.type)) + " " + v.str);
+    return v.integer;
+}
+
+bool answers(const std::string& socket) {
+    try {
+        auto v = call(socket, {"PING"}, 1000ms);
+        return v.type == seq::resp::Value::Type::simple && v.str == "PONG";
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+Standalone::Standalone(const TempDir& d, std::vector<std::string> wargs)
+    : stash_sock(d / "stash.sock"), worker_sock(d / "sequence.sock"), dir(d), worker_args(std::move(wargs)) {
+    start_stash();
+    start_worker();
+}
+
+void Standalone::start_stash() {
+    stash.reset();
+    stash.emplace(std::vector<std::string>{bin("seq-stash"), "--socket", stash_sock}, dir / "stash.log");
+    if (!eventually([&] { return answers(stash_sock); })) throw std::runtime_error("stash did not come up");
+}
+
+void Standalone::start_worker() {
+    worker.reset();
+    std::vector<std::string> argv{bin("seq-worker"), "--socket", worker_sock, "--stash", stash_sock};
+    argv.insert(argv.end(), worker_args.begin(), worker_args.end());
+    worker.emplace(argv, dir / "worker.log");
+    if (!eventually([&] { return answers(worker_sock); })) throw std::runtime_error("worker did not come up");
+}
+
+std::map<std::string, ChildStatus> tree_status(const std::string& run_dir) {
+    auto v = call(run_dir + "/control.sock", {"STATUS"});
+    std::map<std::string, ChildStatus> out;
+    if (v.type != seq::resp::Value::Type::array || v.elems.size() != 2) throw std::runtime_error("bad STATUS reply");
+    for (const auto& c : v.elems[1].elems) {
+        ChildStatus s;
+        std::string name;
+        for (std::size_t i = 0; i + 1 < c.elems.size(); i += 2) {
+            const auto& k = c.elems[i].str;
+            const auto& val = c.elems[i + 1];
+            if (k == "name") name = val.str;
+            if (k == "pid") s.pid = static_cast<pid_t>(val.integer);
+            if (k == "state") s.state = val.str;
+            if (k == "restarts") s.restarts = val.integer;
+            if (k == "last_exit") s.last_exit = val.str;
+        }
+        out[name] = s;
+    }
+    return out;
+}
+
+bool tree_running(const std::string& run_dir, Ms deadline) {
+    return eventually(
+        [&] {
+            try {
+                auto st = tree_status(run_dir);
+                if (st.empty()) return false;
+                for (auto& [name, c] : st)
+                    if (c.state != "running") return false;
+                return true;
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        deadline);
+}
+
+Shell sh(const std::string& command) {
+    Shell r{-1, {}};
+    FILE* p = popen(command.c_str(), "r");
+    if (!p) return r;
+    char buf[4096];
+    std::size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    int st = pclose(p);
+    r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return r;
+}
+
+}  // namespace seqtest

@@ -1,0 +1,108 @@
+// Real processes in a private temp dir: start the binaries, kill them, read
+// their replies. Waits are on conditions with deadlines, never fixed sleeps.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client.hpp"
+
+namespace seqtest {
+
+using namespace std::chrono_literals;
+using Ms = std::chrono::milliseconds;
+
+// The path of one of our programs in the build tree.
+std::string bin(const std::string& name);
+
+// A fresh 0700 directory under /tmp, removed with everything in it.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+// A child of the test, its output appended to a log file. Killed and reaped
+// when the object goes, so a failing test leaves nothing behind.
+class Process {
+public:
+    Process(std::vector<std::string> argv, std::string log);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    void signal(int sig);
+    // The raw wait status, if the process ended within the deadline.
+    std::optional<int> wait_exit(Ms deadline = 5000ms);
+    // The exit code, or -1 if it did not exit by itself within the deadline.
+    int exit_code(Ms deadline = 5000ms);
+    bool running();
+    std::string log() const;
+
+private:
+    pid_t pid_ = -1;
+    int pidfd_ = -1;
+    std::optional<int> status_;
+    std::string log_;
+};
+
+// Polls `cond` until it holds or the deadline passes.
+bool eventually(const std::function<bool()>& cond, Ms deadline = 5000ms);
+
+// Whether `pid` names a live process (a zombie counts as dead).
+bool alive(pid_t pid);
+
+std::string slurp(const std::string& path);
+
+// One call on a fresh connection; throws on any failure.
+seq::resp::Value call(const std::string& socket, std::initializer_list<std::string_view> args, Ms timeout = 5000ms);
+// One call expecting an integer reply.
+std::int64_t call_int(const std::string& socket, std::initializer_list<std::string_view> args);
+// Whether something answers PING on `socket`.
+bool answers(const std::string& socket);
+
+// A stash and a worker started by hand (no supervisor), in `dir`.
+struct Standalone {
+    explicit Standalone(const TempDir& dir, std::vector<std::string> worker_args = {});
+    void start_stash();
+    void start_worker();
+    std::string stash_sock, worker_sock;
+    std::optional<Process> stash, worker;
+    const TempDir& dir;
+    std::vector<std::string> worker_args;
+};
+
+// A supervisor on `dir`/run, and what its STATUS says.
+struct ChildStatus {
+    pid_t pid = 0;
+    std::string state;
+    std::int64_t restarts = 0;
+    std::string last_exit;
+};
+std::map<std::string, ChildStatus> tree_status(const std::string& run_dir);
+// Waits until every child runs and each pid differs from `old` where given.
+bool tree_running(const std::string& run_dir, Ms deadline = 5000ms);
+
+// Runs a shell command line; returns its exit code and stdout.
+struct Shell {
+    int code;
+    std::string out;
+};
+Shell sh(const std::string& command);
+
+}  // namespace seqtest
