@@ -210,6 +210,11 @@ void Server::resume(Connection& c) {
     if (c.dead_) destroy(c);
 }
 
+void Server::close(Connection& c) {
+    c.dead_ = true;
+    if (!c.busy_) destroy(c);
+}
+
 void Server::destroy(Connection& c) {
     if (close_hook_) close_hook_(c);
     conns_.erase(c.id_);

@@ -91,6 +91,8 @@ public:
     std::size_t clients() const { return conns_.size(); }
     Connection* find(std::uint64_t id);
     void resume(Connection& c);
+    // Closes a connection without a reply (now, or once off the stack).
+    void close(Connection& c);
     // Whether replies are released as soon as they are made (the default).
     void set_auto_release(bool on) { auto_release_ = on; }
     // Called when a connection goes, before its memory does.

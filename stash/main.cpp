@@ -1,23 +1,27 @@
 // seq-stash: holds the tree's state, key by key, so that it outlives the worker.
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "daemon.hpp"
+#include "dir_lock.hpp"
 #include "log.hpp"
-#include "server.hpp"
-#include "stash.hpp"
+#include "service.hpp"
 #include "store.hpp"
 
 namespace {
 
 const char* const exit_codes_help = R"(Exit codes:
   0  stopped by SIGTERM or SIGINT
-  1  runtime failure (logged on stderr)
+  1  runtime failure (logged on stderr), e.g. a commit to the store failed
   2  bad command line
-  3  the socket cannot be bound (another stash answers there, or permissions))";
+  3  the socket cannot be bound (another stash answers there, or permissions)
+  5  the data dir is unusable: held by another stash, or the store is corrupt or unreadable)";
+
+constexpr int store_unusable = 5;
 
 }  // namespace
 
@@ -26,9 +30,15 @@ int main(int argc, char** argv) {
     CLI::App app{"seq-stash: keeps the sequence's state, key by key, for the worker (RESP on a Unix socket)."};
     app.footer(exit_codes_help);
     std::string socket_path;
+    std::string data_dir;
+    std::string fsync_name = "everysec";
     int notify_fd = -1;
     ServerOptions opts;
     app.add_option("--socket", socket_path, "Unix socket to listen on (unless one is inherited as 'stash')");
+    app.add_option("--data-dir", data_dir, "keep the keys on disk here (SQLite, WAL mode); in memory without it");
+    app.add_option("--fsync", fsync_name, "with --data-dir: fsync at every commit, about once a second, or never")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"always", "everysec", "no"}));
     app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--max-clients", opts.max_clients, "connections served at once")
@@ -40,32 +50,48 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? exit_code::ok : exit_code::usage;
     }
     log_init("stash");
+    umask(077);  // the store's files are the user's alone
+    auto fsync = fsync_name == "always" ? stash::Fsync::always
+                 : fsync_name == "no"   ? stash::Fsync::no
+                                        : stash::Fsync::everysec;
 
+    std::optional<DirLock> lock;
+    std::unique_ptr<stash::Store> store;
+    std::string where = "in memory";
     try {
-        uv::Loop loop;
-        Listener listener("stash", socket_path);
-        stash::MemoryStore store;
-        Server server(
-            loop.get(), listener.take(), opts,
-            [&store](Connection& c, std::span<const std::string_view> args) {
-                if (!stash::execute(store, args, c.out())) c.close_after_reply();
-                return Server::Verdict::done;
-            },
-            "stash");
-        StopSignals signals(loop.get(), [&](int sig) {
-            log("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-            loop.stop();
-        });
-        server.start();
-        log("serving on %s (in memory)", listener.describe().c_str());
-        notify_ready(notify_fd);
-        loop.run();
-        return exit_code::ok;
+        if (data_dir.empty()) {
+            store = std::make_unique<stash::MemoryStore>();
+        } else {
+            ensure_private_dir(data_dir, "data dir");
+            lock.emplace(data_dir, "data dir", "stash.lock", "stash");
+            auto file = data_dir + "/stash.db";
+            store = stash::open_sqlite_store(file, fsync);
+            where = file + ", fsync " + fsync_name;
+        }
+    } catch (const std::exception& e) {
+        log("cannot start: %s", e.what());
+        return store_unusable;
+    }
+
+    uv::Loop loop;
+    std::optional<Listener> listener;
+    try {
+        listener.emplace("stash", socket_path);
     } catch (const std::invalid_argument& e) {
         log("%s", e.what());
         return exit_code::usage;
     } catch (const std::exception& e) {
-        log("cannot start: %s", e.what());
+        log("cannot listen: %s", e.what());
         return exit_code::socket;
     }
+    stash::Service service(loop, listener->take(), opts, std::move(store), fsync);
+    StopSignals signals(loop.get(), [&](int sig) {
+        log("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        loop.stop();
+    });
+    service.start();
+    log("serving on %s (%s)", listener->describe().c_str(), where.c_str());
+    notify_ready(notify_fd);
+    loop.run();
+    return service.fatal_error().empty() ? exit_code::ok : exit_code::failure;
 }

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
     std::int64_t initial = 0;
     std::uint64_t shutdown_ms = 5000;
     std::uint64_t start_ms = 5000;
+    std::string data_dir;
+    std::string fsync = "everysec";
     app.add_option("--run-dir", run_dir, "where the sockets and the lock live (created 0700)")->capture_default_str();
     app.add_option("--strategy", strategy, "which children a death restarts")
         ->capture_default_str()
@@ -70,6 +72,10 @@ int main(int argc, char** argv) {
     app.add_option("--start-timeout", start_ms, "milliseconds a child has to become ready")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
+    app.add_option("--data-dir", data_dir, "keep the stash on disk here (survives every crash); in memory without it");
+    app.add_option("--fsync", fsync, "with --data-dir: always, everysec or no (as Redis's appendfsync)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"always", "everysec", "no"}));
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -92,16 +98,25 @@ int main(int argc, char** argv) {
     }
 
     auto bin = program_dir();
+    std::vector<std::string> stash_argv{bin + "/seq-stash"};
+    std::vector<std::string> worker_argv{bin + "/seq-worker", "--stash", stash_sock->path, "--initial",
+                                         std::to_string(initial)};
+    if (!data_dir.empty()) {
+        stash_argv.insert(stash_argv.end(), {"--data-dir", data_dir, "--fsync", fsync});
+        // On disk, "handed to the stash's socket" is not enough: a kill of the
+        // whole tree would drop what the stash had not yet read.
+        worker_argv.push_back("--wait-for-ack");
+    }
     std::vector<sup::ChildSpec> specs;
     specs.push_back({.name = "stash",
-                     .argv = {bin + "/seq-stash"},
+                     .argv = stash_argv,
                      .restart = sup::RestartType::permanent,
                      .shutdown_ms = shutdown_ms,
                      .listen_fds = {{"stash", stash_sock->fd.get()}},
                      .notify = true,
                      .start_timeout_ms = start_ms});
     specs.push_back({.name = "worker",
-                     .argv = {bin + "/seq-worker", "--stash", stash_sock->path, "--initial", std::to_string(initial)},
+                     .argv = worker_argv,
                      .restart = sup::RestartType::permanent,
                      .shutdown_ms = shutdown_ms,
                      .listen_fds = {{"worker", worker_sock->fd.get()}},

@@ -1,0 +1,63 @@
+#include "dir_lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <stdexcept>
+
+#include "socket.hpp"
+
+namespace seq {
+
+void ensure_private_dir(const std::string& dir, const std::string& what) {
+    if (mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) throw SystemError("creating " + what + " " + dir, errno);
+    struct stat st{};
+    if (lstat(dir.c_str(), &st) < 0) throw SystemError(what + " " + dir, errno);
+    if (!S_ISDIR(st.st_mode)) throw std::runtime_error(what + " " + dir + " is not a directory");
+    if (st.st_uid != geteuid())
+        throw std::runtime_error(what + " " + dir + " is owned by uid " + std::to_string(st.st_uid) +
+                                 ", not by us (uid " + std::to_string(geteuid()) + "); refusing it");
+    if (st.st_mode & 077) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        throw std::runtime_error(what + " " + dir + " has mode " + mode +
+                                 ", open to other users; refusing it (chmod 700 it)");
+    }
+}
+
+DirLock::DirLock(const std::string& dir, const std::string& what, const std::string& name, const std::string& holder)
+    : path_(dir + "/" + name) {
+    // The lock file is removed by the holder that leaves: if it went between
+    // our open and our flock, ours is a dead inode, so open again.
+    for (;;) {
+        fd_ = Fd(open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!fd_) throw SystemError("opening " + path_, errno);
+        if (flock(fd_.get(), LOCK_EX | LOCK_NB) < 0) {
+            if (errno != EWOULDBLOCK) throw SystemError("locking " + path_, errno);
+            char buf[32] = {};
+            auto n = pread(fd_.get(), buf, sizeof buf - 1, 0);
+            std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
+            while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+            throw std::runtime_error(what + " " + dir + " is in use by another " + holder + " (pid " + pid + ")");
+        }
+        struct stat held{}, named{};
+        if (fstat(fd_.get(), &held) == 0 && stat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+            held.st_dev == named.st_dev)
+            break;
+    }
+    auto me = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd_.get(), 0) < 0 || pwrite(fd_.get(), me.data(), me.size(), 0) < 0)
+        throw SystemError("writing " + path_, errno);
+}
+
+DirLock::~DirLock() {
+    // Removed while still locked: whoever opens the path after this creates a
+    // fresh file, and is not blocked by ours.
+    unlink(path_.c_str());
+}
+
+}  // namespace seq

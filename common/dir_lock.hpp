@@ -1,0 +1,29 @@
+// An exclusive lock on a directory, held for the life of the object: an flock
+// on DIR/NAME, a file that names the holder's pid and is removed on release.
+#pragma once
+
+#include <string>
+
+#include "fd.hpp"
+
+namespace seq {
+
+class DirLock {
+public:
+    // Throws, naming the dir and the pid that holds it, if another process
+    // does. `what` names the dir ("run dir"), `holder` the kind of process.
+    DirLock(const std::string& dir, const std::string& what, const std::string& name, const std::string& holder);
+    ~DirLock();
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+
+private:
+    std::string path_;
+    Fd fd_;
+};
+
+// Creates `dir` (mode 0700) if missing; throws unless it is a directory owned
+// by us and closed to others. `what` names it in messages ("run dir").
+void ensure_private_dir(const std::string& dir, const std::string& what);
+
+}  // namespace seq

@@ -1,0 +1,63 @@
+#include "service.hpp"
+
+#include "log.hpp"
+#include "stash.hpp"
+
+namespace seq::stash {
+
+Service::Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique_ptr<Store> store, Fsync fsync)
+    : loop_(loop), store_(std::move(store)), fsync_(fsync),
+      server_(loop.get(), std::move(listener), options,
+              [this](Connection& c, std::span<const std::string_view> args) { return handle(c, args); }, "stash"),
+      check_(uv::make_check(loop.get())), sync_timer_(uv::make_timer(loop.get())) {
+    server_.set_auto_release(false);
+    check_->data = this;
+    sync_timer_->data = this;
+    uv_check_start(check_.get(), [](uv_check_t* h) {
+        if (auto* s = uv::owner<Service>(h)) s->commit();
+    });
+}
+
+Server::Verdict Service::handle(Connection& c, std::span<const std::string_view> args) {
+    if (!execute(*store_, args, c.out())) c.close_after_reply();
+    // Behind an uncommitted write every reply waits, so none can report
+    // what the disk does not hold yet, and replies keep their order.
+    if (store_->uncommitted() || c.holds_output()) {
+        if (held_.empty() || held_.back() != c.id()) held_.push_back(c.id());
+    } else {
+        c.release_to(c.out_end());
+    }
+    return Server::Verdict::done;
+}
+
+void Service::commit() {
+    if (held_.empty()) return;
+    auto held = std::move(held_);
+    held_.clear();
+    try {
+        store_->commit();
+    } catch (const std::exception& e) {
+        // Nobody may be told OK: drop those clients (the worker reconnects and
+        // writes again), and stop, since a store that cannot commit is not a stash.
+        log("%s; dropping %zu clients and stopping", e.what(), held.size());
+        for (auto id : held)
+            if (auto* c = server_.find(id)) server_.close(*c);
+        fatal_ = e.what();
+        loop_.stop();
+        return;
+    }
+    for (auto id : held)
+        if (auto* c = server_.find(id)) c->release_to(c->out_end());
+    if (fsync_ == Fsync::everysec && !uv_is_active(reinterpret_cast<uv_handle_t*>(sync_timer_.get())))
+        uv_timer_start(sync_timer_.get(), [](uv_timer_t* t) {
+            auto* s = uv::owner<Service>(t);
+            if (!s) return;
+            try {
+                s->store_->sync();
+            } catch (const std::exception& e) {
+                log("%s", e.what());
+            }
+        }, 1000, 0);
+}
+
+}  // namespace seq::stash

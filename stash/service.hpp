@@ -1,0 +1,37 @@
+// The stash as a service: a Server whose requests run against a Store. With a
+// durable store, the replies of one loop turn wait for one commit (group
+// commit), so a client is never told "OK" before its write is saved.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "server.hpp"
+#include "store.hpp"
+#include "uv.hpp"
+
+namespace seq::stash {
+
+class Service {
+public:
+    Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique_ptr<Store> store, Fsync fsync);
+    void start() { server_.start(); }
+    // Non-empty once the store failed and the stash must stop.
+    const std::string& fatal_error() const { return fatal_; }
+
+private:
+    Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
+    void commit();
+
+    uv::Loop& loop_;
+    std::unique_ptr<Store> store_;
+    Fsync fsync_;
+    Server server_;
+    uv::Check check_;
+    uv::Timer sync_timer_;
+    std::vector<std::uint64_t> held_;  // connections whose replies wait for the commit
+    std::string fatal_;
+};
+
+}  // namespace seq::stash
