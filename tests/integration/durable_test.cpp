@@ -1,0 +1,158 @@
+// The durable stash (--data-dir): the number survives a stash crash under
+// every strategy, a crash of the whole tree, and an orderly stop and start.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+
+namespace {
+
+struct Tree {
+    Tree(const TempDir& dir, std::vector<std::string> extra = {})
+        : run(dir / "run"), data(dir / "data"), log(dir / "supervisor.log") {
+        std::vector<std::string> argv{bin("seq-supervisor"), "--run-dir", run, "--data-dir", data};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        sup.emplace(argv, log);
+        REQUIRE(tree_running(run));
+    }
+    std::string sock() const { return run + "/sequence.sock"; }
+    std::string run, data, log;
+    std::optional<Process> sup;
+};
+
+pid_t pid_of(const std::string& run, const std::string& name) { return tree_status(run).at(name).pid; }
+
+bool restarted(const std::string& run, const std::string& name, pid_t old) {
+    return eventually([&] {
+        try {
+            auto st = tree_status(run);
+            for (auto& [n, c] : st)
+                if (c.state != "running") return false;
+            return st.at(name).pid != old;
+        } catch (const std::exception&) {
+            return false;
+        }
+    });
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of the stash keeps the number under every strategy") {
+    for (std::string strategy : {"one_for_one", "one_for_all", "rest_for_one"}) {
+        CAPTURE(strategy);
+        TempDir dir;
+        Tree t(dir, {"--strategy", strategy, "--fsync", "always"});
+        for (int i = 0; i < 3; ++i) CHECK(call_int(t.sock(), {"NEXT"}) == i);
+        auto stash = pid_of(t.run, "stash");
+        kill(stash, SIGKILL);
+        REQUIRE(restarted(t.run, "stash", stash));
+        CHECK(call_int(t.sock(), {"NEXT"}) == 3);
+        // And the worker, for the strategies that restart the stash with it.
+        auto worker = pid_of(t.run, "worker");
+        kill(worker, SIGKILL);
+        REQUIRE(restarted(t.run, "worker", worker));
+        CHECK(call_int(t.sock(), {"NEXT"}) == 4);
+    }
+}
+
+TEST_CASE("an orderly stop and start carries on") {
+    TempDir dir;
+    for (int round = 0; round < 3; ++round) {
+        Tree t(dir);
+        CHECK(call_int(t.sock(), {"INCREMENT", "10"}) == round * 11 + 10);
+        CHECK(call_int(t.sock(), {"NEXT"}) == round * 11 + 10);
+        t.sup->signal(SIGTERM);
+        CHECK(t.sup->exit_code() == 0);
+    }
+}
+
+TEST_CASE("kill -9 of the whole tree while clients call NEXT hands out no number twice") {
+    for (std::string fsync : {"always", "everysec", "no"}) {
+        CAPTURE(fsync);
+        TempDir dir;
+        std::set<std::int64_t> seen;
+        std::int64_t duplicates = 0;
+        for (int round = 0; round < 3; ++round) {
+            Tree t(dir, {"--fsync", fsync});
+            auto st = tree_status(t.run);
+            std::atomic<bool> stop{false};
+            std::atomic<int> served{0};
+            std::vector<std::vector<std::int64_t>> got(4);
+            std::vector<std::thread> clients;
+            for (auto& mine : got)
+                clients.emplace_back([&t, &stop, &served, &mine] {
+                    while (!stop) {
+                        try {
+                            seq::Client c(t.sock(), 2000ms);
+                            while (!stop) {
+                                auto v = c.call({"NEXT"});
+                                if (v.type != seq::resp::Value::Type::integer) break;
+                                mine.push_back(v.integer);
+                                ++served;
+                            }
+                        } catch (const std::exception&) {
+                            return;  // the tree is gone
+                        }
+                    }
+                });
+            CHECK(eventually([&] { return served > 200; }));
+            // All three at once: nothing is left to stop anything in order.
+            kill(t.sup->pid(), SIGKILL);
+            kill(st.at("worker").pid, SIGKILL);
+            kill(st.at("stash").pid, SIGKILL);
+            stop = true;
+            for (auto& th : clients) th.join();
+            REQUIRE(t.sup->wait_exit());
+            CHECK(eventually([&] { return !alive(st.at("worker").pid) && !alive(st.at("stash").pid); }));
+            for (auto& g : got)
+                for (auto n : g)
+                    if (!seen.insert(n).second) ++duplicates;
+        }
+        CHECK(duplicates == 0);
+        Tree t(dir, {"--fsync", fsync});
+        CHECK(call_int(t.sock(), {"NEXT"}) > *seen.rbegin());
+        MESSAGE(fsync << ": " << seen.size() << " numbers over 3 whole-tree kills, " << duplicates << " duplicates");
+    }
+}
+
+TEST_CASE("one stash per data dir") {
+    TempDir dir;
+    Tree t(dir);
+    Process second({bin("seq-stash"), "--socket", dir / "other.sock", "--data-dir", t.data}, dir / "second.log");
+    CHECK(second.exit_code() == 5);
+    CHECK(second.log().find("data dir " + t.data + " is in use by another stash (pid " +
+                            std::to_string(pid_of(t.run, "stash")) + ")") != std::string::npos);
+    CHECK(call_int(t.sock(), {"NEXT"}) == 0);
+}
+
+TEST_CASE("a store overwritten with garbage is refused, naming the file") {
+    TempDir dir;
+    {
+        Tree t(dir);
+        CHECK(call_int(t.sock(), {"INCREMENT", "5"}) == 5);
+        t.sup->signal(SIGTERM);
+        REQUIRE(t.sup->exit_code() == 0);
+    }
+    auto db = dir / "data/stash.db";
+    {
+        std::ofstream f(db, std::ios::binary | std::ios::trunc);
+        for (int i = 0; i < 4096; ++i) f.put(static_cast<char>((i * 7919) & 0xff));
+    }
+    Process stash({bin("seq-stash"), "--socket", dir / "s.sock", "--data-dir", dir / "data"}, dir / "stash.log");
+    CHECK(stash.exit_code() == 5);
+    CHECK(stash.log().find(db) != std::string::npos);
+    // Under the supervisor, a stash that cannot start counts against the
+    // intensity; the supervisor gives up rather than start from scratch.
+    Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--data-dir", dir / "data", "--max-restarts", "2"},
+                dir / "sup2.log");
+    CHECK(sup.exit_code(10000ms) == 1);
+    CHECK(sup.log().find(db) != std::string::npos);
+    CHECK(sup.log().find("giving up") != std::string::npos);
+}
