@@ -50,11 +50,9 @@ void Connection::on_poll(int status, int events) {
 }
 
 void Connection::read_input() {
+    auto& scratch = server_.scratch_;
     for (int i = 0; i < max_reads_per_wakeup && !paused_ && !closing_ && !dead_; ++i) {
-        auto old = in_.size();
-        in_.resize(old + read_chunk);
-        ssize_t n = ::read(fd_.get(), in_.data() + old, read_chunk);
-        in_.resize(old + (n > 0 ? static_cast<std::size_t>(n) : 0));
+        ssize_t n = ::read(fd_.get(), scratch.data(), scratch.size());
         if (n == 0) {
             dead_ = true;  // the client closed; nothing it asked for can reach it
             return;
@@ -64,17 +62,38 @@ void Connection::read_input() {
             if (errno != EAGAIN) dead_ = true;
             return;
         }
-        process_input();
-        if (static_cast<std::size_t>(n) < read_chunk) return;
+        auto got = static_cast<std::size_t>(n);
+        if (in_off_ == in_.size()) {
+            // Nothing pending: parse straight from the read buffer, and keep
+            // only what is left of a request cut short (the common case: none).
+            in_.clear();
+            in_off_ = 0;
+            auto used = process(std::string_view(scratch.data(), got));
+            in_.assign(scratch.data() + used, got - used);
+        } else {
+            in_.append(scratch.data(), got);
+            process_pending();
+        }
+        if (got < scratch.size()) return;
     }
 }
 
-void Connection::process_input() {
+void Connection::process_pending() {
+    in_off_ += process(std::string_view(in_).substr(in_off_));
+    if (in_off_ == in_.size()) {
+        in_.clear();
+        in_off_ = 0;
+    } else if (in_off_ > read_chunk && in_off_ * 2 > in_.size()) {
+        in_.erase(0, in_off_);
+        in_off_ = 0;
+    }
+}
+
+std::size_t Connection::process(std::string_view input) {
     auto& opts = server_.options_;
+    std::size_t used = 0;
     while (!paused_ && !closing_ && !dead_) {
-        std::string_view pending(in_);
-        pending.remove_prefix(in_off_);
-        auto st = parser_.parse(pending, args_);
+        auto st = parser_.parse(input.substr(used), args_);
         if (st == resp::Status::incomplete) break;
         if (st == resp::Status::error) {
             resp::append_error(out_, "ERR Protocol error: " + parser_.error());
@@ -84,28 +103,22 @@ void Connection::process_input() {
         }
         if (!args_.empty()) {
             if (server_.handler_(*this, args_) == Server::Verdict::defer) {
-                paused_ = true;
+                paused_ = true;  // the request stays unconsumed, to be seen again
                 break;
             }
             deferred_since.reset();
         }
-        in_off_ += parser_.consumed();
+        used += parser_.consumed();
         if (server_.auto_release_) released_ = out_end();
         if (out_.size() - out_sent_ > opts.max_output) {
             log("%s: client %llu has %zu bytes of replies it does not read (limit %zu); dropping it",
                 server_.name_.c_str(), static_cast<unsigned long long>(id_), out_.size() - out_sent_,
                 opts.max_output);
             dead_ = true;
-            return;
+            break;
         }
     }
-    if (in_off_ == in_.size()) {
-        in_.clear();
-        in_off_ = 0;
-    } else if (in_off_ > read_chunk && in_off_ * 2 > in_.size()) {
-        in_.erase(0, in_off_);
-        in_off_ = 0;
-    }
+    return used;
 }
 
 void Connection::flush() {
@@ -153,7 +166,7 @@ void Connection::update_poll() {
 
 Server::Server(uv_loop_t* loop, Fd listener, ServerOptions options, Handler handler, std::string name)
     : loop_(loop), listener_(std::move(listener)), options_(options), handler_(std::move(handler)),
-      name_(std::move(name)) {}
+      name_(std::move(name)), scratch_(read_chunk) {}
 
 void Server::start() {
     if (!accept_poll_) {
@@ -204,7 +217,7 @@ void Server::resume(Connection& c) {
     if (!c.paused_ || c.busy_) return;
     c.busy_ = true;
     c.paused_ = false;
-    c.process_input();
+    c.process_pending();
     if (!c.dead_) c.flush();  // also re-arms reading for what arrived meanwhile
     c.busy_ = false;
     if (c.dead_) destroy(c);

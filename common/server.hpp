@@ -53,7 +53,9 @@ private:
     friend class Server;
     void on_poll(int status, int events);
     void read_input();
-    void process_input();
+    // Runs every whole request in `input`; returns the bytes consumed.
+    std::size_t process(std::string_view input);
+    void process_pending();
     void flush();
     void update_poll();
 
@@ -119,6 +121,7 @@ private:
     std::function<bool(int)> peer_filter_;
     std::uint64_t next_id_ = 1;
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
+    std::vector<char> scratch_;  // every read lands here first
 };
 
 }  // namespace seq
