@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
     std::uint64_t start_ms = 5000;
     std::string data_dir;
     std::string fsync = "everysec";
+    std::size_t max_clients = 10000;
     app.add_option("--run-dir", run_dir, "where the sockets and the lock live (created 0700)")->capture_default_str();
     app.add_option("--strategy", strategy, "which children a death restarts")
         ->capture_default_str()
@@ -76,6 +77,9 @@ int main(int argc, char** argv) {
     app.add_option("--fsync", fsync, "with --data-dir: always, everysec or no (as Redis's appendfsync)")
         ->capture_default_str()
         ->check(CLI::IsMember({"always", "everysec", "no"}));
+    app.add_option("--max-clients", max_clients, "connections the worker and the stash each serve at once")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -98,9 +102,10 @@ int main(int argc, char** argv) {
     }
 
     auto bin = program_dir();
-    std::vector<std::string> stash_argv{bin + "/seq-stash"};
-    std::vector<std::string> worker_argv{bin + "/seq-worker", "--stash", stash_sock->path, "--initial",
-                                         std::to_string(initial)};
+    std::vector<std::string> stash_argv{bin + "/seq-stash", "--max-clients", std::to_string(max_clients)};
+    std::vector<std::string> worker_argv{bin + "/seq-worker", "--stash",       stash_sock->path,
+                                         "--initial",         std::to_string(initial), "--max-clients",
+                                         std::to_string(max_clients)};
     if (!data_dir.empty()) {
         stash_argv.insert(stash_argv.end(), {"--data-dir", data_dir, "--fsync", fsync});
         // On disk, "handed to the stash's socket" is not enough: a kill of the
@@ -134,7 +139,8 @@ int main(int argc, char** argv) {
     StopSignals signals(loop.get(), [&](int sig) {
         supervisor.shutdown(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + " received");
     });
-    log("run dir %s", dir->path().c_str());
+    log("run dir %s; stash %s", dir->path().c_str(),
+        data_dir.empty() ? "in memory" : (data_dir + ", fsync " + fsync).c_str());
     control.start();
     supervisor.start();
     loop.run();
