@@ -26,6 +26,10 @@ public:
         if (rc != SQLITE_OK) fail("cannot open");
         // Corruption shows at the first read of the file: make that read now,
         // and a full check, so that a bad store is refused before serving.
+        // One stash per data dir is already enforced by its lock file, so
+        // SQLite's own per-transaction file locks (six fcntl calls a commit)
+        // and its shared-memory index buy nothing: hold the lock for good.
+        exec("PRAGMA locking_mode=EXCLUSIVE");
         exec("PRAGMA journal_mode=WAL");
         exec(fsync == Fsync::always ? "PRAGMA synchronous=FULL"
                                     : fsync == Fsync::everysec ? "PRAGMA synchronous=NORMAL"
