@@ -19,10 +19,11 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique
 }
 
 Server::Verdict Service::handle(Connection& c, std::span<const std::string_view> args) {
+    bool behind_held = c.holds_output();
     if (!execute(*store_, args, c.out())) c.close_after_reply();
     // Behind an uncommitted write every reply waits, so none can report
     // what the disk does not hold yet, and replies keep their order.
-    if (store_->uncommitted() || c.holds_output()) {
+    if (store_->uncommitted() || behind_held) {
         if (held_.empty() || held_.back() != c.id()) held_.push_back(c.id());
     } else {
         c.release_to(c.out_end());

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "log.hpp"
 #include "process.hpp"
@@ -93,10 +94,32 @@ void Supervisor::step() {
     for (auto& c : children_) {
         if (c->state == State::starting) return;
         if (c->state == State::down && c->want) {
-            spawn(*c);
+            try {
+                spawn(*c);
+            } catch (const std::exception& e) {
+                return spawn_failed(*c, e.what());
+            }
             if (c->state != State::running) return;
         }
     }
+}
+
+// fork or pipe failed (no memory, no pids, no fds): a failed start like any
+// other, counted against the intensity, and tried again shortly.
+void Supervisor::spawn_failed(Child& c, const std::string& why) {
+    c.last_exit = "could not start: " + why;
+    if (!intensity_.record(loop_.now())) {
+        log("cannot start %s: %s; more than %u restarts in %llus: giving up", c.spec.name.c_str(), why.c_str(),
+            options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
+        gave_up_ = true;
+        shutting_down_ = true;
+        for (auto& other : children_) other->want = false;
+        return step();
+    }
+    log("cannot start %s: %s; trying again in 100 ms", c.spec.name.c_str(), why.c_str());
+    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
+        if (auto* child = uv::owner<Child>(t)) child->owner->step();
+    }, 100, 0);
 }
 
 void Supervisor::spawn(Child& c) {
@@ -104,7 +127,7 @@ void Supervisor::spawn(Child& c) {
     Fd write_end;
     if (c.spec.notify) {
         int p[2];
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) throw std::runtime_error("pipe2 failed");
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
         c.notify = Fd(p[0]);
         write_end = Fd(p[1]);
         args.notify_fd = write_end.get();

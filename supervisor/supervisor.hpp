@@ -75,6 +75,7 @@ private:
 
     void step();
     void spawn(Child& c);
+    void spawn_failed(Child& c, const std::string& why);
     void begin_stop(Child& c);
     void reap();
     void on_death(Child& c, int status);

@@ -188,9 +188,10 @@ void StashLink::on_reply(resp::Value& v) {
 }
 
 void StashLink::lost(const std::string& why) {
+    bool was_up = state_ == State::up;
     if (state_ != State::down) log("stash link to %s lost: %s; reconnecting", path_.c_str(), why.c_str());
     state_ = State::down;
-    down_since_ = uv_now(loop_);
+    if (!down_since_) down_since_ = uv_now(loop_);
     poll_.close();
     fd_.reset();
     events_ = 0;
@@ -204,6 +205,7 @@ void StashLink::lost(const std::string& why) {
     uv_timer_start(retry_.get(), [](uv_timer_t* t) {
         if (auto* self = uv::owner<StashLink>(t)) self->try_connect();
     }, backoff_ms_, 0);
+    if (was_up && hooks_.down) hooks_.down();
 }
 
 }  // namespace seq::worker

@@ -16,6 +16,7 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
             StashLink::Hooks{
                 .reconcile = [this](const auto& held) { return reconcile(held); },
                 .up = [this] { resume_parked(); },
+                .down = [this] { on_link_down(); },
                 .progress = [this] { release_done(); },
                 .fatal =
                     [this](const std::string& why) {
@@ -24,11 +25,12 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
                     },
             }),
       check_(uv::make_check(loop.get())), park_timer_(uv::make_timer(loop.get())),
-      start_timer_(uv::make_timer(loop.get())), started_ms_(loop.now()) {
+      start_timer_(uv::make_timer(loop.get())), held_timer_(uv::make_timer(loop.get())), started_ms_(loop.now()) {
     server_.set_auto_release(false);
     check_->data = this;
     park_timer_->data = this;
     start_timer_->data = this;
+    held_timer_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
         if (auto* w = uv::owner<Worker>(h)) w->close_batch();
     });
@@ -77,6 +79,7 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
 Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> args) {
     auto cmd = classify(args[0]);
     auto& out = c.out();
+    bool behind_held = c.holds_output();
     if (reads_value(cmd)) {
         if (!link_.up()) {
             auto now = loop_.now();
@@ -114,7 +117,7 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
         break;
     }
     // Behind a held reply, even a PONG waits: replies keep their order.
-    if (c.holds_output())
+    if (behind_held)
         enroll(c);
     else
         c.release_to(c.out_end());
@@ -146,7 +149,32 @@ void Worker::release_done() {
     }
 }
 
+void Worker::on_link_down() {
+    uv_timer_start(held_timer_.get(), [](uv_timer_t* t) {
+        if (auto* w = uv::owner<Worker>(t)) w->fail_held();
+    }, options_.stash_timeout_ms, 0);
+}
+
+// The stash stayed away past the deadline: replies that were waiting for it
+// cannot be given, so their calls fail (the connection closes) rather than
+// hang. Their numbers are skipped, never handed out twice: the worker keeps
+// them, and writes them into the stash when it is back.
+void Worker::fail_held() {
+    if (link_.up() || batches_.empty()) return;
+    std::size_t dropped = 0;
+    for (auto& batch : batches_)
+        for (auto& h : batch.replies)
+            if (auto* c = server_.find(h.conn)) {
+                server_.close(*c);
+                ++dropped;
+            }
+    batches_.clear();
+    log("the stash has been away %llu ms; closed %zu connections whose replies waited for it",
+        static_cast<unsigned long long>(options_.stash_timeout_ms), dropped);
+}
+
 void Worker::resume_parked() {
+    uv_timer_stop(held_timer_.get());
     uv_timer_stop(park_timer_.get());
     auto parked = std::move(parked_);
     parked_.clear();

@@ -46,6 +46,8 @@ private:
     void release_done();
     void resume_parked();
     void on_park_timer();
+    void on_link_down();
+    void fail_held();
     std::optional<std::int64_t> reconcile(const std::optional<std::string>& held);
     std::string info() const;
 
@@ -66,6 +68,7 @@ private:
     uv::Check check_;
     uv::Timer park_timer_;
     uv::Timer start_timer_;
+    uv::Timer held_timer_;  // how long held replies may wait for a lost stash
     std::optional<std::int64_t> value_;  // unknown until the stash is first read
     bool serving_ = false;
     std::vector<Held> open_;

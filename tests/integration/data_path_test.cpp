@@ -313,3 +313,28 @@ TEST_CASE("redis-cli and seqctl in a shell pipeline") {
     CHECK(r.code == 0);
     CHECK(r.out == "0\ngot 1\n7");
 }
+
+TEST_CASE("a reply held for a stash that never comes back: the call fails, the number is skipped, never reused") {
+    TempDir dir;
+    Standalone t(dir, {"--wait-for-ack", "--stash-timeout", "300"});
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 0);
+    t.stash->signal(SIGSTOP);  // the SET below is written, but never acknowledged
+    seq::Client c(t.worker_sock, 5000ms);
+    c.send_raw("NEXT\r\n");
+    CHECK(eventually([&] {
+        auto info = call(t.worker_sock, {"INFO"}).str;
+        return info.find("commits_issued:3\r\n") != std::string::npos;  // seed, NEXT, NEXT
+    }));
+    CHECK(call(t.worker_sock, {"PING"}).str == "PONG");  // another client is not held behind it
+    t.stash->signal(SIGKILL);
+    REQUIRE(t.stash->wait_exit());
+    CHECK(c.closed_by_peer());  // after --stash-timeout, not before the reply could be given
+    t.start_stash();
+    CHECK(eventually([&] {
+        try {
+            return call_int(t.worker_sock, {"NEXT"}) == 2;  // 1 was never seen by anyone, and is skipped
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+}
