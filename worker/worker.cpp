@@ -80,25 +80,40 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
     auto cmd = classify(args[0]);
     auto& out = c.out();
     bool behind_held = c.holds_output();
-    if (reads_value(cmd)) {
-        if (!link_.up()) {
-            auto now = loop_.now();
-            if (!c.deferred_since) c.deferred_since = now;
-            if (now - *c.deferred_since < options_.stash_timeout_ms) {
-                parked_.insert(c.id());
-                if (!uv_is_active(reinterpret_cast<uv_handle_t*>(park_timer_.get())))
-                    uv_timer_start(park_timer_.get(), [](uv_timer_t* t) {
-                        if (auto* w = uv::owner<Worker>(t)) w->on_park_timer();
-                    }, options_.stash_timeout_ms - (now - *c.deferred_since), 0);
-                return Server::Verdict::defer;
-            }
-            resp::append_error(out, "ERR stash unavailable");
-        } else if (apply(cmd, args, *value_, out)) {
-            open_changed_ = true;
-        }
-        enroll(c);
+    if (reads_value(cmd) && link_.up()) {
+        if (apply(cmd, args, *value_, out)) open_changed_ = true;
+        enroll(c);  // released once the stash holds the number this reveals
         return Server::Verdict::done;
     }
+    if (reads_value(cmd)) {  // the stash is away: wait for it, up to the deadline
+        auto now = loop_.now();
+        if (!c.deferred_since) c.deferred_since = now;
+        if (now - *c.deferred_since < options_.stash_timeout_ms) {
+            park(c, options_.stash_timeout_ms - (now - *c.deferred_since));
+            return Server::Verdict::defer;
+        }
+        resp::append_error(out, "ERR stash unavailable");  // nothing applied
+    } else {
+        answer(cmd, args, c);
+    }
+    // Behind a held reply even a PONG waits, so replies keep their order.
+    if (behind_held)
+        enroll(c);
+    else
+        c.release_to(c.out_end());
+    return Server::Verdict::done;
+}
+
+void Worker::park(Connection& c, std::uint64_t wait_ms) {
+    parked_.insert(c.id());
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(park_timer_.get())))
+        uv_timer_start(park_timer_.get(), [](uv_timer_t* t) {
+            if (auto* w = uv::owner<Worker>(t)) w->on_park_timer();
+        }, wait_ms, 0);
+}
+
+void Worker::answer(Command cmd, std::span<const std::string_view> args, Connection& c) {
+    auto& out = c.out();
     switch (cmd) {
     case Command::ping:
         if (args.size() > 2) resp::append_error(out, wrong_args(args[0]));
@@ -116,12 +131,6 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
         resp::append_error(out, unknown_command(args[0]));
         break;
     }
-    // Behind a held reply, even a PONG waits: replies keep their order.
-    if (behind_held)
-        enroll(c);
-    else
-        c.release_to(c.out_end());
-    return Server::Verdict::done;
 }
 
 void Worker::enroll(Connection& c) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fd.hpp"
+#include "sequence.hpp"
 #include "server.hpp"
 #include "stash_link.hpp"
 #include "uv.hpp"
@@ -42,6 +43,8 @@ public:
 private:
     Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
     void enroll(Connection& c);
+    void park(Connection& c, std::uint64_t wait_ms);
+    void answer(Command cmd, std::span<const std::string_view> args, Connection& c);
     void close_batch();
     void release_done();
     void resume_parked();
