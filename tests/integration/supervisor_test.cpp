@@ -1,0 +1,407 @@
+// seq-supervisor with the in-memory stash, as real processes: what each
+// strategy restarts when a child is killed and what the number survives, the
+// restart intensity, orderly stops, kill -9 of the supervisor itself, a second
+// supervisor on the same run dir, and seqctl's supervisor commands.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+using seq::resp::Value;
+
+namespace {
+
+// A supervisor on `dir`/run, started and waited for.
+struct Sup {
+    Sup(const TempDir& dir, std::vector<std::string> extra = {})
+        : run(dir / "run"), log(dir / "supervisor.log") {
+        std::vector<std::string> argv{bin("seq-supervisor"), "--run-dir", run};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        proc.emplace(argv, log);
+        INFO("supervisor log:\n", proc->log());
+        REQUIRE(tree_running(run));
+    }
+    std::string sock() const { return run + "/sequence.sock"; }
+    std::string ctl(const std::string& args) const {
+        return bin("seqctl") + " --run-dir " + run + " " + args;
+    }
+    pid_t pid(const std::string& name) const { return tree_status(run).at(name).pid; }
+    std::string run, log;
+    std::optional<Process> proc;
+};
+
+// Every child running, and `name`'s pid no longer `old`.
+bool running_with_new(const std::string& run, const std::string& name, pid_t old, Ms deadline = 5000ms) {
+    return eventually(
+        [&] {
+            try {
+                auto st = tree_status(run);
+                if (st.size() != 2) return false;
+                for (auto& [n, c] : st)
+                    if (c.state != "running" || c.pid <= 0) return false;
+                return st.at(name).pid != old;
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        deadline);
+}
+
+bool gone(pid_t pid, Ms deadline = 2000ms) {
+    return eventually([&] { return !alive(pid); }, deadline);
+}
+
+// What is left in a directory, for messages.
+std::vector<std::string> entries(const std::string& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (auto& e : v) s += (s.empty() ? "" : " ") + e;
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of a child: each strategy restarts what OTP says, and the number survives or not") {
+    struct Case {
+        std::string strategy, killed;
+        bool stash_restarts, worker_restarts, number_kept;
+    };
+    const std::vector<Case> cases = {
+        {"one_for_one", "worker", false, true, true},  {"rest_for_one", "worker", false, true, true},
+        {"one_for_all", "worker", true, true, false},  {"one_for_one", "stash", true, false, true},
+        {"one_for_all", "stash", true, true, false},   {"rest_for_one", "stash", true, true, false},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.strategy);
+        CAPTURE(c.killed);
+        TempDir dir;
+        Sup t(dir, {"--strategy", c.strategy});
+        INFO("supervisor log:\n", t.proc->log());
+        for (int i = 0; i < 3; ++i) CHECK(call_int(t.sock(), {"NEXT"}) == i);
+        auto before = tree_status(t.run);
+        pid_t stash = before.at("stash").pid, worker = before.at("worker").pid;
+        CHECK(before.at("stash").restarts == 0);
+        CHECK(before.at("worker").restarts == 0);
+        pid_t victim = c.killed == "stash" ? stash : worker;
+        REQUIRE(kill(victim, SIGKILL) == 0);
+        REQUIRE(running_with_new(t.run, c.killed, victim));
+        auto after = tree_status(t.run);
+        CHECK((after.at("stash").pid != stash) == c.stash_restarts);
+        CHECK((after.at("worker").pid != worker) == c.worker_restarts);
+        CHECK(after.at("stash").restarts == (c.stash_restarts ? 1 : 0));
+        CHECK(after.at("worker").restarts == (c.worker_restarts ? 1 : 0));
+        CHECK(after.at(c.killed).last_exit.find("SIGKILL") != std::string::npos);
+        // What was restarted is gone for good, not left behind.
+        if (c.stash_restarts) CHECK(gone(stash));
+        if (c.worker_restarts) CHECK(gone(worker));
+        CHECK(call_int(t.sock(), {"NEXT"}) == (c.number_kept ? 3 : 0));
+        CHECK(call_int(t.sock(), {"NEXT"}) == (c.number_kept ? 4 : 1));
+    }
+}
+
+TEST_CASE("restart intensity exceeded: the supervisor stops every child and exits 1") {
+    TempDir dir;
+    Sup t(dir, {"--max-restarts", "2", "--max-seconds", "30"});
+    INFO("supervisor log:\n", t.proc->log());
+    int kills = 0;
+    pid_t stash = 0, worker = 0;
+    for (; kills < 10; ++kills) {
+        std::map<std::string, ChildStatus> st;
+        try {
+            st = tree_status(t.run);
+        } catch (const std::exception&) {
+            break;  // the control socket went: the supervisor is stopping
+        }
+        stash = st.at("stash").pid;
+        worker = st.at("worker").pid;
+        REQUIRE(kill(worker, SIGKILL) == 0);
+        // Either it restarts the worker, or it gives up and exits.
+        bool settled = eventually([&] {
+            if (!t.proc->running()) return true;
+            try {
+                auto now = tree_status(t.run);
+                return now.at("worker").state == "running" && now.at("worker").pid != worker &&
+                       now.at("stash").state == "running";
+            } catch (const std::exception&) {
+                return false;
+            }
+        });
+        REQUIRE(settled);
+        if (!t.proc->running()) {
+            ++kills;
+            break;
+        }
+    }
+    CHECK(kills == 3);  // two restarts allowed; the third death exceeds the intensity
+    CHECK(t.proc->exit_code() == 1);
+    CHECK(gone(stash));
+    CHECK(gone(worker));
+    auto log = t.proc->log();
+    CHECK(log.find("giving up") != std::string::npos);
+    CHECK(log.find("more than 2 restarts in 30s") != std::string::npos);
+}
+
+TEST_CASE("orderly stop by SIGTERM, seqctl stop or SIGINT: exit 0, children gone, run dir clean") {
+    for (std::string how : {"SIGTERM", "seqctl stop", "SIGINT"}) {
+        CAPTURE(how);
+        TempDir dir;
+        Sup t(dir);
+        INFO("supervisor log:\n", t.proc->log());
+        CHECK(call_int(t.sock(), {"NEXT"}) == 0);
+        pid_t stash = t.pid("stash"), worker = t.pid("worker");
+        if (how == "SIGTERM") {
+            t.proc->signal(SIGTERM);
+        } else if (how == "SIGINT") {
+            t.proc->signal(SIGINT);
+        } else {
+            auto r = sh(t.ctl("stop") + " 2>&1");
+            CAPTURE(r.out);
+            CHECK(r.code == 0);
+        }
+        CHECK(t.proc->exit_code() == 0);
+        CHECK(gone(stash));
+        CHECK(gone(worker));
+        auto left = entries(t.run);
+        CAPTURE(joined(left));
+        for (auto name : {"stash.sock", "sequence.sock", "control.sock", "supervisor.lock"})
+            CHECK(std::find(left.begin(), left.end(), name) == left.end());
+        for (auto& e : left) {
+            struct stat st{};
+            CHECK(lstat((t.run + "/" + e).c_str(), &st) == 0);
+            CHECK_FALSE(S_ISSOCK(st.st_mode));
+        }
+        CHECK(t.proc->log().find("all children stopped") != std::string::npos);
+    }
+}
+
+TEST_CASE("kill -9 of the supervisor takes its children with it, and the run dir can be reused") {
+    TempDir dir;
+    pid_t stash = 0, worker = 0;
+    {
+        Sup t(dir);
+        INFO("supervisor log:\n", t.proc->log());
+        stash = t.pid("stash");
+        worker = t.pid("worker");
+        t.proc->signal(SIGKILL);
+        REQUIRE(t.proc->wait_exit());
+        CHECK(gone(stash, 2000ms));
+        CHECK(gone(worker, 2000ms));
+    }
+    // The lock and the sockets it left behind are stale, not in use.
+    Sup again(dir);
+    INFO("second supervisor log:\n", again.proc->log());
+    CHECK(again.pid("stash") != stash);
+    CHECK(call_int(again.sock(), {"NEXT"}) == 0);
+}
+
+TEST_CASE("a second supervisor on the same run dir exits 3 and leaves the first one alone") {
+    TempDir dir;
+    Sup first(dir);
+    INFO("first supervisor log:\n", first.proc->log());
+    CHECK(call_int(first.sock(), {"NEXT"}) == 0);
+    auto before = tree_status(first.run);
+    Process second({bin("seq-supervisor"), "--run-dir", first.run}, dir / "second.log");
+    CHECK(second.exit_code() == 3);
+    auto out = slurp(dir / "second.log");
+    CAPTURE(out);
+    CHECK(out.find(first.run) != std::string::npos);
+    CHECK(out.find("pid " + std::to_string(first.proc->pid())) != std::string::npos);
+    CHECK(first.proc->running());
+    auto after = tree_status(first.run);
+    CHECK(after.at("stash").pid == before.at("stash").pid);
+    CHECK(after.at("worker").pid == before.at("worker").pid);
+    CHECK(after.at("stash").restarts == 0);
+    CHECK(after.at("worker").restarts == 0);
+    CHECK(call_int(first.sock(), {"NEXT"}) == 1);
+    CHECK(call_int(first.sock(), {"NEXT"}) == 2);
+}
+
+TEST_CASE("connections made right after kill -9 of the worker are all served") {
+    TempDir dir;
+    Sup t(dir);
+    INFO("supervisor log:\n", t.proc->log());
+    for (int i = 0; i < 3; ++i) CHECK(call_int(t.sock(), {"NEXT"}) == i);
+    pid_t worker = t.pid("worker");
+    REQUIRE(kill(worker, SIGKILL) == 0);
+    // kill() returns before the process is gone; a client the dying worker
+    // accepted in that instant would see its call fail, which is allowed.
+    // What must hold is that no connection made once it is dead is lost.
+    REQUIRE(eventually([&] { return !alive(worker); }));
+    constexpr int n = 20;
+    std::vector<std::unique_ptr<seq::Client>> clients;
+    int refused = 0;
+    for (int i = 0; i < n; ++i) {
+        try {
+            clients.push_back(std::make_unique<seq::Client>(t.sock(), 5000ms));
+            clients.back()->send_raw("NEXT\r\n");
+        } catch (const std::exception& e) {
+            ++refused;
+            MESSAGE("connection ", i, " failed: ", e.what());
+        }
+    }
+    CHECK(refused == 0);
+    std::set<std::int64_t> got;
+    for (auto& c : clients) {
+        try {
+            auto v = c->read_reply();
+            CHECK(v.type == Value::Type::integer);
+            if (v.type == Value::Type::integer) got.insert(v.integer);
+            else MESSAGE("reply: ", v.str);
+        } catch (const std::exception& e) {
+            FAIL_CHECK("no reply: ", e.what());
+        }
+    }
+    CHECK(got.size() == static_cast<std::size_t>(n));
+    if (!got.empty()) {
+        CHECK(*got.begin() == 3);
+        CHECK(*got.rbegin() == 3 + n - 1);
+    }
+    CHECK(t.pid("worker") != worker);
+    CHECK(call_int(t.sock(), {"NEXT"}) == 3 + n);
+}
+
+TEST_CASE("seqctl status --json, restart and stop") {
+    TempDir dir;
+    Sup t(dir);
+    INFO("supervisor log:\n", t.proc->log());
+    pid_t stash = t.pid("stash"), worker = t.pid("worker");
+
+    auto status = sh(t.ctl("status --json") + " 2>&1");
+    CAPTURE(status.out);
+    CHECK(status.code == 0);
+    CHECK(status.out.rfind("{", 0) == 0);
+    CHECK(status.out.find("\"strategy\": \"rest_for_one\"") != std::string::npos);
+    CHECK(status.out.find("\"children\": [") != std::string::npos);
+    CHECK(status.out.find("\"name\": \"stash\"") != std::string::npos);
+    CHECK(status.out.find("\"name\": \"worker\"") != std::string::npos);
+    CHECK(status.out.find("\"pid\": " + std::to_string(stash) + ",") != std::string::npos);
+    CHECK(status.out.find("\"pid\": " + std::to_string(worker) + ",") != std::string::npos);
+    CHECK(status.out.find("\"pid\": " + std::to_string(t.proc->pid()) + ",") != std::string::npos);
+
+    CHECK(call_int(t.sock(), {"NEXT"}) == 0);
+    CHECK(call_int(t.sock(), {"NEXT"}) == 1);
+    auto restart = sh(t.ctl("restart worker") + " 2>&1");
+    CAPTURE(restart.out);
+    CHECK(restart.code == 0);
+    REQUIRE(running_with_new(t.run, "worker", worker));
+    auto st = tree_status(t.run);
+    CHECK(st.at("stash").pid == stash);
+    CHECK(st.at("worker").restarts == 1);
+    CHECK(st.at("stash").restarts == 0);
+    CHECK(gone(worker));
+    CHECK(call_int(t.sock(), {"NEXT"}) == 2);
+
+    // Only stderr: the message for a child that does not exist.
+    auto nosuch = sh(t.ctl("restart nosuch") + " 2>&1 >/dev/null");
+    CAPTURE(nosuch.out);
+    CHECK(nosuch.code == 1);
+    CHECK(nosuch.out.find("nosuch") != std::string::npos);
+    st = tree_status(t.run);
+    CHECK(st.at("stash").pid == stash);
+    CHECK(st.at("worker").restarts == 1);
+
+    auto stop = sh(t.ctl("stop") + " 2>&1");
+    CAPTURE(stop.out);
+    CHECK(stop.code == 0);
+    CHECK(t.proc->exit_code() == 0);
+    CHECK(gone(stash));
+    CHECK(gone(st.at("worker").pid));
+}
+
+TEST_CASE("a run dir open to other users is refused with exit 3") {
+    TempDir dir;
+    auto run = dir / "run";
+    REQUIRE(mkdir(run.c_str(), 0755) == 0);
+    REQUIRE(chmod(run.c_str(), 0755) == 0);  // whatever the umask
+    Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
+    CHECK(sup.exit_code() == 3);
+    auto out = slurp(dir / "supervisor.log");
+    CAPTURE(out);
+    CHECK(out.find(run) != std::string::npos);
+    CHECK(out.find("open to other users") != std::string::npos);
+    CHECK(entries(run).empty());  // no socket bound, no lock taken
+}
+
+TEST_CASE("one_for_one: kill -9 of the stash under load, numbers keep increasing and never repeat") {
+    TempDir dir;
+    Sup t(dir, {"--strategy", "one_for_one"});
+    INFO("supervisor log:\n", t.proc->log());
+    pid_t stash = t.pid("stash"), worker = t.pid("worker");
+
+    constexpr int threads = 4;
+    std::atomic<bool> stop{false};
+    std::atomic<int> calls{0};
+    std::vector<std::vector<std::int64_t>> seen(threads);
+    std::vector<std::string> errors(threads);
+    std::atomic<bool> failed{false};
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i)
+        pool.emplace_back([&, i] {
+            try {
+                // Even threads keep one connection; odd ones connect for every call.
+                std::optional<seq::Client> kept;
+                while (!stop) {
+                    Value v;
+                    if (i % 2 == 0) {
+                        if (!kept) kept.emplace(t.sock(), 5000ms);
+                        v = kept->call({"NEXT"});
+                    } else {
+                        v = call(t.sock(), {"NEXT"});
+                    }
+                    if (v.type != Value::Type::integer) throw std::runtime_error("reply: " + v.str);
+                    seen[i].push_back(v.integer);
+                    ++calls;
+                }
+            } catch (const std::exception& e) {
+                errors[i] = e.what();
+                failed = true;
+            }
+        });
+    auto wait_calls = [&](int n) {
+        int target = calls + n;
+        return eventually([&] { return calls >= target || failed; });
+    };
+    CHECK(wait_calls(200));
+    CHECK(kill(stash, SIGKILL) == 0);  // no REQUIRE: the threads must be joined
+    bool restarted = running_with_new(t.run, "stash", stash);
+    CHECK(restarted);
+    CHECK(wait_calls(200));
+    stop = true;
+    for (auto& th : pool) th.join();
+
+    for (int i = 0; i < threads; ++i) {
+        CAPTURE(i);
+        CHECK(errors[i] == "");
+        CHECK(std::adjacent_find(seen[i].begin(), seen[i].end(), std::greater_equal<>()) == seen[i].end());
+    }
+    std::vector<std::int64_t> all;
+    for (auto& s : seen) all.insert(all.end(), s.begin(), s.end());
+    std::sort(all.begin(), all.end());
+    CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());  // none handed out twice
+    if (!all.empty()) {
+        CHECK(all.front() == 0);
+        CHECK(all.back() == static_cast<std::int64_t>(all.size()) - 1);  // and none skipped
+    }
+    auto st = tree_status(t.run);
+    CHECK(st.at("worker").pid == worker);
+    CHECK(st.at("worker").restarts == 0);
+    CHECK(st.at("stash").restarts == 1);
+    CHECK(call_int(t.sock(), {"NEXT"}) == static_cast<std::int64_t>(all.size()));
+}
