@@ -57,6 +57,7 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
         log("sequence at %lld (%s)", static_cast<long long>(*value_), theirs ? "from the stash" : "initial value");
         if (!serving_) {
             serving_ = true;
+            uv_timer_stop(start_timer_.get());
             server_.start();
             if (ready_) ready_();
         }
