@@ -14,13 +14,13 @@ constexpr std::size_t max_header = 32;
 // which must be followed by '\n'. npos while the line is incomplete.
 struct Line {
     enum { incomplete, ok, bad } state;
-    std::size_t end;  // index of '\r'
+    std::size_t end;  // index of '\r' (ok), or of '\n' (bad)
 };
 
 Line find_crlf(std::string_view in, std::size_t from) {
     auto nl = in.find('\n', from);
     if (nl == std::string_view::npos) return {Line::incomplete, 0};
-    if (nl == from || in[nl - 1] != '\r') return {Line::bad, 0};
+    if (nl == from || in[nl - 1] != '\r') return {Line::bad, nl};
     return {Line::ok, nl - 1};
 }
 
@@ -200,18 +200,24 @@ Status ReplyParser::parse(std::string_view in, Value& out) {
             if (pos_ >= in.size()) return Status::incomplete;
             auto line = find_crlf(in, pos_);
             char type = in[pos_];
-            bool text = type == '+' || type == '-';
+            // The same verdict whether the line arrived whole or in pieces: a
+            // piece may end in the line's CR, hence the one byte of slack.
+            std::size_t limit = type == '+' || type == '-' ? limits_.max_inline : max_header;
             if (line.state == Line::incomplete) {
-                if (in.size() - pos_ > (text ? limits_.max_inline : max_header))
-                    return fail("reply line too long");
+                if (in.size() - pos_ > limit + 1) return fail("reply line too long");
                 return Status::incomplete;
             }
-            if (line.state == Line::bad) return fail("expected CRLF at end of reply line");
+            if (line.state == Line::bad) {
+                if (line.end - pos_ > limit + 1) return fail("reply line too long");
+                return fail("expected CRLF at end of reply line");
+            }
+            if (line.end - pos_ > limit) return fail("reply line too long");
             auto body = in.substr(pos_ + 1, line.end - pos_ - 1);
             pos_ = line.end + 2;
             switch (type) {
             case '+':
             case '-':
+                if (body.find('\r') != std::string_view::npos) return fail("stray CR in a status or error reply");
                 v.type = type == '+' ? Value::Type::simple : Value::Type::error;
                 v.str.assign(body);
                 break;
