@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
 
     sup::Supervisor supervisor(loop, std::move(specs), opts);
     ServerOptions control_opts;
-    control_opts.max_clients = 64;
+    control_opts.max_clients = max_clients;
     Server control(
         loop.get(), std::move(control_sock->fd), control_opts,
         [&](Connection& c, std::span<const std::string_view> args) { return sup::control(supervisor, c, args); },
