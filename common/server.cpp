@@ -37,6 +37,11 @@ void Connection::release_to(std::uint64_t end) {
 void Connection::on_poll(int status, int events) {
     busy_ = true;
     if (status < 0) {
+        // libuv reports EPOLLERR (a client that went away with our replies
+        // unread) as an error, without the readable event. What the client
+        // sent before it went is still queued and must still run: a killed
+        // worker's last SET to the stash is exactly that.
+        read_input();
         dead_ = true;
     } else {
         if (events & UV_WRITABLE) flush();
@@ -122,17 +127,25 @@ std::size_t Connection::process(std::string_view input) {
 }
 
 void Connection::flush() {
-    while (!dead_) {
+    while (!dead_ && !write_failed_) {
         std::size_t sendable = static_cast<std::size_t>(released_ - out_base_);
         if (sendable > out_.size()) sendable = out_.size();
         if (out_sent_ >= sendable) break;
         ssize_t n = ::send(fd_.get(), out_.data() + out_sent_, sendable - out_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR) continue;
-            if (errno != EAGAIN) dead_ = true;
+            // The client is gone, but what it sent before it went may still be
+            // queued and must still run: keep reading until its end of file.
+            if (errno != EAGAIN) write_failed_ = true;
             break;
         }
         out_sent_ += static_cast<std::size_t>(n);
+    }
+    if (write_failed_) {
+        out_base_ += out_.size();
+        out_.clear();
+        out_sent_ = 0;
+        released_ = out_base_;
     }
     if (out_sent_ == out_.size()) {
         out_base_ += out_.size();
@@ -143,14 +156,14 @@ void Connection::flush() {
         out_base_ += out_sent_;
         out_sent_ = 0;
     }
-    if (closing_ && out_.empty()) dead_ = true;
+    if ((closing_ && out_.empty()) || (write_failed_ && paused_)) dead_ = true;
     if (!dead_) update_poll();
 }
 
 void Connection::update_poll() {
     int want = 0;
     if (!paused_ && !closing_) want |= UV_READABLE;
-    if (out_sent_ < out_.size() && released_ > out_base_ + out_sent_) want |= UV_WRITABLE;
+    if (!write_failed_ && out_sent_ < out_.size() && released_ > out_base_ + out_sent_) want |= UV_WRITABLE;
     if (want == events_) return;
     events_ = want;
     if (want == 0) {

@@ -74,6 +74,7 @@ private:
     std::uint64_t released_ = 0;   // stream offset up to which bytes may go
     bool paused_ = false;          // a request is deferred: neither read nor parse
     bool closing_ = false;
+    bool write_failed_ = false;    // the client is gone; drain its input, answer nothing
     bool dead_ = false;
     bool busy_ = false;            // on the stack: destroy after the callback
 };

@@ -120,7 +120,11 @@ void StashLink::arm_poll() {
 }
 
 void StashLink::on_poll(int status, int events) {
-    if (status < 0) return lost(uv_strerror(status));
+    if (status < 0) {  // as in Server: drain what was sent before the error
+        read_replies();
+        if (state_ != State::down) lost(uv_strerror(status));
+        return;
+    }
     if (events & UV_WRITABLE) flush();
     if ((events & UV_READABLE) && state_ != State::down) read_replies();
 }

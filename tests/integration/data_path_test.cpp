@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <memory>
@@ -333,6 +334,31 @@ TEST_CASE("a reply held for a stash that never comes back: the call fails, the n
     CHECK(eventually([&] {
         try {
             return call_int(t.worker_sock, {"NEXT"}) == 2;  // 1 was never seen by anyone, and is skipped
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+}
+
+TEST_CASE("what a client sent before it vanished still runs, even with our replies unread") {
+    // The worker killed with the stash's "+OK"s unread is this client: its
+    // hang-up reaches the stash as a reset (EPOLLERR), and its last SET, still
+    // queued, must land all the same.
+    TempDir dir;
+    Process stash({bin("seq-stash"), "--socket", dir / "s.sock"}, dir / "stash.log");
+    REQUIRE(eventually([&] { return answers(dir / "s.sock"); }));
+    {
+        seq::Client c(dir / "s.sock");
+        c.send_raw("PING\r\n");
+        pollfd p{c.fd(), POLLIN, 0};
+        REQUIRE(poll(&p, 1, 5000) == 1);  // the PONG waits, unread, in our queue
+        stash.signal(SIGSTOP);
+        c.send_raw("SET sequence 99\r\n");
+    }  // hung up with the PONG unread
+    stash.signal(SIGCONT);
+    CHECK(eventually([&] {
+        try {
+            return call(dir / "s.sock", {"GET", "sequence"}).str == "99";
         } catch (const std::exception&) {
             return false;
         }

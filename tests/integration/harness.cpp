@@ -30,6 +30,7 @@ TempDir::TempDir() {
 }
 
 TempDir::~TempDir() {
+    if (std::getenv("SEQ_KEEP_TMP")) return;  // for a look at the logs after a failure
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
 }
