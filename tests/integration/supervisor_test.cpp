@@ -405,3 +405,35 @@ TEST_CASE("one_for_one: kill -9 of the stash under load, numbers keep increasing
     CHECK(st.at("stash").restarts == 1);
     CHECK(call_int(t.sock(), {"NEXT"}) == static_cast<std::int64_t>(all.size()));
 }
+
+TEST_CASE("the stash dies while the worker is starting: one_for_one restarts it at once, rest_for_one restarts both") {
+    for (std::string strategy : {"one_for_one", "rest_for_one"}) {
+        CAPTURE(strategy);
+        TempDir dir;
+        Sup t(dir, {"--strategy", strategy, "--start-timeout", "20000"});
+        INFO("supervisor log:\n", t.proc->log());
+        auto stash = t.pid("stash");
+        auto worker = t.pid("worker");
+        // A stopped stash answers nobody, so a new worker stays "starting".
+        REQUIRE(kill(stash, SIGSTOP) == 0);
+        REQUIRE(kill(worker, SIGKILL) == 0);
+        pid_t starting = 0;
+        REQUIRE(eventually([&] {
+            try {
+                auto st = tree_status(t.run);
+                starting = st.at("worker").pid;
+                return st.at("worker").state == "starting" && starting != worker && starting > 0;
+            } catch (const std::exception&) {
+                return false;
+            }
+        }));
+        REQUIRE(kill(stash, SIGKILL) == 0);
+        // The supervisor was not blocked waiting for the worker's readiness.
+        REQUIRE(running_with_new(t.run, "stash", stash));
+        if (strategy == "one_for_one")
+            CHECK(t.pid("worker") == starting);  // it became ready with the new stash
+        else
+            CHECK(t.pid("worker") != starting);  // stopped, and started again after the stash
+        CHECK(call_int(t.sock(), {"NEXT"}) >= 0);
+    }
+}
