@@ -1,7 +1,7 @@
 // seq-stash: holds the tree's state, key by key, so that it outlives the worker.
 #include <sys/stat.h>
 
-#include <CLI/CLI.hpp>
+#include "cli.hpp"
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,14 +41,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"always", "everysec", "no"}));
     app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it")
         ->check(CLI::NonNegativeNumber);
-    app.add_option("--max-clients", opts.max_clients, "connections served at once")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? exit_code::ok : exit_code::usage;
-    }
+    add_max_clients(app, opts.max_clients, "connections served at once");
+    if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     log_init("stash");
     umask(077);  // the store's files are the user's alone
     auto fsync = fsync_name == "always" ? stash::Fsync::always

@@ -2,7 +2,7 @@
 // so that kill -9 of either is a non-event for clients.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
+#include "cli.hpp"
 #include <climits>
 #include <string>
 
@@ -77,14 +77,8 @@ int main(int argc, char** argv) {
     app.add_option("--fsync", fsync, "with --data-dir: always, everysec or no (as Redis's appendfsync)")
         ->capture_default_str()
         ->check(CLI::IsMember({"always", "everysec", "no"}));
-    app.add_option("--max-clients", max_clients, "connections the worker and the stash each serve at once")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? exit_code::ok : exit_code::usage;
-    }
+    add_max_clients(app, max_clients, "connections the worker and the stash each serve at once");
+    if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     opts.strategy = *sup::parse_strategy(strategy);
     log_init("supervisor");
 

@@ -1,5 +1,5 @@
 // seqctl: the command line for people and shell scripts.
-#include <CLI/CLI.hpp>
+#include "cli.hpp"
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -162,11 +162,7 @@ int main(int argc, char** argv) {
     auto* restart = app.add_subcommand("restart", "stop a child and start it again");
     restart->add_option("NAME", child, "the child: stash or worker")->required();
     auto* stop = app.add_subcommand("stop", "stop the children in reverse order, then the supervisor");
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? code::ok : code::usage;
-    }
+    if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (run_dir.empty()) run_dir = seq::default_run_dir();
     if (socket.empty()) socket = run_dir + "/sequence.sock";
     bool to_supervisor = *status || *restart || *stop;

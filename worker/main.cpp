@@ -1,6 +1,6 @@
 // seq-worker: serves the sequence (NEXT, INCREMENT, GET) and keeps the stash
 // up to date before any client sees a number.
-#include <CLI/CLI.hpp>
+#include "cli.hpp"
 #include <string>
 
 #include "daemon.hpp"
@@ -37,14 +37,8 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_flag("--wait-for-ack", opts.wait_for_ack,
                  "release a reply only once the stash acknowledged the new number (not merely received it)");
-    app.add_option("--max-clients", opts.server.max_clients, "connections served at once")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    try {
-        app.parse(argc, argv);
-    } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? exit_code::ok : exit_code::usage;
-    }
+    add_max_clients(app, opts.server.max_clients, "connections served at once");
+    if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     log_init("worker");
 
     uv::Loop loop;
