@@ -14,6 +14,10 @@ namespace seq::worker {
 
 namespace {
 constexpr std::uint64_t max_backoff_ms = 500;
+// Commits the stash has not read yet. Past this it is not reading at all
+// (stopped, or stuck): the link is dropped rather than buffer without bound;
+// reconciliation on reconnection carries the number over.
+constexpr std::size_t max_unsent = 1u << 20;
 }
 
 StashLink::StashLink(uv_loop_t* loop, std::string path, std::string key, bool wait_for_ack, Hooks hooks)
@@ -93,20 +97,22 @@ void StashLink::flush() {
         out_sent_ += static_cast<std::size_t>(n);
         written_ += static_cast<std::uint64_t>(n);
     }
-    if (out_sent_ == out_.size()) {
-        out_.clear();
-        out_sent_ = 0;
-    } else if (out_sent_ > (64u << 10)) {
-        out_.erase(0, out_sent_);
-        out_sent_ = 0;
-    }
     bool progressed = false;
     while (!unwritten_.empty() && unwritten_.front().byte_end <= written_) {
         done_ = unwritten_.front().commit;
         unwritten_.pop_front();
         progressed = true;
     }
-    arm_poll();
+    if (out_sent_ == out_.size()) {
+        out_.clear();
+        out_sent_ = 0;
+    } else if (out_.size() - out_sent_ > max_unsent) {
+        lost("the stash is not reading: " + std::to_string(out_.size() - out_sent_) + " bytes unsent");
+    } else if (out_sent_ > (64u << 10)) {
+        out_.erase(0, out_sent_);
+        out_sent_ = 0;
+    }
+    if (state_ != State::down) arm_poll();
     if (progressed && hooks_.progress) hooks_.progress();
 }
 
@@ -192,7 +198,6 @@ void StashLink::on_reply(resp::Value& v) {
 }
 
 void StashLink::lost(const std::string& why) {
-    bool was_up = state_ == State::up;
     if (state_ != State::down) log("stash link to %s lost: %s; reconnecting", path_.c_str(), why.c_str());
     state_ = State::down;
     if (!down_since_) down_since_ = uv_now(loop_);
@@ -209,7 +214,6 @@ void StashLink::lost(const std::string& why) {
     uv_timer_start(retry_.get(), [](uv_timer_t* t) {
         if (auto* self = uv::owner<StashLink>(t)) self->try_connect();
     }, backoff_ms_, 0);
-    if (was_up && hooks_.down) hooks_.down();
 }
 
 }  // namespace seq::worker

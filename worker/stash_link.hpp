@@ -28,7 +28,6 @@ public:
         // Throws std::runtime_error if the stash's content is unusable.
         std::function<std::optional<std::int64_t>(const std::optional<std::string>&)> reconcile;
         std::function<void()> up;        // reconciled: commits may flow
-        std::function<void()> down;      // the connection broke
         std::function<void()> progress;  // done() advanced
         std::function<void(const std::string&)> fatal;
     };

@@ -16,7 +16,6 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
             StashLink::Hooks{
                 .reconcile = [this](const auto& held) { return reconcile(held); },
                 .up = [this] { resume_parked(); },
-                .down = [this] { on_link_down(); },
                 .progress = [this] { release_done(); },
                 .fatal =
                     [this](const std::string& why) {
@@ -144,7 +143,7 @@ void Worker::enroll(Connection& c) {
 void Worker::close_batch() {
     if (open_.empty()) return;
     auto commit = open_changed_ ? link_.commit(*value_) : link_.issued();
-    batches_.push_back({commit, std::move(open_)});
+    batches_.push_back({commit, loop_.now(), std::move(open_)});
     open_.clear();
     open_changed_ = false;
     release_done();
@@ -157,34 +156,56 @@ void Worker::release_done() {
         for (auto& h : batch.replies)
             if (auto* c = server_.find(h.conn)) c->release_to(h.end);
     }
+    arm_held_timer();
 }
 
-void Worker::on_link_down() {
+// One deadline for the oldest held batch, re-armed only when that batch
+// changes, so the busy path costs no timer operation per request.
+void Worker::arm_held_timer() {
+    if (batches_.empty()) {
+        if (held_timer_for_ != 0) uv_timer_stop(held_timer_.get());
+        held_timer_for_ = 0;
+        return;
+    }
+    auto& oldest = batches_.front();
+    if (held_timer_for_ == oldest.commit && uv_is_active(reinterpret_cast<uv_handle_t*>(held_timer_.get()))) return;
+    held_timer_for_ = oldest.commit;
+    auto deadline = oldest.closed_ms + options_.stash_timeout_ms;
+    auto now = loop_.now();
     uv_timer_start(held_timer_.get(), [](uv_timer_t* t) {
-        if (auto* w = uv::owner<Worker>(t)) w->fail_held();
-    }, options_.stash_timeout_ms, 0);
+        if (auto* w = uv::owner<Worker>(t)) w->fail_overdue();
+    }, deadline > now ? deadline - now : 0, 0);
 }
 
-// The stash stayed away past the deadline: replies that were waiting for it
+// The stash has not taken a batch's commit within --stash-timeout: it is gone,
+// or alive but stuck (stopped, or its disk hangs). The replies waiting for it
 // cannot be given, so their calls fail (the connection closes) rather than
 // hang. Their numbers are skipped, never handed out twice: the worker keeps
-// them, and writes them into the stash when it is back.
-void Worker::fail_held() {
-    if (link_.up() || batches_.empty()) return;
+// its number, and the stash gets it with a later commit or on reconnection.
+void Worker::fail_overdue() {
+    auto now = loop_.now();
     std::size_t dropped = 0;
-    for (auto& batch : batches_)
-        for (auto& h : batch.replies)
+    std::uint64_t last = 0;
+    while (!batches_.empty() && now - batches_.front().closed_ms >= options_.stash_timeout_ms &&
+           batches_.front().commit > link_.done()) {
+        for (auto& h : batches_.front().replies)
             if (auto* c = server_.find(h.conn)) {
                 server_.close(*c);
                 ++dropped;
             }
-    batches_.clear();
-    log("the stash has been away %llu ms; closed %zu connections whose replies waited for it",
-        static_cast<unsigned long long>(options_.stash_timeout_ms), dropped);
+        last = batches_.front().commit;
+        batches_.pop_front();
+    }
+    if (last != 0)
+        log("the stash (link %s) has not taken commit %llu within %llu ms; closed %zu connections whose replies "
+            "waited for it",
+            link_.state_name(), static_cast<unsigned long long>(last),
+            static_cast<unsigned long long>(options_.stash_timeout_ms), dropped);
+    held_timer_for_ = 0;
+    release_done();
 }
 
 void Worker::resume_parked() {
-    uv_timer_stop(held_timer_.get());
     uv_timer_stop(park_timer_.get());
     auto parked = std::move(parked_);
     parked_.clear();

@@ -49,8 +49,8 @@ private:
     void release_done();
     void resume_parked();
     void on_park_timer();
-    void on_link_down();
-    void fail_held();
+    void arm_held_timer();
+    void fail_overdue();
     std::optional<std::int64_t> reconcile(const std::optional<std::string>& held);
     std::string info() const;
 
@@ -60,6 +60,7 @@ private:
     };
     struct Batch {
         std::uint64_t commit;
+        std::uint64_t closed_ms;  // loop clock: its replies wait at most --stash-timeout from here
         std::vector<Held> replies;
     };
 
@@ -71,7 +72,8 @@ private:
     uv::Check check_;
     uv::Timer park_timer_;
     uv::Timer start_timer_;
-    uv::Timer held_timer_;  // how long held replies may wait for a lost stash
+    uv::Timer held_timer_;  // fires when the oldest batch has waited --stash-timeout
+    std::uint64_t held_timer_for_ = 0;  // the commit it is armed for (0: none)
     std::optional<std::int64_t> value_;  // unknown until the stash is first read
     bool serving_ = false;
     std::vector<Held> open_;

@@ -364,3 +364,60 @@ TEST_CASE("what a client sent before it vanished still runs, even with our repli
         }
     }));
 }
+
+TEST_CASE("a stash that is alive but stuck: held calls fail after --stash-timeout, and nothing repeats once it resumes") {
+    TempDir dir;
+    Standalone t(dir, {"--wait-for-ack", "--stash-timeout", "300"});
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 0);
+    t.stash->signal(SIGSTOP);  // the link stays up; the SET below is never acknowledged
+    seq::Client held(t.worker_sock, 5000ms);
+    held.send_raw("NEXT\r\n");
+    CHECK(call(t.worker_sock, {"PING"}).str == "PONG");  // another client is not held behind it
+    CHECK(held.closed_by_peer());  // by --stash-timeout, with the stash still stopped
+    CHECK(t.stash->running());
+    t.stash->signal(SIGCONT);
+    CHECK(eventually([&] {
+        try {
+            return call_int(t.worker_sock, {"NEXT"}) == 2;  // 1 was never seen by anyone, and is skipped
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    CHECK(call(dir / "stash.sock", {"GET", "sequence"}).str == "3");
+}
+
+TEST_CASE("hand-off to a stuck stash: once its socket is full, calls fail instead of hanging") {
+    TempDir dir;
+    Standalone t(dir, {"--stash-timeout", "300"});
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 0);
+    t.stash->signal(SIGSTOP);
+    // Each NEXT hands a SET to the stash's socket; the kernel takes them until
+    // its buffer is full, and from then on a reply has nowhere to wait but the
+    // worker, for at most --stash-timeout.
+    std::int64_t last = 0;
+    bool failed = false;
+    {
+        seq::Client c(t.worker_sock, 5000ms);
+        for (int i = 0; i < 200000 && !failed; ++i) {
+            try {
+                auto v = c.call({"NEXT"});
+                REQUIRE(v.type == Value::Type::integer);
+                REQUIRE(v.integer == last + 1);
+                last = v.integer;
+            } catch (const seq::IoError&) {
+                failed = true;
+            }
+        }
+    }
+    REQUIRE(failed);
+    CHECK(last > 100);  // the socket did take a good many first
+    CHECK(call(t.worker_sock, {"PING"}).str == "PONG");
+    t.stash->signal(SIGCONT);
+    CHECK(eventually([&] {
+        try {
+            return call_int(t.worker_sock, {"NEXT"}) > last + 1;  // the failed call's number is skipped
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+}
