@@ -210,10 +210,20 @@ void Server::on_accept() {
             return;
         }
         Fd client(fd);
-        if (peer_filter_ && !peer_filter_(fd)) continue;
+        // A refusal is one short error line into an empty socket buffer: it
+        // cannot block, and a peer that never reads it costs us nothing.
+        auto refuse = [fd](std::string_view why) {
+            std::string msg = "-ERR ";
+            msg.append(why).append("\r\n");
+            [[maybe_unused]] auto n = ::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        };
+        if (peer_filter_)
+            if (auto why = peer_filter_(fd)) {
+                refuse(*why);
+                continue;
+            }
         if (conns_.size() >= options_.max_clients) {
-            static constexpr char msg[] = "-ERR max clients reached\r\n";
-            [[maybe_unused]] auto n = ::send(fd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+            refuse("max clients reached");
             continue;
         }
         auto id = next_id_++;

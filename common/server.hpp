@@ -100,8 +100,9 @@ public:
     void set_auto_release(bool on) { auto_release_ = on; }
     // Called when a connection goes, before its memory does.
     void on_close(std::function<void(Connection&)> hook) { close_hook_ = std::move(hook); }
-    // Only peers for which this returns true are served (SO_PEERCRED checks).
-    void set_peer_filter(std::function<bool(int fd)> f) { peer_filter_ = std::move(f); }
+    // SO_PEERCRED checks: a peer for which this returns a message is sent it
+    // as an error reply and closed; the others are served.
+    void set_peer_filter(std::function<std::optional<std::string>(int fd)> f) { peer_filter_ = std::move(f); }
     uv_loop_t* loop() const { return loop_; }
     const std::string& name() const { return name_; }
 
@@ -119,7 +120,7 @@ private:
     bool auto_release_ = true;
     bool accept_paused_ = false;
     std::function<void(Connection&)> close_hook_;
-    std::function<bool(int)> peer_filter_;
+    std::function<std::optional<std::string>(int)> peer_filter_;
     std::uint64_t next_id_ = 1;
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
     std::vector<char> scratch_;  // every read lands here first

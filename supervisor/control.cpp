@@ -3,6 +3,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "commands.hpp"
 #include "log.hpp"
 
@@ -34,14 +37,16 @@ Server::Verdict control(Supervisor& sup, Connection& c, std::span<const std::str
     return Server::Verdict::done;
 }
 
-bool peer_is_trusted(int fd) {
+std::optional<std::string> peer_refusal(int fd) {
     ucred cred{};
     socklen_t len = sizeof cred;
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return false;
-    if (cred.uid == geteuid() || cred.uid == 0) return true;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return std::string("cannot tell who you are: ") + std::strerror(errno);
+    if (cred.uid == geteuid() || cred.uid == 0) return std::nullopt;
     log("control: refusing a client of uid %u (pid %d): not our user", static_cast<unsigned>(cred.uid),
         static_cast<int>(cred.pid));
-    return false;
+    return "permission denied: uid " + std::to_string(cred.uid) + " is not the supervisor's user (uid " +
+           std::to_string(geteuid()) + ") nor root";
 }
 
 }  // namespace seq::sup

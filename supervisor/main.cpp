@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
         loop.get(), std::move(control_sock->fd), control_opts,
         [&](Connection& c, std::span<const std::string_view> args) { return sup::control(supervisor, c, args); },
         "control");
-    control.set_peer_filter(sup::peer_is_trusted);
+    control.set_peer_filter(sup::peer_refusal);
     StopSignals signals(loop.get(), [&](int sig) {
         supervisor.shutdown(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + " received");
     });

@@ -4,11 +4,16 @@
 // supervisor on the same run dir, and seqctl's supervisor commands.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/fsuid.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -337,6 +342,61 @@ TEST_CASE("a run dir open to other users is refused with exit 3") {
     CHECK(out.find(run) != std::string::npos);
     CHECK(out.find("open to other users") != std::string::npos);
     CHECK(entries(run).empty());  // no socket bound, no lock taken
+}
+
+TEST_CASE("the control socket refuses a peer of another uid, and says why") {
+    if (geteuid() != 0) {
+        MESSAGE("not run: becoming another uid needs root");
+        return;
+    }
+    TempDir dir;
+    Sup t(dir);
+    INFO("supervisor log:\n", t.proc->log());
+    pid_t stash = t.pid("stash"), worker = t.pid("worker");
+    // A peer whose effective uid (what SO_PEERCRED reports) is nobody's, but
+    // whose filesystem uid stays root, so it can reach the 0700 run dir: the
+    // supervisor's own check is the only thing left to stop it.
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(out[0]);
+        if (setresuid(0, 65534, 0) != 0) _exit(10);
+        setfsuid(0);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        auto path = t.run + "/control.sock";
+        std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+        if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(11);
+        static constexpr char stop[] = "STOP\r\n";
+        [[maybe_unused]] auto w = send(fd, stop, sizeof stop - 1, MSG_NOSIGNAL);
+        char buf[512];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+            if (write(out[1], buf, static_cast<std::size_t>(n)) != n) _exit(12);
+        _exit(0);
+    }
+    close(out[1]);
+    std::string reply;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(out[0], buf, sizeof buf)) > 0) reply.append(buf, static_cast<std::size_t>(n));
+    close(out[0]);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    CAPTURE(reply);
+    CHECK(reply.rfind("-ERR permission denied: uid 65534 ", 0) == 0);
+    CHECK(reply.find("\r\n") == reply.size() - 2);  // then closed: STOP never ran
+    CHECK(t.proc->running());
+    auto st = tree_status(t.run);  // the same user still may
+    CHECK(st.at("stash").pid == stash);
+    CHECK(st.at("worker").pid == worker);
+    CHECK(sh(t.ctl("stop")).code == 0);
+    CHECK(t.proc->exit_code() == 0);
 }
 
 TEST_CASE("one_for_one: kill -9 of the stash under load, numbers keep increasing and never repeat") {
