@@ -19,8 +19,20 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique
 }
 
 Server::Verdict Service::handle(Connection& c, std::span<const std::string_view> args) {
+    // Stopping after a store failure: no request is answered any more, and
+    // none of this turn's writes is committed (commit() sees fatal_).
+    if (!fatal_.empty()) return Server::Verdict::defer;
     bool behind_held = c.holds_output();
-    if (!execute(*store_, args, c.out())) c.close_after_reply();
+    bool keep = true;
+    try {
+        keep = execute(*store_, args, c.out());
+    } catch (const std::exception& e) {
+        log("%s; stopping", e.what());
+        fatal_ = e.what();
+        loop_.stop();
+        return Server::Verdict::defer;
+    }
+    if (!keep) c.close_after_reply();
     // Behind an uncommitted write every reply waits, so none can report
     // what the disk does not hold yet, and replies keep their order.
     if (store_->uncommitted() || behind_held) {
@@ -32,7 +44,7 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
 }
 
 void Service::commit() {
-    if (held_.empty()) return;
+    if (held_.empty() || !fatal_.empty()) return;
     auto held = std::move(held_);
     held_.clear();
     try {

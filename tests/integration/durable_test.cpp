@@ -156,3 +156,44 @@ TEST_CASE("a store overwritten with garbage is refused, naming the file") {
     CHECK(sup.log().find(db) != std::string::npos);
     CHECK(sup.log().find("giving up") != std::string::npos);
 }
+
+TEST_CASE("a write the disk refuses is never acknowledged: the stash stops, and what it acknowledged is kept") {
+    // A file-size limit stands in for a full disk: past it, the WAL's writes
+    // fail (EFBIG, with SIGXFSZ ignored as a daemon's would be on a full disk).
+    TempDir dir;
+    auto sock = dir / "s.sock", data = dir / "data";
+    Process stash({"/bin/sh", "-c",
+                   "trap '' XFSZ; exec /usr/bin/prlimit --fsize=1048576 -- \"$0\" --socket \"$1\" --data-dir \"$2\" "
+                   "--fsync always",
+                   bin("seq-stash"), sock, data},
+                  dir / "stash.log");
+    REQUIRE(eventually([&] { return answers(sock); }));
+    const std::string big(100000, 'x');
+    int acknowledged = 0;
+    bool refused = false;
+    {
+        seq::Client c(sock, 5000ms);
+        for (int i = 0; i < 100 && !refused; ++i) {
+            try {
+                auto v = c.call({"SET", "k" + std::to_string(i), std::to_string(i) + big});
+                REQUIRE(v.str == "OK");
+                ++acknowledged;
+            } catch (const seq::IoError&) {
+                refused = true;  // closed without "+OK"
+            }
+        }
+    }
+    REQUIRE(refused);
+    CHECK(acknowledged > 0);
+    CHECK(stash.exit_code() == 1);
+    auto log = stash.log();
+    CAPTURE(log);
+    CHECK(log.find(data + "/stash.db") != std::string::npos);
+    // Without the limit, every acknowledged write is there.
+    Process again({bin("seq-stash"), "--socket", sock, "--data-dir", data}, dir / "stash2.log");
+    REQUIRE(eventually([&] { return answers(sock); }));
+    for (int i = 0; i < acknowledged; ++i) {
+        CAPTURE(i);
+        CHECK(call(sock, {"GET", "k" + std::to_string(i)}).str == std::to_string(i) + big);
+    }
+}
