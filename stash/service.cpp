@@ -1,5 +1,6 @@
 #include "service.hpp"
 
+#include "commands.hpp"
 #include "log.hpp"
 #include "stash.hpp"
 
@@ -13,6 +14,10 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique
     server_.set_auto_release(false);
     check_->data = this;
     sync_timer_->data = this;
+    server_.on_close([this](Connection& c) {
+        replies_off_.erase(c.id());
+        skip_one_.erase(c.id());
+    });
     uv_check_start(check_.get(), [](uv_check_t* h) {
         if (auto* s = uv::owner<Service>(h)) s->commit();
     });
@@ -23,9 +28,16 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
     // none of this turn's writes is committed (commit() sees fatal_).
     if (!fatal_.empty()) return Server::Verdict::defer;
     bool behind_held = c.holds_output();
+    auto mark = c.out().size();
     bool keep = true;
     try {
-        keep = execute(*store_, args, c.out());
+        if (is_command(args[0], "client")) {
+            client_command(c, args);
+        } else {
+            bool quiet = replies_off_.count(c.id()) > 0 || skip_one_.erase(c.id()) > 0;
+            keep = execute(*store_, args, c.out());
+            if (quiet) c.out().resize(mark);
+        }
     } catch (const std::exception& e) {
         log("%s; stopping", e.what());
         fatal_ = e.what();
@@ -41,6 +53,26 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
         c.release_to(c.out_end());
     }
     return Server::Verdict::done;
+}
+
+void Service::client_command(Connection& c, std::span<const std::string_view> args) {
+    auto& out = c.out();
+    if (args.size() < 2 || !is_command(args[1], "reply"))
+        return resp::append_error(out, "ERR unknown subcommand or wrong number of arguments for 'client'; "
+                                       "only CLIENT REPLY ON|OFF|SKIP is supported");
+    if (args.size() != 3) return resp::append_error(out, wrong_args("client|reply"));
+    auto id = c.id();
+    if (is_command(args[2], "on")) {
+        replies_off_.erase(id);
+        skip_one_.erase(id);
+        resp::append_simple(out, "OK");
+    } else if (is_command(args[2], "off")) {
+        replies_off_.insert(id);
+    } else if (is_command(args[2], "skip")) {
+        skip_one_.insert(id);
+    } else {
+        resp::append_error(out, "ERR syntax error: CLIENT REPLY takes ON, OFF or SKIP");
+    }
 }
 
 void Service::commit() {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "server.hpp"
@@ -22,6 +23,9 @@ public:
 
 private:
     Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
+    // CLIENT REPLY ON|OFF|SKIP, as Redis: a writer that needs no "+OK" per
+    // write (the worker handing off its number) spares both sides the traffic.
+    void client_command(Connection& c, std::span<const std::string_view> args);
     void commit();
 
     uv::Loop& loop_;
@@ -31,6 +35,7 @@ private:
     uv::Check check_;
     uv::Timer sync_timer_;
     std::vector<std::uint64_t> held_;  // connections whose replies wait for the commit
+    std::unordered_set<std::uint64_t> replies_off_, skip_one_;
     std::string fatal_;
 };
 

@@ -64,6 +64,10 @@ void StashLink::try_connect() {
     unwritten_.clear();
     queue({"GET", key_});
     replies_.push_back({0, queued_});
+    // Handed-off commits are done once written, so their "+OK"s would only
+    // cost both processes a write and a read each. The GET's reply, sent
+    // before this takes effect, still arrives; a lost stash still shows as EOF.
+    if (!wait_for_ack_) queue({"CLIENT", "REPLY", "OFF"});
     flush();
 }
 
@@ -79,8 +83,10 @@ std::uint64_t StashLink::commit(std::int64_t value) {
     char num[24];
     auto len = std::snprintf(num, sizeof num, "%lld", static_cast<long long>(value));
     queue({"SET", key_, std::string_view(num, static_cast<std::size_t>(len))});
-    replies_.push_back({id, queued_});
-    if (!wait_for_ack_) unwritten_.push_back({id, queued_});
+    if (wait_for_ack_)
+        replies_.push_back({id, queued_});
+    else
+        unwritten_.push_back({id, queued_});
     flush();
     return id;
 }
@@ -164,11 +170,9 @@ void StashLink::on_reply(resp::Value& v) {
     auto p = replies_.front();
     replies_.pop_front();
     if (v.is_error()) return lost("the stash answered with an error: " + v.str);
-    if (p.commit != 0) {  // a SET's "+OK"
-        if (wait_for_ack_) {
-            done_ = p.commit;
-            if (hooks_.progress) hooks_.progress();
-        }
+    if (p.commit != 0) {  // a SET's "+OK" (only awaited with --wait-for-ack)
+        done_ = p.commit;
+        if (hooks_.progress) hooks_.progress();
         return;
     }
     // The reconciling GET: the stash is new to us, or we to it.

@@ -5,7 +5,9 @@
 // Commits are numbered. A commit is done when the stash has it: when its
 // acknowledgement arrives, or (without --wait-for-ack) as soon as its bytes
 // are all written into the connection; from then on the kernel delivers them
-// to the stash's socket queue even if the worker dies the next instant.
+// to the stash's socket queue even if the worker dies the next instant. In
+// that mode the link asks the stash for no replies (CLIENT REPLY OFF, as in
+// Redis) once the reconciling GET is sent.
 #pragma once
 
 #include <cstdint>

@@ -225,6 +225,24 @@ TEST_CASE("the stash speaks Redis: GET, SET, DEL, PING") {
     CHECK((st.st_mode & 0777) == 0600);
 }
 
+TEST_CASE("the stash's CLIENT REPLY ON|OFF|SKIP silences one connection's replies, as Redis's does") {
+    TempDir dir;
+    Process stash({bin("seq-stash"), "--socket", dir / "s.sock"}, dir / "stash.log");
+    REQUIRE(eventually([&] { return answers(dir / "s.sock"); }));
+    auto s = dir / "s.sock";
+    auto got = raw_exchange(s,
+                            "CLIENT REPLY SKIP\r\nSET a 1\r\nGET a\r\n"
+                            "client reply off\r\nSET b 2\r\nGET b\r\nNEXT\r\n"
+                            "CLIENT REPLY ON\r\nGET b\r\n",
+                            3);
+    CHECK(got == "$1\r\n1\r\n+OK\r\n$1\r\n2\r\n");
+    // Silenced writes took effect; other connections were never silenced.
+    CHECK(call(s, {"GET", "b"}).str == "2");
+    CHECK(call(s, {"CLIENT", "REPLY", "MAYBE"}).str == "ERR syntax error: CLIENT REPLY takes ON, OFF or SKIP");
+    CHECK(call(s, {"CLIENT", "LIST"}).is_error());
+    CHECK(call(s, {"PING"}).str == "PONG");
+}
+
 TEST_CASE("a stale socket file is replaced; a live one is refused, naming the path") {
     TempDir dir;
     auto path = dir / "stash.sock";
