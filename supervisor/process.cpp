@@ -67,9 +67,20 @@ pid_t spawn(const SpawnArgs& a) {
     if (a.notify_fd >= 0) sources.push_back(a.notify_fd);
     const pid_t parent = getpid();
 
+    // Until the child has reset every disposition, a signal sent to it would
+    // run the supervisor's handler there; libuv's writes to a pipe the child
+    // shares with us, so we would take the child's SIGTERM for our own and the
+    // child would never see it. So the child starts with every signal blocked.
+    sigset_t all, before;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &before);
     pid_t pid = fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid > 0) return pid;
+    if (pid != 0) {
+        int fork_errno = errno;
+        pthread_sigmask(SIG_SETMASK, &before, nullptr);
+        if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
+        return pid;
+    }
 
     // --- the child ---
     const char* path = argv[0];
@@ -80,10 +91,12 @@ pid_t spawn(const SpawnArgs& a) {
     // Its own process group, so a ^C at the terminal reaches the supervisor
     // alone, which then stops the children in order.
     setpgid(0, 0);
+    // Ignored signals would stay ignored across exec, and the mask too;
+    // whatever arrived meanwhile is delivered, with its default action, here.
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);  // ignored ones would survive exec
 
     // Move the sources out of the way first, so that no dup2 overwrites a
     // source not yet moved, then lay them down at 3, 4, ...
