@@ -1,6 +1,7 @@
 #include "daemon.hpp"
 
 #include <csignal>
+#include <cstring>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -32,13 +33,20 @@ void notify_ready(int fd) {
     ::close(fd);
 }
 
-StopSignals::StopSignals(uv_loop_t* loop, std::function<void(int)> stop)
-    : stop_(std::move(stop)), term_(uv::make_signal(loop)), int_(uv::make_signal(loop)) {
+std::string signal_name(int sig) {
+    if (const char* abbrev = sigabbrev_np(sig)) return std::string("SIG") + abbrev;
+    return "signal " + std::to_string(sig);
+}
+
+StopSignals::StopSignals(uv_loop_t* loop, std::function<void(int)> stop) : stop_(std::move(stop)) {
     std::signal(SIGPIPE, SIG_IGN);
-    term_->data = this;
-    int_->data = this;
-    uv::check(uv_signal_start(term_.get(), on_signal, SIGTERM), "uv_signal_start");
-    uv::check(uv_signal_start(int_.get(), on_signal, SIGINT), "uv_signal_start");
+    // SIGHUP too: a closed terminal should stop the tree in order, not leave
+    // its sockets and lock behind.
+    for (int signum : {SIGTERM, SIGINT, SIGHUP}) {
+        auto& h = handles_.emplace_back(uv::make_signal(loop));
+        h->data = this;
+        uv::check(uv_signal_start(h.get(), on_signal, signum), "uv_signal_start");
+    }
 }
 
 void StopSignals::on_signal(uv_signal_t* h, int signum) {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "fd.hpp"
 #include "uv.hpp"
@@ -40,7 +41,10 @@ private:
 // s6-style readiness: one newline on fd `fd`, which is then closed. No-op for -1.
 void notify_ready(int fd);
 
-// Calls `stop(signum)` on SIGTERM or SIGINT, and ignores SIGPIPE.
+// "SIGTERM", "SIGKILL"; "signal N" for one without a name.
+std::string signal_name(int sig);
+
+// Calls `stop(signum)` on SIGTERM, SIGINT or SIGHUP, and ignores SIGPIPE.
 class StopSignals {
 public:
     StopSignals(uv_loop_t* loop, std::function<void(int)> stop);
@@ -48,8 +52,7 @@ public:
 private:
     static void on_signal(uv_signal_t* h, int signum);
     std::function<void(int)> stop_;
-    uv::Signal term_;
-    uv::Signal int_;
+    std::vector<uv::Signal> handles_;
 };
 
 }  // namespace seq

@@ -15,7 +15,7 @@
 namespace {
 
 const char* const exit_codes_help = R"(Exit codes:
-  0  stopped by SIGTERM or SIGINT
+  0  stopped by SIGTERM, SIGINT or SIGHUP
   1  runtime failure (logged on stderr), e.g. a commit to the store failed
   2  bad command line
   3  the socket cannot be bound (another stash answers there, or permissions)
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     }
     stash::Service service(loop, listener->take(), opts, std::move(store), fsync);
     StopSignals signals(loop.get(), [&](int sig) {
-        log("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        log("%s received; stopping", seq::signal_name(sig).c_str());
         loop.stop();
     });
     service.start();

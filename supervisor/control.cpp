@@ -19,9 +19,8 @@ Server::Verdict control(Supervisor& sup, Connection& c, std::span<const std::str
         else sup.status(out);
     } else if (is_command(cmd, "restart")) {
         if (args.size() != 2) resp::append_error(out, wrong_args(cmd));
-        else if (sup.restart(args[1])) resp::append_simple(out, "OK");
-        else resp::append_error(out, "ERR no child named '" + std::string(args[1].substr(0, 64)) +
-                                     "' (children: " + sup.child_names() + ")");
+        else if (auto refused = sup.restart(args[1])) resp::append_error(out, *refused);
+        else resp::append_simple(out, "OK");
     } else if (is_command(cmd, "stop")) {
         if (args.size() != 1) {
             resp::append_error(out, wrong_args(cmd));

@@ -17,7 +17,7 @@
 namespace {
 
 const char* const exit_codes_help = R"(Exit codes:
-  0  stopped in order (SIGTERM, SIGINT, or seqctl stop): children stopped, sockets removed
+  0  stopped in order (SIGTERM, SIGINT, SIGHUP, or seqctl stop): children stopped, sockets removed
   1  gave up: more than --max-restarts restarts within --max-seconds
   2  bad command line
   3  the run dir or a socket is unusable (held by another supervisor, wrong owner or mode))";
@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
         "control");
     control.set_peer_filter(sup::peer_refusal);
     StopSignals signals(loop.get(), [&](int sig) {
-        supervisor.shutdown(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") + " received");
+        supervisor.shutdown(seq::signal_name(sig) + " received");
     });
     log("run dir %s; stash %s", dir->path().c_str(),
         data_dir.empty() ? "in memory" : (data_dir + ", fsync " + fsync).c_str());

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "daemon.hpp"
+
 extern char** environ;
 
 namespace seq::sup {
@@ -100,7 +102,9 @@ pid_t spawn(const SpawnArgs& a) {
 
     // Move the sources out of the way first, so that no dup2 overwrites a
     // source not yet moved, then lay them down at 3, 4, ...
-    constexpr int parking = 200;
+    // Parked at or above the last target, the lowest free fds there, so no
+    // parked fd is a target and no fixed number can exceed RLIMIT_NOFILE.
+    const int parking = 3 + static_cast<int>(sources.size());
     for (std::size_t i = 0; i < sources.size(); ++i) {
         int moved = fcntl(sources[i], F_DUPFD_CLOEXEC, parking);
         if (moved < 0) child_fail("fcntl", path);
@@ -112,11 +116,6 @@ pid_t spawn(const SpawnArgs& a) {
     if (!a.listen_fds.empty()) format_uint(listen_pid + 11, static_cast<unsigned long>(getpid()));
     execve(path, argv.data(), envp.data());
     child_fail("exec", path);
-}
-
-std::string signal_name(int sig) {
-    if (const char* abbrev = sigabbrev_np(sig)) return std::string("SIG") + abbrev;
-    return "signal " + std::to_string(sig);
 }
 
 std::string describe_exit(int st) {

@@ -28,6 +28,5 @@ pid_t spawn(const SpawnArgs& args);
 // "exit status 3", "killed by SIGKILL", "killed by SIGSEGV (core dumped)".
 std::string describe_exit(int wait_status);
 bool is_normal_exit(int wait_status);
-std::string signal_name(int sig);
 
 }  // namespace seq::sup

@@ -1,6 +1,11 @@
 // seqctl: the command line for people and shell scripts.
 #include "cli.hpp"
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 
@@ -15,6 +20,7 @@ constexpr int server_error = 1;
 constexpr int usage = 2;
 constexpr int connect = 3;
 constexpr int io = 4;
+constexpr int output = 5;
 }  // namespace code
 
 const char* const exit_codes_help = R"(Exit codes:
@@ -22,7 +28,9 @@ const char* const exit_codes_help = R"(Exit codes:
   1  the server replied with an error (printed on stderr)
   2  bad command line
   3  cannot connect (the message names the socket)
-  4  the connection failed mid-call (closed, or no reply within --timeout))";
+  4  the connection failed mid-call (closed, or no reply within --timeout)
+  5  the reply could not be written to standard output (a number handed out
+     by next or increment is then lost: it is never handed out again))";
 
 // Prints a reply for people and scripts: numbers and strings bare, one per line.
 void print(const seq::resp::Value& v) {
@@ -133,7 +141,21 @@ void print_status(const seq::resp::Value& v, bool json) {
 
 }  // namespace
 
+// A closed standard fd would be the next one open() or socket() returns: our
+// connection would become "stdout", and the reply would go back to the server
+// instead of to the user. Stdin and stderr are plugged with /dev/null; a
+// closed stdout cannot take the number it asks for, so nothing is asked.
+bool std_fds_usable() {
+    for (int fd : {0, 2})
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) return false;
+    return fcntl(1, F_GETFD) >= 0;
+}
+
 int main(int argc, char** argv) {
+    if (!std_fds_usable()) {
+        std::fprintf(stderr, "seqctl: standard output is closed: nowhere to print a reply, so nothing was asked\n");
+        return code::output;
+    }
     CLI::App app{"seqctl: talk to a sequence tree (worker and supervisor) from a shell."};
     app.footer(exit_codes_help);
     app.require_subcommand(1);
@@ -164,9 +186,13 @@ int main(int argc, char** argv) {
     auto* stop = app.add_subcommand("stop", "stop the children in reverse order, then the supervisor");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (run_dir.empty()) run_dir = seq::default_run_dir();
-    if (socket.empty()) socket = run_dir + "/sequence.sock";
     bool to_supervisor = *status || *restart || *stop;
-    if (to_supervisor) socket = run_dir + "/control.sock";
+    if (to_supervisor && !socket.empty()) {
+        std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
+                             "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
+        return code::usage;
+    }
+    if (socket.empty()) socket = run_dir + (to_supervisor ? "/control.sock" : "/sequence.sock");
 
     if (*next) request = {"NEXT"};
     if (*increment) request = {"INCREMENT", delta};
@@ -193,6 +219,11 @@ int main(int argc, char** argv) {
             print_status(reply, json);
         } else {
             print(reply);
+        }
+        // A script must not take silence for success: its number is gone.
+        if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+            std::fprintf(stderr, "seqctl: cannot write the reply to standard output: %s\n", std::strerror(errno));
+            return code::output;
         }
         return code::ok;
     } catch (const seq::ConnectError& e) {

@@ -138,6 +138,7 @@ void Supervisor::spawn(Child& c) {
     write_end.reset();
     c.started_ms = loop_.now();
     c.start_failed = false;
+    c.must_stop = false;
     if (!c.spec.notify) {
         c.state = State::running;
         log("%s started (pid %d)", c.spec.name.c_str(), c.pid);
@@ -238,7 +239,10 @@ void Supervisor::on_death(Child& c, int status) {
         return step();
     }
     auto plan = plan_restart(options_.strategy, children_.size(), c.index);
-    for (auto i : plan.stop) children_[i]->must_stop = true;
+    // Only what runs can be stopped: a flag left on a child that is down
+    // would stop it again the moment its restart made it ready.
+    for (auto i : plan.stop)
+        if (children_[i]->state != State::down) children_[i]->must_stop = true;
     std::string restarting;
     for (auto i : plan.start) {
         auto& r = *children_[i];
@@ -265,18 +269,18 @@ void Supervisor::shutdown(const std::string& why) {
     step();
 }
 
-bool Supervisor::restart(std::string_view name) {
+std::optional<std::string> Supervisor::restart(std::string_view name) {
     for (auto& c : children_) {
         if (c->spec.name != name) continue;
-        if (shutting_down_) return true;
+        if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
         log("%s: restart requested", c->spec.name.c_str());
         c->want = true;
         if (c->state == State::starting || c->state == State::running) c->must_stop = true;
         ++c->restarts;
         step();
-        return true;
+        return std::nullopt;
     }
-    return false;
+    return "ERR no child named '" + std::string(name.substr(0, 64)) + "' (children: " + child_names() + ")";
 }
 
 void Supervisor::status(std::string& out) {

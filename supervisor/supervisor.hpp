@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,8 +46,9 @@ public:
     void start();
     // Stops every child in reverse start order, then stops the loop.
     void shutdown(const std::string& why);
-    // A manual restart of one child; false if there is no child of that name.
-    bool restart(std::string_view name);
+    // A manual restart of one child; nullopt if it is under way, else why not
+    // (no child of that name, or the tree is stopping), as an error reply.
+    std::optional<std::string> restart(std::string_view name);
     // Whether it gave up because the restart intensity was exceeded.
     bool gave_up() const { return gave_up_; }
     // The state of the tree as a RESP reply (see README: seqctl status).

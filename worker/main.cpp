@@ -10,7 +10,7 @@
 namespace {
 
 const char* const exit_codes_help = R"(Exit codes:
-  0  stopped by SIGTERM or SIGINT
+  0  stopped by SIGTERM, SIGINT or SIGHUP
   1  runtime failure (logged on stderr), e.g. the stash holds a non-integer
   2  bad command line
   3  the socket cannot be bound (another worker answers there, or permissions)
@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     });
     int code = exit_code::ok;
     StopSignals signals(loop.get(), [&](int sig) {
-        log("%s received; stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        log("%s received; stopping", seq::signal_name(sig).c_str());
         loop.stop();
     });
     loop.run();

@@ -319,6 +319,21 @@ TEST_CASE("seqctl: bare numbers for scripts, and its exit codes") {
     CHECK(r.code == 0);
     CHECK(r.out == "11\n");
     CHECK(sh(ctl + " get").out == "12\n");
+    // A number that cannot be printed is not a success: the script must know.
+    r = sh(ctl + " next 2>&1 >/dev/full");
+    CHECK(r.code == 5);
+    CHECK(r.out.find("cannot write the reply to standard output") != std::string::npos);
+    CHECK(sh(ctl + " get").out == "13\n");  // handed out, and never again
+    // With stdout closed it asks for nothing; with stderr closed too, no fd
+    // of its connection stands in for them.
+    r = sh("exec 3>&1; " + ctl + " next 2>&3 >&-");
+    CHECK(r.code == 5);
+    CHECK(r.out.find("standard output is closed") != std::string::npos);
+    CHECK(sh(ctl + " next 2>&-").out == "13\n");
+    CHECK(sh(ctl + " next <&- 2>&-").out == "14\n");
+    r = sh(ctl + " status 2>&1");
+    CHECK(r.code == 2);
+    CHECK(r.out.find("--socket names a worker's socket") != std::string::npos);
 }
 
 TEST_CASE("redis-cli and seqctl in a shell pipeline") {

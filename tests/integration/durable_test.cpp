@@ -132,6 +132,36 @@ TEST_CASE("one stash per data dir") {
     CHECK(call_int(t.sock(), {"NEXT"}) == 0);
 }
 
+TEST_CASE("a stash that fails to start, then starts: the worker after it starts once, and stays") {
+    TempDir dir;
+    auto run = dir / "run", data = dir / "data", log = dir / "supervisor.log";
+    // Another stash holds the data dir: every start of the tree's stash fails
+    // (exit 5) until it lets go. Each failure plans the worker's restart too
+    // (rest_for_one), while the worker has not even started.
+    std::optional<Process> holder;
+    holder.emplace(std::vector<std::string>{bin("seq-stash"), "--socket", dir / "holder.sock", "--data-dir", data},
+                   dir / "holder.log");
+    REQUIRE(eventually([&] { return answers(dir / "holder.sock"); }));
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--data-dir", data, "--max-restarts", "1000000"}, log);
+    INFO("supervisor log:\n", sup.log());
+    auto failures = [&] {
+        auto text = sup.log();
+        std::size_t n = 0;
+        for (auto at = text.find("exit status 5"); at != std::string::npos; at = text.find("exit status 5", at + 1)) ++n;
+        return n;
+    };
+    REQUIRE(eventually([&] { return failures() >= 2; }));
+    holder.reset();  // killed, it lets go of the data dir
+    REQUIRE(tree_running(run));
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code() == 0);
+    auto text = sup.log();
+    std::size_t ready = 0;
+    for (auto at = text.find("worker ready"); at != std::string::npos; at = text.find("worker ready", at + 1)) ++ready;
+    CHECK(ready == 1);
+}
+
 TEST_CASE("a store overwritten with garbage is refused, naming the file") {
     TempDir dir;
     {

@@ -163,8 +163,8 @@ TEST_CASE("restart intensity exceeded: the supervisor stops every child and exit
     CHECK(log.find("more than 2 restarts in 30s") != std::string::npos);
 }
 
-TEST_CASE("orderly stop by SIGTERM, seqctl stop or SIGINT: exit 0, children gone, run dir clean") {
-    for (std::string how : {"SIGTERM", "seqctl stop", "SIGINT"}) {
+TEST_CASE("orderly stop by SIGTERM, seqctl stop, SIGINT or SIGHUP: exit 0, children gone, run dir clean") {
+    for (std::string how : {"SIGTERM", "seqctl stop", "SIGINT", "SIGHUP"}) {
         CAPTURE(how);
         TempDir dir;
         Sup t(dir);
@@ -175,6 +175,8 @@ TEST_CASE("orderly stop by SIGTERM, seqctl stop or SIGINT: exit 0, children gone
             t.proc->signal(SIGTERM);
         } else if (how == "SIGINT") {
             t.proc->signal(SIGINT);
+        } else if (how == "SIGHUP") {  // the terminal it ran in was closed
+            t.proc->signal(SIGHUP);
         } else {
             auto r = sh(t.ctl("stop") + " 2>&1");
             CAPTURE(r.out);
@@ -328,6 +330,40 @@ TEST_CASE("seqctl status --json, restart and stop") {
     CHECK(t.proc->exit_code() == 0);
     CHECK(gone(stash));
     CHECK(gone(st.at("worker").pid));
+}
+
+TEST_CASE("a restart asked for while the tree is stopping is refused, and says why") {
+    TempDir dir;
+    Sup t(dir, {"--shutdown-timeout", "20000"});
+    INFO("supervisor log:\n", t.proc->log());
+    pid_t worker = t.pid("worker");
+    // A stopped worker holds its SIGTERM, so the tree stays "stopping".
+    REQUIRE(kill(worker, SIGSTOP) == 0);
+    t.proc->signal(SIGTERM);
+    REQUIRE(eventually([&] {
+        try {
+            return tree_status(t.run).at("worker").state == "stopping";
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    auto r = sh(t.ctl("restart worker") + " 2>&1");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("ERR the supervisor is stopping") != std::string::npos);
+    REQUIRE(kill(worker, SIGCONT) == 0);
+    CHECK(t.proc->exit_code() == 0);
+    CHECK(gone(worker));
+    CHECK(t.proc->log().find("restart requested") == std::string::npos);
+}
+
+TEST_CASE("a low limit on open files does not keep the children from starting") {
+    TempDir dir;
+    auto run = dir / "run";
+    Process sup({"/bin/sh", "-c", "ulimit -n 48 && exec \"$0\" --run-dir \"$1\"", bin("seq-supervisor"), run},
+                dir / "supervisor.log");
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(tree_running(run));
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
 }
 
 TEST_CASE("a run dir open to other users is refused with exit 3") {
