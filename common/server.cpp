@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -26,6 +27,10 @@ Connection::Connection(Server& server, std::uint64_t id, Fd fd)
 
 void Connection::release_to(std::uint64_t end) {
     if (end > released_) released_ = end;
+    if (error_reply_ && released_ >= error_reply_->first) {
+        released_ = std::max(released_, error_reply_->second);
+        error_reply_.reset();
+    }
     if (!busy_) {
         busy_ = true;
         flush();
@@ -56,10 +61,13 @@ void Connection::on_poll(int status, int events) {
 
 void Connection::read_input() {
     auto& scratch = server_.scratch_;
-    for (int i = 0; i < max_reads_per_wakeup && !paused_ && !closing_ && !dead_; ++i) {
+    for (int i = 0; i < max_reads_per_wakeup && !paused_ && !closing_ && !input_ended_ && !dead_; ++i) {
         ssize_t n = ::read(fd_.get(), scratch.data(), scratch.size());
         if (n == 0) {
-            dead_ = true;  // the client closed; nothing it asked for can reach it
+            // The client is done sending (a half-close, as `printf ... | socat`
+            // does) or gone. What it asked for still gets its replies, held
+            // ones included; the connection goes once they are written.
+            input_ended_ = true;
             return;
         }
         if (n < 0) {
@@ -101,8 +109,14 @@ std::size_t Connection::process(std::string_view input) {
         auto st = parser_.parse(input.substr(used), args_);
         if (st == resp::Status::incomplete) break;
         if (st == resp::Status::error) {
+            // The error goes after every reply before it, held ones too: it
+            // must not carry out a reply the handler has not released.
+            auto before = out_end();
             resp::append_error(out_, "ERR Protocol error: " + parser_.error());
-            released_ = out_end();
+            if (server_.auto_release_ || released_ >= before)
+                released_ = out_end();
+            else
+                error_reply_.emplace(before, out_end());
             closing_ = true;
             break;
         }
@@ -156,13 +170,13 @@ void Connection::flush() {
         out_base_ += out_sent_;
         out_sent_ = 0;
     }
-    if ((closing_ && out_.empty()) || (write_failed_ && paused_)) dead_ = true;
+    if (((closing_ || (input_ended_ && !paused_)) && out_.empty()) || (write_failed_ && paused_)) dead_ = true;
     if (!dead_) update_poll();
 }
 
 void Connection::update_poll() {
     int want = 0;
-    if (!paused_ && !closing_) want |= UV_READABLE;
+    if (!paused_ && !closing_ && !input_ended_) want |= UV_READABLE;
     if (!write_failed_ && out_sent_ < out_.size() && released_ > out_base_ + out_sent_) want |= UV_WRITABLE;
     if (want == events_) return;
     events_ = want;

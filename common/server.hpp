@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fd.hpp"
@@ -74,6 +75,10 @@ private:
     std::uint64_t released_ = 0;   // stream offset up to which bytes may go
     bool paused_ = false;          // a request is deferred: neither read nor parse
     bool closing_ = false;
+    bool input_ended_ = false;     // read end of file: answer what was asked, then go
+    // A protocol error's reply [first, second) that waits for the held
+    // replies before it: released with them.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> error_reply_;
     bool write_failed_ = false;    // the client is gone; drain its input, answer nothing
     bool dead_ = false;
     bool busy_ = false;            // on the stack: destroy after the callback

@@ -51,6 +51,7 @@ void StashLink::try_connect() {
         }, backoff_ms_, 0);
         return;
     }
+    ++connects_;
     poll_ = uv::make_poll(loop_, fd_.get());
     poll_->data = this;
     events_ = 0;
@@ -202,7 +203,12 @@ void StashLink::on_reply(resp::Value& v) {
 }
 
 void StashLink::lost(const std::string& why) {
-    if (state_ != State::down) log("stash link to %s lost: %s; reconnecting", path_.c_str(), why.c_str());
+    // A link that never came up (the stash accepts, then refuses or closes:
+    // max clients reached) backs off like a failed connect, or it would spin.
+    bool never_up = state_ == State::connecting;
+    if (state_ != State::down && backoff_ms_ == 0)
+        log("stash link to %s lost: %s; reconnecting", path_.c_str(), why.c_str());
+    if (never_up) backoff_ms_ = std::clamp<std::uint64_t>(backoff_ms_ * 2, 5, max_backoff_ms);
     state_ = State::down;
     if (!down_since_) down_since_ = uv_now(loop_);
     poll_.close();

@@ -42,6 +42,8 @@ public:
     // Queues "SET key value" and returns its commit number.
     std::uint64_t commit(std::int64_t value);
     std::uint64_t issued() const { return issued_; }
+    // Connections made to the stash, the first one included.
+    std::uint64_t connects() const { return connects_; }
     std::uint64_t done() const { return done_; }
     // Milliseconds (loop clock) since the link went down; nullopt while up.
     std::optional<std::uint64_t> down_since() const { return down_since_; }
@@ -83,6 +85,7 @@ private:
     std::deque<Pending> unwritten_; // commits not yet wholly written (hand-off mode)
     std::uint64_t issued_ = 0;
     std::uint64_t done_ = 0;
+    std::uint64_t connects_ = 0;
 };
 
 }  // namespace seq::worker

@@ -53,6 +53,7 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
     }
     if (!value_) {  // first contact: the stash knows, or we start from --initial
         value_ = theirs ? *theirs : options_.initial;
+        stash_value_ = value_;  // or, if it has yet to be written, a restart would start there too
         log("sequence at %lld (%s)", static_cast<long long>(*value_), theirs ? "from the stash" : "initial value");
         if (!serving_) {
             serving_ = true;
@@ -69,6 +70,7 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
                 static_cast<long long>(*value_));
             value_ = theirs;
         }
+        stash_value_ = theirs;
         return std::nullopt;
     }
     log("re-seeding the stash with %lld (it held %s)", static_cast<long long>(*value_),
@@ -134,6 +136,8 @@ void Worker::answer(Command cmd, std::span<const std::string_view> args, Connect
 }
 
 void Worker::enroll(Connection& c) {
+    auto since = c.deferred_since.value_or(loop_.now());
+    if (!open_since_ || since < *open_since_) open_since_ = since;
     if (!open_.empty() && open_.back().conn == c.id())
         open_.back().end = c.out_end();
     else
@@ -143,9 +147,10 @@ void Worker::enroll(Connection& c) {
 void Worker::close_batch() {
     if (open_.empty()) return;
     auto commit = open_changed_ ? link_.commit(*value_) : link_.issued();
-    batches_.push_back({commit, loop_.now(), std::move(open_)});
+    batches_.push_back({commit, open_since_.value_or(loop_.now()), *value_, std::move(open_)});
     open_.clear();
     open_changed_ = false;
+    open_since_.reset();
     release_done();
 }
 
@@ -153,6 +158,7 @@ void Worker::release_done() {
     while (!batches_.empty() && batches_.front().commit <= link_.done()) {
         auto batch = std::move(batches_.front());
         batches_.pop_front();
+        stash_value_ = batch.value;
         for (auto& h : batch.replies)
             if (auto* c = server_.find(h.conn)) c->release_to(h.end);
     }
@@ -170,7 +176,7 @@ void Worker::arm_held_timer() {
     auto& oldest = batches_.front();
     if (held_timer_for_ == oldest.commit && uv_is_active(reinterpret_cast<uv_handle_t*>(held_timer_.get()))) return;
     held_timer_for_ = oldest.commit;
-    auto deadline = oldest.closed_ms + options_.stash_timeout_ms;
+    auto deadline = oldest.since_ms + options_.stash_timeout_ms;
     auto now = loop_.now();
     uv_timer_start(held_timer_.get(), [](uv_timer_t* t) {
         if (auto* w = uv::owner<Worker>(t)) w->fail_overdue();
@@ -186,7 +192,7 @@ void Worker::fail_overdue() {
     auto now = loop_.now();
     std::size_t dropped = 0;
     std::uint64_t last = 0;
-    while (!batches_.empty() && now - batches_.front().closed_ms >= options_.stash_timeout_ms &&
+    while (!batches_.empty() && now - batches_.front().since_ms >= options_.stash_timeout_ms &&
            batches_.front().commit > link_.done()) {
         for (auto& h : batches_.front().replies)
             if (auto* c = server_.find(h.conn)) {
@@ -244,10 +250,11 @@ void Worker::on_park_timer() {
 std::string Worker::info() const {
     std::string s = "# Worker\r\n";
     s += "pid:" + std::to_string(getpid()) + "\r\n";
-    s += "value:" + (value_ ? std::to_string(*value_) : std::string("unknown")) + "\r\n";
+    s += "value:" + (stash_value_ ? std::to_string(*stash_value_) : std::string("unknown")) + "\r\n";
     s += "key:" + options_.key + "\r\n";
     s += "clients:" + std::to_string(server_.clients()) + "\r\n";
     s += std::string("stash_link:") + link_.state_name() + "\r\n";
+    s += "stash_connects:" + std::to_string(link_.connects()) + "\r\n";
     s += "stash:" + options_.stash_path + "\r\n";
     s += std::string("commit_mode:") + (options_.wait_for_ack ? "ack" : "handoff") + "\r\n";
     s += "commits_issued:" + std::to_string(link_.issued()) + "\r\n";

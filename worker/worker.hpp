@@ -60,7 +60,11 @@ private:
     };
     struct Batch {
         std::uint64_t commit;
-        std::uint64_t closed_ms;  // loop clock: its replies wait at most --stash-timeout from here
+        // Loop clock: when its oldest request began to wait (some waited,
+        // parked, for a lost stash before they joined it). Its replies wait at
+        // most --stash-timeout from here.
+        std::uint64_t since_ms;
+        std::int64_t value;  // what the stash holds once the commit is done
         std::vector<Held> replies;
     };
 
@@ -78,6 +82,10 @@ private:
     bool serving_ = false;
     std::vector<Held> open_;
     bool open_changed_ = false;
+    std::optional<std::uint64_t> open_since_;  // the oldest wait among open_'s requests
+    // The number the stash is known to hold: what INFO shows, since INFO does
+    // not wait for the stash and must not reveal a number it lacks.
+    std::optional<std::int64_t> stash_value_;
     std::deque<Batch> batches_;
     std::unordered_set<std::uint64_t> parked_;
     std::uint64_t started_ms_;

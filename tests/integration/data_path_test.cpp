@@ -22,6 +22,30 @@ std::string raw_exchange(const std::string& socket, std::string_view bytes, std:
     for (std::size_t i = 0; i < replies; ++i) seq::resp::append_value(out, c.read_reply());
     return out;
 }
+
+// Every byte the server sends until it closes; nullopt if it has not closed
+// within the deadline.
+std::optional<std::string> read_to_close(int fd, Ms deadline = 5000ms) {
+    std::string got;
+    auto until = std::chrono::steady_clock::now() + deadline;
+    for (;;) {
+        auto left = std::chrono::duration_cast<Ms>(until - std::chrono::steady_clock::now()).count();
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) return std::nullopt;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return got;
+        got.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+std::string info_field(const std::string& socket, const std::string& name) {
+    auto info = call(socket, {"INFO"}).str;
+    auto at = info.find("\r\n" + name + ":");
+    if (at == std::string::npos) return "";
+    at += name.size() + 3;
+    return info.substr(at, info.find("\r\n", at) - at);
+}
 }  // namespace
 
 TEST_CASE("the seed's session") {
@@ -417,6 +441,107 @@ TEST_CASE("a stash that is alive but stuck: held calls fail after --stash-timeou
         }
     }));
     CHECK(call(dir / "stash.sock", {"GET", "sequence"}).str == "3");
+}
+
+TEST_CASE("a malformed request after a held one: the error waits its turn, and never carries out the held reply") {
+    for (bool ack : {false, true}) {
+        CAPTURE(ack);
+        TempDir dir;
+        std::vector<std::string> mode{"--stash-timeout", "300"};
+        if (ack) mode.push_back("--wait-for-ack");
+        Standalone t(dir, mode);
+        {  // in order, once the stash has the number
+            seq::Client c(t.worker_sock);
+            c.send_raw("NEXT\r\n*x\r\n");
+            auto got = read_to_close(c.fd());
+            REQUIRE(got);
+            CHECK(got->rfind(":0\r\n-ERR Protocol error: ", 0) == 0);
+        }
+        // A stash that takes nothing: the reply to NEXT may never go, and the
+        // error behind it must not push it out.
+        t.stash->signal(SIGSTOP);
+        if (ack) {  // hand-off mode holds only once the stash's socket is full
+            seq::Client c(t.worker_sock);
+            c.send_raw("NEXT\r\n*x\r\n");
+            auto got = read_to_close(c.fd());
+            REQUIRE(got);
+            CHECK(*got == "");  // closed at --stash-timeout, nothing said
+        }
+        t.stash->signal(SIGCONT);
+        CHECK(t.worker->running());
+    }
+}
+
+TEST_CASE("a client that half-closes after its request still gets every reply, held ones included") {
+    for (std::vector<std::string> mode : {std::vector<std::string>{}, {"--wait-for-ack"}}) {
+        CAPTURE(mode.size());
+        TempDir dir;
+        Standalone t(dir, mode);
+        seq::Client c(t.worker_sock);
+        c.send_raw("NEXT\r\nINCREMENT 5\r\nPING\r\n");
+        REQUIRE(shutdown(c.fd(), SHUT_WR) == 0);  // as `printf ... | socat - UNIX:...` does
+        auto got = read_to_close(c.fd());
+        REQUIRE(got);
+        CHECK(*got == ":0\r\n:6\r\n+PONG\r\n");
+        CHECK(call_int(t.worker_sock, {"GET"}) == 6);
+    }
+    // The same through a shell pipeline.
+    if (sh("command -v socat >/dev/null").code == 0) {
+        TempDir dir;
+        Standalone t(dir, {"--wait-for-ack"});
+        auto r = sh("printf 'NEXT\\r\\n' | socat - UNIX-CONNECT:" + t.worker_sock);
+        CHECK(r.out == ":0\r\n");
+    }
+}
+
+TEST_CASE("INFO never shows a number the stash does not hold") {
+    TempDir dir;
+    Standalone t(dir, {"--wait-for-ack", "--stash-timeout", "20000"});
+    CHECK(call_int(t.worker_sock, {"INCREMENT", "7"}) == 7);
+    t.stash->signal(SIGSTOP);
+    seq::Client held(t.worker_sock, 20000ms);
+    held.send_raw("INCREMENT 100\r\n");  // applied, held until the stash takes it
+    CHECK(eventually([&] { return info_field(t.worker_sock, "commits_issued") == "3"; }));
+    CHECK(info_field(t.worker_sock, "value") == "7");
+    t.stash->signal(SIGCONT);
+    CHECK(held.read_reply().integer == 107);
+    CHECK(info_field(t.worker_sock, "value") == "107");
+}
+
+TEST_CASE("a stash that accepts the link and then refuses it is retried with a growing backoff, not in a spin") {
+    TempDir dir;
+    Process stash({bin("seq-stash"), "--socket", dir / "s.sock", "--max-clients", "1"}, dir / "stash.log");
+    REQUIRE(eventually([&] { return answers(dir / "s.sock"); }));
+    Process worker({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock"}, dir / "worker.log");
+    REQUIRE(eventually([&] { return answers(dir / "w.sock"); }));
+    auto base = std::stoll(info_field(dir / "w.sock", "stash_connects"));
+    // While the worker is stopped, the stash is replaced by one whose only
+    // client slot is taken: it accepts the worker's link, answers "max
+    // clients reached" and closes it.
+    worker.signal(SIGSTOP);
+    stash.signal(SIGKILL);
+    REQUIRE(stash.wait_exit());
+    Process second({bin("seq-stash"), "--socket", dir / "s.sock", "--max-clients", "1"}, dir / "stash2.log");
+    std::optional<seq::Client> squatter;
+    REQUIRE(eventually([&] {
+        try {
+            squatter.emplace(dir / "s.sock");
+            return squatter->call({"PING"}).str == "PONG";
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    auto t0 = std::chrono::steady_clock::now();
+    worker.signal(SIGCONT);
+    REQUIRE(eventually([&] { return std::stoll(info_field(dir / "w.sock", "stash_connects")) >= base + 6; }));
+    auto took = std::chrono::steady_clock::now() - t0;
+    // Five waits at least, each double the last: 5+10+20+40+80 ms (less a
+    // little: libuv's timers count from a loop clock read a moment before).
+    CHECK(took >= 150ms);
+    CHECK(worker.running());
+    squatter.reset();  // the slot is free: the link comes up at the next try
+    CHECK(eventually([&] { return info_field(dir / "w.sock", "stash_link") == "up"; }));
+    CHECK(call_int(dir / "w.sock", {"NEXT"}) == 0);
 }
 
 TEST_CASE("hand-off to a stuck stash: once its socket is full, calls fail instead of hanging") {
