@@ -544,6 +544,56 @@ TEST_CASE("a stash that accepts the link and then refuses it is retried with a g
     CHECK(call_int(dir / "w.sock", {"NEXT"}) == 0);
 }
 
+namespace {
+// The test plays the stash: one accepted link at a time, read and written by hand.
+struct FakeStash {
+    explicit FakeStash(const std::string& path) : listener(seq::listen_unix(path)) {}
+    seq::Fd accept_link() {
+        pollfd p{listener.get(), POLLIN, 0};
+        if (poll(&p, 1, 5000) != 1) throw std::runtime_error("the worker did not connect");
+        return seq::Fd(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    }
+    // Reads one request (the worker sends whole ones) and returns its bytes.
+    static std::string read_request(int fd) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) != 1) throw std::runtime_error("the worker sent nothing");
+        char buf[4096];
+        auto n = recv(fd, buf, sizeof buf, 0);
+        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    }
+    static void reply(int fd, std::string_view bytes) { REQUIRE(send(fd, bytes.data(), bytes.size(), 0) > 0); }
+    seq::Fd listener;
+};
+}  // namespace
+
+TEST_CASE("a request that waited for a lost stash waits no longer once the link is back: one --stash-timeout in all") {
+    TempDir dir;
+    FakeStash stash(dir / "s.sock");
+    Process worker({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock", "--wait-for-ack",
+                    "--stash-timeout", "1000"},
+                   dir / "worker.log");
+    {
+        auto link = stash.accept_link();
+        CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
+        FakeStash::reply(link.get(), "$1\r\n5\r\n");
+        REQUIRE(eventually([&] { return answers(dir / "w.sock"); }));
+    }  // the link is lost
+    auto link = stash.accept_link();
+    CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
+    // The reconnected link is not up until its GET is answered: NEXT waits.
+    seq::Client c(dir / "w.sock", 5000ms);
+    auto t0 = std::chrono::steady_clock::now();
+    c.send_raw("NEXT\r\n");
+    CHECK_FALSE(read_to_close(c.fd(), 800ms));  // still waiting, nothing said
+    FakeStash::reply(link.get(), "$1\r\n5\r\n");  // up; the SET that follows is never acknowledged
+    auto got = read_to_close(c.fd());
+    auto waited = std::chrono::steady_clock::now() - t0;
+    REQUIRE(got);
+    CHECK(*got == "");  // closed, the number never revealed
+    CHECK(waited < 1500ms);  // 1000 ms from the start of its wait, not 1000 more from the link's return
+    CHECK(worker.running());
+}
+
 TEST_CASE("hand-off to a stuck stash: once its socket is full, calls fail instead of hanging") {
     TempDir dir;
     Standalone t(dir, {"--stash-timeout", "300"});
