@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -152,6 +153,7 @@ bool std_fds_usable() {
 }
 
 int main(int argc, char** argv) {
+    std::signal(SIGPIPE, SIG_IGN);  // a reader gone from stdout is EPIPE, reported as such (exit 5)
     if (!std_fds_usable()) {
         std::fprintf(stderr, "seqctl: standard output is closed: nowhere to print a reply, so nothing was asked\n");
         return code::output;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "commands.hpp"
 #include "log.hpp"
 #include "sequence.hpp"
@@ -138,20 +140,24 @@ void Worker::answer(Command cmd, std::span<const std::string_view> args, Connect
 void Worker::enroll(Connection& c) {
     auto since = c.deferred_since.value_or(loop_.now());
     if (!open_since_ || since < *open_since_) open_since_ = since;
-    if (!open_.empty() && open_.back().conn == c.id())
+    if (!open_.empty() && open_.back().conn == c.id()) {
         open_.back().end = c.out_end();
-    else
-        open_.push_back({c.id(), c.out_end()});
+        open_.back().since_ms = std::min(open_.back().since_ms, since);
+    } else {
+        open_.push_back({c.id(), c.out_end(), since});
+    }
 }
 
 void Worker::close_batch() {
     if (open_.empty()) return;
     auto commit = open_changed_ ? link_.commit(*value_) : link_.issued();
-    batches_.push_back({commit, open_since_.value_or(loop_.now()), *value_, std::move(open_)});
+    batches_.push_back({commit, *value_, std::move(open_)});
     open_.clear();
     open_changed_ = false;
+    auto since = open_since_.value_or(loop_.now());
     open_since_.reset();
     release_done();
+    if (!batches_.empty()) arm_held_timer(since);
 }
 
 void Worker::release_done() {
@@ -162,53 +168,60 @@ void Worker::release_done() {
         for (auto& h : batch.replies)
             if (auto* c = server_.find(h.conn)) c->release_to(h.end);
     }
-    arm_held_timer();
+    if (batches_.empty() && held_timer_since_) {
+        uv_timer_stop(held_timer_.get());
+        held_timer_since_.reset();
+    }
 }
 
-// One deadline for the oldest held batch, re-armed only when that batch
-// changes, so the busy path costs no timer operation per request.
-void Worker::arm_held_timer() {
-    if (batches_.empty()) {
-        if (held_timer_for_ != 0) uv_timer_stop(held_timer_.get());
-        held_timer_for_ = 0;
-        return;
-    }
-    auto& oldest = batches_.front();
-    if (held_timer_for_ == oldest.commit && uv_is_active(reinterpret_cast<uv_handle_t*>(held_timer_.get()))) return;
-    held_timer_for_ = oldest.commit;
-    auto deadline = oldest.since_ms + options_.stash_timeout_ms;
+// One timer, armed for the oldest wait among held replies. On the busy path
+// replies join in the order they began to wait, so it is armed once and
+// stays: a reply released meanwhile only makes it fire for nothing.
+void Worker::arm_held_timer(std::uint64_t since_ms) {
+    if (held_timer_since_ && *held_timer_since_ <= since_ms) return;
+    held_timer_since_ = since_ms;
+    auto deadline = since_ms + options_.stash_timeout_ms;
     auto now = loop_.now();
     uv_timer_start(held_timer_.get(), [](uv_timer_t* t) {
         if (auto* w = uv::owner<Worker>(t)) w->fail_overdue();
     }, deadline > now ? deadline - now : 0, 0);
 }
 
-// The stash has not taken a batch's commit within --stash-timeout: it is gone,
-// or alive but stuck (stopped, or its disk hangs). The replies waiting for it
+// The stash has not taken a commit within --stash-timeout of a reply's wait:
+// it is gone, or alive but stuck (stopped, or its disk hangs). Those replies
 // cannot be given, so their calls fail (the connection closes) rather than
-// hang. Their numbers are skipped, never handed out twice: the worker keeps
-// its number, and the stash gets it with a later commit or on reconnection.
+// hang; replies that have waited less stay. The numbers of the failed calls
+// are skipped, never handed out twice: the worker keeps its number, and the
+// stash gets it with a later commit or on reconnection.
 void Worker::fail_overdue() {
     auto now = loop_.now();
     std::size_t dropped = 0;
     std::uint64_t last = 0;
-    while (!batches_.empty() && now - batches_.front().since_ms >= options_.stash_timeout_ms &&
-           batches_.front().commit > link_.done()) {
-        for (auto& h : batches_.front().replies)
+    std::optional<std::uint64_t> oldest;
+    for (auto& batch : batches_) {
+        std::erase_if(batch.replies, [&](const Held& h) {
+            if (now - h.since_ms < options_.stash_timeout_ms) {
+                if (!oldest || h.since_ms < *oldest) oldest = h.since_ms;
+                return false;
+            }
             if (auto* c = server_.find(h.conn)) {
                 server_.close(*c);
                 ++dropped;
             }
-        last = batches_.front().commit;
-        batches_.pop_front();
+            last = batch.commit;
+            return true;
+        });
     }
-    if (last != 0)
+    // A batch left with no reply has nothing to release: while a stuck stash
+    // takes nothing, batches must not pile up.
+    std::erase_if(batches_, [](const Batch& b) { return b.replies.empty(); });
+    if (dropped != 0)
         log("the stash (link %s) has not taken commit %llu within %llu ms; closed %zu connections whose replies "
             "waited for it",
             link_.state_name(), static_cast<unsigned long long>(last),
             static_cast<unsigned long long>(options_.stash_timeout_ms), dropped);
-    held_timer_for_ = 0;
-    release_done();
+    held_timer_since_.reset();
+    if (oldest) arm_held_timer(*oldest);
 }
 
 void Worker::resume_parked() {

@@ -49,7 +49,7 @@ private:
     void release_done();
     void resume_parked();
     void on_park_timer();
-    void arm_held_timer();
+    void arm_held_timer(std::uint64_t since_ms);
     void fail_overdue();
     std::optional<std::int64_t> reconcile(const std::optional<std::string>& held);
     std::string info() const;
@@ -57,13 +57,13 @@ private:
     struct Held {
         std::uint64_t conn;
         std::uint64_t end;  // stream offset up to which the reply may go
+        // Loop clock: when the oldest of its requests began to wait (one
+        // parked for a lost stash waited before it joined a batch). Its
+        // connection waits at most --stash-timeout from here.
+        std::uint64_t since_ms;
     };
     struct Batch {
         std::uint64_t commit;
-        // Loop clock: when its oldest request began to wait (some waited,
-        // parked, for a lost stash before they joined it). Its replies wait at
-        // most --stash-timeout from here.
-        std::uint64_t since_ms;
         std::int64_t value;  // what the stash holds once the commit is done
         std::vector<Held> replies;
     };
@@ -76,13 +76,13 @@ private:
     uv::Check check_;
     uv::Timer park_timer_;
     uv::Timer start_timer_;
-    uv::Timer held_timer_;  // fires when the oldest batch has waited --stash-timeout
-    std::uint64_t held_timer_for_ = 0;  // the commit it is armed for (0: none)
+    uv::Timer held_timer_;  // fires when a held reply may have waited --stash-timeout
+    std::optional<std::uint64_t> held_timer_since_;  // the wait it is armed for
     std::optional<std::int64_t> value_;  // unknown until the stash is first read
     bool serving_ = false;
     std::vector<Held> open_;
     bool open_changed_ = false;
-    std::optional<std::uint64_t> open_since_;  // the oldest wait among open_'s requests
+    std::optional<std::uint64_t> open_since_;  // the oldest wait among open_'s replies
     // The number the stash is known to hold: what INFO shows, since INFO does
     // not wait for the stash and must not reveal a number it lacks.
     std::optional<std::int64_t> stash_value_;

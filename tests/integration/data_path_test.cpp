@@ -4,6 +4,10 @@
 #include <sys/socket.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
 
 #include <memory>
 #include <set>
@@ -355,6 +359,28 @@ TEST_CASE("seqctl: bare numbers for scripts, and its exit codes") {
     CHECK(r.out.find("standard output is closed") != std::string::npos);
     CHECK(sh(ctl + " next 2>&-").out == "13\n");
     CHECK(sh(ctl + " next <&- 2>&-").out == "14\n");
+    {  // a reader that has gone: EPIPE, not death by SIGPIPE
+        int p[2];
+        REQUIRE(pipe(p) == 0);
+        close(p[0]);
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+        std::vector<std::string> args{bin("seqctl"), "--socket", t.worker_sock, "next"};
+        std::vector<char*> argv;
+        for (auto& s : args) argv.push_back(s.data());
+        argv.push_back(nullptr);
+        pid_t pid = 0;
+        REQUIRE(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0);
+        posix_spawn_file_actions_destroy(&fa);
+        close(p[1]);
+        int st = 0;
+        REQUIRE(waitpid(pid, &st, 0) == pid);
+        CHECK(WIFEXITED(st));
+        CHECK(WEXITSTATUS(st) == 5);
+    }
+    CHECK(sh(ctl + " get").out == "16\n");
     r = sh(ctl + " status 2>&1");
     CHECK(r.code == 2);
     CHECK(r.out.find("--socket names a worker's socket") != std::string::npos);
@@ -591,6 +617,37 @@ TEST_CASE("a request that waited for a lost stash waits no longer once the link 
     REQUIRE(got);
     CHECK(*got == "");  // closed, the number never revealed
     CHECK(waited < 1500ms);  // 1000 ms from the start of its wait, not 1000 more from the link's return
+    CHECK(worker.running());
+}
+
+TEST_CASE("requests that waited for a lost stash for different times each keep their own deadline") {
+    TempDir dir;
+    FakeStash stash(dir / "s.sock");
+    Process worker({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock", "--wait-for-ack",
+                    "--stash-timeout", "1000"},
+                   dir / "worker.log");
+    {
+        auto link = stash.accept_link();
+        CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
+        FakeStash::reply(link.get(), "$1\r\n5\r\n");
+        REQUIRE(eventually([&] { return answers(dir / "w.sock"); }));
+    }  // the link is lost
+    auto link = stash.accept_link();
+    CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
+    seq::Client a(dir / "w.sock", 5000ms), b(dir / "w.sock", 5000ms);
+    a.send_raw("NEXT\r\n");
+    CHECK_FALSE(read_to_close(a.fd(), 600ms));
+    b.send_raw("NEXT\r\n");  // 600 ms after a's
+    CHECK_FALSE(read_to_close(b.fd(), 200ms));
+    // The link comes up: both NEXTs run, in one commit the stash holds back.
+    FakeStash::reply(link.get(), "$1\r\n5\r\n");
+    CHECK(FakeStash::read_request(link.get()).find("SET") != std::string::npos);
+    auto got = read_to_close(a.fd());
+    REQUIRE(got);
+    CHECK(*got == "");  // a's wait is over: closed, its number skipped
+    FakeStash::reply(link.get(), "+OK\r\n");  // within b's wait
+    auto number = b.read_reply().integer;
+    CHECK((number == 5 || number == 6));  // the parked run in no set order
     CHECK(worker.running());
 }
 
