@@ -590,22 +590,35 @@ struct FakeStash {
     static void reply(int fd, std::string_view bytes) { REQUIRE(send(fd, bytes.data(), bytes.size(), 0) > 0); }
     seq::Fd listener;
 };
+
+// A worker (--wait-for-ack, --stash-timeout 1000) whose fake stash served
+// its first link (holding 5) and dropped it; the new link is accepted and
+// its GET read, not yet answered, so the link is not up.
+struct Relinked {
+    explicit Relinked(const TempDir& dir)
+        : stash(dir / "s.sock"),
+          worker({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock", "--wait-for-ack",
+                  "--stash-timeout", "1000"},
+                 dir / "worker.log") {
+        {
+            auto first = stash.accept_link();
+            CHECK(FakeStash::read_request(first.get()).find("GET") != std::string::npos);
+            FakeStash::reply(first.get(), "$1\r\n5\r\n");
+            REQUIRE(eventually([&] { return answers(dir / "w.sock"); }));
+        }  // the link is lost
+        link = stash.accept_link();
+        CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
+    }
+    FakeStash stash;
+    Process worker;
+    seq::Fd link;
+};
 }  // namespace
 
 TEST_CASE("a request that waited for a lost stash waits no longer once the link is back: one --stash-timeout in all") {
     TempDir dir;
-    FakeStash stash(dir / "s.sock");
-    Process worker({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock", "--wait-for-ack",
-                    "--stash-timeout", "1000"},
-                   dir / "worker.log");
-    {
-        auto link = stash.accept_link();
-        CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
-        FakeStash::reply(link.get(), "$1\r\n5\r\n");
-        REQUIRE(eventually([&] { return answers(dir / "w.sock"); }));
-    }  // the link is lost
-    auto link = stash.accept_link();
-    CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
+    Relinked t(dir);
+    auto& link = t.link;
     // The reconnected link is not up until its GET is answered: NEXT waits.
     seq::Client c(dir / "w.sock", 5000ms);
     auto t0 = std::chrono::steady_clock::now();
@@ -617,23 +630,13 @@ TEST_CASE("a request that waited for a lost stash waits no longer once the link 
     REQUIRE(got);
     CHECK(*got == "");  // closed, the number never revealed
     CHECK(waited < 1500ms);  // 1000 ms from the start of its wait, not 1000 more from the link's return
-    CHECK(worker.running());
+    CHECK(t.worker.running());
 }
 
 TEST_CASE("requests that waited for a lost stash for different times each keep their own deadline") {
     TempDir dir;
-    FakeStash stash(dir / "s.sock");
-    Process worker({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock", "--wait-for-ack",
-                    "--stash-timeout", "1000"},
-                   dir / "worker.log");
-    {
-        auto link = stash.accept_link();
-        CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
-        FakeStash::reply(link.get(), "$1\r\n5\r\n");
-        REQUIRE(eventually([&] { return answers(dir / "w.sock"); }));
-    }  // the link is lost
-    auto link = stash.accept_link();
-    CHECK(FakeStash::read_request(link.get()).find("GET") != std::string::npos);
+    Relinked t(dir);
+    auto& link = t.link;
     seq::Client a(dir / "w.sock", 5000ms), b(dir / "w.sock", 5000ms);
     a.send_raw("NEXT\r\n");
     CHECK_FALSE(read_to_close(a.fd(), 600ms));
@@ -648,7 +651,7 @@ TEST_CASE("requests that waited for a lost stash for different times each keep t
     FakeStash::reply(link.get(), "+OK\r\n");  // within b's wait
     auto number = b.read_reply().integer;
     CHECK((number == 5 || number == 6));  // the parked run in no set order
-    CHECK(worker.running());
+    CHECK(t.worker.running());
 }
 
 TEST_CASE("hand-off to a stuck stash: once its socket is full, calls fail instead of hanging") {
