@@ -14,8 +14,13 @@
 namespace seq {
 
 void ensure_private_dir(const std::string& dir, const std::string& what) {
-    if (mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) throw SystemError("creating " + what + " " + dir, errno);
     struct stat st{};
+    // An existing dir in a parent we may not write to fails with EACCES, not
+    // EEXIST: then what is wrong is said by the checks below.
+    if (mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) {
+        int err = errno;
+        if (lstat(dir.c_str(), &st) < 0) throw SystemError("creating " + what + " " + dir, err);
+    }
     if (lstat(dir.c_str(), &st) < 0) throw SystemError(what + " " + dir, errno);
     if (!S_ISDIR(st.st_mode)) throw std::runtime_error(what + " " + dir + " is not a directory");
     if (st.st_uid != geteuid())

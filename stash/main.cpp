@@ -19,7 +19,8 @@ const char* const exit_codes_help = R"(Exit codes:
   1  runtime failure (logged on stderr), e.g. a commit to the store failed
   2  bad command line
   3  the socket cannot be bound (another stash answers there, or permissions)
-  5  the data dir is unusable: held by another stash, or the store is corrupt or unreadable)";
+  5  the data dir is unusable: held by another stash, owned by another user or
+     open to others, or the store is corrupt or unreadable)";
 
 constexpr int store_unusable = 5;
 
@@ -35,9 +36,11 @@ int main(int argc, char** argv) {
     int notify_fd = -1;
     ServerOptions opts;
     app.add_option("--socket", socket_path, "Unix socket to listen on (unless one is inherited as 'stash')");
-    app.add_option("--data-dir", data_dir, "keep the keys on disk here (SQLite, WAL mode); in memory without it");
+    auto* data_dir_opt =
+        app.add_option("--data-dir", data_dir, "keep the keys on disk here (SQLite, WAL mode); in memory without it");
     app.add_option("--fsync", fsync_name, "with --data-dir: fsync at every commit, about once a second, or never")
         ->capture_default_str()
+        ->needs(data_dir_opt)
         ->check(CLI::IsMember({"always", "everysec", "no"}));
     app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it")
         ->check(CLI::NonNegativeNumber);

@@ -11,22 +11,45 @@
 
 namespace seq::sup {
 
-Server::Verdict control(Supervisor& sup, Connection& c, std::span<const std::string_view> args) {
+Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions options)
+    : sup_(sup),
+      server_(loop.get(), std::move(listener), options,
+              [this](Connection& c, std::span<const std::string_view> args) { return handle(c, args); }, "control"),
+      check_(uv::make_check(loop.get())) {
+    server_.set_peer_filter(peer_refusal);
+    server_.on_close([this](Connection& c) {
+        waiting_.erase(c.id());
+        awaited_.erase(c.id());
+    });
+    check_->data = this;
+    uv_check_start(check_.get(), [](uv_check_t* h) {
+        if (auto* self = uv::owner<Control>(h)) self->resume_waiting();
+    });
+}
+
+void Control::resume_waiting() {
+    if (waiting_.empty()) return;
+    auto ids = std::move(waiting_);
+    waiting_.clear();
+    for (auto id : ids)
+        if (auto* c = server_.find(id)) server_.resume(*c);
+}
+
+Server::Verdict Control::handle(Connection& c, std::span<const std::string_view> args) {
     auto& out = c.out();
     auto cmd = args[0];
     if (is_command(cmd, "status")) {
         if (args.size() != 1) resp::append_error(out, wrong_args(cmd));
-        else sup.status(out);
+        else sup_.status(out);
     } else if (is_command(cmd, "restart")) {
         if (args.size() != 2) resp::append_error(out, wrong_args(cmd));
-        else if (auto refused = sup.restart(args[1])) resp::append_error(out, *refused);
-        else resp::append_simple(out, "OK");
+        else return restart(c, args[1]);
     } else if (is_command(cmd, "stop")) {
         if (args.size() != 1) {
             resp::append_error(out, wrong_args(cmd));
         } else {
             resp::append_simple(out, "OK");
-            sup.shutdown("STOP received on the control socket");
+            sup_.shutdown("STOP received on the control socket");
         }
     } else if (is_command(cmd, "ping")) {
         resp::append_simple(out, "PONG");
@@ -34,6 +57,35 @@ Server::Verdict control(Supervisor& sup, Connection& c, std::span<const std::str
         resp::append_error(out, unknown_command(cmd));
     }
     return Server::Verdict::done;
+}
+
+// Seen again on every loop iteration while it waits (Server's defer).
+Server::Verdict Control::restart(Connection& c, std::string_view name) {
+    auto& out = c.out();
+    auto defer = [&] {
+        waiting_.insert(c.id());
+        return Server::Verdict::defer;
+    };
+    if (auto it = awaited_.find(c.id()); it != awaited_.end()) {
+        if (sup_.running_since(it->second.name, it->second.spawn)) {
+            awaited_.erase(it);
+            resp::append_simple(out, "OK");
+        } else if (sup_.stopping()) {
+            resp::append_error(out, "ERR the supervisor is stopping: " + it->second.name + " was not restarted");
+            awaited_.erase(it);
+        } else {
+            return defer();
+        }
+        return Server::Verdict::done;
+    }
+    if (!sup_.has_child(name) || sup_.stopping() || sup_.settled()) {
+        if (auto refused = sup_.restart(name)) {
+            resp::append_error(out, *refused);
+            return Server::Verdict::done;
+        }
+        awaited_[c.id()] = {std::string(name), sup_.spawns(name) + 1};
+    }
+    return defer();
 }
 
 std::optional<std::string> peer_refusal(int fd) {

@@ -73,9 +73,11 @@ int main(int argc, char** argv) {
     app.add_option("--start-timeout", start_ms, "milliseconds a child has to become ready")
         ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    app.add_option("--data-dir", data_dir, "keep the stash on disk here (survives every crash); in memory without it");
+    auto* data_dir_opt = app.add_option("--data-dir", data_dir,
+                                        "keep the stash on disk here (survives every crash); in memory without it");
     app.add_option("--fsync", fsync, "with --data-dir: always, everysec or no (as Redis's appendfsync)")
         ->capture_default_str()
+        ->needs(data_dir_opt)
         ->check(CLI::IsMember({"always", "everysec", "no"}));
     add_max_clients(app, max_clients, "connections the worker and the stash each serve at once");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
@@ -125,11 +127,7 @@ int main(int argc, char** argv) {
     sup::Supervisor supervisor(loop, std::move(specs), opts);
     ServerOptions control_opts;
     control_opts.max_clients = max_clients;
-    Server control(
-        loop.get(), std::move(control_sock->fd), control_opts,
-        [&](Connection& c, std::span<const std::string_view> args) { return sup::control(supervisor, c, args); },
-        "control");
-    control.set_peer_filter(sup::peer_refusal);
+    sup::Control control(loop, supervisor, std::move(control_sock->fd), control_opts);
     StopSignals signals(loop.get(), [&](int sig) {
         supervisor.shutdown(seq::signal_name(sig) + " received");
     });

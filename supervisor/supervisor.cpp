@@ -135,6 +135,7 @@ void Supervisor::spawn(Child& c) {
         args.argv.push_back(std::to_string(child_notify_fd(args)));
     }
     c.pid = sup::spawn(args);
+    ++c.spawns;
     write_end.reset();
     c.started_ms = loop_.now();
     c.start_failed = false;
@@ -281,6 +282,29 @@ std::optional<std::string> Supervisor::restart(std::string_view name) {
         return std::nullopt;
     }
     return "ERR no child named '" + std::string(name.substr(0, 64)) + "' (children: " + child_names() + ")";
+}
+
+const Supervisor::Child* Supervisor::find(std::string_view name) const {
+    for (auto& c : children_)
+        if (c->spec.name == name) return c.get();
+    return nullptr;
+}
+
+bool Supervisor::settled() const {
+    if (shutting_down_) return false;
+    for (auto& c : children_)
+        if (c->want ? c->state != State::running : c->state != State::down) return false;
+    return true;
+}
+
+std::uint64_t Supervisor::spawns(std::string_view name) const {
+    auto* c = find(name);
+    return c ? c->spawns : 0;
+}
+
+bool Supervisor::running_since(std::string_view name, std::uint64_t spawn) const {
+    auto* c = find(name);
+    return c && c->state == State::running && c->spawns >= spawn;
 }
 
 void Supervisor::status(std::string& out) {

@@ -55,6 +55,15 @@ public:
     void status(std::string& out);
     std::string child_names() const;
 
+    bool has_child(std::string_view name) const { return find(name) != nullptr; }
+    bool stopping() const { return shutting_down_; }
+    // No start or stop under way: every child that should run is running.
+    bool settled() const;
+    // How many times the child has been started (0 for no such child).
+    std::uint64_t spawns(std::string_view name) const;
+    // Whether the child runs, started for the `spawn`th time or later.
+    bool running_since(std::string_view name, std::uint64_t spawn) const;
+
 private:
     enum class State { down, starting, running, stopping };
     struct Child {
@@ -68,12 +77,14 @@ private:
         bool start_failed = false;
         std::uint64_t started_ms = 0;
         unsigned restarts = 0;
+        std::uint64_t spawns = 0;
         std::string last_exit;
         Fd notify;
         uv::Poll notify_poll;
         uv::Timer timer;  // start timeout, or SIGKILL after shutdown timeout
     };
     static const char* state_name(State s);
+    const Child* find(std::string_view name) const;
 
     void step();
     void spawn(Child& c);

@@ -319,6 +319,11 @@ TEST_CASE("usage errors exit 2") {
     CHECK(sh(bin("seqctl") + " 2>/dev/null").code == 2);
     CHECK(sh(bin("seqctl") + " frobnicate 2>/dev/null").code == 2);
     CHECK(sh(bin("seq-supervisor") + " --strategy one_for_none 2>/dev/null").code == 2);
+    // --fsync means nothing without a store on disk: said, not ignored.
+    auto r = sh(bin("seq-stash") + " --socket " + (dir / "s.sock") + " --fsync always 2>&1");
+    CHECK(r.code == 2);
+    CHECK(r.out.find("--fsync requires --data-dir") != std::string::npos);
+    CHECK(sh(bin("seq-supervisor") + " --run-dir " + (dir / "run") + " --fsync no 2>/dev/null").code == 2);
     for (auto prog : {"seq-stash", "seq-worker", "seq-supervisor", "seqctl"}) {
         auto r = sh(bin(prog) + " --help");
         CAPTURE(prog);

@@ -332,6 +332,31 @@ TEST_CASE("seqctl status --json, restart and stop") {
     CHECK(gone(st.at("worker").pid));
 }
 
+TEST_CASE("seqctl restart returns once the child runs again, so restarts in a script never lose the number") {
+    TempDir dir;
+    Sup t(dir);
+    INFO("supervisor log:\n", t.proc->log());
+    CHECK(call_int(t.sock(), {"INCREMENT", "100"}) == 100);
+    for (int round = 0; round < 5; ++round) {
+        CAPTURE(round);
+        pid_t worker = t.pid("worker");
+        // Back to back: the stash's restart must not catch the worker while
+        // it starts, before it holds the number again.
+        auto r = sh(t.ctl("restart worker") + " 2>&1 && " + t.ctl("restart stash") + " 2>&1");
+        CAPTURE(r.out);
+        CHECK(r.code == 0);
+        auto st = tree_status(t.run);  // no waiting: the reply came once it ran
+        CHECK(st.at("worker").state == "running");
+        CHECK(st.at("worker").pid != worker);
+        CHECK(st.at("stash").state == "running");
+        CHECK(call_int(t.sock(), {"GET"}) == 100);
+    }
+    // Two clients at once are served one after the other.
+    auto r = sh("(" + t.ctl("restart stash") + " & " + t.ctl("restart worker") + " & wait) 2>&1");
+    CHECK(r.out == "OK\nOK\n");
+    CHECK(call_int(t.sock(), {"GET"}) == 100);
+}
+
 TEST_CASE("a restart asked for while the tree is stopping is refused, and says why") {
     TempDir dir;
     Sup t(dir, {"--shutdown-timeout", "20000"});
