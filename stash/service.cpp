@@ -100,7 +100,12 @@ void Service::commit() {
             try {
                 s->store_->sync();
             } catch (const std::exception& e) {
-                log("%s", e.what());
+                // After a failed fsync the kernel may have dropped the dirty
+                // pages: what was "synced" later might not be on disk. Stop,
+                // as for a failed commit; the restarted stash reads the store.
+                log("%s; stopping", e.what());
+                s->fatal_ = e.what();
+                s->loop_.stop();
             }
         }, 1000, 0);
 }

@@ -1,12 +1,61 @@
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <array>
+#include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 
+#include "fd.hpp"
+#include "socket.hpp"
 #include "store.hpp"
 
 namespace seq::stash {
 
 namespace {
+
+// Marks a database as a stash's store (PRAGMA application_id): "SEQS".
+constexpr int stash_application_id = 0x53455153;
+
+std::uint32_t big_endian32(const unsigned char* p) {
+    return std::uint32_t(p[0]) << 24 | std::uint32_t(p[1]) << 16 | std::uint32_t(p[2]) << 8 | p[3];
+}
+
+// SQLite takes a WAL whose header fails its check for an empty one and
+// silently drops every commit in it: the store would go back in time. A kill
+// cannot tear the header (one 32-byte write), so a bad one is damage, and is
+// refused here, before SQLite sees it. (Format: sqlite.org/fileformat.html#wal)
+void check_wal_header(const std::string& wal) {
+    Fd fd(open(wal.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return;
+        throw SystemError("store " + wal, errno);
+    }
+    std::array<unsigned char, 32> h{};
+    auto n = pread(fd.get(), h.data(), h.size(), 0);
+    if (n < 0) throw SystemError("store " + wal, errno);
+    if (n == 0) return;  // an empty log: nothing in it to lose
+    auto corrupt = [&](const char* why) {
+        return std::runtime_error("store " + wal + " is corrupt: " + why + "; refusing to drop the commits in it");
+    };
+    if (n < 32) throw corrupt("its header is cut short");
+    auto magic = big_endian32(&h[0]);
+    if (magic != 0x377f0682 && magic != 0x377f0683) throw corrupt("its header has no WAL magic number");
+    bool big_endian_words = magic & 1;
+    std::uint32_t s0 = 0, s1 = 0;
+    for (std::size_t i = 0; i < 24; i += 8) {
+        auto word = [&](std::size_t at) {
+            const unsigned char* p = &h[at];
+            return big_endian_words ? big_endian32(p)
+                                    : std::uint32_t(p[3]) << 24 | std::uint32_t(p[2]) << 16 |
+                                          std::uint32_t(p[1]) << 8 | p[0];
+        };
+        s0 += word(i) + s1;
+        s1 += word(i + 4) + s0;
+    }
+    if (s0 != big_endian32(&h[24]) || s1 != big_endian32(&h[28])) throw corrupt("its header checksum is wrong");
+}
 
 struct DbCloser {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -19,6 +68,7 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 class SqliteStore final : public Store {
 public:
     SqliteStore(const std::string& path, Fsync fsync) : path_(path) {
+        check_wal_header(path + "-wal");
         sqlite3* raw = nullptr;
         int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                                  nullptr);
@@ -30,13 +80,14 @@ public:
         // SQLite's own per-transaction file locks (six fcntl calls a commit)
         // and its shared-memory index buy nothing: hold the lock for good.
         exec("PRAGMA locking_mode=EXCLUSIVE");
+        check_integrity();
+        bool fresh = ours_or_fresh();  // before the first write: another program's file stays untouched
         exec("PRAGMA journal_mode=WAL");
         exec(fsync == Fsync::always ? "PRAGMA synchronous=FULL"
                                     : fsync == Fsync::everysec ? "PRAGMA synchronous=NORMAL"
                                                                : "PRAGMA synchronous=OFF");
         exec("PRAGMA wal_autocheckpoint=1000");
-        check_integrity();
-        exec("CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+        if (fresh) make_store();
         get_ = prepare("SELECT value FROM kv WHERE key = ?1");
         set_ = prepare("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2");
         del_ = prepare("DELETE FROM kv WHERE key = ?1");
@@ -96,6 +147,29 @@ private:
     }
     void exec(const char* sql) {
         if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail("unreadable");
+    }
+    std::int64_t single_int(const char* sql) {
+        auto s = prepare(sql);
+        if (sqlite3_step(s.get()) != SQLITE_ROW) fail("unreadable");
+        return sqlite3_column_int64(s.get(), 0);
+    }
+    // True for a new (empty) database, which becomes a store; an existing one
+    // must be ours, never another program's that happens to be at the path.
+    bool ours_or_fresh() {
+        auto id = single_int("PRAGMA application_id");
+        auto tables = single_int("SELECT count(*) FROM sqlite_schema");
+        if (id == stash_application_id) return false;
+        if (id != 0 || tables != 0)
+            throw std::runtime_error("store " + path_ + " is not a stash's store (application_id " +
+                                     std::to_string(id) + ", " + std::to_string(tables) +
+                                     " schema objects); refusing to write into it");
+        return true;
+    }
+    void make_store() {
+        exec("BEGIN");
+        exec("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+        exec(("PRAGMA application_id=" + std::to_string(stash_application_id)).c_str());
+        exec("COMMIT");
     }
     void check_integrity() {
         auto s = prepare("PRAGMA quick_check");

@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     int code = exit_code::ok;
     StopSignals signals(loop.get(), [&](int sig) {
         log("%s received; stopping", seq::signal_name(sig).c_str());
-        loop.stop();
+        worker.stop();
     });
     loop.run();
     if (!worker.fatal_error().empty()) {

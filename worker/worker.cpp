@@ -17,8 +17,20 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
       link_(loop.get(), options_.stash_path, options_.key, options_.wait_for_ack,
             StashLink::Hooks{
                 .reconcile = [this](const auto& held) { return reconcile(held); },
-                .up = [this] { resume_parked(); },
-                .progress = [this] { release_done(); },
+                .up =
+                    [this] {
+                        if (drain_target_) {  // stopping: wait for the re-seed, as for any commit on a live link
+                            drain_target_ = std::max(*drain_target_, link_.issued());
+                            arm_stop_timer(options_.stash_timeout_ms);
+                        }
+                        resume_parked();
+                        stop_if_flushed();
+                    },
+                .progress =
+                    [this] {
+                        release_done();
+                        stop_if_flushed();
+                    },
                 .fatal =
                     [this](const std::string& why) {
                         fatal_ = why;
@@ -26,12 +38,14 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
                     },
             }),
       check_(uv::make_check(loop.get())), park_timer_(uv::make_timer(loop.get())),
-      start_timer_(uv::make_timer(loop.get())), held_timer_(uv::make_timer(loop.get())), started_ms_(loop.now()) {
+      start_timer_(uv::make_timer(loop.get())), held_timer_(uv::make_timer(loop.get())), started_ms_(loop.now()),
+      stop_timer_(uv::make_timer(loop.get())) {
     server_.set_auto_release(false);
     check_->data = this;
     park_timer_->data = this;
     start_timer_->data = this;
     held_timer_->data = this;
+    stop_timer_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
         if (auto* w = uv::owner<Worker>(h)) w->close_batch();
     });
@@ -258,6 +272,37 @@ void Worker::on_park_timer() {
         uv_timer_start(park_timer_.get(), [](uv_timer_t* t) {
             if (auto* w = uv::owner<Worker>(t)) w->on_park_timer();
         }, next, 0);
+}
+
+namespace {
+// How long a stopping worker waits for a stash that has not answered since the
+// link was lost. A stash restarted by hand answers within milliseconds; a
+// dead one, whose restart waits for this worker to stop (rest_for_one), never
+// does, and the whole restart would wait out this grace.
+constexpr std::uint64_t reseed_grace_ms = 100;
+}  // namespace
+
+void Worker::stop() {
+    if (drain_target_ || !serving_) return loop_.stop();
+    drain_target_ = link_.issued();
+    stop_if_flushed();  // the loop may stop right here: the timer then never runs
+    arm_stop_timer(link_.up() ? options_.stash_timeout_ms : std::min(options_.stash_timeout_ms, reseed_grace_ms));
+}
+
+void Worker::arm_stop_timer(std::uint64_t ms) {
+    stop_wait_ms_ = ms;
+    uv_timer_start(stop_timer_.get(), [](uv_timer_t* t) {
+        auto* w = uv::owner<Worker>(t);
+        if (!w) return;
+        log("stopping with the stash (link %s) not holding our number %lld: it did not take it within %llu ms",
+            w->link_.state_name(), static_cast<long long>(*w->value_),
+            static_cast<unsigned long long>(w->stop_wait_ms_));
+        w->loop_.stop();
+    }, ms, 0);
+}
+
+void Worker::stop_if_flushed() {
+    if (drain_target_ && link_.up() && link_.done() >= *drain_target_) loop_.stop();
 }
 
 std::string Worker::info() const {

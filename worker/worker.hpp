@@ -39,6 +39,12 @@ public:
     const std::string& fatal_error() const { return fatal_; }
     // Whether it failed because the stash never answered at start.
     bool start_timed_out() const { return start_timed_out_; }
+    // An orderly stop: the loop ends once the stash holds the number as of
+    // now. A stash restarted a moment ago may not have been re-seeded yet; a
+    // worker that left then would take the number with it. It waits up to
+    // --stash-timeout on a live link, a short grace on a link that has not
+    // come back. A second call stops at once.
+    void stop();
 
 private:
     Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
@@ -53,6 +59,8 @@ private:
     void fail_overdue();
     std::optional<std::int64_t> reconcile(const std::optional<std::string>& held);
     std::string info() const;
+    void stop_if_flushed();
+    void arm_stop_timer(std::uint64_t ms);
 
     struct Held {
         std::uint64_t conn;
@@ -91,6 +99,9 @@ private:
     std::uint64_t started_ms_;
     std::string fatal_;
     bool start_timed_out_ = false;
+    std::optional<std::uint64_t> drain_target_;  // stopping: the commit the stash must have
+    uv::Timer stop_timer_;
+    std::uint64_t stop_wait_ms_ = 0;
 };
 
 }  // namespace seq::worker

@@ -659,6 +659,29 @@ TEST_CASE("requests that waited for a lost stash for different times each keep t
     CHECK(t.worker.running());
 }
 
+TEST_CASE("an orderly stop of the worker waits until a stash that answers holds its number") {
+    {
+        // A stash restarted a moment ago has not been re-seeded yet: the
+        // worker's new link has asked it (GET) and waits for its answer.
+        TempDir dir;
+        Relinked t(dir);
+        t.worker.signal(SIGTERM);
+        FakeStash::reply(t.link.get(), "$-1\r\n");  // "I hold nothing"
+        CHECK(FakeStash::read_request(t.link.get()).find("$1\r\n5\r\n") != std::string::npos);  // SET sequence 5
+        FakeStash::reply(t.link.get(), "+OK\r\n");
+        CHECK(t.worker.exit_code() == 0);
+    }
+    // With no stash at all, it stops after a short grace and says so.
+    TempDir dir;
+    Standalone t(dir);
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 0);
+    t.stash->signal(SIGKILL);
+    REQUIRE(t.stash->wait_exit());
+    t.worker->signal(SIGTERM);
+    CHECK(t.worker->exit_code() == 0);
+    CHECK(t.worker->log().find("stopping with the stash") != std::string::npos);
+}
+
 TEST_CASE("hand-off to a stuck stash: once its socket is full, calls fail instead of hanging") {
     TempDir dir;
     Standalone t(dir, {"--stash-timeout", "300"});

@@ -2,6 +2,8 @@
 // every strategy, a crash of the whole tree, and an orderly stop and start.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -160,6 +162,45 @@ TEST_CASE("a stash that fails to start, then starts: the worker after it starts 
     std::size_t ready = 0;
     for (auto at = text.find("worker ready"); at != std::string::npos; at = text.find("worker ready", at + 1)) ++ready;
     CHECK(ready == 1);
+}
+
+TEST_CASE("a store whose log has a damaged header is refused, not taken back to its last checkpoint") {
+    TempDir dir;
+    auto data = dir / "data", sock = dir / "s.sock";
+    {
+        Process stash({bin("seq-stash"), "--socket", sock, "--data-dir", data, "--fsync", "always"}, dir / "a.log");
+        REQUIRE(eventually([&] { return answers(sock); }));
+        CHECK(call(sock, {"SET", "sequence", "43"}).str == "OK");  // in the WAL, not yet checkpointed
+        stash.signal(SIGKILL);
+        REQUIRE(stash.wait_exit());
+    }
+    auto wal = data + "/stash.db-wal";
+    {
+        std::fstream f(wal, std::ios::binary | std::ios::in | std::ios::out);
+        REQUIRE(f);
+        f.write("\0\0\0\0", 4);  // the magic number gone: SQLite would drop the log whole
+    }
+    Process stash({bin("seq-stash"), "--socket", sock, "--data-dir", data}, dir / "b.log");
+    CHECK(stash.exit_code() == 5);
+    CHECK(stash.log().find(wal + " is corrupt") != std::string::npos);
+}
+
+TEST_CASE("another program's SQLite database is refused, and left as it was") {
+    TempDir dir;
+    auto data = dir / "data";
+    REQUIRE(mkdir(data.c_str(), 0700) == 0);
+    auto db = data + "/stash.db";
+    {
+        sqlite3* raw = nullptr;
+        REQUIRE(sqlite3_open(db.c_str(), &raw) == SQLITE_OK);
+        CHECK(sqlite3_exec(raw, "CREATE TABLE users (name TEXT)", nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(raw);
+    }
+    auto before = slurp(db);
+    Process stash({bin("seq-stash"), "--socket", dir / "s.sock", "--data-dir", data}, dir / "stash.log");
+    CHECK(stash.exit_code() == 5);
+    CHECK(stash.log().find(db + " is not a stash's store") != std::string::npos);
+    CHECK(slurp(db) == before);
 }
 
 TEST_CASE("a store overwritten with garbage is refused, naming the file") {

@@ -337,12 +337,14 @@ TEST_CASE("seqctl restart returns once the child runs again, so restarts in a sc
     Sup t(dir);
     INFO("supervisor log:\n", t.proc->log());
     CHECK(call_int(t.sock(), {"INCREMENT", "100"}) == 100);
-    for (int round = 0; round < 5; ++round) {
+    for (int round = 0; round < 10; ++round) {
         CAPTURE(round);
         pid_t worker = t.pid("worker");
         // Back to back: the stash's restart must not catch the worker while
-        // it starts, before it holds the number again.
-        auto r = sh(t.ctl("restart worker") + " 2>&1 && " + t.ctl("restart stash") + " 2>&1");
+        // it starts, before it holds the number again; the worker's must not
+        // take it away before it has re-seeded the new stash.
+        std::string first = round % 2 ? "stash" : "worker", second = round % 2 ? "worker" : "stash";
+        auto r = sh(t.ctl("restart " + first) + " 2>&1 && " + t.ctl("restart " + second) + " 2>&1");
         CAPTURE(r.out);
         CHECK(r.code == 0);
         auto st = tree_status(t.run);  // no waiting: the reply came once it ran
