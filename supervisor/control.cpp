@@ -78,13 +78,16 @@ Server::Verdict Control::restart(Connection& c, std::string_view name) {
         }
         return Server::Verdict::done;
     }
-    if (!sup_.has_child(name) || sup_.stopping() || sup_.settled()) {
-        if (auto refused = sup_.restart(name)) {
-            resp::append_error(out, *refused);
-            return Server::Verdict::done;
-        }
-        awaited_[c.id()] = {std::string(name), sup_.spawns(name) + 1};
+    // A refusal (no such child, stopping) is said at once; a restart waits
+    // for the tree to settle first.
+    bool refused = !sup_.has_child(name) || sup_.stopping();
+    if (!refused && !sup_.settled()) return defer();
+    auto spawn = sup_.spawns(name) + 1;
+    if (auto why = sup_.restart(name)) {
+        resp::append_error(out, *why);
+        return Server::Verdict::done;
     }
+    awaited_[c.id()] = {std::string(name), spawn};
     return defer();
 }
 

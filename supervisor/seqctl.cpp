@@ -140,8 +140,6 @@ void print_status(const seq::resp::Value& v, bool json) {
                     text(field(c, "last_exit")).c_str(), uptime(field(c, "uptime_ms")).c_str());
 }
 
-}  // namespace
-
 // A closed standard fd would be the next one open() or socket() returns: our
 // connection would become "stdout", and the reply would go back to the server
 // instead of to the user. Stdin and stderr are plugged with /dev/null; a
@@ -151,6 +149,8 @@ bool std_fds_usable() {
         if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) return false;
     return fcntl(1, F_GETFD) >= 0;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);  // a reader gone from stdout is EPIPE, reported as such (exit 5)

@@ -271,20 +271,18 @@ void Supervisor::shutdown(const std::string& why) {
 }
 
 std::optional<std::string> Supervisor::restart(std::string_view name) {
-    for (auto& c : children_) {
-        if (c->spec.name != name) continue;
-        if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
-        log("%s: restart requested", c->spec.name.c_str());
-        c->want = true;
-        if (c->state == State::starting || c->state == State::running) c->must_stop = true;
-        ++c->restarts;
-        step();
-        return std::nullopt;
-    }
-    return "ERR no child named '" + std::string(name.substr(0, 64)) + "' (children: " + child_names() + ")";
+    auto* c = find(name);
+    if (!c) return "ERR no child named '" + std::string(name.substr(0, 64)) + "' (children: " + child_names() + ")";
+    if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
+    log("%s: restart requested", c->spec.name.c_str());
+    c->want = true;
+    if (c->state == State::starting || c->state == State::running) c->must_stop = true;
+    ++c->restarts;
+    step();
+    return std::nullopt;
 }
 
-const Supervisor::Child* Supervisor::find(std::string_view name) const {
+Supervisor::Child* Supervisor::find(std::string_view name) const {
     for (auto& c : children_)
         if (c->spec.name == name) return c.get();
     return nullptr;

@@ -84,7 +84,7 @@ private:
         uv::Timer timer;  // start timeout, or SIGKILL after shutdown timeout
     };
     static const char* state_name(State s);
-    const Child* find(std::string_view name) const;
+    Child* find(std::string_view name) const;
 
     void step();
     void spawn(Child& c);

@@ -45,11 +45,7 @@ void StashLink::try_connect() {
         fd_ = connect_unix(path_, true);
     } catch (const std::exception& e) {
         if (backoff_ms_ == 0) log("stash unreachable: %s; retrying", e.what());
-        backoff_ms_ = std::clamp<std::uint64_t>(backoff_ms_ * 2, 5, max_backoff_ms);
-        uv_timer_start(retry_.get(), [](uv_timer_t* t) {
-            if (auto* self = uv::owner<StashLink>(t)) self->try_connect();
-        }, backoff_ms_, 0);
-        return;
+        return retry_later(true);
     }
     ++connects_;
     poll_ = uv::make_poll(loop_, fd_.get());
@@ -203,12 +199,11 @@ void StashLink::on_reply(resp::Value& v) {
 }
 
 void StashLink::lost(const std::string& why) {
+    if (state_ != State::down && backoff_ms_ == 0)
+        log("stash link to %s lost: %s; reconnecting", path_.c_str(), why.c_str());
     // A link that never came up (the stash accepts, then refuses or closes:
     // max clients reached) backs off like a failed connect, or it would spin.
     bool never_up = state_ == State::connecting;
-    if (state_ != State::down && backoff_ms_ == 0)
-        log("stash link to %s lost: %s; reconnecting", path_.c_str(), why.c_str());
-    if (never_up) backoff_ms_ = std::clamp<std::uint64_t>(backoff_ms_ * 2, 5, max_backoff_ms);
     state_ = State::down;
     if (!down_since_) down_since_ = uv_now(loop_);
     poll_.close();
@@ -220,7 +215,11 @@ void StashLink::lost(const std::string& why) {
     out_sent_ = 0;
     in_.clear();
     parser_ = resp::ReplyParser{};
-    // From the timer, not from here: this may run deep inside a callback.
+    retry_later(never_up);  // from the timer, not from here: this may run deep inside a callback
+}
+
+void StashLink::retry_later(bool grow) {
+    if (grow) backoff_ms_ = std::clamp<std::uint64_t>(backoff_ms_ * 2, 5, max_backoff_ms);
     uv_timer_start(retry_.get(), [](uv_timer_t* t) {
         if (auto* self = uv::owner<StashLink>(t)) self->try_connect();
     }, backoff_ms_, 0);

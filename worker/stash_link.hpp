@@ -57,6 +57,9 @@ private:
     void queue(std::initializer_list<std::string_view> args);
     void flush();
     void lost(const std::string& why);
+    // Calls try_connect after the backoff, doubled first (5 ms to 500 ms) if
+    // `grow`: the stash could not be reached, or would not keep the link.
+    void retry_later(bool grow);
     void arm_poll();
 
     uv_loop_t* loop_;

@@ -153,7 +153,6 @@ void Worker::answer(Command cmd, std::span<const std::string_view> args, Connect
 
 void Worker::enroll(Connection& c) {
     auto since = c.deferred_since.value_or(loop_.now());
-    if (!open_since_ || since < *open_since_) open_since_ = since;
     if (!open_.empty() && open_.back().conn == c.id()) {
         open_.back().end = c.out_end();
         open_.back().since_ms = std::min(open_.back().since_ms, since);
@@ -165,11 +164,12 @@ void Worker::enroll(Connection& c) {
 void Worker::close_batch() {
     if (open_.empty()) return;
     auto commit = open_changed_ ? link_.commit(*value_) : link_.issued();
+    auto since = std::min_element(open_.begin(), open_.end(), [](const Held& a, const Held& b) {
+                     return a.since_ms < b.since_ms;
+                 })->since_ms;
     batches_.push_back({commit, *value_, std::move(open_)});
     open_.clear();
     open_changed_ = false;
-    auto since = open_since_.value_or(loop_.now());
-    open_since_.reset();
     release_done();
     if (!batches_.empty()) arm_held_timer(since);
 }

@@ -90,7 +90,6 @@ private:
     bool serving_ = false;
     std::vector<Held> open_;
     bool open_changed_ = false;
-    std::optional<std::uint64_t> open_since_;  // the oldest wait among open_'s replies
     // The number the stash is known to hold: what INFO shows, since INFO does
     // not wait for the stash and must not reveal a number it lacks.
     std::optional<std::int64_t> stash_value_;

@@ -203,6 +203,21 @@ TEST_CASE("another program's SQLite database is refused, and left as it was") {
     CHECK(slurp(db) == before);
 }
 
+TEST_CASE("seqctl restart of a stash that cannot start again fails, saying why, once the tree gives up") {
+    TempDir dir;
+    Tree t(dir, {"--max-restarts", "2"});
+    CHECK(call_int(t.sock(), {"INCREMENT", "5"}) == 5);
+    // The running stash has checked its data dir already; any stash started
+    // from now on refuses one open to others (exit 5), again and again.
+    REQUIRE(chmod(t.data.c_str(), 0755) == 0);
+    auto r = sh(bin("seqctl") + " --run-dir " + t.run + " --timeout 20000 restart stash 2>&1");
+    CAPTURE(r.out);
+    CHECK(r.code == 1);
+    CHECK(r.out.find("ERR the supervisor is stopping: stash was not restarted") != std::string::npos);
+    CHECK(t.sup->exit_code(10000ms) == 1);
+    CHECK(t.sup->log().find("giving up") != std::string::npos);
+}
+
 TEST_CASE("a store overwritten with garbage is refused, naming the file") {
     TempDir dir;
     {
