@@ -5,6 +5,8 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <string>
 
@@ -12,30 +14,58 @@ namespace seq {
 
 namespace {
 // Written once in main before the loop starts; read-only afterwards.
-std::string& program_name() {
-    static std::string name = "sequence";
-    return name;
+struct Setup {
+    std::string name = "sequence";
+    bool bare = false;
+};
+Setup& setup() {
+    static Setup s;
+    return s;
 }
-}  // namespace
 
-void log_init(std::string_view program) { program_name() = program; }
+constexpr std::size_t line_max = 1024;
 
-void log(const char* fmt, ...) {
-    char line[1024];
+int stamp(char* line, std::string_view who, pid_t pid) {
     timeval tv{};
     gettimeofday(&tv, nullptr);
     tm t{};
     localtime_r(&tv.tv_sec, &t);
-    int n = std::snprintf(line, sizeof line, "%02d:%02d:%02d.%03d %s[%d]: ", t.tm_hour, t.tm_min, t.tm_sec,
-                          static_cast<int>(tv.tv_usec / 1000), program_name().c_str(), static_cast<int>(getpid()));
+    return std::snprintf(line, line_max, "%02d:%02d:%02d.%03d %.*s[%d]: ", t.tm_hour, t.tm_min, t.tm_sec,
+                         static_cast<int>(tv.tv_usec / 1000), static_cast<int>(who.size()), who.data(),
+                         static_cast<int>(pid));
+}
+
+// One write per line, so lines from several processes sharing stderr never interleave.
+void emit(char* line, int n) {
+    if (n > static_cast<int>(line_max) - 2) n = line_max - 2;
+    line[n++] = '\n';
+    [[maybe_unused]] auto w = ::write(STDERR_FILENO, line, static_cast<std::size_t>(n));
+}
+}  // namespace
+
+void log_init(std::string_view program) {
+    setup().name = program;
+    const char* mode = std::getenv("SEQ_LOG");
+    setup().bare = mode && std::strcmp(mode, "bare") == 0;
+}
+
+void log(const char* fmt, ...) {
+    char line[line_max];
+    int n = setup().bare ? 0 : stamp(line, setup().name, getpid());
     va_list ap;
     va_start(ap, fmt);
-    n += std::vsnprintf(line + n, sizeof line - static_cast<std::size_t>(n) - 1, fmt, ap);
+    n += std::vsnprintf(line + n, line_max - static_cast<std::size_t>(n) - 1, fmt, ap);
     va_end(ap);
-    if (n > static_cast<int>(sizeof line) - 2) n = sizeof line - 2;
-    line[n++] = '\n';
-    // One write per line, so lines from several processes sharing stderr never interleave.
-    [[maybe_unused]] auto w = ::write(STDERR_FILENO, line, static_cast<std::size_t>(n));
+    emit(line, n);
+}
+
+void log_line(std::string_view who, pid_t pid, std::string_view text) {
+    char line[line_max];
+    int n = stamp(line, who, pid);
+    auto room = line_max - 2 - static_cast<std::size_t>(n);
+    auto len = text.size() < room ? text.size() : room;
+    std::memcpy(line + n, text.data(), len);
+    emit(line, n + static_cast<int>(len));
 }
 
 }  // namespace seq

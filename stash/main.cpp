@@ -42,7 +42,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->needs(data_dir_opt)
         ->check(CLI::IsMember({"always", "everysec", "no"}));
-    app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it")
+    app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
+        ->envname("SEQ_NOTIFY_FD")
         ->check(CLI::NonNegativeNumber);
     add_max_clients(app, opts.max_clients, "connections served at once");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;

@@ -1,11 +1,14 @@
-// seq-supervisor: runs seq-stash and seq-worker as an OTP supervisor would,
-// so that kill -9 of either is a non-event for clients.
+// seq-supervisor: runs a supervision tree as an OTP supervisor would: the
+// built-in sequence tree (seq-stash, then seq-worker), or any tree of
+// programs described by a TOML file (--config).
 #include <unistd.h>
 
 #include "cli.hpp"
 #include <climits>
+#include <cstdlib>
 #include <string>
 
+#include "builtin_tree.hpp"
 #include "control.hpp"
 #include "daemon.hpp"
 #include "log.hpp"
@@ -13,13 +16,15 @@
 #include "server.hpp"
 #include "socket.hpp"
 #include "supervisor.hpp"
+#include "tree_file.hpp"
 
 namespace {
 
 const char* const exit_codes_help = R"(Exit codes:
-  0  stopped in order (SIGTERM, SIGINT, SIGHUP, or seqctl stop): children stopped, sockets removed
-  1  gave up: more than --max-restarts restarts within --max-seconds
-  2  bad command line
+  0  stopped in order (SIGTERM, SIGINT, SIGHUP, or seqctl stop): children stopped, sockets removed;
+     with --check: the tree file is valid
+  1  gave up: more than max_restarts restarts within max_seconds
+  2  bad command line, or a tree file that is not valid (each error names file:line:column and the key)
   3  the run dir or a socket is unusable (held by another supervisor, wrong owner or mode))";
 
 // A socket the supervisor binds and owns across its children's lives.
@@ -41,100 +46,141 @@ std::string program_dir() {
     return self.substr(0, self.rfind('/'));
 }
 
-}  // namespace
+seq::sup::LoadContext load_context() {
+    const char* path = std::getenv("PATH");
+    return {program_dir(), path ? path : "/usr/local/bin:/usr/bin:/bin"};
+}
 
-int main(int argc, char** argv) {
+// What this build cannot run yet, said before anything starts.
+std::vector<std::string> unsupported(const seq::sup::SupervisorSpec& s, const std::string& file) {
+    std::vector<std::string> out;
+    for (auto& c : s.children) {
+        if (c.type == seq::sup::ChildType::supervisor)
+            out.push_back(file + ": child \"" + c.name + "\": nested supervisors (type = \"supervisor\") are not "
+                                "supported by this version yet");
+        if (c.readiness == seq::sup::Readiness::sd_notify)
+            out.push_back(file + ": child \"" + c.name + "\": readiness = \"sd_notify\" is not supported by this "
+                                "version yet; use \"notify-fd\" or \"none\"");
+    }
+    return out;
+}
+
+// Loads a tree file, or says everything wrong with it on stderr.
+std::optional<seq::sup::Tree> load(const std::string& file) {
+    std::vector<std::string> errors;
+    try {
+        auto tree = seq::sup::load_tree_file(file, load_context());
+        errors = unsupported(tree.root, file);
+        if (errors.empty()) return tree;
+    } catch (const seq::sup::TreeFileError& e) {
+        errors = e.errors;
+    }
+    for (auto& line : errors) std::fprintf(stderr, "seq-supervisor: %s\n", line.c_str());
+    return std::nullopt;
+}
+
+// Binds the tree's sockets in the run dir, then supervises it until it stops.
+int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients) {
     using namespace seq;
-    CLI::App app{"seq-supervisor: starts seq-stash then seq-worker, and restarts them by an OTP strategy "
-                 "when they die. Runs in the foreground and logs to stderr."};
-    app.footer(exit_codes_help);
-    std::string run_dir = default_run_dir();
-    std::string strategy = "rest_for_one";
-    sup::Options opts;
-    std::int64_t initial = 0;
-    std::uint64_t shutdown_ms = 5000;
-    std::uint64_t start_ms = 5000;
-    std::string data_dir;
-    std::string fsync = "everysec";
-    std::size_t max_clients = 10000;
-    app.add_option("--run-dir", run_dir, "where the sockets and the lock live (created 0700)")->capture_default_str();
-    app.add_option("--strategy", strategy, "which children a death restarts")
-        ->capture_default_str()
-        ->check(CLI::IsMember({"one_for_one", "one_for_all", "rest_for_one"}));
-    app.add_option("--max-restarts", opts.max_restarts, "restart intensity: at most this many restarts...")
-        ->capture_default_str();
-    app.add_option("--max-seconds", opts.max_seconds, "...within this many seconds, else give up")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    app.add_option("--initial", initial, "the worker's first number, when the stash holds none")
-        ->capture_default_str();
-    app.add_option("--shutdown-timeout", shutdown_ms, "milliseconds between SIGTERM and SIGKILL when stopping a child")
-        ->capture_default_str();
-    app.add_option("--start-timeout", start_ms, "milliseconds a child has to become ready")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
-    auto* data_dir_opt = app.add_option("--data-dir", data_dir,
-                                        "keep the stash on disk here (survives every crash); in memory without it");
-    app.add_option("--fsync", fsync, "with --data-dir: always, everysec or no (as Redis's appendfsync)")
-        ->capture_default_str()
-        ->needs(data_dir_opt)
-        ->check(CLI::IsMember({"always", "everysec", "no"}));
-    add_max_clients(app, max_clients, "connections the worker and the stash each serve at once");
-    if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
-    opts.strategy = *sup::parse_strategy(strategy);
-    log_init("supervisor");
-
     uv::Loop loop;
     std::optional<sup::RunDir> dir;
-    std::optional<OwnedSocket> stash_sock, worker_sock, control_sock;
+    std::vector<std::unique_ptr<OwnedSocket>> sockets;
+    std::optional<OwnedSocket> control_sock;
+    sup::Environment env;
     try {
         dir.emplace(run_dir);
-        stash_sock.emplace(dir->file("stash.sock"));
-        worker_sock.emplace(dir->file("sequence.sock"));
+        for (auto& s : sup::sockets_of(tree.root)) {
+            auto path = s.path.starts_with("/") ? s.path : dir->file(s.path);
+            sockets.push_back(std::make_unique<OwnedSocket>(path));
+            env.sockets[s.name] = sockets.back()->fd.get();
+            if (s.name == tree.stash) env.stash = path;
+        }
         control_sock.emplace(dir->file("control.sock"));
     } catch (const std::exception& e) {
         log("cannot start: %s", e.what());
         return exit_code::socket;
     }
-
-    auto bin = program_dir();
-    std::vector<std::string> stash_argv{bin + "/seq-stash", "--max-clients", std::to_string(max_clients)};
-    std::vector<std::string> worker_argv{bin + "/seq-worker", "--stash",       stash_sock->path,
-                                         "--initial",         std::to_string(initial), "--max-clients",
-                                         std::to_string(max_clients)};
-    if (!data_dir.empty()) {
-        stash_argv.insert(stash_argv.end(), {"--data-dir", data_dir, "--fsync", fsync});
-        // On disk, "handed to the stash's socket" is not enough: a kill of the
-        // whole tree would drop what the stash had not yet read.
-        worker_argv.push_back("--wait-for-ack");
-    }
-    std::vector<sup::ChildSpec> specs;
-    specs.push_back({.name = "stash",
-                     .argv = stash_argv,
-                     .restart = sup::RestartType::permanent,
-                     .shutdown_ms = shutdown_ms,
-                     .listen_fds = {{"stash", stash_sock->fd.get()}},
-                     .notify = true,
-                     .start_timeout_ms = start_ms});
-    specs.push_back({.name = "worker",
-                     .argv = worker_argv,
-                     .restart = sup::RestartType::permanent,
-                     .shutdown_ms = shutdown_ms,
-                     .listen_fds = {{"worker", worker_sock->fd.get()}},
-                     .notify = true,
-                     .start_timeout_ms = start_ms});
-
-    sup::Supervisor supervisor(loop, std::move(specs), opts);
+    sup::Supervisor supervisor(loop, tree.root, std::move(env));
     ServerOptions control_opts;
     control_opts.max_clients = max_clients;
     sup::Control control(loop, supervisor, std::move(control_sock->fd), control_opts);
-    StopSignals signals(loop.get(), [&](int sig) {
-        supervisor.shutdown(seq::signal_name(sig) + " received");
-    });
-    log("run dir %s; stash %s", dir->path().c_str(),
-        data_dir.empty() ? "in memory" : (data_dir + ", fsync " + fsync).c_str());
+    StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
+    log("run dir %s; %s", dir->path().c_str(), what.c_str());
     control.start();
     supervisor.start();
     loop.run();
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace seq;
+    CLI::App app{"seq-supervisor: starts a tree of programs in order and restarts them by an OTP strategy when "
+                 "they die. Without --config it runs the built-in tree: seq-stash, then seq-worker. Runs in the "
+                 "foreground and logs to stderr."};
+    app.footer(exit_codes_help);
+    std::string run_dir = default_run_dir();
+    std::string config, check;
+    bool print_config = false;
+    std::string strategy = "rest_for_one";
+    sup::BuiltinOptions b;
+    app.add_option("--run-dir", run_dir, "where the sockets and the lock live (created 0700)")->capture_default_str();
+    auto* config_opt = app.add_option("--config", config, "run the tree this TOML file describes (see README: Trees)");
+    auto* check_opt = app.add_option("--check", check, "only validate a tree file: exit 0 if valid, else 2");
+    auto* print_opt = app.add_flag("--print-config", print_config,
+                                   "print the built-in tree, as these flags shape it, as a tree file, and exit");
+    std::vector<CLI::Option*> builtin;
+    builtin.push_back(app.add_option("--strategy", strategy, "which children a death restarts")
+                          ->capture_default_str()
+                          ->check(CLI::IsMember({"one_for_one", "one_for_all", "rest_for_one"})));
+    builtin.push_back(app.add_option("--max-restarts", b.flags.max_restarts,
+                                     "restart intensity: at most this many restarts...")
+                          ->capture_default_str());
+    builtin.push_back(app.add_option("--max-seconds", b.flags.max_seconds, "...within this many seconds, else give up")
+                          ->capture_default_str()
+                          ->check(CLI::PositiveNumber));
+    builtin.push_back(app.add_option("--initial", b.initial, "the worker's first number, when the stash holds none")
+                          ->capture_default_str());
+    builtin.push_back(app.add_option("--shutdown-timeout", b.shutdown_ms,
+                                     "milliseconds between SIGTERM and SIGKILL when stopping a child")
+                          ->capture_default_str());
+    builtin.push_back(app.add_option("--start-timeout", b.start_timeout_ms, "milliseconds a child has to become ready")
+                          ->capture_default_str()
+                          ->check(CLI::PositiveNumber));
+    auto* data_dir_opt = app.add_option("--data-dir", b.data_dir,
+                                        "keep the stash on disk here (survives every crash); in memory without it");
+    builtin.push_back(data_dir_opt);
+    builtin.push_back(app.add_option("--fsync", b.fsync, "with --data-dir: always, everysec or no (as Redis's appendfsync)")
+                          ->capture_default_str()
+                          ->needs(data_dir_opt)
+                          ->check(CLI::IsMember({"always", "everysec", "no"})));
+    add_max_clients(app, b.max_clients, "connections the worker and the stash each serve at once (and the control socket)");
+    for (auto* o : builtin) o->excludes(config_opt)->excludes(check_opt);
+    config_opt->excludes(check_opt)->excludes(print_opt);
+    check_opt->excludes(print_opt);
+    if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
+    b.flags.strategy = *sup::parse_strategy(strategy);
+    log_init("supervisor");
+
+    if (!check.empty()) {
+        if (!load(check)) return exit_code::usage;
+        std::printf("%s: a valid tree\n", check.c_str());
+        return exit_code::ok;
+    }
+    if (print_config) {
+        auto text = sup::write_tree(sup::builtin_tree(b, ""),
+                                    "# The built-in tree of seq-supervisor, as a tree file: run it with\n"
+                                    "#   seq-supervisor --config FILE\n"
+                                    "# Bare program names are looked up beside seq-supervisor, then on $PATH.\n");
+        std::fputs(text.c_str(), stdout);
+        return std::fflush(stdout) == 0 ? exit_code::ok : exit_code::failure;
+    }
+    if (!config.empty()) {
+        auto tree = load(config);
+        if (!tree) return exit_code::usage;
+        return run(*tree, run_dir, "tree " + config, b.max_clients);
+    }
+    auto what = b.data_dir.empty() ? std::string("stash in memory") : "stash " + b.data_dir + ", fsync " + b.fsync;
+    return run(sup::builtin_tree(b, program_dir()), run_dir, what, b.max_clients);
 }

@@ -8,9 +8,13 @@
 
 #include <cerrno>
 #include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "daemon.hpp"
+#include "fd.hpp"
 
 extern char** environ;
 
@@ -46,9 +50,19 @@ void format_uint(char* out, unsigned long v) {
 pid_t spawn(const SpawnArgs& a) {
     // Everything the child needs is built here, before fork: the child may
     // only make async-signal-safe calls, so it must not allocate.
+    auto overridden = [&](const char* e) {
+        // What the supervisor sets for each child is never inherited from
+        // its own environment (a NOTIFY_SOCKET of systemd's, say).
+        for (const char* own : {"LISTEN_", "NOTIFY_SOCKET=", "SEQ_NAME=", "SEQ_NOTIFY_FD=", "SEQ_LOG="})
+            if (std::strncmp(e, own, std::strlen(own)) == 0) return true;
+        for (const auto& kv : a.env)
+            if (auto eq = kv.find('='); std::strncmp(e, kv.c_str(), eq + 1) == 0) return true;
+        return false;
+    };
     std::vector<std::string> env_store;
     for (char** e = environ; *e; ++e)
-        if (std::strncmp(*e, "LISTEN_", 7) != 0) env_store.emplace_back(*e);
+        if (!overridden(*e)) env_store.emplace_back(*e);
+    env_store.insert(env_store.end(), a.env.begin(), a.env.end());
     std::string names;
     for (const auto& [name, fd] : a.listen_fds) names += (names.empty() ? "" : ":") + name;
     if (!a.listen_fds.empty()) {
@@ -66,7 +80,9 @@ pid_t spawn(const SpawnArgs& a) {
     argv.push_back(nullptr);
     std::vector<int> sources;
     for (const auto& lf : a.listen_fds) sources.push_back(lf.second);
-    if (a.notify_fd >= 0) sources.push_back(a.notify_fd);
+    sources.insert(sources.end(), a.extra_fds.begin(), a.extra_fds.end());
+    Fd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    const char* cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
     const pid_t parent = getpid();
 
     // Until the child has reset every disposition, a signal sent to it would
@@ -79,6 +95,10 @@ pid_t spawn(const SpawnArgs& a) {
     pid_t pid = fork();
     if (pid != 0) {
         int fork_errno = errno;
+        // Its group exists as soon as fork returns, so that a signal to the
+        // group at once cannot miss (the child does the same: whichever runs
+        // first wins, and the other's call changes nothing).
+        if (pid > 0) setpgid(pid, pid);
         pthread_sigmask(SIG_SETMASK, &before, nullptr);
         if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
         return pid;
@@ -90,8 +110,9 @@ pid_t spawn(const SpawnArgs& a) {
     // which case the death signal was never armed: check after arming.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail("prctl", path);
     if (getppid() != parent) _exit(127);
-    // Its own process group, so a ^C at the terminal reaches the supervisor
-    // alone, which then stops the children in order.
+    // Its own process group: a ^C at the terminal reaches the supervisor
+    // alone, which then stops the children in order; and stopping the child
+    // signals the group, its own children included.
     setpgid(0, 0);
     // Ignored signals would stay ignored across exec, and the mask too;
     // whatever arrived meanwhile is delivered, with its default action, here.
@@ -100,6 +121,12 @@ pid_t spawn(const SpawnArgs& a) {
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
 
+    // Standard streams first: every source below is at 3 or above.
+    if (devnull) dup2(devnull.get(), 0);
+    if (a.output_fd >= 0) {
+        dup2(a.output_fd, 1);
+        dup2(a.output_fd, 2);
+    }
     // Move the sources out of the way first, so that no dup2 overwrites a
     // source not yet moved, then lay them down at 3, 4, ...
     // Parked at or above the last target, the lowest free fds there, so no
@@ -113,6 +140,7 @@ pid_t spawn(const SpawnArgs& a) {
     for (std::size_t i = 0; i < sources.size(); ++i)
         if (dup2(sources[i], 3 + static_cast<int>(i)) < 0) child_fail("dup2", path);
     close_range(3 + static_cast<unsigned>(sources.size()), ~0U, 0);
+    if (cwd && chdir(cwd) < 0) child_fail("chdir", cwd);
     if (!a.listen_fds.empty()) format_uint(listen_pid + 11, static_cast<unsigned long>(getpid()));
     execve(path, argv.data(), envp.data());
     child_fail("exec", path);
@@ -126,5 +154,42 @@ std::string describe_exit(int st) {
 }
 
 bool is_normal_exit(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
+
+std::vector<pid_t> adopted_children(const std::set<pid_t>& known) {
+    std::vector<pid_t> out;
+    // Each task lists the children it parented; orphans come to the one
+    // that is the subreaper, but a look at every task costs little.
+    DIR* tasks = opendir("/proc/self/task");
+    if (!tasks) return out;
+    while (auto* t = readdir(tasks)) {
+        if (t->d_name[0] == '.') continue;
+        std::ifstream f(std::string("/proc/self/task/") + t->d_name + "/children");
+        for (long pid; f >> pid;)
+            if (!known.count(static_cast<pid_t>(pid))) out.push_back(static_cast<pid_t>(pid));
+    }
+    closedir(tasks);
+    return out;
+}
+
+pid_t live_process_group(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return -1;
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return -1;
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    long ppid = 0, pgrp = -1;
+    if (!(rest >> state >> ppid >> pgrp) || state == 'Z' || state == 'X') return -1;
+    return static_cast<pid_t>(pgrp);
+}
+
+std::string process_name(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    if (!std::getline(f, name)) return "?";
+    return name;
+}
 
 }  // namespace seq::sup

@@ -1,11 +1,13 @@
 // Starting a child process the way a supervisor must: by fork and exec of an
-// argv (never a shell), with its listening sockets at fds 3.. (systemd's
-// LISTEN_FDS convention), its readiness pipe after them, and a death signal
-// that ties its life to the supervisor's.
+// argv (never a shell), in a process group of its own, with its listening
+// sockets at fds 3.. (systemd's LISTEN_FDS convention) and any further fds
+// after them, stdin on /dev/null, and a death signal that ties its life to
+// the supervisor's. Also what a subreaper needs: the processes it adopted.
 #pragma once
 
 #include <sys/types.h>
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,18 +17,32 @@ namespace seq::sup {
 struct SpawnArgs {
     std::vector<std::string> argv;                        // argv[0] is the program's path
     std::vector<std::pair<std::string, int>> listen_fds;  // name, fd in the supervisor
-    int notify_fd = -1;                                   // write end of the readiness pipe
+    std::vector<int> extra_fds;                           // laid after the sockets: see child_fd
+    std::vector<std::string> env;                         // "NAME=value", over the supervisor's own
+    std::string cwd;                                      // empty: the supervisor's
+    int output_fd = -1;                                   // the child's stdout and stderr; -1: ours
 };
 
-// The fd number at which the child finds the readiness pipe.
-inline int child_notify_fd(const SpawnArgs& a) { return 3 + static_cast<int>(a.listen_fds.size()); }
+// The fd number at which the child finds extra_fds[i].
+inline int child_fd(const SpawnArgs& a, std::size_t i) {
+    return 3 + static_cast<int>(a.listen_fds.size() + i);
+}
 
-// Forks and execs; returns the child's pid. Throws if fork fails. An exec
-// that fails shows up as the child's exit status 127.
+// Forks and execs; returns the child's pid, which is also its process group.
+// Throws if fork fails. An exec that fails (or a cwd that cannot be entered)
+// shows up as the child's exit status 127.
 pid_t spawn(const SpawnArgs& args);
 
 // "exit status 3", "killed by SIGKILL", "killed by SIGSEGV (core dumped)".
 std::string describe_exit(int wait_status);
 bool is_normal_exit(int wait_status);
+
+// Our child processes that are not in `known`: grandchildren we adopted as a
+// subreaper after their parent died.
+std::vector<pid_t> adopted_children(const std::set<pid_t>& known);
+// A process's group, or -1 if it is gone or a zombie (then only its reaping is left).
+pid_t live_process_group(pid_t pid);
+// Its command name, for a log line ("?" if gone).
+std::string process_name(pid_t pid);
 
 }  // namespace seq::sup

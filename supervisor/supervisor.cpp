@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <set>
 
 #include "log.hpp"
 #include "process.hpp"
@@ -15,12 +17,14 @@
 
 namespace seq::sup {
 
-Supervisor::Supervisor(uv::Loop& loop, std::vector<ChildSpec> specs, Options options)
-    : loop_(loop), options_(options), intensity_(options.max_restarts, options.max_seconds * 1000),
-      sigchld_(uv::make_signal(loop.get())) {
-    for (auto& spec : specs) {
+Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
+    : loop_(loop), options_(spec), env_(std::move(env)), intensity_(spec.max_restarts, spec.max_seconds * 1000),
+      sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())) {
+    options_.children.clear();
+    for (auto& child : spec.children) {
         auto c = std::make_unique<Child>();
-        c->spec = std::move(spec);
+        c->spec = std::move(child);
+        c->path = env_.path.empty() ? c->spec.name : env_.path + "/" + c->spec.name;
         c->index = children_.size();
         c->owner = this;
         c->timer = uv::make_timer(loop.get());
@@ -28,13 +32,14 @@ Supervisor::Supervisor(uv::Loop& loop, std::vector<ChildSpec> specs, Options opt
         children_.push_back(std::move(c));
     }
     sigchld_->data = this;
+    sweep_->data = this;
 }
 
 Supervisor::~Supervisor() {
     // Whatever still runs (the loop was stopped early) must not outlive us.
     for (auto& c : children_)
         if (c->pid > 0) {
-            kill(c->pid, SIGKILL);
+            kill(-c->pid, SIGKILL);
             waitpid(c->pid, nullptr, 0);
         }
 }
@@ -62,6 +67,9 @@ std::string Supervisor::child_names() const {
 }
 
 void Supervisor::start() {
+    // Whatever a child leaves behind (a background job, a double fork) is
+    // adopted by us rather than by init, so that we can stop it and reap it.
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) log("cannot become a subreaper: %s", std::strerror(errno));
     uv::check(uv_signal_start(sigchld_.get(), [](uv_signal_t* h, int) {
         if (auto* s = uv::owner<Supervisor>(h)) s->reap();
     }, SIGCHLD), "uv_signal_start(SIGCHLD)");
@@ -87,6 +95,7 @@ void Supervisor::step() {
     }
     if (shutting_down_) {
         finished_ = true;
+        sweep_orphans();
         log("all children stopped");
         loop_.stop();
         return;
@@ -109,40 +118,65 @@ void Supervisor::step() {
 void Supervisor::spawn_failed(Child& c, const std::string& why) {
     c.last_exit = "could not start: " + why;
     if (!intensity_.record(loop_.now())) {
-        log("cannot start %s: %s; more than %u restarts in %llus: giving up", c.spec.name.c_str(), why.c_str(),
+        log("cannot start %s: %s; more than %u restarts in %llus: giving up", c.path.c_str(), why.c_str(),
             options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
         gave_up_ = true;
         shutting_down_ = true;
         for (auto& other : children_) other->want = false;
         return step();
     }
-    log("cannot start %s: %s; trying again in 100 ms", c.spec.name.c_str(), why.c_str());
+    log("cannot start %s: %s; trying again in 100 ms", c.path.c_str(), why.c_str());
     uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
         if (auto* child = uv::owner<Child>(t)) child->owner->step();
     }, 100, 0);
 }
 
+namespace {
+
+std::pair<Fd, Fd> make_pipe(int read_flags) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    if (read_flags) fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | read_flags);
+    return {Fd(p[0]), Fd(p[1])};
+}
+
+}  // namespace
+
 void Supervisor::spawn(Child& c) {
-    SpawnArgs args{c.spec.argv, c.spec.listen_fds, -1};
-    Fd write_end;
-    if (c.spec.notify) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-        c.notify = Fd(p[0]);
-        write_end = Fd(p[1]);
-        args.notify_fd = write_end.get();
-        args.argv.push_back("--notify-fd");
-        args.argv.push_back(std::to_string(child_notify_fd(args)));
+    SpawnArgs args;
+    args.argv = c.spec.command;
+    args.cwd = c.spec.cwd;
+    for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
+    args.env.push_back("SEQ_NAME=" + c.path);
+    if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
+    for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
+    const bool notify = c.spec.readiness == Readiness::notify_fd;
+    Fd notify_write, output_write, output_read;
+    if (notify) {
+        auto [r, w] = make_pipe(O_NONBLOCK);
+        c.notify = std::move(r);
+        notify_write = std::move(w);
+        args.extra_fds.push_back(notify_write.get());
+        args.env.push_back("SEQ_NOTIFY_FD=" + std::to_string(child_fd(args, args.extra_fds.size() - 1)));
+    }
+    if (c.spec.type == ChildType::worker) {
+        auto [r, w] = make_pipe(O_NONBLOCK);
+        output_read = std::move(r);
+        output_write = std::move(w);
+        args.output_fd = output_write.get();
+        args.env.push_back("SEQ_LOG=bare");
     }
     c.pid = sup::spawn(args);
     ++c.spawns;
-    write_end.reset();
+    notify_write.reset();
+    output_write.reset();
+    if (output_read) c.output.emplace(loop_.get(), std::move(output_read), c.path, c.pid);
     c.started_ms = loop_.now();
     c.start_failed = false;
     c.must_stop = false;
-    if (!c.spec.notify) {
+    if (!notify) {
         c.state = State::running;
-        log("%s started (pid %d)", c.spec.name.c_str(), c.pid);
+        log("%s started (pid %d)", c.path.c_str(), c.pid);
         return;
     }
     c.state = State::starting;
@@ -154,10 +188,10 @@ void Supervisor::spawn(Child& c) {
     uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
         auto* child = uv::owner<Child>(t);
         if (!child || child->state != State::starting) return;
-        log("%s (pid %d) not ready after %llu ms; killing it", child->spec.name.c_str(), child->pid,
+        log("%s (pid %d) not ready after %llu ms; killing it", child->path.c_str(), child->pid,
             static_cast<unsigned long long>(child->spec.start_timeout_ms));
         child->start_failed = true;
-        kill(child->pid, SIGKILL);
+        child->owner->signal_group(*child, SIGKILL);
     }, c.spec.start_timeout_ms, 0);
 }
 
@@ -170,7 +204,7 @@ void Supervisor::on_notify(Child& c) {
     if (!ready) return;  // closed without a word: its death or the start timeout decides
     uv_timer_stop(c.timer.get());
     c.state = State::running;
-    log("%s ready (pid %d) in %llu ms", c.spec.name.c_str(), c.pid,
+    log("%s ready (pid %d) in %llu ms", c.path.c_str(), c.pid,
         static_cast<unsigned long long>(loop_.now() - c.started_ms));
     step();
 }
@@ -180,30 +214,68 @@ void Supervisor::end_notify(Child& c) {
     c.notify.reset();
 }
 
+// The child and every process of its group: what it started goes with it.
+void Supervisor::signal_group(Child& c, int sig) {
+    if (c.pid > 0 && kill(-c.pid, sig) < 0) kill(c.pid, sig);
+}
+
 void Supervisor::begin_stop(Child& c) {
     end_notify(c);
     c.state = State::stopping;
-    kill(c.pid, SIGTERM);
+    if (c.spec.shutdown_ms == 0u) {  // brutal_kill
+        signal_group(c, SIGKILL);
+        return;
+    }
+    signal_group(c, SIGTERM);
+    if (!c.spec.shutdown_ms) return;  // infinity: it takes what it takes
     uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
         auto* child = uv::owner<Child>(t);
         if (!child || child->state != State::stopping) return;
-        log("%s (pid %d) still running %llu ms after SIGTERM; sending SIGKILL", child->spec.name.c_str(), child->pid,
-            static_cast<unsigned long long>(child->spec.shutdown_ms));
-        kill(child->pid, SIGKILL);
-    }, c.spec.shutdown_ms, 0);
+        log("%s (pid %d) still running %llu ms after SIGTERM; sending SIGKILL", child->path.c_str(), child->pid,
+            static_cast<unsigned long long>(*child->spec.shutdown_ms));
+        child->owner->signal_group(*child, SIGKILL);
+    }, *c.spec.shutdown_ms, 0);
+}
+
+// Processes we adopted whose group has no running child of ours: left by a
+// child that is gone (a double fork, a background job of a killed shell, the
+// subtree of a nested supervisor killed with -9). No orphans: they go too.
+void Supervisor::sweep_orphans() {
+    std::set<pid_t> known;
+    for (auto& c : children_)
+        if (c->pid > 0) known.insert(c->pid);
+    for (pid_t pid : adopted_children(known)) {
+        pid_t group = live_process_group(pid);
+        if (group < 0) continue;                // dead already: only its reaping is left
+        if (known.count(group)) continue;       // in a live child's group: it goes with that child
+        log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());
+        // Its group was made by one of our descendants (each child has its
+        // own), and no number of a group is reused while it has members.
+        if (group != getpgrp()) kill(-group, SIGKILL);
+        kill(pid, SIGKILL);
+    }
 }
 
 void Supervisor::reap() {
+    bool adopted = false;
     for (;;) {
         int status = 0;
         pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) return;
+        if (pid <= 0) break;
+        bool ours = false;
         for (auto& c : children_)
             if (c->pid == pid) {
                 on_death(*c, status);
+                ours = true;
                 break;
             }
+        adopted = adopted || !ours;
     }
+    // An adopted process died: its own children may be ours now. The look
+    // waits a moment, so a restart never waits for it.
+    if (adopted && !finished_) uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
+        if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
+    }, 20, 0);
 }
 
 void Supervisor::on_death(Child& c, int status) {
@@ -212,13 +284,23 @@ void Supervisor::on_death(Child& c, int status) {
     auto how = describe_exit(status);
     auto pid = c.pid;
     bool asked = c.state == State::stopping;
+    // What it started and left running goes with it.
+    if (kill(-pid, SIGKILL) == 0 && !asked && !shutting_down_)
+        log("%s (pid %d): killed what was left of its process group", c.path.c_str(), pid);
+    if (c.output) {
+        c.output->finish();
+        c.output.reset();
+    }
+    uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
+        if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
+    }, 20, 0);
     end_notify(c);
     uv_timer_stop(c.timer.get());
     c.state = State::down;
     c.pid = 0;
     c.last_exit = how;
     c.must_stop = false;
-    const char* name = c.spec.name.c_str();
+    const char* name = c.path.c_str();
     if (asked || shutting_down_) {
         log("%s (pid %d) stopped: %s after %s", name, pid, how.c_str(), ran.c_str());
         return step();
@@ -274,7 +356,7 @@ std::optional<std::string> Supervisor::restart(std::string_view name) {
     auto* c = find(name);
     if (!c) return "ERR no child named '" + std::string(name.substr(0, 64)) + "' (children: " + child_names() + ")";
     if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
-    log("%s: restart requested", c->spec.name.c_str());
+    log("%s: restart requested", c->path.c_str());
     c->want = true;
     if (c->state == State::starting || c->state == State::running) c->must_stop = true;
     ++c->restarts;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,31 +17,25 @@
 #include <vector>
 
 #include "fd.hpp"
+#include "child_output.hpp"
 #include "intensity.hpp"
 #include "strategy.hpp"
+#include "tree.hpp"
 #include "uv.hpp"
 
 namespace seq::sup {
 
-struct ChildSpec {
-    std::string name;
-    std::vector<std::string> argv;  // argv[0]: the program's path
-    RestartType restart = RestartType::permanent;
-    std::uint64_t shutdown_ms = 5000;  // SIGTERM, then SIGKILL after this
-    std::vector<std::pair<std::string, int>> listen_fds;  // handed over as LISTEN_FDS
-    bool notify = false;            // reports readiness on --notify-fd N
-    std::uint64_t start_timeout_ms = 5000;
-};
-
-struct Options {
-    Strategy strategy = Strategy::rest_for_one;
-    unsigned max_restarts = 3;
-    std::uint64_t max_seconds = 5;
+// Where one supervisor process runs its children: what the tree around it
+// gives them.
+struct Environment {
+    std::string path;                    // this supervisor's path in the tree; empty at the top
+    std::map<std::string, int> sockets;  // the listening sockets its children use, by name
+    std::string stash;                   // $SEQ_STASH for every child; empty for none
 };
 
 class Supervisor {
 public:
-    Supervisor(uv::Loop& loop, std::vector<ChildSpec> specs, Options options);
+    Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env);
     ~Supervisor();
 
     void start();
@@ -68,6 +63,7 @@ private:
     enum class State { down, starting, running, stopping };
     struct Child {
         ChildSpec spec;
+        std::string path;  // in the tree: "jobs/mailer"
         Supervisor* owner = nullptr;
         std::size_t index = 0;
         State state = State::down;
@@ -81,6 +77,7 @@ private:
         std::string last_exit;
         Fd notify;
         uv::Poll notify_poll;
+        std::optional<ChildOutput> output;
         uv::Timer timer;  // start timeout, or SIGKILL after shutdown timeout
     };
     static const char* state_name(State s);
@@ -93,14 +90,18 @@ private:
     void reap();
     void on_death(Child& c, int status);
     void on_notify(Child& c);
+    void signal_group(Child& c, int sig);
+    void sweep_orphans();
     void end_notify(Child& c);
     std::string seconds(std::uint64_t ms) const;
 
     uv::Loop& loop_;
-    Options options_;
+    SupervisorSpec options_;  // strategy and intensity (its children are in children_)
+    Environment env_;
     std::vector<std::unique_ptr<Child>> children_;
     Intensity intensity_;
     uv::Signal sigchld_;
+    uv::Timer sweep_;  // a look for orphans, soon after a death
     bool shutting_down_ = false;
     bool gave_up_ = false;
     bool finished_ = false;

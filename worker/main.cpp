@@ -26,10 +26,13 @@ int main(int argc, char** argv) {
     int notify_fd = -1;
     worker::Options opts;
     app.add_option("--socket", socket_path, "Unix socket to listen on (unless one is inherited as 'worker')");
-    app.add_option("--stash", opts.stash_path, "the stash's Unix socket")->required();
+    app.add_option("--stash", opts.stash_path, "the stash's Unix socket (default: $SEQ_STASH, as a tree gives it)")
+        ->envname("SEQ_STASH")
+        ->required();
     app.add_option("--initial", opts.initial, "the first number, when the stash holds none")->capture_default_str();
     app.add_option("--key", opts.key, "the stash key that holds the number")->capture_default_str();
-    app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it")
+    app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
+        ->envname("SEQ_NOTIFY_FD")
         ->check(CLI::NonNegativeNumber);
     app.add_option("--stash-timeout", opts.stash_timeout_ms,
                    "milliseconds to wait for the stash at start, and for a request to wait for a lost stash")

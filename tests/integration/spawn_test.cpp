@@ -50,7 +50,9 @@ TEST_CASE("a signal sent to a child as it is forked is the child's: never run by
     // a child that ran the handler instead of dying goes on to exec sleep.
     int not_killed = 0;
     for (int i = 0; i < 300 && not_killed == 0; ++i) {
-        auto pid = seq::sup::spawn({.argv = {"/bin/sleep", "30"}, .listen_fds = {}, .notify_fd = -1});
+        seq::sup::SpawnArgs args;
+        args.argv = {"/bin/sleep", "30"};
+        auto pid = seq::sup::spawn(args);
         REQUIRE(kill(pid, SIGUSR1) == 0);
         auto st = wait_exit(pid, 5000);
         if (!st) {

@@ -1,0 +1,73 @@
+// A supervision tree as data: OTP's child specs and supervisor flags. The
+// built-in sequence tree and every tree file come to this; the supervisor
+// runs it, and a nested supervisor is handed its own subtree in the same form.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strategy.hpp"
+
+namespace seq::sup {
+
+enum class ChildType { worker, supervisor };
+// How a child says it serves: not at all (running once exec'd), a newline on
+// the fd passed as --notify-fd (s6), or READY=1 on $NOTIFY_SOCKET (systemd).
+enum class Readiness { none, notify_fd, sd_notify };
+
+std::optional<ChildType> parse_child_type(std::string_view s);
+std::string_view to_string(ChildType t);
+std::optional<Readiness> parse_readiness(std::string_view s);
+std::string_view to_string(Readiness r);
+
+// A listening socket the top supervisor binds and keeps across its users' lives.
+struct SocketSpec {
+    std::string name;  // as the child finds it in LISTEN_FDNAMES
+    std::string path;  // relative to the run dir, or absolute
+    bool operator==(const SocketSpec&) const = default;
+};
+
+struct ChildSpec;
+
+struct SupervisorSpec {
+    Strategy strategy = Strategy::one_for_one;
+    unsigned max_restarts = 3;
+    std::uint64_t max_seconds = 5;
+    std::vector<ChildSpec> children;
+    bool operator==(const SupervisorSpec&) const;
+};
+
+struct ChildSpec {
+    std::string name;
+    ChildType type = ChildType::worker;
+    std::vector<std::string> command;  // argv; command[0] an absolute path once loaded
+    RestartType restart = RestartType::permanent;
+    // ms from SIGTERM to SIGKILL; 0 is brutal_kill, nullopt infinity.
+    std::optional<std::uint64_t> shutdown_ms = 5000;
+    Readiness readiness = Readiness::none;
+    std::uint64_t start_timeout_ms = 5000;
+    std::vector<SocketSpec> sockets;
+    std::map<std::string, std::string> env;
+    std::string cwd;  // empty: the supervisor's own
+    SupervisorSpec sub;  // type == supervisor: its flags and children
+    bool operator==(const ChildSpec&) const = default;
+};
+
+inline bool SupervisorSpec::operator==(const SupervisorSpec& o) const {
+    return strategy == o.strategy && max_restarts == o.max_restarts && max_seconds == o.max_seconds &&
+           children == o.children;
+}
+
+struct Tree {
+    SupervisorSpec root;
+    std::string stash;  // a socket's name: its path goes to every child as $SEQ_STASH
+};
+
+// Every socket of the subtree, in start order, depth first.
+std::vector<SocketSpec> sockets_of(const SupervisorSpec& s);
+
+}  // namespace seq::sup

@@ -1,0 +1,503 @@
+#include "tree_file.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+// toml++ compiled here alone, header-only: no shared library for a restarted
+// nested supervisor to load, and no second copy of libstdc++ beside our
+// static one.
+#define TOML_HEADER_ONLY 1
+#define TOML_ENABLE_FORMATTERS 0
+#include <toml++/toml.h>
+
+namespace seq::sup {
+
+namespace {
+
+const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "stash", "child"};
+const std::set<std::string_view> common_keys = {"name", "type", "restart", "shutdown", "start_timeout"};
+const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets", "env", "cwd"};
+const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
+// Set by the supervisor itself: a tree file that set them would be overridden.
+const std::set<std::string_view> reserved_env = {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
+                                                  "SEQ_NAME", "SEQ_STASH", "SEQ_NOTIFY_FD"};
+// Files of the run dir that are not sockets a tree may name.
+const std::set<std::string_view> reserved_paths = {"control.sock", "notify.sock", "supervisor.lock"};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string in_quotes(std::string_view s) {
+    std::string r = "\"";
+    for (char c : s.substr(0, 80)) r += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+    return r + "\"";
+}
+
+bool valid_name(std::string_view s) {
+    if (s.empty() || s.size() > 64) return false;
+    if (!std::isalnum(static_cast<unsigned char>(s[0])) && s[0] != '_') return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+}
+
+class Loader {
+public:
+    Loader(const std::string& file, const LoadContext& ctx) : file_(file), ctx_(ctx) {
+        std::error_code ec;
+        auto abs = std::filesystem::absolute(file, ec);
+        dir_ = ec ? std::string(".") : abs.parent_path().string();
+    }
+
+    Tree load(const toml::table& doc) {
+        Tree tree;
+        std::optional<std::pair<std::string, toml::source_region>> stash;
+        for (auto&& [key, node] : doc) {
+            auto k = key.str();
+            if (!top_keys.count(k)) {
+                unknown(key, "", top_keys);
+            } else if (k == "stash") {
+                if (auto s = string_of(node, "", "stash")) stash = {{*s, node.source()}};
+            }
+        }
+        supervisor_flags(doc, "", tree.root);
+        children(doc, "", tree.root);
+        if (stash) {
+            bool found = false;
+            for (auto& s : sockets_of(tree.root)) found = found || s.name == stash->first;
+            if (!found)
+                error(stash->second, "", "stash", "no socket named " + in_quotes(stash->first) + " in the tree");
+            tree.stash = stash->first;
+        }
+        return tree;
+    }
+
+    std::vector<std::string> errors;
+
+private:
+    void error(const toml::source_region& at, const std::string& child, std::string_view key, const std::string& what) {
+        std::string where = file_ + ":" + std::to_string(at.begin.line) + ":" + std::to_string(at.begin.column) + ": ";
+        std::string subject = child.empty() ? "" : "child " + in_quotes(child) + ", ";
+        subject += "key " + in_quotes(key) + ": ";
+        errors.push_back(where + subject + what);
+    }
+
+    void unknown(const toml::key& key, const std::string& child, const std::set<std::string_view>& known,
+                 const char* note = nullptr) {
+        std::string what = note ? note : "unknown key";
+        if (!note) {
+            std::string_view best;
+            std::size_t best_d = 3;
+            for (auto k : known)
+                if (auto d = edit_distance(key.str(), k); d < best_d) best_d = d, best = k;
+            if (!best.empty()) what += "; did you mean " + in_quotes(best) + "?";
+        }
+        error(key.source(), child, key.str(), what);
+    }
+
+    std::optional<std::string> string_of(const toml::node& n, const std::string& child, std::string_view key) {
+        if (auto* s = n.as_string()) return s->get();
+        error(n.source(), child, key, "expected a string");
+        return std::nullopt;
+    }
+
+    // A whole number in [lo, hi].
+    std::optional<std::int64_t> integer_of(const toml::node& n, const std::string& child, std::string_view key,
+                                           std::int64_t lo, std::int64_t hi) {
+        auto* i = n.as_integer();
+        if (!i) {
+            error(n.source(), child, key, "expected a whole number");
+            return std::nullopt;
+        }
+        if (i->get() < lo || i->get() > hi) {
+            error(n.source(), child, key,
+                  std::to_string(i->get()) + " is out of range (" + std::to_string(lo) + " to " + std::to_string(hi) + ")");
+            return std::nullopt;
+        }
+        return i->get();
+    }
+
+    void supervisor_flags(const toml::table& t, const std::string& child, SupervisorSpec& s) {
+        if (auto* n = t.get("strategy"))
+            if (auto v = string_of(*n, child, "strategy")) {
+                if (auto st = parse_strategy(*v)) s.strategy = *st;
+                else error(n->source(), child, "strategy",
+                           in_quotes(*v) + " is not one of one_for_one, one_for_all, rest_for_one");
+            }
+        if (auto* n = t.get("max_restarts"))
+            if (auto v = integer_of(*n, child, "max_restarts", 0, 1000000)) s.max_restarts = static_cast<unsigned>(*v);
+        if (auto* n = t.get("max_seconds"))
+            if (auto v = integer_of(*n, child, "max_seconds", 1, 86400 * 365)) s.max_seconds = static_cast<std::uint64_t>(*v);
+    }
+
+    void children(const toml::table& t, const std::string& prefix, SupervisorSpec& s) {
+        auto* n = t.get("child");
+        if (!n) return;
+        auto* arr = n->as_array();
+        if (!arr || !arr->is_array_of_tables()) {
+            error(n->source(), prefix, "child", "expected [[child]] tables");
+            return;
+        }
+        std::set<std::string> names;
+        std::size_t index = 0;
+        for (auto& elem : *arr) {
+            ++index;
+            ChildSpec c;
+            child(*elem.as_table(), prefix, index, c);
+            if (!c.name.empty() && !names.insert(c.name).second)
+                error(elem.source(), "", "name",
+                      "two children named " + in_quotes(c.name) + (prefix.empty() ? "" : " under " + in_quotes(prefix)));
+            s.children.push_back(std::move(c));
+        }
+    }
+
+    void child(const toml::table& t, const std::string& prefix, std::size_t index, ChildSpec& c) {
+        // Messages name the child by its path in the tree, or by its place
+        // while it has no usable name.
+        std::string path = (prefix.empty() ? "" : prefix + "/") + "#" + std::to_string(index);
+        if (auto* n = t.get("name")) {
+            if (auto v = string_of(*n, path, "name")) {
+                if (valid_name(*v)) {
+                    c.name = *v;
+                    path = (prefix.empty() ? "" : prefix + "/") + *v;
+                } else {
+                    error(n->source(), path, "name",
+                          in_quotes(*v) + " is not a name: 1 to 64 letters, digits, '_', '-' or '.', "
+                                       "starting with a letter, digit or '_'");
+                }
+            }
+        } else {
+            error(t.source(), path, "name", "missing: every child needs a name");
+        }
+        if (auto* n = t.get("type"))
+            if (auto v = string_of(*n, path, "type")) {
+                if (auto ty = parse_child_type(*v)) c.type = *ty;
+                else error(n->source(), path, "type", in_quotes(*v) + " is not one of worker, supervisor");
+            }
+        const bool sup = c.type == ChildType::supervisor;
+        // A supervisor waits for its children to stop, however long (OTP).
+        if (sup) c.shutdown_ms = std::nullopt;
+        for (auto&& [key, node] : t) {
+            auto k = key.str();
+            if (common_keys.count(k)) continue;
+            if (sup && worker_keys.count(k))
+                unknown(key, path, {}, "not for a child of type \"supervisor\" (its children have their own)");
+            else if (!sup && supervisor_keys.count(k))
+                unknown(key, path, {}, "only for a child of type = \"supervisor\"");
+            else if (!(sup ? supervisor_keys : worker_keys).count(k)) {
+                std::set<std::string_view> known = common_keys;
+                known.insert(worker_keys.begin(), worker_keys.end());
+                known.insert(supervisor_keys.begin(), supervisor_keys.end());
+                unknown(key, path, known);
+            }
+        }
+        if (auto* n = t.get("restart"))
+            if (auto v = string_of(*n, path, "restart")) {
+                if (auto r = parse_restart_type(*v)) c.restart = *r;
+                else error(n->source(), path, "restart", in_quotes(*v) + " is not one of permanent, transient, temporary");
+            }
+        if (auto* n = t.get("shutdown")) {
+            if (auto* s = n->as_string()) {
+                if (s->get() == "brutal_kill") c.shutdown_ms = 0;
+                else if (s->get() == "infinity") c.shutdown_ms = std::nullopt;
+                else error(n->source(), path, "shutdown",
+                           in_quotes(s->get()) + " is not \"brutal_kill\", \"infinity\" or a number of milliseconds");
+            } else if (auto v = integer_of(*n, path, "shutdown", 0, 86400000)) {
+                c.shutdown_ms = static_cast<std::uint64_t>(*v);
+            }
+        }
+        if (auto* n = t.get("start_timeout"))
+            if (auto v = integer_of(*n, path, "start_timeout", 1, 86400000)) c.start_timeout_ms = static_cast<std::uint64_t>(*v);
+        if (sup) {
+            supervisor_flags(t, path, c.sub);
+            children(t, path, c.sub);
+            return;
+        }
+        if (auto* n = t.get("command")) command(*n, path, c);
+        else error(t.source(), path, "command", "missing: a worker needs a command to run");
+        if (auto* n = t.get("readiness"))
+            if (auto v = string_of(*n, path, "readiness")) {
+                if (auto r = parse_readiness(*v)) c.readiness = *r;
+                else error(n->source(), path, "readiness", in_quotes(*v) + " is not one of none, notify-fd, sd_notify");
+            }
+        if (auto* n = t.get("sockets")) sockets(*n, path, c);
+        if (auto* n = t.get("env")) env(*n, path, c);
+        if (auto* n = t.get("cwd"))
+            if (auto v = string_of(*n, path, "cwd")) {
+                std::error_code ec;
+                auto dir = std::filesystem::path(dir_) / *v;
+                if (v->empty() || !std::filesystem::is_directory(dir, ec))
+                    error(n->source(), path, "cwd", in_quotes(*v) + " is not a directory");
+                else
+                    c.cwd = dir.lexically_normal().string();
+            }
+    }
+
+    void command(const toml::node& n, const std::string& path, ChildSpec& c) {
+        auto* arr = n.as_array();
+        if (!arr) {
+            error(n.source(), path, "command", "expected an array of strings, such as [\"prog\", \"--flag\"]");
+            return;
+        }
+        if (arr->empty()) {
+            error(n.source(), path, "command", "empty: it needs at least the program");
+            return;
+        }
+        for (auto& e : *arr) {
+            auto* s = e.as_string();
+            if (!s) {
+                error(e.source(), path, "command", "expected only strings");
+                return;
+            }
+            c.command.push_back(s->get());
+        }
+        std::string why;
+        if (auto found = resolve(c.command[0], why)) c.command[0] = *found;
+        else error(arr->front().source(), path, "command", why);
+    }
+
+    void sockets(const toml::node& n, const std::string& path, ChildSpec& c) {
+        auto* arr = n.as_array();
+        if (!arr) {
+            error(n.source(), path, "sockets", "expected an array, such as [\"web\"] or [{ name = \"web\", path = \"web.sock\" }]");
+            return;
+        }
+        for (auto& e : *arr) {
+            SocketSpec s;
+            if (auto* str = e.as_string()) {
+                s.name = str->get();
+            } else if (auto* tab = e.as_table()) {
+                for (auto&& [key, node] : *tab) {
+                    if (key.str() == "name") {
+                        if (auto v = string_of(node, path, "sockets.name")) s.name = *v;
+                    } else if (key.str() == "path") {
+                        if (auto v = string_of(node, path, "sockets.path")) s.path = *v;
+                    } else {
+                        unknown(key, path, {"name", "path"});
+                    }
+                }
+                if (!tab->get("name")) error(e.source(), path, "sockets", "a socket table needs a name");
+            } else {
+                error(e.source(), path, "sockets", "expected a socket's name or { name = ..., path = ... }");
+                continue;
+            }
+            if (s.name.empty()) continue;
+            if (!valid_name(s.name)) {
+                error(e.source(), path, "sockets", in_quotes(s.name) + " is not a socket name (letters, digits, '_', '-', '.')");
+                continue;
+            }
+            if (s.path.empty()) s.path = s.name + ".sock";
+            if (s.path.find('\0') != std::string::npos || reserved_paths.count(s.path)) {
+                error(e.source(), path, "sockets", in_quotes(s.path) + " is the supervisor's own file in the run dir");
+                continue;
+            }
+            if (!socket_names_.insert(s.name).second) {
+                error(e.source(), path, "sockets", "socket " + in_quotes(s.name) + " is named twice in the tree");
+                continue;
+            }
+            if (!socket_paths_.insert(s.path).second) {
+                error(e.source(), path, "sockets", "socket path " + in_quotes(s.path) + " is used twice in the tree");
+                continue;
+            }
+            c.sockets.push_back(std::move(s));
+        }
+    }
+
+    void env(const toml::node& n, const std::string& path, ChildSpec& c) {
+        auto* tab = n.as_table();
+        if (!tab) {
+            error(n.source(), path, "env", "expected a table, such as { LANG = \"C\" }");
+            return;
+        }
+        for (auto&& [key, node] : *tab) {
+            std::string k(key.str());
+            if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
+                error(key.source(), path, "env", in_quotes(k) + " is not an environment variable's name");
+            } else if (reserved_env.count(k)) {
+                error(key.source(), path, "env", in_quotes(k) + " is set by the supervisor itself");
+            } else if (auto v = string_of(node, path, "env." + k)) {
+                if (v->find('\0') != std::string::npos) error(node.source(), path, "env." + k, "contains a NUL byte");
+                else c.env[k] = *v;
+            }
+        }
+    }
+
+    static std::string executable(const std::filesystem::path& p) {
+        struct stat st{};
+        if (stat(p.c_str(), &st) != 0) return "not found";
+        if (!S_ISREG(st.st_mode)) return "not a regular file";
+        if (access(p.c_str(), X_OK) != 0) return "not executable";
+        return "";
+    }
+
+    std::optional<std::string> resolve(const std::string& prog, std::string& why) {
+        if (prog.empty()) {
+            why = "the program is an empty string";
+            return std::nullopt;
+        }
+        if (prog.find('/') != std::string::npos) {
+            auto p = (std::filesystem::path(dir_) / prog).lexically_normal();
+            if (auto bad = executable(p); !bad.empty()) {
+                why = "program " + in_quotes(prog) + ": " + bad + (p.string() == prog ? "" : " (as " + p.string() + ")");
+                return std::nullopt;
+            }
+            return p.string();
+        }
+        std::vector<std::string> dirs{ctx_.program_dir};
+        std::stringstream path(ctx_.path);
+        for (std::string d; std::getline(path, d, ':');) dirs.push_back(d.empty() ? "." : d);
+        for (auto& d : dirs) {
+            if (d.empty()) continue;
+            auto p = std::filesystem::path(d) / prog;
+            auto bad = executable(p);
+            if (bad.empty()) return std::filesystem::absolute(p).lexically_normal().string();
+            if (bad != "not found") {
+                why = "program " + in_quotes(prog) + ": " + p.string() + " is " + bad;
+                return std::nullopt;
+            }
+        }
+        why = "program " + in_quotes(prog) + " not found beside seq-supervisor (" + ctx_.program_dir + ") nor on $PATH";
+        return std::nullopt;
+    }
+
+    std::string file_;
+    std::string dir_;
+    const LoadContext& ctx_;
+    std::set<std::string> socket_names_, socket_paths_;
+};
+
+// TOML's basic string: quotes, backslashes and control characters escaped.
+std::string toml_string(std::string_view s) {
+    std::string r = "\"";
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') r += '\\', r += static_cast<char>(c);
+        else if (c == '\n') r += "\\n";
+        else if (c == '\t') r += "\\t";
+        else if (c < 0x20 || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            r += buf;
+        } else r += static_cast<char>(c);
+    }
+    return r + "\"";
+}
+
+std::string toml_key(std::string_view k) {
+    bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+    return bare ? std::string(k) : toml_string(k);
+}
+
+void write_flags(std::string& out, const SupervisorSpec& s) {
+    out += "strategy = " + toml_string(to_string(s.strategy)) + "\n";
+    out += "max_restarts = " + std::to_string(s.max_restarts) + "\n";
+    out += "max_seconds = " + std::to_string(s.max_seconds) + "\n";
+}
+
+void write_children(std::string& out, const SupervisorSpec& s, const std::string& table) {
+    for (auto& c : s.children) {
+        out += "\n[[" + table + "]]\n";
+        out += "name = " + toml_string(c.name) + "\n";
+        if (c.type == ChildType::supervisor) out += "type = \"supervisor\"\n";
+        out += "restart = " + toml_string(to_string(c.restart)) + "\n";
+        if (!c.shutdown_ms) out += "shutdown = \"infinity\"\n";
+        else if (*c.shutdown_ms == 0) out += "shutdown = \"brutal_kill\"\n";
+        else out += "shutdown = " + std::to_string(*c.shutdown_ms) + "\n";
+        out += "start_timeout = " + std::to_string(c.start_timeout_ms) + "\n";
+        if (c.type == ChildType::supervisor) {
+            write_flags(out, c.sub);
+            write_children(out, c.sub, table + ".child");
+            continue;
+        }
+        out += "command = [";
+        for (std::size_t i = 0; i < c.command.size(); ++i) out += (i ? ", " : "") + toml_string(c.command[i]);
+        out += "]\n";
+        out += "readiness = " + toml_string(to_string(c.readiness)) + "\n";
+        if (!c.sockets.empty()) {
+            out += "sockets = [";
+            for (std::size_t i = 0; i < c.sockets.size(); ++i) {
+                auto& so = c.sockets[i];
+                out += i ? ", " : "";
+                if (so.path == so.name + ".sock") out += toml_string(so.name);
+                else out += "{ name = " + toml_string(so.name) + ", path = " + toml_string(so.path) + " }";
+            }
+            out += "]\n";
+        }
+        if (!c.env.empty()) {
+            out += "env = { ";
+            bool first = true;
+            for (auto& [k, v] : c.env) {
+                out += (first ? "" : ", ") + toml_key(k) + " = " + toml_string(v);
+                first = false;
+            }
+            out += " }\n";
+        }
+        if (!c.cwd.empty()) out += "cwd = " + toml_string(c.cwd) + "\n";
+    }
+}
+
+Tree parse_document(const toml::table& doc, const std::string& file, const LoadContext& ctx) {
+    Loader loader(file, ctx);
+    auto tree = loader.load(doc);
+    if (!loader.errors.empty()) throw TreeFileError(std::move(loader.errors));
+    return tree;
+}
+
+std::string parse_failure(const toml::parse_error& e, const std::string& file) {
+    auto& at = e.source().begin;
+    return file + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": not TOML: " +
+           std::string(e.description());
+}
+
+}  // namespace
+
+TreeFileError::TreeFileError(std::vector<std::string> errs)
+    : std::runtime_error(errs.empty() ? "invalid tree file" : errs.front()), errors(std::move(errs)) {}
+
+Tree parse_tree(std::string_view text, const std::string& file, const LoadContext& ctx) {
+    toml::table doc;
+    try {
+        doc = toml::parse(text, file);
+    } catch (const toml::parse_error& e) {
+        throw TreeFileError({parse_failure(e, file)});
+    }
+    return parse_document(doc, file, ctx);
+}
+
+Tree load_tree_file(const std::string& file, const LoadContext& ctx) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw TreeFileError({file + ": cannot read: " + std::strerror(errno)});
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) throw TreeFileError({file + ": cannot read: " + std::strerror(errno)});
+    return parse_tree(ss.str(), file, ctx);
+}
+
+std::string write_tree(const Tree& tree, std::string_view header_comment) {
+    std::string out(header_comment);
+    write_flags(out, tree.root);
+    if (!tree.stash.empty()) out += "stash = " + toml_string(tree.stash) + "\n";
+    write_children(out, tree.root, "child");
+    return out;
+}
+
+}  // namespace seq::sup

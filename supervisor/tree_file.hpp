@@ -1,0 +1,39 @@
+// Tree files: TOML in, a Tree out, every mistake reported with its
+// file:line:column and key; and a Tree back out as TOML (--print-config, and
+// the subtree a nested supervisor is handed).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tree.hpp"
+
+namespace seq::sup {
+
+// Where the loader looks for programs: a bare name beside seq-supervisor
+// (`program_dir`), then on `path` ($PATH); a relative path from the tree
+// file's own folder.
+struct LoadContext {
+    std::string program_dir;
+    std::string path;
+};
+
+// Every error found in one file, each "FILE:LINE:COLUMN: what, naming the key".
+struct TreeFileError : std::runtime_error {
+    explicit TreeFileError(std::vector<std::string> errs);
+    std::vector<std::string> errors;
+};
+
+// Throws TreeFileError: the file cannot be read, is not TOML, or does not
+// describe a valid tree.
+Tree load_tree_file(const std::string& file, const LoadContext& ctx);
+// The same from text in hand; `file` names it in messages and anchors
+// relative paths.
+Tree parse_tree(std::string_view text, const std::string& file, const LoadContext& ctx);
+
+// The tree as a TOML file that loads back to the same tree.
+std::string write_tree(const Tree& tree, std::string_view header_comment = {});
+
+}  // namespace seq::sup

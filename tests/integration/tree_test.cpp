@@ -1,0 +1,235 @@
+// Trees of any programs from a tree file (--config), as real processes:
+// restart types, the environment each child gets, its output in the log,
+// what a killed child leaves behind, the shell worker of scripts/ keeping its
+// count in the stash across kill -9, and --check on broken files.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+
+#ifndef SEQ_SOURCE_DIR
+#error "SEQ_SOURCE_DIR must name the source tree"
+#endif
+
+namespace {
+
+// A supervisor running the tree file `text`, written into `dir`.
+struct TreeSup {
+    TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true)
+        : run(dir / "run"), file(dir / "tree.toml"), log(dir / "supervisor.log") {
+        std::ofstream(file) << text;
+        proc.emplace(std::vector<std::string>{bin("seq-supervisor"), "--run-dir", run, "--config", file}, log);
+        if (wait_running) REQUIRE_MESSAGE(tree_running(run), proc->log());
+    }
+    ChildStatus child(const std::string& name) const { return tree_status(run).at(name); }
+    std::string run, file, log;
+    std::optional<Process> proc;
+};
+
+bool log_has(const TreeSup& t, const std::string& text, Ms deadline = 5000ms) {
+    return eventually([&] { return t.proc->log().find(text) != std::string::npos; }, deadline);
+}
+
+// The number after the `nth` (from 0) `prefix` in the log, once it is there; -1 if never.
+long long number_after(const TreeSup& t, const std::string& prefix, int nth = 0) {
+    long long n = -1;
+    eventually([&] {
+        auto log = t.proc->log();
+        auto at = log.find(prefix);
+        for (int i = 0; i < nth && at != std::string::npos; ++i) at = log.find(prefix, at + 1);
+        if (at == std::string::npos) return false;
+        n = std::atoll(log.c_str() + at + prefix.size());
+        return true;
+    });
+    return n;
+}
+
+std::string sh_child(const std::string& name, const std::string& script, const std::string& more = "") {
+    return "[[child]]\nname = \"" + name + "\"\ncommand = [\"/bin/sh\", \"-c\", '''" + script + "''']\n" + more + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("tree file: a temporary child is never restarted, a transient one only after an abnormal exit") {
+    TempDir dir;
+    std::string count = dir / "count";
+    // `flaky` fails twice, then stays up: a transient child restarted twice.
+    TreeSup t(dir,
+              "strategy = \"one_for_one\"\nmax_restarts = 10\nmax_seconds = 30\n" +
+                  sh_child("keeper", "exec sleep 1000") +
+                  sh_child("temp", "echo temp ran; exit 1", "restart = \"temporary\"") +
+                  sh_child("done", "exit 0", "restart = \"transient\"") +
+                  sh_child("flaky",
+                           "n=$(cat " + count + " 2>/dev/null || echo 0); echo $((n + 1)) > " + count +
+                               "; [ $n -ge 2 ] && exec sleep 1000; exit 3",
+                           "restart = \"transient\""),
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    REQUIRE(eventually([&] {
+        try {
+            auto st = tree_status(t.run);
+            return st.at("flaky").state == "running" && st.at("flaky").restarts == 2 &&
+                   st.at("temp").state == "stopped" && st.at("done").state == "stopped";
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    auto st = tree_status(t.run);
+    CHECK(st.at("temp").restarts == 0);
+    CHECK(st.at("temp").last_exit == "exit status 1");
+    CHECK(st.at("done").restarts == 0);
+    CHECK(st.at("done").last_exit == "exit status 0");
+    CHECK(st.at("flaky").last_exit == "exit status 3");
+    CHECK(st.at("keeper").restarts == 0);
+    auto log = t.proc->log();
+    CHECK(log.find("temp (pid") != std::string::npos);
+    CHECK(log.find("exit status 1 after") != std::string::npos);
+    CHECK(log.find("temporary child: not restarted") != std::string::npos);
+    CHECK(log.find("transient child: not restarted") != std::string::npos);
+    CHECK(eventually([&] { return slurp(count) == "3\n"; }));  // started three times, no more
+}
+
+TEST_CASE("tree file: each child gets its name, the stash, its env, cwd and sockets, and its output is logged") {
+    TempDir dir;
+    TreeSup t(dir,
+              "stash = \"state\"\n" + sh_child("store", "exec sleep 1000", "sockets = [\"state\"]") +
+                  sh_child("show",
+                           "echo \"name=$SEQ_NAME stash=$SEQ_STASH greeting=$GREETING cwd=$(pwd) "
+                           "fds=$LISTEN_FDS:$LISTEN_FDNAMES\"; echo to-stderr >&2; printf 'no newline'; "
+                           "exec sleep 1000",
+                           "env = { GREETING = \"hello there\" }\ncwd = \"/tmp\"\n"
+                           "sockets = [{ name = \"web\", path = \"web.sock\" }]"));
+    INFO("supervisor log:\n", t.proc->log());
+    pid_t show = t.child("show").pid;
+    std::string prefix = "show[" + std::to_string(show) + "]: ";
+    CHECK(log_has(t, prefix + "name=show stash=" + t.run + "/state.sock greeting=hello there cwd=/tmp fds=1:web"));
+    CHECK(log_has(t, prefix + "to-stderr"));
+    // A last line without a newline is logged when the child goes.
+    kill(show, SIGKILL);
+    CHECK(log_has(t, prefix + "no newline"));
+}
+
+TEST_CASE("tree file: an overlong line is logged in pieces, and a flood of output holds up no restart") {
+    TempDir dir;
+    std::string go = dir / "go";
+    TreeSup t(dir,
+              sh_child("flood", "head -c 3000 /dev/zero | tr '\\0' x; echo; while [ ! -e " + go +
+                                    " ]; do sleep 0.01; done; exec yes flooding") +
+                  sh_child("victim", "exec sleep 1000"));
+    INFO("supervisor log:\n", t.proc->log().substr(0, 4000));
+    pid_t flood = t.child("flood").pid;
+    std::string prefix = "flood[" + std::to_string(flood) + "]: ";
+    CHECK(log_has(t, prefix + std::string(900, 'x') + "\n"));
+    CHECK(log_has(t, prefix + std::string(300, 'x') + "\n"));
+    std::ofstream(go) << "";
+    REQUIRE(eventually([&] { return std::filesystem::file_size(t.log) > (4 << 20); }));
+    // While `yes` floods, a killed sibling comes back as quickly as ever.
+    pid_t victim = t.child("victim").pid;
+    REQUIRE(kill(victim, SIGKILL) == 0);
+    CHECK(eventually([&] {
+        auto c = t.child("victim");
+        return c.state == "running" && c.pid != victim;
+    }, 2000ms));
+    t.proc->signal(SIGTERM);
+    CHECK(t.proc->exit_code(10000ms) == 0);
+    CHECK(!alive(flood));
+}
+
+TEST_CASE("tree file: kill -9 of a shell child takes its background jobs with it, even one in its own session") {
+    TempDir dir;
+    TreeSup t(dir, sh_child("shell", "sleep 1000 & echo \"job $!\"; setsid sleep 1001 & echo \"escaped $!\"; wait"));
+    INFO("supervisor log:\n", t.proc->log());
+    auto job = static_cast<pid_t>(number_after(t, "job "));
+    auto escaped = static_cast<pid_t>(number_after(t, "escaped "));
+    REQUIRE(job > 0);
+    REQUIRE(escaped > 0);
+    REQUIRE(alive(job));
+    REQUIRE(alive(escaped));
+    pid_t shell = t.child("shell").pid;
+    REQUIRE(kill(shell, SIGKILL) == 0);
+    CHECK(eventually([&] { return !alive(job); }));
+    CHECK(eventually([&] { return !alive(escaped); }));
+    CHECK(eventually([&] {
+        auto c = t.child("shell");
+        return c.state == "running" && c.pid != shell;
+    }));
+    // And an orderly stop leaves none of the new ones behind either.
+    auto job2 = static_cast<pid_t>(number_after(t, "job ", 1));
+    REQUIRE(job2 > 0);
+    REQUIRE(alive(job2));
+    t.proc->signal(SIGTERM);
+    CHECK(t.proc->exit_code() == 0);
+    CHECK(!alive(job2));
+}
+
+TEST_CASE("scripts/counter.sh keeps its count in the stash across kill -9") {
+    if (sh("command -v redis-cli >/dev/null").code != 0) FAIL("redis-cli is missing: scripts/test installs redis-tools");
+    TempDir dir;
+    // The shipped example is a valid tree...
+    auto check = sh(bin("seq-supervisor") + " --check " SEQ_SOURCE_DIR "/scripts/counter-tree.toml 2>&1");
+    CHECK_MESSAGE(check.code == 0, check.out);
+    // ...and its worker, counting faster here, under the same tree.
+    TreeSup t(dir,
+              "stash = \"stash\"\n[[child]]\nname = \"stash\"\ncommand = [\"seq-stash\"]\nreadiness = \"notify-fd\"\n"
+              "sockets = [\"stash\"]\n[[child]]\nname = \"counter\"\ncommand = [\"" SEQ_SOURCE_DIR
+              "/scripts/counter.sh\"]\nreadiness = \"notify-fd\"\nenv = { INTERVAL = \"0.01\" }\n");
+    INFO("supervisor log:\n", t.proc->log());
+    auto stash = t.run + "/stash.sock";
+    auto count = [&]() -> std::int64_t {
+        try {
+            auto v = call(stash, {"GET", "counter"});
+            return v.type == seq::resp::Value::Type::bulk ? std::stoll(v.str) : 0;
+        } catch (const std::exception&) {
+            return -1;
+        }
+    };
+    for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        REQUIRE(eventually([&] { return count() >= 5 * (round + 1); }));
+        pid_t counter = t.child("counter").pid;
+        REQUIRE(kill(counter, SIGKILL) == 0);
+        auto before = count();
+        REQUIRE(eventually([&] {
+            auto c = t.child("counter");
+            return c.state == "running" && c.pid != counter;
+        }));
+        // The new one starts from what the stash holds, not from 0.
+        pid_t fresh = t.child("counter").pid;
+        auto line = "counter[" + std::to_string(fresh) + "]: counter: starting from ";
+        auto from = number_after(t, line);
+        CHECK(from >= before);
+        CHECK(from <= before + 1);  // the kill may land between its SET and our GET
+        CHECK(log_has(t, "counter[" + std::to_string(fresh) + "]: count " + std::to_string(from + 1)));
+    }
+}
+
+TEST_CASE("--check and --config refuse a broken tree file with exit 2, naming file:line:column and the key") {
+    TempDir dir;
+    std::string file = dir / "broken.toml";
+    std::ofstream(file) << "strategy = \"one_for_some\"\n[[child]]\nname = \"a\"\ncommand = [\"/bin/true\"]\n"
+                           "restat = \"permanent\"\n[[child]]\nname = \"a\"\ncommand = []\n";
+    auto r = sh(bin("seq-supervisor") + " --check " + file + " 2>&1");
+    CHECK(r.code == 2);
+    CHECK(r.out.find(file + ":1:12: key \"strategy\": \"one_for_some\" is not one of one_for_one, one_for_all, "
+                            "rest_for_one") != std::string::npos);
+    CHECK(r.out.find(file + ":5:1: child \"a\", key \"restat\": unknown key; did you mean \"restart\"?") !=
+          std::string::npos);
+    CHECK(r.out.find(file + ":6:1: key \"name\": two children named \"a\"") != std::string::npos);
+    CHECK(r.out.find(file + ":8:11: child \"a\", key \"command\": empty") != std::string::npos);
+    // Running it is refused the same way, before anything starts.
+    auto run = sh(bin("seq-supervisor") + " --run-dir " + (dir / "run") + " --config " + file + " 2>&1");
+    CHECK(run.code == 2);
+    CHECK(run.out.find("key \"restat\"") != std::string::npos);
+    CHECK(sh("test -e " + (dir / "run") + "/control.sock").code != 0);
+    // A valid one passes, and --config with a flag of the built-in tree is a usage error.
+    std::ofstream(dir / "good.toml") << "[[child]]\nname = \"a\"\ncommand = [\"sleep\", \"1\"]\n";
+    CHECK(sh(bin("seq-supervisor") + " --check " + (dir / "good.toml") + " >/dev/null").code == 0);
+    CHECK(sh(bin("seq-supervisor") + " --config " + (dir / "good.toml") + " --initial 5 2>/dev/null").code == 2);
+}

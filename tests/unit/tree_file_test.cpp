@@ -1,0 +1,342 @@
+// Tree files: every key, every default, every error class with its message
+// (file:line:column and the key), and the round trip through write_tree.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "builtin_tree.hpp"
+#include "tree_file.hpp"
+
+using namespace seq::sup;
+
+namespace {
+
+// A private folder with programs in it: `prog` (executable), `plain` (not),
+// `sub/tool` (executable), and a folder `dir`.
+struct Fixture {
+    Fixture() {
+        char tmpl[] = "/tmp/seqtree-XXXXXX";
+        REQUIRE(mkdtemp(tmpl));
+        root = tmpl;
+        std::filesystem::create_directories(root + "/bin");
+        std::filesystem::create_directories(root + "/sub");
+        std::filesystem::create_directories(root + "/dir");
+        make(root + "/bin/prog", 0755);
+        make(root + "/bin/plain", 0644);
+        make(root + "/sub/tool", 0755);
+        ctx = {root + "/bin", "/usr/bin:/bin"};
+        file = root + "/tree.toml";
+    }
+    ~Fixture() { std::filesystem::remove_all(root); }
+    static void make(const std::string& path, mode_t mode) {
+        std::ofstream(path) << "#!/bin/sh\n";
+        chmod(path.c_str(), mode);
+    }
+    Tree parse(const std::string& text) const { return parse_tree(text, file, ctx); }
+    // The errors a text gives, all of them, one per line.
+    std::string errors(const std::string& text) const {
+        try {
+            parse_tree(text, file, ctx);
+        } catch (const TreeFileError& e) {
+            std::string all;
+            for (auto& l : e.errors) all += l + "\n";
+            return all;
+        }
+        return "(valid)";
+    }
+    std::string root, file;
+    LoadContext ctx;
+};
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("a minimal tree file: every default") {
+    Fixture f;
+    auto t = f.parse("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n");
+    CHECK(t.root.strategy == Strategy::one_for_one);
+    CHECK(t.root.max_restarts == 3);
+    CHECK(t.root.max_seconds == 5);
+    CHECK(t.stash.empty());
+    REQUIRE(t.root.children.size() == 1);
+    auto& c = t.root.children[0];
+    CHECK(c.name == "a");
+    CHECK(c.type == ChildType::worker);
+    CHECK(c.command == std::vector<std::string>{f.root + "/bin/prog"});
+    CHECK(c.restart == RestartType::permanent);
+    CHECK(c.shutdown_ms == 5000u);
+    CHECK(c.readiness == Readiness::none);
+    CHECK(c.start_timeout_ms == 5000);
+    CHECK(c.sockets.empty());
+    CHECK(c.env.empty());
+    CHECK(c.cwd.empty());
+}
+
+TEST_CASE("every key of a tree file, at every level") {
+    Fixture f;
+    auto t = f.parse(R"(
+strategy = "rest_for_one"
+max_restarts = 7
+max_seconds = 60
+stash = "state"
+
+[[child]]
+name = "store"
+command = ["prog", "--flag", "two words"]
+restart = "transient"
+shutdown = 250
+readiness = "notify-fd"
+start_timeout = 900
+sockets = ["state", { name = "web", path = "/tmp/web.sock" }, { name = "alt" }]
+env = { LANG = "C", "odd key" = "v" }
+cwd = "dir"
+
+[[child]]
+name = "jobs"
+type = "supervisor"
+strategy = "one_for_all"
+max_restarts = 2
+max_seconds = 9
+restart = "temporary"
+  [[child.child]]
+  name = "mailer"
+  command = ["./sub/tool"]
+  shutdown = "brutal_kill"
+  readiness = "sd_notify"
+  [[child.child]]
+  name = "deep"
+  type = "supervisor"
+    [[child.child.child]]
+    name = "leaf"
+    command = ["/bin/sh", "-c", "exit 0"]
+    shutdown = "infinity"
+)");
+    CHECK(t.root.strategy == Strategy::rest_for_one);
+    CHECK(t.root.max_restarts == 7);
+    CHECK(t.root.max_seconds == 60);
+    CHECK(t.stash == "state");
+    REQUIRE(t.root.children.size() == 2);
+    auto& store = t.root.children[0];
+    CHECK(store.command == std::vector<std::string>{f.root + "/bin/prog", "--flag", "two words"});
+    CHECK(store.restart == RestartType::transient);
+    CHECK(store.shutdown_ms == 250u);
+    CHECK(store.readiness == Readiness::notify_fd);
+    CHECK(store.start_timeout_ms == 900);
+    REQUIRE(store.sockets.size() == 3);
+    CHECK(store.sockets[0] == SocketSpec{"state", "state.sock"});
+    CHECK(store.sockets[1] == SocketSpec{"web", "/tmp/web.sock"});
+    CHECK(store.sockets[2] == SocketSpec{"alt", "alt.sock"});
+    CHECK(store.env == std::map<std::string, std::string>{{"LANG", "C"}, {"odd key", "v"}});
+    CHECK(store.cwd == f.root + "/dir");
+    auto& jobs = t.root.children[1];
+    CHECK(jobs.type == ChildType::supervisor);
+    CHECK(jobs.restart == RestartType::temporary);
+    CHECK(!jobs.shutdown_ms.has_value());  // a supervisor waits for its children (OTP)
+    CHECK(jobs.sub.strategy == Strategy::one_for_all);
+    CHECK(jobs.sub.max_restarts == 2);
+    CHECK(jobs.sub.max_seconds == 9);
+    REQUIRE(jobs.sub.children.size() == 2);
+    auto& mailer = jobs.sub.children[0];
+    CHECK(mailer.command == std::vector<std::string>{f.root + "/sub/tool"});  // relative to the tree file
+    CHECK(mailer.shutdown_ms == 0u);
+    CHECK(mailer.readiness == Readiness::sd_notify);
+    auto& deep = jobs.sub.children[1];
+    CHECK(deep.sub.strategy == Strategy::one_for_one);
+    REQUIRE(deep.sub.children.size() == 1);
+    CHECK(!deep.sub.children[0].shutdown_ms.has_value());
+    CHECK(sockets_of(t.root).size() == 3);
+}
+
+TEST_CASE("write_tree loads back to the same tree, nested levels and odd strings included") {
+    Fixture f;
+    auto t = f.parse(R"(
+strategy = "one_for_all"
+[[child]]
+name = "a"
+command = ["prog", "quote \" and \\ and\ttab", "ünïcode"]
+env = { "A B" = "x=y" }
+sockets = [{ name = "s", path = "x/s.sock" }]
+[[child]]
+name = "sup"
+type = "supervisor"
+  [[child.child]]
+  name = "b"
+  command = ["prog"]
+  shutdown = "brutal_kill"
+  [[child.child]]
+  name = "inner"
+  type = "supervisor"
+    [[child.child.child]]
+    name = "c"
+    command = ["prog"]
+)");
+    auto text = write_tree(t);
+    auto back = f.parse(text);
+    CHECK(back.root == t.root);
+    CHECK(back.stash == t.stash);
+}
+
+TEST_CASE("the built-in tree prints as a tree file that loads back to itself") {
+    Fixture f;
+    BuiltinOptions o;
+    o.data_dir = "/var/lib/seq";
+    o.fsync = "always";
+    o.initial = 42;
+    // Named bare, as --print-config prints it; found beside the supervisor.
+    Fixture::make(f.root + "/bin/seq-stash", 0755);
+    Fixture::make(f.root + "/bin/seq-worker", 0755);
+    auto printed = write_tree(builtin_tree(o, ""));
+    auto back = f.parse(printed);
+    auto expected = builtin_tree(o, f.root + "/bin");
+    CHECK(back.root == expected.root);
+    CHECK(back.stash == "stash");
+    CHECK(contains(printed, "\"--initial\", \"42\""));
+    CHECK(contains(printed, "\"--wait-for-ack\""));
+    CHECK(contains(printed, "strategy = \"rest_for_one\""));
+}
+
+TEST_CASE("an unknown key is an error naming file:line:column and the key, with a guess") {
+    Fixture f;
+    auto e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nrestat = \"temporary\"\n");
+    CHECK(e == f.file + ":4:1: child \"a\", key \"restat\": unknown key; did you mean \"restart\"?\n");
+    e = f.errors("strategi = \"one_for_one\"\n");
+    CHECK(e == f.file + ":1:1: key \"strategi\": unknown key; did you mean \"strategy\"?\n");
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"s\", pth = \"x\" }]\n");
+    CHECK(contains(e, ":4:26: child \"a\", key \"pth\": unknown key; did you mean \"path\"?"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nzzzzzz = 1\n");
+    CHECK(e == f.file + ":4:1: child \"a\", key \"zzzzzz\": unknown key\n");
+}
+
+TEST_CASE("keys of the other type of child are errors, said as such") {
+    Fixture f;
+    auto e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nstrategy = \"one_for_all\"\n");
+    CHECK(contains(e, ":4:1: child \"a\", key \"strategy\": only for a child of type = \"supervisor\""));
+    e = f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\ncommand = [\"prog\"]\n");
+    CHECK(contains(e, ":4:1: child \"s\", key \"command\": not for a child of type \"supervisor\""));
+}
+
+TEST_CASE("names: missing, malformed, or twice among siblings") {
+    Fixture f;
+    auto e = f.errors("[[child]]\ncommand = [\"prog\"]\n");
+    CHECK(contains(e, ":1:1: child \"#1\", key \"name\": missing: every child needs a name"));
+    e = f.errors("[[child]]\nname = \"a/b\"\ncommand = [\"prog\"]\n");
+    CHECK(contains(e, ":2:8: child \"#1\", key \"name\": \"a/b\" is not a name"));
+    e = f.errors("[[child]]\nname = \"\"\ncommand = [\"prog\"]\n");
+    CHECK(contains(e, "key \"name\": \"\" is not a name"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n");
+    CHECK(contains(e, ":4:1: key \"name\": two children named \"a\""));
+    // The same name under two different supervisors is fine.
+    CHECK(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n[[child]]\nname = \"s\"\ntype = \"supervisor\"\n"
+                   "[[child.child]]\nname = \"a\"\ncommand = [\"prog\"]\n") == "(valid)");
+}
+
+TEST_CASE("commands: missing, empty, not strings, not found, not executable") {
+    Fixture f;
+    auto e = f.errors("[[child]]\nname = \"a\"\n");
+    CHECK(contains(e, ":1:1: child \"a\", key \"command\": missing: a worker needs a command to run"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = []\n");
+    CHECK(contains(e, ":3:11: child \"a\", key \"command\": empty: it needs at least the program"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = \"prog\"\n");
+    CHECK(contains(e, "key \"command\": expected an array of strings"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\", 3]\n");
+    CHECK(contains(e, ":3:20: child \"a\", key \"command\": expected only strings"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"no-such-program-here\"]\n");
+    CHECK(contains(e, ":3:12: child \"a\", key \"command\": program \"no-such-program-here\" not found beside "
+                      "seq-supervisor (" + f.root + "/bin) nor on $PATH"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"plain\"]\n");
+    CHECK(contains(e, "key \"command\": program \"plain\": " + f.root + "/bin/plain is not executable"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"./missing.sh\"]\n");
+    CHECK(contains(e, "key \"command\": program \"./missing.sh\": not found (as " + f.root + "/missing.sh)"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"./dir\"]\n");
+    CHECK(contains(e, "program \"./dir\": not a regular file"));
+    // On $PATH, as a shell would find it.
+    auto t = f.parse("[[child]]\nname = \"a\"\ncommand = [\"sh\"]\n");
+    CHECK((t.root.children[0].command[0] == "/usr/bin/sh" || t.root.children[0].command[0] == "/bin/sh"));
+}
+
+TEST_CASE("bad enum values name the key and what it may be") {
+    Fixture f;
+    auto e = f.errors("strategy = \"one_for_none\"\n");
+    CHECK(e == f.file + ":1:12: key \"strategy\": \"one_for_none\" is not one of one_for_one, one_for_all, "
+                        "rest_for_one\n");
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    CHECK(contains(f.errors(child("restart = \"always\"")),
+                   ":4:11: child \"a\", key \"restart\": \"always\" is not one of permanent, transient, temporary"));
+    CHECK(contains(f.errors(child("readiness = \"yes\"")),
+                   "key \"readiness\": \"yes\" is not one of none, notify-fd, sd_notify"));
+    CHECK(contains(f.errors(child("shutdown = \"soon\"")),
+                   "key \"shutdown\": \"soon\" is not \"brutal_kill\", \"infinity\" or a number of milliseconds"));
+    CHECK(contains(f.errors(child("type = \"daemon\"")), "key \"type\": \"daemon\" is not one of worker, supervisor"));
+}
+
+TEST_CASE("numbers: wrong type or out of range") {
+    Fixture f;
+    CHECK(contains(f.errors("max_restarts = \"3\"\n"), ":1:16: key \"max_restarts\": expected a whole number"));
+    CHECK(contains(f.errors("max_restarts = -1\n"), "key \"max_restarts\": -1 is out of range (0 to 1000000)"));
+    CHECK(contains(f.errors("max_seconds = 0\n"), "key \"max_seconds\": 0 is out of range"));
+    CHECK(contains(f.errors("max_seconds = 1.5\n"), "key \"max_seconds\": expected a whole number"));
+    CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nstart_timeout = 0\n"),
+                   "key \"start_timeout\": 0 is out of range"));
+    CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nshutdown = -5\n"),
+                   "key \"shutdown\": -5 is out of range"));
+}
+
+TEST_CASE("sockets: used twice, malformed, reserved; stash must name one") {
+    Fixture f;
+    auto e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"s\"]\n"
+                      "[[child]]\nname = \"b\"\ncommand = [\"prog\"]\nsockets = [\"s\"]\n");
+    CHECK(contains(e, ":8:12: child \"b\", key \"sockets\": socket \"s\" is named twice in the tree"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"s\", { name = \"t\", path = \"s.sock\" }]\n");
+    CHECK(contains(e, "key \"sockets\": socket path \"s.sock\" is used twice in the tree"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"c\", path = \"control.sock\" }]\n");
+    CHECK(contains(e, "key \"sockets\": \"control.sock\" is the supervisor's own file in the run dir"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ path = \"x.sock\" }]\n");
+    CHECK(contains(e, "key \"sockets\": a socket table needs a name"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"a b\"]\n");
+    CHECK(contains(e, "key \"sockets\": \"a b\" is not a socket name"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [7]\n");
+    CHECK(contains(e, "key \"sockets\": expected a socket's name or { name = ..., path = ... }"));
+    e = f.errors("stash = \"nowhere\"\n[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"s\"]\n");
+    CHECK(e == f.file + ":1:9: key \"stash\": no socket named \"nowhere\" in the tree\n");
+}
+
+TEST_CASE("env and cwd: malformed, reserved, missing folder") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    CHECK(contains(f.errors(child("env = { \"A=B\" = \"x\" }")), "key \"env\": \"A=B\" is not an environment variable's name"));
+    CHECK(contains(f.errors(child("env = { SEQ_NAME = \"x\" }")), "key \"env\": \"SEQ_NAME\" is set by the supervisor itself"));
+    CHECK(contains(f.errors(child("env = { LISTEN_FDS = \"1\" }")), "is set by the supervisor itself"));
+    CHECK(contains(f.errors(child("env = { A = 1 }")), "key \"env.A\": expected a string"));
+    CHECK(contains(f.errors(child("env = [\"A=1\"]")), "key \"env\": expected a table"));
+    CHECK(contains(f.errors(child("cwd = \"no/such/dir\"")), ":4:7: child \"a\", key \"cwd\": \"no/such/dir\" is not a directory"));
+}
+
+TEST_CASE("every error of a file is reported, not just the first") {
+    Fixture f;
+    auto e = f.errors("strategy = \"x\"\nmax_seconds = 0\n[[child]]\nname = \"a\"\nrestat = 1\n");
+    CHECK(contains(e, "key \"strategy\""));
+    CHECK(contains(e, "key \"max_seconds\""));
+    CHECK(contains(e, "key \"restat\""));
+    CHECK(contains(e, "key \"command\": missing"));
+}
+
+TEST_CASE("a file that is not TOML, or cannot be read, says where and why") {
+    Fixture f;
+    auto e = f.errors("strategy = \"one_for_one\"\n[[child]\n");
+    CHECK(contains(e, f.file + ":2:"));
+    CHECK(contains(e, ": not TOML: "));
+    CHECK(contains(f.errors("child = 3\n"), ":1:9: key \"child\": expected [[child]] tables"));
+    try {
+        load_tree_file(f.root + "/absent.toml", f.ctx);
+        FAIL("an absent file loaded");
+    } catch (const TreeFileError& err) {
+        REQUIRE(err.errors.size() == 1);
+        CHECK(err.errors[0] == f.root + "/absent.toml: cannot read: No such file or directory");
+    }
+}
