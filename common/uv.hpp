@@ -56,11 +56,13 @@ using Poll = Handle<uv_poll_t>;
 using Timer = Handle<uv_timer_t>;
 using Signal = Handle<uv_signal_t>;
 using Check = Handle<uv_check_t>;
+using Prepare = Handle<uv_prepare_t>;
 
 inline Poll make_poll(uv_loop_t* loop, int fd) { return Poll(loop, uv_poll_init, fd); }
 inline Timer make_timer(uv_loop_t* loop) { return Timer(loop, uv_timer_init); }
 inline Signal make_signal(uv_loop_t* loop) { return Signal(loop, uv_signal_init); }
 inline Check make_check(uv_loop_t* loop) { return Check(loop, uv_check_init); }
+inline Prepare make_prepare(uv_loop_t* loop) { return Prepare(loop, uv_prepare_init); }
 
 // The owner of a handle, from inside its callback (null once closed).
 template <class Owner, class H>

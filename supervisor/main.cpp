@@ -15,6 +15,7 @@
 #include "run_dir.hpp"
 #include "server.hpp"
 #include "socket.hpp"
+#include "subtree.hpp"
 #include "supervisor.hpp"
 #include "tree_file.hpp"
 
@@ -37,13 +38,17 @@ struct OwnedSocket {
     ~OwnedSocket() { unlink(path.c_str()); }
 };
 
-// The children's programs live beside the supervisor's own.
-std::string program_dir() {
+std::string self_path() {
     char buf[PATH_MAX];
     auto n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) return ".";
-    std::string self(buf, static_cast<std::size_t>(n));
-    return self.substr(0, self.rfind('/'));
+    return n <= 0 ? "seq-supervisor" : std::string(buf, static_cast<std::size_t>(n));
+}
+
+// The children's programs live beside the supervisor's own.
+std::string program_dir() {
+    auto self = self_path();
+    auto slash = self.rfind('/');
+    return slash == std::string::npos ? "." : self.substr(0, slash);
 }
 
 seq::sup::LoadContext load_context() {
@@ -55,9 +60,8 @@ seq::sup::LoadContext load_context() {
 std::vector<std::string> unsupported(const seq::sup::SupervisorSpec& s, const std::string& file) {
     std::vector<std::string> out;
     for (auto& c : s.children) {
-        if (c.type == seq::sup::ChildType::supervisor)
-            out.push_back(file + ": child \"" + c.name + "\": nested supervisors (type = \"supervisor\") are not "
-                                "supported by this version yet");
+        auto below = unsupported(c.sub, file);
+        out.insert(out.end(), below.begin(), below.end());
         if (c.readiness == seq::sup::Readiness::sd_notify)
             out.push_back(file + ": child \"" + c.name + "\": readiness = \"sd_notify\" is not supported by this "
                                 "version yet; use \"notify-fd\" or \"none\"");
@@ -87,6 +91,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     std::vector<std::unique_ptr<OwnedSocket>> sockets;
     std::optional<OwnedSocket> control_sock;
     sup::Environment env;
+    env.self = self_path();
     try {
         dir.emplace(run_dir);
         for (auto& s : sup::sockets_of(tree.root)) {
@@ -112,6 +117,48 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
 }
 
+// A nested supervisor: its subtree comes as a tree file on `tree_fd`, its
+// sockets as LISTEN_FDS, and its parent listens on `control_fd`.
+int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_fd) {
+    using namespace seq;
+    log_init("supervisor " + path);
+    std::string text;
+    char buf[16 << 10];
+    for (off_t at = 0;;) {
+        auto n = pread(tree_fd, buf, sizeof buf, at);
+        if (n <= 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+        at += n;
+    }
+    close(tree_fd);
+    sup::Tree tree;
+    try {
+        tree = sup::parse_tree(text, "<subtree " + path + ">", load_context());
+    } catch (const sup::TreeFileError& e) {
+        for (auto& line : e.errors) log("%s", line.c_str());
+        return exit_code::usage;
+    }
+    sup::Environment env;
+    env.path = path;
+    env.self = self_path();
+    for (auto& [name, fd] : inherited_listen_fds()) env.sockets[name] = fd;
+    if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
+    uv::Loop loop;
+    sup::Supervisor supervisor(loop, tree.root, std::move(env));
+    // Up: a snapshot whenever the subtree changes. Down: restarts by path.
+    sup::Uplink uplink(
+        loop.get(), Fd(control_fd), [&] { return supervisor.snapshot(); }, [&] { return supervisor.generation(); },
+        [&](std::string_view child) {
+            if (auto why = supervisor.restart(child)) log("restart of %s refused: %s", std::string(child).c_str(), why->c_str());
+        });
+    // Ready, as OTP's start_link returns, once every child of the subtree is.
+    supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
+    StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
+    supervisor.start();
+    loop.run();
+    return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +177,13 @@ int main(int argc, char** argv) {
     auto* check_opt = app.add_option("--check", check, "only validate a tree file: exit 0 if valid, else 2");
     auto* print_opt = app.add_flag("--print-config", print_config,
                                    "print the built-in tree, as these flags shape it, as a tree file, and exit");
+    // A nested supervisor's own command line, from its parent: not for people.
+    std::string nested;
+    int tree_fd = -1, control_fd = -1, notify_fd = -1;
+    auto* nested_opt = app.add_option("--nested", nested)->group("");
+    app.add_option("--tree-fd", tree_fd)->group("")->needs(nested_opt);
+    app.add_option("--control-fd", control_fd)->group("")->needs(nested_opt);
+    app.add_option("--notify-fd", notify_fd)->group("")->envname("SEQ_NOTIFY_FD");
     std::vector<CLI::Option*> builtin;
     builtin.push_back(app.add_option("--strategy", strategy, "which children a death restarts")
                           ->capture_default_str()
@@ -161,6 +215,7 @@ int main(int argc, char** argv) {
     check_opt->excludes(print_opt);
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     b.flags.strategy = *sup::parse_strategy(strategy);
+    if (!nested.empty()) return run_nested(nested, tree_fd, control_fd, notify_fd);
     log_init("supervisor");
 
     if (!check.empty()) {

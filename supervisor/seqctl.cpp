@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <iostream>
 #include <string>
 
@@ -81,11 +82,21 @@ std::string json_value(const seq::resp::Value& v) {
     }
 }
 
-// A flat [key, value, key, value...] array as a JSON object.
+// A flat [key, value, key, value...] array as a JSON object; a nested
+// supervisor's "children" as an array of such objects.
 std::string json_object(const seq::resp::Value& kv) {
     std::string r = "{";
-    for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2)
-        r += (i ? ", " : "") + json_string(kv.elems[i].str) + ": " + json_value(kv.elems[i + 1]);
+    for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2) {
+        r += (i ? ", " : "") + json_string(kv.elems[i].str) + ": ";
+        const auto& v = kv.elems[i + 1];
+        if (kv.elems[i].str == "children" && v.type == seq::resp::Value::Type::array) {
+            r += "[";
+            for (std::size_t j = 0; j < v.elems.size(); ++j) r += (j ? ", " : "") + json_object(v.elems[j]);
+            r += "]";
+        } else {
+            r += json_value(v);
+        }
+    }
     return r + "}";
 }
 
@@ -118,6 +129,24 @@ bool well_formed_status(const seq::resp::Value& v) {
     return true;
 }
 
+// The widest name, indented two spaces a level.
+void measure(const std::vector<seq::resp::Value>& children, std::size_t depth, std::size_t& width) {
+    for (const auto& c : children) {
+        width = std::max(width, depth * 2 + text(field(c, "name")).size());
+        if (auto* below = field(c, "children")) measure(below->elems, depth + 1, width);
+    }
+}
+
+void print_children(const std::vector<seq::resp::Value>& children, std::size_t depth, std::size_t width) {
+    for (const auto& c : children) {
+        auto name = std::string(depth * 2, ' ') + text(field(c, "name"));
+        std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), name.c_str(),
+                    text(field(c, "pid")).c_str(), text(field(c, "state")).c_str(), text(field(c, "restarts")).c_str(),
+                    text(field(c, "last_exit")).c_str(), uptime(field(c, "uptime_ms")).c_str());
+        if (auto* below = field(c, "children")) print_children(below->elems, depth + 1, width);
+    }
+}
+
 void print_status(const seq::resp::Value& v, bool json) {
     const auto& top = v.elems[0];
     const auto& children = v.elems[1].elems;
@@ -133,11 +162,11 @@ void print_status(const seq::resp::Value& v, bool json) {
                 text(field(top, "pid")).c_str(), text(field(top, "state")).c_str(),
                 text(field(top, "strategy")).c_str(), text(field(top, "max_restarts")).c_str(),
                 text(field(top, "max_seconds")).c_str(), text(field(top, "restarts_in_window")).c_str());
-    std::printf("%-8s %-8s %-9s %-9s %-26s %s\n", "NAME", "PID", "STATE", "RESTARTS", "LAST EXIT", "UPTIME");
-    for (const auto& c : children)
-        std::printf("%-8s %-8s %-9s %-9s %-26s %s\n", text(field(c, "name")).c_str(), text(field(c, "pid")).c_str(),
-                    text(field(c, "state")).c_str(), text(field(c, "restarts")).c_str(),
-                    text(field(c, "last_exit")).c_str(), uptime(field(c, "uptime_ms")).c_str());
+    std::size_t width = 8;
+    measure(children, 0, width);
+    std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), "NAME", "PID", "STATE", "RESTARTS",
+                "LAST EXIT", "UPTIME");
+    print_children(children, 0, width);
 }
 
 // A closed standard fd would be the next one open() or socket() returns: our
@@ -184,7 +213,8 @@ int main(int argc, char** argv) {
     status->add_flag("--json", json, "one JSON object, for scripts");
     std::string child;
     auto* restart = app.add_subcommand("restart", "stop a child and start it again");
-    restart->add_option("NAME", child, "the child: stash or worker")->required();
+    restart->add_option("PATH", child, "the child's path in the tree: stash or worker in the built-in tree, "
+                                       "jobs/mailer under a nested supervisor")->required();
     auto* stop = app.add_subcommand("stop", "stop the children in reverse order, then the supervisor");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (run_dir.empty()) run_dir = seq::default_run_dir();

@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include "log.hpp"
 #include "process.hpp"
 #include "resp.hpp"
+#include "tree_file.hpp"
 
 namespace seq::sup {
 
@@ -83,6 +86,12 @@ void Supervisor::start() {
 // one at a time in reverse start order; then starts, in start order, each
 // only when every child before it is ready.
 void Supervisor::step() {
+    ++generation_;
+    converge();
+    if (first_settled_ && settled()) std::exchange(first_settled_, nullptr)();
+}
+
+void Supervisor::converge() {
     if (finished_) return;
     for (auto& c : children_)
         if (c->state == State::stopping) return;
@@ -95,6 +104,7 @@ void Supervisor::step() {
     }
     if (shutting_down_) {
         finished_ = true;
+        ++generation_;
         sweep_orphans();
         log("all children stopped");
         loop_.stop();
@@ -142,35 +152,69 @@ std::pair<Fd, Fd> make_pipe(int read_flags) {
 
 }  // namespace
 
-void Supervisor::spawn(Child& c) {
+// What the child is started with. Fds the child inherits are kept in
+// `keep` until it is forked; the ends we read go to the child's record.
+SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
     SpawnArgs args;
-    args.argv = c.spec.command;
     args.cwd = c.spec.cwd;
-    for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
     args.env.push_back("SEQ_NAME=" + c.path);
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
-    const bool notify = c.spec.readiness == Readiness::notify_fd;
-    Fd notify_write, output_write, output_read;
-    if (notify) {
+    auto pass = [&](Fd fd) {
+        args.extra_fds.push_back(fd.get());
+        keep.push_back(std::move(fd));
+        return std::to_string(child_fd(args, args.extra_fds.size() - 1));
+    };
+    if (c.spec.type == ChildType::supervisor) {
+        // Its subtree as a tree file, on an fd; the sockets its children use;
+        // a channel for snapshots up and restarts down. Its log lines are its
+        // own, written to our stderr.
+        for (auto& s : sockets_of(c.spec.sub)) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
+        Tree sub{c.spec.sub, ""};
+        auto text = write_tree(sub);
+        Fd tree(memfd_create("subtree", MFD_CLOEXEC));
+        if (!tree || ::write(tree.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+            throw std::runtime_error(std::string("memfd: ") + std::strerror(errno));
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+        Fd ours(sv[0]);
+        fcntl(ours.get(), F_SETFL, O_NONBLOCK);
+        c.subtree.reset();
+        // Whether the tree has settled depends on what the snapshots say.
+        c.subtree.emplace(loop_.get(), std::move(ours), c.path, [this] { step(); });
+        args.argv = {env_.self, "--nested", c.path};
+        args.argv.push_back("--tree-fd");
+        args.argv.push_back(pass(std::move(tree)));
+        args.argv.push_back("--control-fd");
+        args.argv.push_back(pass(Fd(sv[1])));
+    } else {
+        args.argv = c.spec.command;
+        for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
         auto [r, w] = make_pipe(O_NONBLOCK);
-        c.notify = std::move(r);
-        notify_write = std::move(w);
-        args.extra_fds.push_back(notify_write.get());
-        args.env.push_back("SEQ_NOTIFY_FD=" + std::to_string(child_fd(args, args.extra_fds.size() - 1)));
-    }
-    if (c.spec.type == ChildType::worker) {
-        auto [r, w] = make_pipe(O_NONBLOCK);
-        output_read = std::move(r);
-        output_write = std::move(w);
-        args.output_fd = output_write.get();
+        args.output_fd = w.get();
+        keep.push_back(std::move(w));
+        c.output.reset();
+        c.output_read = std::move(r);
         args.env.push_back("SEQ_LOG=bare");
     }
+    if (c.spec.readiness == Readiness::notify_fd || c.spec.type == ChildType::supervisor) {
+        auto [r, w] = make_pipe(O_NONBLOCK);
+        c.notify = std::move(r);
+        args.env.push_back("SEQ_NOTIFY_FD=" + pass(std::move(w)));
+    }
+    return args;
+}
+
+void Supervisor::spawn(Child& c) {
+    std::vector<Fd> keep;
+    auto args = spawn_args(c, keep);
+    const bool notify = c.notify.get() >= 0;
     c.pid = sup::spawn(args);
     ++c.spawns;
-    notify_write.reset();
-    output_write.reset();
-    if (output_read) c.output.emplace(loop_.get(), std::move(output_read), c.path, c.pid);
+    ++generation_;
+    keep.clear();
+    if (c.output_read) c.output.emplace(loop_.get(), std::move(c.output_read), c.path, c.pid);
     c.started_ms = loop_.now();
     c.start_failed = false;
     c.must_stop = false;
@@ -291,6 +335,7 @@ void Supervisor::on_death(Child& c, int status) {
         c.output->finish();
         c.output.reset();
     }
+    c.subtree.reset();
     uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
         if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
     }, 20, 0);
@@ -353,9 +398,15 @@ void Supervisor::shutdown(const std::string& why) {
 }
 
 std::optional<std::string> Supervisor::restart(std::string_view name) {
-    auto* c = find(name);
-    if (!c) return "ERR no child named '" + std::string(name.substr(0, 64)) + "' (children: " + child_names() + ")";
+    if (!has_child(name))
+        return "ERR no child at '" + std::string(name.substr(0, 128)) + "' (children: " + child_names() + ")";
     if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
+    auto [c, rest] = route(name);
+    if (!rest.empty()) {
+        if (c->state != State::running || !c->subtree) return "ERR " + c->path + " is not running";
+        log("%s: restart requested", (c->path + "/" + std::string(rest)).c_str());
+        return c->subtree->restart(rest);
+    }
     log("%s: restart requested", c->path.c_str());
     c->want = true;
     if (c->state == State::starting || c->state == State::running) c->must_stop = true;
@@ -370,55 +421,137 @@ Supervisor::Child* Supervisor::find(std::string_view name) const {
     return nullptr;
 }
 
+std::pair<Supervisor::Child*, std::string_view> Supervisor::route(std::string_view path) const {
+    auto slash = path.find('/');
+    auto* c = find(path.substr(0, slash));
+    if (!c || slash == std::string_view::npos) return {c, {}};
+    return {c->spec.type == ChildType::supervisor ? c : nullptr, path.substr(slash + 1)};
+}
+
+// A child below a nested supervisor, as its latest snapshot has it.
+const resp::Value* Supervisor::nested(std::string_view path) const {
+    auto [c, rest] = route(path);
+    if (!c || rest.empty() || !c->subtree || !c->subtree->snapshot()) return nullptr;
+    return find_in_snapshot(*c->subtree->snapshot(), rest);
+}
+
+bool Supervisor::has_child(std::string_view path) const {
+    auto [c, rest] = route(path);
+    if (!c) return false;
+    if (rest.empty()) return true;
+    // Below a nested supervisor: in its spec, whether or not it runs now.
+    const SupervisorSpec* spec = &c->spec.sub;
+    for (;;) {
+        auto slash = rest.find('/');
+        auto name = rest.substr(0, slash);
+        const ChildSpec* found = nullptr;
+        for (auto& k : spec->children)
+            if (k.name == name) found = &k;
+        if (!found) return false;
+        if (slash == std::string_view::npos) return true;
+        if (found->type != ChildType::supervisor) return false;
+        spec = &found->sub;
+        rest = rest.substr(slash + 1);
+    }
+}
+
 bool Supervisor::settled() const {
     if (shutting_down_) return false;
-    for (auto& c : children_)
+    for (auto& c : children_) {
         if (c->want ? c->state != State::running : c->state != State::down) return false;
+        if (c->spec.type == ChildType::supervisor && c->state == State::running &&
+            !(c->subtree && c->subtree->snapshot() && snapshot_settled(*c->subtree->snapshot())))
+            return false;
+    }
     return true;
 }
 
 std::uint64_t Supervisor::spawns(std::string_view name) const {
-    auto* c = find(name);
-    return c ? c->spawns : 0;
+    auto [c, rest] = route(name);
+    if (c && rest.empty()) return c->spawns;
+    auto* v = nested(name);
+    auto* n = v ? field(*v, "spawns") : nullptr;
+    return n ? static_cast<std::uint64_t>(n->integer) : 0;
 }
 
 bool Supervisor::running_since(std::string_view name, std::uint64_t spawn) const {
-    auto* c = find(name);
-    return c && c->state == State::running && c->spawns >= spawn;
+    auto [c, rest] = route(name);
+    if (c && rest.empty()) return c->state == State::running && c->spawns >= spawn;
+    auto* v = nested(name);
+    auto* state = v ? field(*v, "state") : nullptr;
+    auto* n = v ? field(*v, "spawns") : nullptr;
+    return state && n && state->str == "running" && static_cast<std::uint64_t>(n->integer) >= spawn;
 }
 
-void Supervisor::status(std::string& out) {
-    auto now = loop_.now();
-    resp::append_array(out, 2);
-    resp::append_array(out, 12);
-    resp::append_bulk(out, "strategy");
-    resp::append_bulk(out, to_string(options_.strategy));
-    resp::append_bulk(out, "max_restarts");
-    resp::append_int(out, options_.max_restarts);
-    resp::append_bulk(out, "max_seconds");
-    resp::append_int(out, static_cast<std::int64_t>(options_.max_seconds));
-    resp::append_bulk(out, "restarts_in_window");
-    resp::append_int(out, static_cast<std::int64_t>(intensity_.recent(now)));
-    resp::append_bulk(out, "pid");
-    resp::append_int(out, getpid());
-    resp::append_bulk(out, "state");
-    resp::append_bulk(out, shutting_down_ ? "stopping" : "running");
-    resp::append_array(out, children_.size());
-    for (auto& c : children_) {
-        resp::append_array(out, 12);
-        resp::append_bulk(out, "name");
-        resp::append_bulk(out, c->spec.name);
-        resp::append_bulk(out, "pid");
-        if (c->pid > 0) resp::append_int(out, c->pid); else resp::append_nil(out);
-        resp::append_bulk(out, "state");
-        resp::append_bulk(out, c->state == State::down && !c->want ? "stopped" : state_name(c->state));
-        resp::append_bulk(out, "restarts");
-        resp::append_int(out, c->restarts);
-        resp::append_bulk(out, "last_exit");
-        if (c->last_exit.empty()) resp::append_nil(out); else resp::append_bulk(out, c->last_exit);
-        resp::append_bulk(out, "uptime_ms");
-        if (c->pid > 0) resp::append_int(out, static_cast<std::int64_t>(now - c->started_ms)); else resp::append_nil(out);
-    }
+namespace {
+
+resp::Value bulk(std::string_view s) {
+    resp::Value v;
+    v.type = resp::Value::Type::bulk;
+    v.str = s;
+    return v;
 }
+
+resp::Value integer(std::int64_t n) {
+    resp::Value v;
+    v.type = resp::Value::Type::integer;
+    v.integer = n;
+    return v;
+}
+
+resp::Value array() {
+    resp::Value v;
+    v.type = resp::Value::Type::array;
+    return v;
+}
+
+void put(resp::Value& kv, std::string_view key, resp::Value value) {
+    kv.elems.push_back(bulk(key));
+    kv.elems.push_back(std::move(value));
+}
+
+}  // namespace
+
+resp::Value Supervisor::snapshot() {
+    auto now = loop_.now();
+    auto top = array();
+    put(top, "strategy", bulk(to_string(options_.strategy)));
+    put(top, "max_restarts", integer(options_.max_restarts));
+    put(top, "max_seconds", integer(static_cast<std::int64_t>(options_.max_seconds)));
+    put(top, "restarts_in_window", integer(static_cast<std::int64_t>(intensity_.recent(now))));
+    put(top, "pid", integer(getpid()));
+    put(top, "state", bulk(shutting_down_ ? "stopping" : "running"));
+    auto children = array();
+    for (auto& c : children_) {
+        auto kv = array();
+        put(kv, "name", bulk(c->spec.name));
+        put(kv, "type", bulk(to_string(c->spec.type)));
+        put(kv, "pid", c->pid > 0 ? integer(c->pid) : resp::Value{});
+        put(kv, "state", bulk(c->state == State::down && !c->want ? "stopped" : state_name(c->state)));
+        put(kv, "restarts", integer(c->restarts));
+        put(kv, "spawns", integer(static_cast<std::int64_t>(c->spawns)));
+        put(kv, "last_exit", c->last_exit.empty() ? resp::Value{} : bulk(c->last_exit));
+        put(kv, "uptime_ms", c->pid > 0 ? integer(static_cast<std::int64_t>(now - c->started_ms)) : resp::Value{});
+        bool settled = c->want ? c->state == State::running : c->state == State::down;
+        if (c->spec.type == ChildType::supervisor) {
+            put(kv, "strategy", bulk(to_string(c->spec.sub.strategy)));
+            put(kv, "max_restarts", integer(c->spec.sub.max_restarts));
+            put(kv, "max_seconds", integer(static_cast<std::int64_t>(c->spec.sub.max_seconds)));
+            const resp::Value* snap = c->pid > 0 && c->subtree ? c->subtree->snapshot() : nullptr;
+            auto* window = snap && !snap->elems.empty() ? field(snap->elems[0], "restarts_in_window") : nullptr;
+            put(kv, "restarts_in_window", window ? *window : integer(0));
+            put(kv, "children", snap ? aged_children(*snap, now - c->subtree->received_ms()) : array());
+            if (c->state == State::running) settled = settled && snap && snapshot_settled(*snap);
+        }
+        put(kv, "settled", integer(settled ? 1 : 0));
+        children.elems.push_back(std::move(kv));
+    }
+    auto v = array();
+    v.elems.push_back(std::move(top));
+    v.elems.push_back(std::move(children));
+    return v;
+}
+
+void Supervisor::status(std::string& out) { resp::append_value(out, snapshot()); }
 
 }  // namespace seq::sup

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,6 +19,9 @@
 
 #include "fd.hpp"
 #include "child_output.hpp"
+#include "process.hpp"
+#include "resp.hpp"
+#include "subtree.hpp"
 #include "intensity.hpp"
 #include "strategy.hpp"
 #include "tree.hpp"
@@ -31,6 +35,7 @@ struct Environment {
     std::string path;                    // this supervisor's path in the tree; empty at the top
     std::map<std::string, int> sockets;  // the listening sockets its children use, by name
     std::string stash;                   // $SEQ_STASH for every child; empty for none
+    std::string self;                    // seq-supervisor, run again for a nested supervisor
 };
 
 class Supervisor {
@@ -46,14 +51,21 @@ public:
     std::optional<std::string> restart(std::string_view name);
     // Whether it gave up because the restart intensity was exceeded.
     bool gave_up() const { return gave_up_; }
-    // The state of the tree as a RESP reply (see README: seqctl status).
+    // The state of the tree as a RESP reply (see README: seqctl status), and
+    // as a value (what a nested supervisor sends its parent).
     void status(std::string& out);
+    resp::Value snapshot();
+    // Moves whenever anything in the subtree may have changed.
+    std::uint64_t generation() const { return generation_; }
+    // Called once, the first time every child runs (a nested supervisor's readiness).
+    void on_first_settled(std::function<void()> f) { first_settled_ = std::move(f); }
     std::string child_names() const;
 
-    bool has_child(std::string_view name) const { return find(name) != nullptr; }
+    bool has_child(std::string_view path) const;
     bool stopping() const { return shutting_down_; }
     // No start or stop under way: every child that should run is running.
     bool settled() const;
+    // By path, at any depth ("jobs/mailer"):
     // How many times the child has been started (0 for no such child).
     std::uint64_t spawns(std::string_view name) const;
     // Whether the child runs, started for the `spawn`th time or later.
@@ -78,12 +90,19 @@ private:
         Fd notify;
         uv::Poll notify_poll;
         std::optional<ChildOutput> output;
+        Fd output_read;  // between spawn_args and the fork
+        std::optional<SubtreeLink> subtree;  // type supervisor: its snapshots, and restarts below it
         uv::Timer timer;  // start timeout, or SIGKILL after shutdown timeout
     };
     static const char* state_name(State s);
     Child* find(std::string_view name) const;
+    // The child of ours that `path` starts with, and the rest of the path below it.
+    std::pair<Child*, std::string_view> route(std::string_view path) const;
+    const resp::Value* nested(std::string_view path) const;
+    SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep);
 
     void step();
+    void converge();
     void spawn(Child& c);
     void spawn_failed(Child& c, const std::string& why);
     void begin_stop(Child& c);
@@ -105,6 +124,8 @@ private:
     bool shutting_down_ = false;
     bool gave_up_ = false;
     bool finished_ = false;
+    std::uint64_t generation_ = 0;
+    std::function<void()> first_settled_;
 };
 
 }  // namespace seq::sup

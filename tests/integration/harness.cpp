@@ -152,13 +152,13 @@ void Standalone::start_worker() {
     if (!eventually([&] { return answers(worker_sock); })) throw std::runtime_error("worker did not come up");
 }
 
-std::map<std::string, ChildStatus> tree_status(const std::string& run_dir) {
-    auto v = call(run_dir + "/control.sock", {"STATUS"});
-    std::map<std::string, ChildStatus> out;
-    if (v.type != seq::resp::Value::Type::array || v.elems.size() != 2) throw std::runtime_error("bad STATUS reply");
-    for (const auto& c : v.elems[1].elems) {
+namespace {
+// Each child by its path in the tree, nested supervisors' children included.
+void collect(const seq::resp::Value& children, const std::string& prefix, std::map<std::string, ChildStatus>& out) {
+    for (const auto& c : children.elems) {
         ChildStatus s;
         std::string name;
+        const seq::resp::Value* below = nullptr;
         for (std::size_t i = 0; i + 1 < c.elems.size(); i += 2) {
             const auto& k = c.elems[i].str;
             const auto& val = c.elems[i + 1];
@@ -167,9 +167,19 @@ std::map<std::string, ChildStatus> tree_status(const std::string& run_dir) {
             if (k == "state") s.state = val.str;
             if (k == "restarts") s.restarts = val.integer;
             if (k == "last_exit") s.last_exit = val.str;
+            if (k == "children") below = &val;
         }
-        out[name] = s;
+        out[prefix + name] = s;
+        if (below) collect(*below, prefix + name + "/", out);
     }
+}
+}  // namespace
+
+std::map<std::string, ChildStatus> tree_status(const std::string& run_dir) {
+    auto v = call(run_dir + "/control.sock", {"STATUS"});
+    std::map<std::string, ChildStatus> out;
+    if (v.type != seq::resp::Value::Type::array || v.elems.size() != 2) throw std::runtime_error("bad STATUS reply");
+    collect(v.elems[1], "", out);
     return out;
 }
 

@@ -1,0 +1,184 @@
+#include "subtree.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "commands.hpp"
+#include "log.hpp"
+
+namespace seq::sup {
+
+using Type = resp::Value::Type;
+
+SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot)
+    : loop_(loop), fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), path_(std::move(path)),
+      on_snapshot_(std::move(on_snapshot)) {
+    poll_->data = this;
+    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_readable();
+    }), "uv_poll_start(subtree)");
+}
+
+void SubtreeLink::on_readable() {
+    char buf[16 << 10];
+    auto n = ::read(fd_.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {  // the nested supervisor is gone; its death is reaped elsewhere
+        poll_.close();
+        return;
+    }
+    in_.append(buf, static_cast<std::size_t>(n));
+    std::size_t used = 0;
+    for (;;) {
+        resp::Value v;
+        auto st = parser_.parse(std::string_view(in_).substr(used), v);
+        if (st == resp::Status::incomplete) break;
+        if (st == resp::Status::error) {
+            log("%s: garbled snapshot from the nested supervisor (%s); ignoring it from now on", path_.c_str(),
+                parser_.error().c_str());
+            poll_.close();
+            return;
+        }
+        used += parser_.consumed();
+        parser_ = resp::ReplyParser();
+        snapshot_ = std::move(v);
+        have_ = true;
+        received_ms_ = uv_now(loop_);
+    }
+    in_.erase(0, used);
+    if (used > 0 && on_snapshot_) on_snapshot_();
+}
+
+std::optional<std::string> SubtreeLink::restart(std::string_view rest) {
+    std::string out;
+    std::string_view args[] = {"RESTART", rest};
+    resp::append_command(out, args);
+    // A few bytes, into a socket the nested supervisor reads from its loop.
+    if (::write(fd_.get(), out.data(), out.size()) != static_cast<ssize_t>(out.size()))
+        return "ERR cannot reach the supervisor of " + path_ + ": " + std::strerror(errno);
+    return std::nullopt;
+}
+
+const resp::Value* field(const resp::Value& kv, std::string_view key) {
+    if (kv.type != Type::array) return nullptr;
+    for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2)
+        if (kv.elems[i].str == key) return &kv.elems[i + 1];
+    return nullptr;
+}
+
+namespace {
+const resp::Value* children_of(const resp::Value& snapshot) {
+    if (snapshot.type != Type::array || snapshot.elems.size() != 2 || snapshot.elems[1].type != Type::array)
+        return nullptr;
+    return &snapshot.elems[1];
+}
+
+const resp::Value* find_in(const resp::Value& children, std::string_view path) {
+    auto slash = path.find('/');
+    auto name = path.substr(0, slash);
+    for (auto& c : children.elems) {
+        auto* n = field(c, "name");
+        if (!n || n->str != name) continue;
+        if (slash == std::string_view::npos) return &c;
+        auto* below = field(c, "children");
+        return below ? find_in(*below, path.substr(slash + 1)) : nullptr;
+    }
+    return nullptr;
+}
+
+bool all_settled(const resp::Value& children) {
+    for (auto& c : children.elems) {
+        auto* s = field(c, "settled");
+        if (!s || s->integer != 1) return false;
+    }
+    return true;
+}
+
+void age(resp::Value& children, std::int64_t by) {
+    for (auto& c : children.elems)
+        for (std::size_t i = 0; i + 1 < c.elems.size(); i += 2) {
+            if (c.elems[i].str == "uptime_ms" && c.elems[i + 1].type == Type::integer) c.elems[i + 1].integer += by;
+            if (c.elems[i].str == "children") age(c.elems[i + 1], by);
+        }
+}
+}  // namespace
+
+const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_view path) {
+    auto* children = children_of(snapshot);
+    return children ? find_in(*children, path) : nullptr;
+}
+
+bool snapshot_settled(const resp::Value& snapshot) {
+    auto* children = children_of(snapshot);
+    auto* state = field(snapshot.type == Type::array && !snapshot.elems.empty() ? snapshot.elems[0] : snapshot, "state");
+    return children && state && state->str == "running" && all_settled(*children);
+}
+
+resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms) {
+    auto* children = children_of(snapshot);
+    if (!children) {
+        resp::Value empty;
+        empty.type = Type::array;
+        return empty;
+    }
+    auto copy = *children;
+    age(copy, static_cast<std::int64_t>(age_ms));
+    return copy;
+}
+
+Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart)
+    : fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), prepare_(uv::make_prepare(loop)),
+      snapshot_(std::move(snapshot)), generation_(std::move(generation)), restart_(std::move(restart)) {
+    poll_->data = this;
+    prepare_->data = this;
+    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+        if (auto* self = uv::owner<Uplink>(h)) self->on_readable();
+    }), "uv_poll_start(uplink)");
+    // Before the loop sleeps, a look: has anything changed? No timer: an
+    // idle subtree sends nothing and costs nothing.
+    uv::check(uv_prepare_start(prepare_.get(), [](uv_prepare_t* h) {
+        if (auto* self = uv::owner<Uplink>(h)) self->on_prepare();
+    }), "uv_prepare_start(uplink)");
+}
+
+void Uplink::on_prepare() {
+    auto g = generation_();
+    if (g == sent_ || !fd_) return;
+    sent_ = g;
+    std::string out;
+    resp::append_value(out, snapshot_());
+    // Blocking, and small: the parent reads its end from its own loop at once.
+    for (std::size_t off = 0; off < out.size();) {
+        auto n = ::write(fd_.get(), out.data() + off, out.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            poll_.close();
+            fd_.reset();  // the parent is gone: PR_SET_PDEATHSIG ends us
+            return;
+        }
+        off += static_cast<std::size_t>(n);
+    }
+}
+
+void Uplink::on_readable() {
+    char buf[4096];
+    auto n = ::read(fd_.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        poll_.close();
+        return;
+    }
+    in_.append(buf, static_cast<std::size_t>(n));
+    std::size_t used = 0;
+    for (;;) {
+        auto st = parser_.parse(std::string_view(in_).substr(used), args_);
+        if (st != resp::Status::ok) break;  // incomplete; an error cannot come from our parent
+        if (args_.size() == 2 && is_command(args_[0], "restart")) restart_(args_[1]);
+        used += parser_.consumed();
+    }
+    in_.erase(0, used);
+}
+
+}  // namespace seq::sup

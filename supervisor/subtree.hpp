@@ -1,0 +1,82 @@
+// A nested supervisor as its parent sees it: a process of our own program,
+// handed its subtree as a tree file on an fd, with a channel both ways. Up
+// the channel come snapshots of its state (the same STATUS value the control
+// socket serves), sent whenever the subtree changes; down it go restarts of
+// children by path. The snapshot is what the parent answers from, so STATUS
+// of the whole tree never waits on a child process.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fd.hpp"
+#include "resp.hpp"
+#include "uv.hpp"
+
+namespace seq::sup {
+
+class SubtreeLink {
+public:
+    SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot);
+    // The latest snapshot, if one came: [flags, [children...]].
+    const resp::Value* snapshot() const { return have_ ? &snapshot_ : nullptr; }
+    std::uint64_t received_ms() const { return received_ms_; }
+    // Asks the nested supervisor to restart its child at `rest` (a path
+    // below it); nullopt once sent, else why not.
+    std::optional<std::string> restart(std::string_view rest);
+
+private:
+    void on_readable();
+
+    uv_loop_t* loop_;
+    Fd fd_;
+    uv::Poll poll_;
+    std::string path_;
+    std::string in_;
+    resp::ReplyParser parser_;
+    resp::Value snapshot_;
+    std::function<void()> on_snapshot_;
+    bool have_ = false;
+    std::uint64_t received_ms_ = 0;
+};
+
+// Snapshot reading: a flat [key, value, ...] array's field, or null.
+const resp::Value* field(const resp::Value& kv, std::string_view key);
+// The child at `path` ("mailer", "deep/leaf") in a snapshot's children, or null.
+const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_view path);
+// Whether every child in the snapshot, to any depth, is where it should be.
+bool snapshot_settled(const resp::Value& snapshot);
+// The snapshot's children with each uptime_ms grown by `age_ms`: a snapshot
+// is as old as the last change below it.
+resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms);
+
+// The nested supervisor's end: sends a snapshot whenever `generation` moves,
+// and hands each RESTART it reads to `restart`.
+class Uplink {
+public:
+    using Snapshot = std::function<resp::Value()>;
+    using Restart = std::function<void(std::string_view path)>;
+    using Generation = std::function<std::uint64_t()>;
+    Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart);
+
+private:
+    void on_prepare();
+    void on_readable();
+
+    Fd fd_;
+    uv::Poll poll_;
+    uv::Prepare prepare_;
+    Snapshot snapshot_;
+    Generation generation_;
+    Restart restart_;
+    std::uint64_t sent_ = ~std::uint64_t{0};
+    std::string in_;
+    resp::RequestParser parser_;
+    std::vector<std::string_view> args_;
+};
+
+}  // namespace seq::sup

@@ -1,0 +1,216 @@
+// Nested supervisors from a tree file, as real processes: a 3-level tree of
+// the project's own daemons and shell commands. kill -9 of a leaf, of a
+// middle supervisor, and a subtree that escalates past its intensity each
+// restart what OTP says and nothing else (checked by pid); seqctl shows and
+// restarts children by path.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <set>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+
+namespace {
+
+const char* const tree = R"(
+strategy = "one_for_one"
+max_restarts = 10
+max_seconds = 30
+stash = "stash"
+
+[[child]]
+name = "stash"
+command = ["seq-stash"]
+readiness = "notify-fd"
+sockets = ["stash"]
+
+[[child]]
+name = "worker"
+command = ["seq-worker"]
+readiness = "notify-fd"
+sockets = [{ name = "worker", path = "sequence.sock" }]
+
+[[child]]
+name = "jobs"
+type = "supervisor"
+strategy = "rest_for_one"
+max_restarts = 2
+max_seconds = 60
+  [[child.child]]
+  name = "a"
+  command = ["sleep", "1000"]
+  [[child.child]]
+  name = "b"
+  command = ["sleep", "1001"]
+  [[child.child]]
+  name = "inner"
+  type = "supervisor"
+  strategy = "one_for_all"
+    [[child.child.child]]
+    name = "x"
+    command = ["/bin/sh", "-c", "sleep 1002 & echo \"job $!\"; wait"]
+    [[child.child.child]]
+    name = "y"
+    command = ["sleep", "1003"]
+
+[[child]]
+name = "after"
+command = ["sleep", "1004"]
+)";
+
+const std::vector<std::string> all = {"stash", "worker", "jobs", "jobs/a", "jobs/b", "jobs/inner",
+                                      "jobs/inner/x", "jobs/inner/y", "after"};
+
+struct Nested {
+    explicit Nested(const TempDir& dir) : run(dir / "run"), file(dir / "tree.toml"), log(dir / "supervisor.log") {
+        std::ofstream(file) << tree;
+        proc.emplace(std::vector<std::string>{bin("seq-supervisor"), "--run-dir", run, "--config", file}, log);
+        REQUIRE_MESSAGE(settled(), proc->log());
+    }
+    // Every child of the tree running, the whole tree there.
+    bool settled(Ms deadline = 5000ms) {
+        return eventually([&] {
+            try {
+                auto st = tree_status(run);
+                for (auto& p : all)
+                    if (!st.count(p) || st.at(p).state != "running" || st.at(p).pid <= 0) return false;
+                return true;
+            } catch (const std::exception&) {
+                return false;
+            }
+        }, deadline);
+    }
+    std::map<std::string, pid_t> pids() {
+        std::map<std::string, pid_t> out;
+        for (auto& [path, s] : tree_status(run)) out[path] = s.pid;
+        return out;
+    }
+    // Waits until exactly `changed` have new pids and all run again; then
+    // checks that the rest kept theirs.
+    void expect_restarted(const std::map<std::string, pid_t>& before, const std::set<std::string>& changed) {
+        INFO("supervisor log:\n", proc->log());
+        bool ok = eventually([&] {
+            std::map<std::string, ChildStatus> st;
+            try {
+                st = tree_status(run);
+            } catch (const std::exception&) {
+                return false;
+            }
+            for (auto& p : all)
+                if (!st.count(p) || st.at(p).state != "running" || st.at(p).pid <= 0) return false;
+            for (auto& p : changed)
+                if (st.at(p).pid == before.at(p)) return false;
+            return true;
+        });
+        REQUIRE(ok);
+        auto now = pids();
+        for (auto& p : all) {
+            CAPTURE(p);
+            CHECK((now.at(p) != before.at(p)) == (changed.count(p) == 1));
+            if (changed.count(p)) CHECK(eventually([&] { return !alive(before.at(p)); }));
+        }
+    }
+    std::string sock() const { return run + "/sequence.sock"; }
+    std::string run, file, log;
+    std::optional<Process> proc;
+};
+
+}  // namespace
+
+TEST_CASE("nested tree: kill -9 of a leaf restarts what its own supervisor's strategy says") {
+    TempDir dir;
+    Nested t(dir);
+    auto before = t.pids();
+    // jobs is rest_for_one: a's death restarts a and everything after it.
+    REQUIRE(kill(before.at("jobs/a"), SIGKILL) == 0);
+    t.expect_restarted(before, {"jobs/a", "jobs/b", "jobs/inner", "jobs/inner/x", "jobs/inner/y"});
+    before = t.pids();
+    // inner is one_for_all: y's death restarts x and y, and nothing above.
+    REQUIRE(kill(before.at("jobs/inner/y"), SIGKILL) == 0);
+    t.expect_restarted(before, {"jobs/inner/x", "jobs/inner/y"});
+    before = t.pids();
+    REQUIRE(kill(before.at("jobs/b"), SIGKILL) == 0);
+    t.expect_restarted(before, {"jobs/b", "jobs/inner", "jobs/inner/x", "jobs/inner/y"});
+    auto st = tree_status(t.run);
+    CHECK(st.at("jobs").restarts == 0);
+    CHECK(st.at("jobs/b").restarts == 2);  // once with a, once of its own
+    CHECK(st.at("jobs/b").last_exit == "killed by SIGKILL");
+}
+
+TEST_CASE("nested tree: kill -9 of a middle supervisor restarts its whole subtree and leaves nothing behind") {
+    TempDir dir;
+    Nested t(dir);
+    CHECK(call_int(t.sock(), {"NEXT"}) == 0);
+    auto before = t.pids();
+    // x's background job, in x's process group.
+    pid_t job = 0;
+    REQUIRE(eventually([&] {
+        auto log = t.proc->log();
+        auto at = log.find("job ");
+        if (at != std::string::npos) job = static_cast<pid_t>(std::atol(log.c_str() + at + 4));
+        return job > 0;
+    }));
+    REQUIRE(alive(job));
+    REQUIRE(kill(before.at("jobs"), SIGKILL) == 0);
+    t.expect_restarted(before, {"jobs", "jobs/a", "jobs/b", "jobs/inner", "jobs/inner/x", "jobs/inner/y"});
+    CHECK(eventually([&] { return !alive(job); }));
+    CHECK(tree_status(t.run).at("jobs").last_exit == "killed by SIGKILL");
+    CHECK(call_int(t.sock(), {"NEXT"}) == 1);  // the rest of the tree never noticed
+}
+
+TEST_CASE("nested tree: a subtree past its intensity gives up, and its parent restarts it (escalation)") {
+    TempDir dir;
+    Nested t(dir);
+    auto before = t.pids();
+    // jobs allows 2 restarts in 60 s: the third death of b makes it give up.
+    for (int i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        auto now = t.pids();
+        REQUIRE(kill(now.at("jobs/b"), SIGKILL) == 0);
+        if (i < 2) REQUIRE(eventually([&] {
+            auto p = t.pids();
+            return t.settled(0ms) && p.count("jobs/b") && p.at("jobs/b") != now.at("jobs/b");
+        }));
+    }
+    t.expect_restarted(before, {"jobs", "jobs/a", "jobs/b", "jobs/inner", "jobs/inner/x", "jobs/inner/y"});
+    auto st = tree_status(t.run);
+    CHECK(st.at("jobs").restarts == 1);
+    CHECK(st.at("jobs").last_exit == "exit status 1");
+    CHECK(st.at("jobs/b").restarts == 0);  // a fresh subtree
+    auto log = t.proc->log();
+    CHECK(log.find("more than 2 restarts in 60s: giving up") != std::string::npos);
+    CHECK(log.find("jobs (pid " + std::to_string(before.at("jobs")) + ") exit status 1") != std::string::npos);
+}
+
+TEST_CASE("nested tree: seqctl shows the tree by depth and in nested JSON, and restarts a child by its path") {
+    TempDir dir;
+    Nested t(dir);
+    auto ctl = bin("seqctl") + " --run-dir " + t.run;
+    auto status = sh(ctl + " status");
+    CHECK(status.code == 0);
+    CHECK(status.out.find("\njobs ") != std::string::npos);
+    CHECK(status.out.find("\n  inner ") != std::string::npos);
+    CHECK(status.out.find("\n    x ") != std::string::npos);
+    auto json = sh(ctl + " status --json");
+    CHECK(json.out.find("\"name\": \"jobs\", \"type\": \"supervisor\"") != std::string::npos);
+    CHECK(json.out.find("\"children\": [{\"name\": \"x\"") != std::string::npos);
+    auto before = t.pids();
+    auto r = sh(ctl + " restart jobs/inner/y");
+    CHECK(r.code == 0);
+    CHECK(r.out == "OK\n");
+    // Answered once y runs again: only y is new.
+    auto after = t.pids();
+    CHECK(after.at("jobs/inner/y") != before.at("jobs/inner/y"));
+    t.expect_restarted(before, {"jobs/inner/y"});
+    auto bad = sh(ctl + " restart jobs/nobody 2>&1");
+    CHECK(bad.code == 1);
+    CHECK(bad.out.find("no child at 'jobs/nobody'") != std::string::npos);
+    // An orderly stop takes the whole tree down, deepest first within each subtree.
+    auto stop = sh(ctl + " stop");
+    CHECK(stop.code == 0);
+    CHECK(t.proc->exit_code() == 0);
+    for (auto& [path, pid] : after) CHECK(eventually([&] { return !alive(pid); }));
+}
