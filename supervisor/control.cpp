@@ -51,6 +51,16 @@ Server::Verdict Control::handle(Connection& c, std::span<const std::string_view>
             resp::append_simple(out, "OK");
             sup_.shutdown("STOP received on the control socket");
         }
+    } else if (is_command(cmd, "reload")) {
+        if (args.size() != 1) {
+            resp::append_error(out, wrong_args(cmd));
+        } else if (sup_.stopping()) {
+            resp::append_error(out, "ERR the supervisor is stopping: nothing is reloaded");
+        } else {
+            auto r = reload_ ? reload_() : Outcome{false, "ERR reload is not available here"};
+            if (r.ok) resp::append_simple(out, "OK " + r.text);
+            else resp::append_error(out, r.text);
+        }
     } else if (is_command(cmd, "ping")) {
         resp::append_simple(out, "PONG");
     } else {

@@ -1,4 +1,4 @@
-// The supervisor's control socket: STATUS, RESTART name, STOP, PING over RESP,
+// The supervisor's control socket: STATUS, RESTART path, RELOAD, STOP, PING over RESP,
 // served only to peers of the same user (or root).
 //
 // RESTART answers once the child is running again, as systemctl restart
@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,6 +27,12 @@ class Control {
 public:
     Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions options);
     void start() { server_.start(); }
+    // RELOAD: whether it took, and what to answer (a summary, or the error).
+    struct Outcome {
+        bool ok;
+        std::string text;
+    };
+    void on_reload(std::function<Outcome()> f) { reload_ = std::move(f); }
 
 private:
     Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
@@ -33,6 +40,7 @@ private:
     void resume_waiting();
 
     Supervisor& sup_;
+    std::function<Outcome()> reload_;
     Server server_;
     // Loop iterations are when the tree changes; each ends by looking again
     // at the RESTARTs that wait. No wakeup of its own: idle costs nothing.

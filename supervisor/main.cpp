@@ -6,6 +6,8 @@
 #include "cli.hpp"
 #include <climits>
 #include <cstdlib>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "builtin_tree.hpp"
@@ -83,23 +85,50 @@ std::optional<seq::sup::Tree> load(const std::string& file) {
     return std::nullopt;
 }
 
-// Binds the tree's sockets in the run dir, then supervises it until it stops.
-int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients) {
+// The listening sockets of the whole tree, bound by the top supervisor in
+// the run dir and held across their users' lives (and across reloads).
+class Sockets {
+public:
+    explicit Sockets(const seq::sup::RunDir& dir) : dir_(dir) {}
+    // Binds what `tree` names and is not bound yet; throws, naming the
+    // socket, and changing nothing, if one cannot be bound.
+    seq::sup::Environment bind(const seq::sup::Tree& tree) {
+        std::map<std::string, std::shared_ptr<OwnedSocket>> next;
+        seq::sup::Environment env;
+        env.self = self_path();
+        for (auto& s : seq::sup::sockets_of(tree.root)) {
+            auto path = s.path.starts_with("/") ? s.path : dir_.file(s.path);
+            auto it = bound_.find(s.name);
+            if (it != bound_.end() && it->second->path == path) next[s.name] = it->second;
+            else next[s.name] = std::make_shared<OwnedSocket>(path);
+            env.sockets[s.name] = next[s.name]->fd.get();
+            if (s.name == tree.stash) env.stash = path;
+        }
+        // Those no longer named are closed and removed; a child still
+        // running holds its own copy until it stops.
+        bound_ = std::move(next);
+        return env;
+    }
+
+private:
+    const seq::sup::RunDir& dir_;
+    std::map<std::string, std::shared_ptr<OwnedSocket>> bound_;
+};
+
+// Binds the tree's sockets in the run dir, then supervises it until it
+// stops. With a tree file, RELOAD on the control socket reads it again.
+int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients,
+        const std::string& file = "") {
     using namespace seq;
     uv::Loop loop;
     std::optional<sup::RunDir> dir;
-    std::vector<std::unique_ptr<OwnedSocket>> sockets;
+    std::optional<Sockets> sockets;
     std::optional<OwnedSocket> control_sock;
     sup::Environment env;
-    env.self = self_path();
     try {
         dir.emplace(run_dir);
-        for (auto& s : sup::sockets_of(tree.root)) {
-            auto path = s.path.starts_with("/") ? s.path : dir->file(s.path);
-            sockets.push_back(std::make_unique<OwnedSocket>(path));
-            env.sockets[s.name] = sockets.back()->fd.get();
-            if (s.name == tree.stash) env.stash = path;
-        }
+        sockets.emplace(*dir);
+        env = sockets->bind(tree);
         control_sock.emplace(dir->file("control.sock"));
     } catch (const std::exception& e) {
         log("cannot start: %s", e.what());
@@ -109,6 +138,25 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     ServerOptions control_opts;
     control_opts.max_clients = max_clients;
     sup::Control control(loop, supervisor, std::move(control_sock->fd), control_opts);
+    control.on_reload([&]() -> sup::Control::Outcome {
+        if (file.empty())
+            return {false, "ERR this supervisor runs the built-in tree: there is no tree file to read again "
+                           "(start it with --config FILE)"};
+        std::vector<std::string> errors;
+        try {
+            auto next = sup::load_tree_file(file, load_context());
+            errors = unsupported(next.root, file);
+            if (errors.empty()) return {true, supervisor.reconfigure(next.root, sockets->bind(next))};
+        } catch (const sup::TreeFileError& e) {
+            errors = e.errors;
+        } catch (const std::exception& e) {
+            errors = {e.what()};
+        }
+        std::string said;
+        for (auto& e : errors) said += (said.empty() ? "" : " | ") + e;
+        log("reload refused, the tree is unchanged: %s", said.c_str());
+        return {false, "ERR reload refused, the tree is unchanged: " + said};
+    });
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
     log("run dir %s; %s", dir->path().c_str(), what.c_str());
     control.start();
@@ -144,12 +192,20 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     for (auto& [name, fd] : inherited_listen_fds()) env.sockets[name] = fd;
     if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
     uv::Loop loop;
-    sup::Supervisor supervisor(loop, tree.root, std::move(env));
+    sup::Supervisor supervisor(loop, tree.root, env);
     // Up: a snapshot whenever the subtree changes. Down: restarts by path.
     sup::Uplink uplink(
         loop.get(), Fd(control_fd), [&] { return supervisor.snapshot(); }, [&] { return supervisor.generation(); },
         [&](std::string_view child) {
             if (auto why = supervisor.restart(child)) log("restart of %s refused: %s", std::string(child).c_str(), why->c_str());
+        },
+        [&](std::string_view text) {
+            // Checked by our parent before it came down; its sockets are ours already.
+            try {
+                supervisor.reconfigure(sup::parse_tree(text, "<subtree " + path + ">", load_context()).root, env);
+            } catch (const sup::TreeFileError& e) {
+                log("reload refused: %s", e.what());
+            }
         });
     // Ready, as OTP's start_link returns, once every child of the subtree is.
     supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
@@ -234,7 +290,7 @@ int main(int argc, char** argv) {
     if (!config.empty()) {
         auto tree = load(config);
         if (!tree) return exit_code::usage;
-        return run(*tree, run_dir, "tree " + config, b.max_clients);
+        return run(*tree, run_dir, "tree " + config, b.max_clients, config);
     }
     auto what = b.data_dir.empty() ? std::string("stash in memory") : "stash " + b.data_dir + ", fsync " + b.fsync;
     return run(sup::builtin_tree(b, program_dir()), run_dir, what, b.max_clients);

@@ -215,10 +215,12 @@ int main(int argc, char** argv) {
     auto* restart = app.add_subcommand("restart", "stop a child and start it again");
     restart->add_option("PATH", child, "the child's path in the tree: stash or worker in the built-in tree, "
                                        "jobs/mailer under a nested supervisor")->required();
+    auto* reload = app.add_subcommand("reload", "read the tree file again: start added children, stop removed ones, "
+                                                "restart changed ones, leave the rest running");
     auto* stop = app.add_subcommand("stop", "stop the children in reverse order, then the supervisor");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (run_dir.empty()) run_dir = seq::default_run_dir();
-    bool to_supervisor = *status || *restart || *stop;
+    bool to_supervisor = *status || *restart || *reload || *stop;
     if (to_supervisor && !socket.empty()) {
         std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
                              "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
@@ -233,6 +235,7 @@ int main(int argc, char** argv) {
     if (*info) request = {"INFO"};
     if (*status) request = {"STATUS"};
     if (*restart) request = {"RESTART", child};
+    if (*reload) request = {"RELOAD"};
     if (*stop) request = {"STOP"};
 
     try {

@@ -1,5 +1,6 @@
 #include "subtree.hpp"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,16 @@
 namespace seq::sup {
 
 using Type = resp::Value::Type;
+
+namespace {
+// A subtree's file comes down as one argument: room for a large tree.
+resp::Limits big_requests() {
+    resp::Limits l;
+    l.max_bulk = 16 << 20;
+    l.max_request = 17 << 20;
+    return l;
+}
+}  // namespace
 
 SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot)
     : loop_(loop), fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), path_(std::move(path)),
@@ -51,15 +62,30 @@ void SubtreeLink::on_readable() {
     if (used > 0 && on_snapshot_) on_snapshot_();
 }
 
-std::optional<std::string> SubtreeLink::restart(std::string_view rest) {
+std::optional<std::string> SubtreeLink::send(std::initializer_list<std::string_view> args) {
     std::string out;
-    std::string_view args[] = {"RESTART", rest};
-    resp::append_command(out, args);
-    // A few bytes, into a socket the nested supervisor reads from its loop.
-    if (::write(fd_.get(), out.data(), out.size()) != static_cast<ssize_t>(out.size()))
-        return "ERR cannot reach the supervisor of " + path_ + ": " + std::strerror(errno);
+    resp::append_command(out, std::span<const std::string_view>(args.begin(), args.size()));
+    // Into a socket the nested supervisor reads from its loop; a subtree
+    // file fits its buffer many times over, so a short wait at most.
+    for (std::size_t off = 0; off < out.size();) {
+        auto n = ::write(fd_.get(), out.data() + off, out.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            pollfd p{fd_.get(), POLLOUT, 0};
+            if (::poll(&p, 1, 1000) > 0) continue;
+        }
+        if (n <= 0) return "cannot reach the supervisor of " + path_ + ": " + std::strerror(errno);
+        off += static_cast<std::size_t>(n);
+    }
     return std::nullopt;
 }
+
+std::optional<std::string> SubtreeLink::restart(std::string_view rest) {
+    if (auto why = send({"RESTART", rest})) return "ERR " + *why;
+    return std::nullopt;
+}
+
+std::optional<std::string> SubtreeLink::reload(std::string_view tree_text) { return send({"RELOAD", tree_text}); }
 
 const resp::Value* field(const resp::Value& kv, std::string_view key) {
     if (kv.type != Type::array) return nullptr;
@@ -128,9 +154,11 @@ resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms) {
     return copy;
 }
 
-Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart)
+Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart,
+               Reload reload)
     : fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), prepare_(uv::make_prepare(loop)),
-      snapshot_(std::move(snapshot)), generation_(std::move(generation)), restart_(std::move(restart)) {
+      snapshot_(std::move(snapshot)), generation_(std::move(generation)), restart_(std::move(restart)),
+      reload_(std::move(reload)), parser_(big_requests()) {
     poll_->data = this;
     prepare_->data = this;
     uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
@@ -176,6 +204,7 @@ void Uplink::on_readable() {
         auto st = parser_.parse(std::string_view(in_).substr(used), args_);
         if (st != resp::Status::ok) break;  // incomplete; an error cannot come from our parent
         if (args_.size() == 2 && is_command(args_[0], "restart")) restart_(args_[1]);
+        if (args_.size() == 2 && is_command(args_[0], "reload")) reload_(args_[1]);
         used += parser_.consumed();
     }
     in_.erase(0, used);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,9 +29,12 @@ public:
     // Asks the nested supervisor to restart its child at `rest` (a path
     // below it); nullopt once sent, else why not.
     std::optional<std::string> restart(std::string_view rest);
+    // Hands it a new subtree (a tree file's text) to converge to.
+    std::optional<std::string> reload(std::string_view tree_text);
 
 private:
     void on_readable();
+    std::optional<std::string> send(std::initializer_list<std::string_view> args);
 
     uv_loop_t* loop_;
     Fd fd_;
@@ -55,13 +59,14 @@ bool snapshot_settled(const resp::Value& snapshot);
 resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms);
 
 // The nested supervisor's end: sends a snapshot whenever `generation` moves,
-// and hands each RESTART it reads to `restart`.
+// and hands each RESTART and RELOAD it reads to `restart` and `reload`.
 class Uplink {
 public:
     using Snapshot = std::function<resp::Value()>;
     using Restart = std::function<void(std::string_view path)>;
+    using Reload = std::function<void(std::string_view tree_text)>;
     using Generation = std::function<std::uint64_t()>;
-    Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart);
+    Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart, Reload reload);
 
 private:
     void on_prepare();
@@ -73,6 +78,7 @@ private:
     Snapshot snapshot_;
     Generation generation_;
     Restart restart_;
+    Reload reload_;
     std::uint64_t sent_ = ~std::uint64_t{0};
     std::string in_;
     resp::RequestParser parser_;

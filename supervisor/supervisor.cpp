@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <set>
 
 #include "log.hpp"
@@ -25,14 +26,8 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
       sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())) {
     options_.children.clear();
     for (auto& child : spec.children) {
-        auto c = std::make_unique<Child>();
-        c->spec = std::move(child);
-        c->path = env_.path.empty() ? c->spec.name : env_.path + "/" + c->spec.name;
-        c->index = children_.size();
-        c->owner = this;
-        c->timer = uv::make_timer(loop.get());
-        c->timer->data = c.get();
-        children_.push_back(std::move(c));
+        children_.push_back(make_child(std::move(child)));
+        children_.back()->index = children_.size() - 1;
     }
     sigchld_->data = this;
     sweep_->data = this;
@@ -45,6 +40,78 @@ Supervisor::~Supervisor() {
             kill(-c->pid, SIGKILL);
             waitpid(c->pid, nullptr, 0);
         }
+}
+
+std::unique_ptr<Supervisor::Child> Supervisor::make_child(ChildSpec spec) {
+    auto c = std::make_unique<Child>();
+    c->spec = std::move(spec);
+    c->path = env_.path.empty() ? c->spec.name : env_.path + "/" + c->spec.name;
+    c->owner = this;
+    c->timer = uv::make_timer(loop_.get());
+    c->timer->data = c.get();
+    return c;
+}
+
+std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env) {
+    env.path = env_.path;
+    env.self = env_.self;
+    env_ = std::move(env);
+    if (spec.strategy != options_.strategy || spec.max_restarts != options_.max_restarts ||
+        spec.max_seconds != options_.max_seconds) {
+        options_.strategy = spec.strategy;
+        options_.max_restarts = spec.max_restarts;
+        options_.max_seconds = spec.max_seconds;
+        intensity_ = Intensity(spec.max_restarts, spec.max_seconds * 1000);  // a new window
+    }
+    std::vector<std::unique_ptr<Child>> next;
+    std::string added, changed, same, removed;
+    auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
+    for (auto& want : spec.children) {
+        auto it = std::find_if(children_.begin(), children_.end(), [&](auto& c) {
+            return c && !c->removed && c->spec.name == want.name && c->spec.type == want.type;
+        });
+        if (it == children_.end()) {
+            next.push_back(make_child(want));
+            note(added, want.name);
+            continue;
+        }
+        auto c = std::move(*it);
+        if (c->spec == want) {
+            note(same, c->spec.name);
+        } else if (c->spec.type == ChildType::supervisor && sockets_of(c->spec.sub) == sockets_of(want.sub)) {
+            // Its own fields take effect as they are used; its subtree is
+            // its business: what is unchanged there keeps running too.
+            bool subtree_changed = !(c->spec.sub == want.sub);
+            c->spec = want;
+            if (subtree_changed && c->state == State::running && c->subtree) {
+                Tree sub{want.sub, ""};
+                if (auto why = c->subtree->reload(write_tree(sub))) log("%s: %s", c->path.c_str(), why->c_str());
+            }
+            note(changed, c->spec.name);
+        } else {
+            c->spec = want;
+            c->want = true;
+            if (c->state == State::starting || c->state == State::running) c->must_stop = true;
+            note(changed, c->spec.name + " (restarted)");
+        }
+        next.push_back(std::move(c));
+    }
+    // What is no longer wanted is stopped, last in the order so first to go.
+    for (auto& c : children_)
+        if (c) {
+            if (!c->removed) note(removed, c->spec.name);
+            c->removed = true;
+            c->want = false;
+            c->must_stop = false;
+            next.push_back(std::move(c));
+        }
+    children_ = std::move(next);
+    for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
+    auto said = "added: " + (added.empty() ? "-" : added) + "; removed: " + (removed.empty() ? "-" : removed) +
+                "; changed: " + (changed.empty() ? "-" : changed) + "; unchanged: " + (same.empty() ? "-" : same);
+    log("reloaded: %s", said.c_str());
+    step();
+    return said;
 }
 
 const char* Supervisor::state_name(State s) {
@@ -93,6 +160,9 @@ void Supervisor::step() {
 
 void Supervisor::converge() {
     if (finished_) return;
+    // Children gone from the spec are forgotten once they are down.
+    if (std::erase_if(children_, [](auto& c) { return c->removed && c->state == State::down; }))
+        for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
     for (auto& c : children_)
         if (c->state == State::stopping) return;
     for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
@@ -374,8 +444,9 @@ void Supervisor::on_death(Child& c, int status) {
     std::string restarting;
     for (auto i : plan.start) {
         auto& r = *children_[i];
-        // A temporary sibling is stopped with the others but never restarted (OTP).
-        if (&r != &c && r.spec.restart == RestartType::temporary) {
+        // A temporary sibling is stopped with the others but never restarted
+        // (OTP); one removed by a reload is only stopped.
+        if (&r != &c && (r.spec.restart == RestartType::temporary || r.removed)) {
             r.want = false;
             continue;
         }
@@ -417,7 +488,7 @@ std::optional<std::string> Supervisor::restart(std::string_view name) {
 
 Supervisor::Child* Supervisor::find(std::string_view name) const {
     for (auto& c : children_)
-        if (c->spec.name == name) return c.get();
+        if (!c->removed && c->spec.name == name) return c.get();
     return nullptr;
 }
 

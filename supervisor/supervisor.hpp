@@ -49,6 +49,12 @@ public:
     // A manual restart of one child; nullopt if it is under way, else why not
     // (no child of that name, or the tree is stopping), as an error reply.
     std::optional<std::string> restart(std::string_view name);
+    // Takes a new spec for the children (seqctl reload): starts the added,
+    // stops the removed, restarts the changed, and leaves the same ones
+    // running. A nested supervisor whose subtree changed is handed the new
+    // subtree, unless the sockets it holds changed: then it is restarted.
+    // Returns what it did, in words.
+    std::string reconfigure(const SupervisorSpec& spec, Environment env);
     // Whether it gave up because the restart intensity was exceeded.
     bool gave_up() const { return gave_up_; }
     // The state of the tree as a RESP reply (see README: seqctl status), and
@@ -83,6 +89,7 @@ private:
         bool want = true;        // should be running
         bool must_stop = false;  // part of a restart plan: stop before anything starts
         bool start_failed = false;
+        bool removed = false;    // gone from the spec: stopped, then forgotten
         std::uint64_t started_ms = 0;
         unsigned restarts = 0;
         std::uint64_t spawns = 0;
@@ -100,6 +107,7 @@ private:
     std::pair<Child*, std::string_view> route(std::string_view path) const;
     const resp::Value* nested(std::string_view path) const;
     SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep);
+    std::unique_ptr<Child> make_child(ChildSpec spec);
 
     void step();
     void converge();

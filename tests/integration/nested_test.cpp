@@ -214,3 +214,102 @@ TEST_CASE("nested tree: seqctl shows the tree by depth and in nested JSON, and r
     CHECK(t.proc->exit_code() == 0);
     for (auto& [path, pid] : after) CHECK(eventually([&] { return !alive(pid); }));
 }
+
+TEST_CASE("seqctl reload: added children start, removed ones stop, changed ones restart, the rest keep their pids") {
+    TempDir dir;
+    std::string file = dir / "tree.toml";
+    std::string run = dir / "run";
+    auto tree_v1 = R"(
+[[child]]
+name = "a"
+command = ["sleep", "1000"]
+[[child]]
+name = "b"
+command = ["sleep", "1001"]
+[[child]]
+name = "c"
+command = ["sleep", "1002"]
+[[child]]
+name = "jobs"
+type = "supervisor"
+  [[child.child]]
+  name = "x"
+  command = ["sleep", "1003"]
+  [[child.child]]
+  name = "y"
+  command = ["sleep", "1004"]
+)";
+    auto tree_v2 = R"(
+strategy = "rest_for_one"
+[[child]]
+name = "a"
+command = ["sleep", "1000"]
+[[child]]
+name = "c"
+command = ["sleep", "2002"]
+[[child]]
+name = "d"
+command = ["sleep", "1005"]
+[[child]]
+name = "jobs"
+type = "supervisor"
+  [[child.child]]
+  name = "x"
+  command = ["sleep", "1003"]
+  [[child.child]]
+  name = "y"
+  command = ["sleep", "2004"]
+  [[child.child]]
+  name = "z"
+  command = ["sleep", "1006"]
+)";
+    std::ofstream(file) << tree_v1;
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", file}, dir / "supervisor.log");
+    INFO("supervisor log:\n", sup.log());
+    auto running = [&](const std::vector<std::string>& paths) {
+        return eventually([&] {
+            try {
+                auto st = tree_status(run);
+                for (auto& p : paths)
+                    if (!st.count(p) || st.at(p).state != "running") return false;
+                return true;
+            } catch (const std::exception&) {
+                return false;
+            }
+        });
+    };
+    REQUIRE(running({"a", "b", "c", "jobs", "jobs/x", "jobs/y"}));
+    auto before = tree_status(run);
+    auto ctl = bin("seqctl") + " --run-dir " + run;
+
+    // A broken file is refused with its error, and nothing changes.
+    std::ofstream(file) << "[[child]]\nname = \"a\"\ncommand = [\"sleep\", \"1\"]\nrestat = 1\n";
+    auto refused = sh(ctl + " reload 2>&1");
+    CHECK(refused.code == 1);
+    CHECK(refused.out.find(file + ":4:1: child \"a\", key \"restat\": unknown key") != std::string::npos);
+    auto same = tree_status(run);
+    for (auto& p : {"a", "b", "c", "jobs", "jobs/x", "jobs/y"}) CHECK(same.at(p).pid == before.at(p).pid);
+
+    std::ofstream(file) << tree_v2;
+    auto r = sh(ctl + " reload");
+    CHECK(r.code == 0);
+    CHECK(r.out == "OK added: d; removed: b; changed: c (restarted), jobs; unchanged: a\n");
+    REQUIRE(running({"a", "c", "d", "jobs", "jobs/x", "jobs/y", "jobs/z"}));
+    REQUIRE(eventually([&] {
+        auto st = tree_status(run);
+        return !st.count("b") && st.at("c").pid != before.at("c").pid && st.count("jobs/z") &&
+               st.at("jobs/y").pid != before.at("jobs/y").pid && st.at("jobs/y").state == "running";
+    }));
+    auto after = tree_status(run);
+    CHECK(after.at("a").pid == before.at("a").pid);
+    CHECK(after.at("jobs").pid == before.at("jobs").pid);
+    CHECK(after.at("jobs/x").pid == before.at("jobs/x").pid);
+    CHECK(eventually([&] { return !alive(before.at("b").pid); }));
+    CHECK(eventually([&] { return !alive(before.at("c").pid); }));
+    CHECK(eventually([&] { return !alive(before.at("jobs/y").pid); }));
+    // The new strategy holds: rest_for_one now restarts what comes after a.
+    auto status = sh(ctl + " status");
+    CHECK(status.out.find("strategy rest_for_one") != std::string::npos);
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code() == 0);
+}
