@@ -48,6 +48,9 @@ struct Tree {
     std::string worker() const { return run + "/sequence.sock"; }
     std::string stash() const { return run + "/stash.sock"; }
     std::string control() const { return run + "/control.sock"; }
+    // Each (name, socket). Loops over it name the pair's halves with
+    // references, not a structured binding: CAPTURE's lambda captures the
+    // name, and clang before 16 refuses to capture a structured binding.
     std::vector<std::pair<std::string, std::string>> targets() const {
         return {{"worker", worker()}, {"stash", stash()}, {"control", control()}};
     }
@@ -61,7 +64,9 @@ struct Tree {
         CHECK(st.at("worker").pid == worker_pid);
         CHECK(st.at("stash").pid == stash_pid);
         CHECK(st.at("worker").restarts == 0);
-        for (auto& [name, sock] : targets()) {
+        for (const auto& target : targets()) {
+            const std::string& name = target.first;
+            const std::string& sock = target.second;
             CAPTURE(name);
             CHECK(answers(sock));
         }
@@ -81,7 +86,9 @@ TEST_CASE("hostile: random bytes") {
     std::mt19937_64 rng(seed);
     TempDir dir;
     Tree t(dir);
-    for (auto& [name, sock] : t.targets()) {
+    for (const auto& target : t.targets()) {
+        const std::string& name = target.first;
+        const std::string& sock = target.second;
         CAPTURE(name);
         for (int i = 0; i < 30; ++i) {
             std::string junk(1 + rng() % 4096, '\0');
@@ -100,7 +107,9 @@ TEST_CASE("hostile: frames cut at every byte, then a hang-up") {
         {"stash", "*3\r\n$3\r\nSET\r\n$8\r\nsequence\r\n$1\r\n0\r\n"},
         {"control", "*2\r\n$7\r\nRESTART\r\n$6\r\nworker\r\n"},
     };
-    for (auto& [name, sock] : t.targets()) {
+    for (const auto& target : t.targets()) {
+        const std::string& name = target.first;
+        const std::string& sock = target.second;
         CAPTURE(name);
         auto& frame = frames[name];
         for (std::size_t cut = 0; cut < frame.size(); ++cut) hit_and_run(sock, frame.substr(0, cut));
@@ -114,7 +123,9 @@ TEST_CASE("hostile: lengths negative, huge, non-numeric; too many arguments") {
     std::string many_inline = "PING";
     for (int i = 0; i < 1100; ++i) many_inline += " x";
     many_inline += "\r\n";
-    for (auto& [name, sock] : t.targets()) {
+    for (const auto& target : t.targets()) {
+        const std::string& name = target.first;
+        const std::string& sock = target.second;
         CAPTURE(name);
         for (std::string bad : {std::string("*-5\r\n"), std::string("*1\r\n$-7\r\n"), std::string("*1\r\n$99999999999\r\n"),
                                 std::string("*abc\r\n"), std::string("*1\r\n$1x\r\n"), std::string("*1025\r\n"),
@@ -134,7 +145,9 @@ TEST_CASE("hostile: lengths negative, huge, non-numeric; too many arguments") {
 TEST_CASE("hostile: a client that disconnects mid-request") {
     TempDir dir;
     Tree t(dir);
-    for (auto& [name, sock] : t.targets()) {
+    for (const auto& target : t.targets()) {
+        const std::string& name = target.first;
+        const std::string& sock = target.second;
         CAPTURE(name);
         hit_and_run(sock, "*3\r\n$3\r\nSET\r\n$8\r\nsequence\r\n$10\r\n12345");
         hit_and_run(sock, "INCREMENT 1");  // an inline line never ended
@@ -151,7 +164,9 @@ TEST_CASE("hostile: a thousand idle connections while another client is served")
     REQUIRE(lim.rlim_cur > 1100);
     TempDir dir;
     Tree t(dir);
-    for (auto& [name, sock] : t.targets()) {
+    for (const auto& target : t.targets()) {
+        const std::string& name = target.first;
+        const std::string& sock = target.second;
         CAPTURE(name);
         std::vector<std::unique_ptr<seq::Client>> idle;
         for (int i = 0; i < 1000; ++i) idle.push_back(std::make_unique<seq::Client>(sock, 2000ms));
@@ -167,7 +182,9 @@ TEST_CASE("hostile: a thousand idle connections while another client is served")
 TEST_CASE("hostile: a client that writes and never reads is dropped, and memory stays bounded") {
     TempDir dir;
     Tree t(dir);
-    for (auto& [name, sock] : t.targets()) {
+    for (const auto& target : t.targets()) {
+        const std::string& name = target.first;
+        const std::string& sock = target.second;
         CAPTURE(name);
         auto pid = t.pid_of(name);
         auto before = rss_kib(pid);
