@@ -58,26 +58,11 @@ seq::sup::LoadContext load_context() {
     return {program_dir(), path ? path : "/usr/local/bin:/usr/bin:/bin"};
 }
 
-// What this build cannot run yet, said before anything starts.
-std::vector<std::string> unsupported(const seq::sup::SupervisorSpec& s, const std::string& file) {
-    std::vector<std::string> out;
-    for (auto& c : s.children) {
-        auto below = unsupported(c.sub, file);
-        out.insert(out.end(), below.begin(), below.end());
-        if (c.readiness == seq::sup::Readiness::sd_notify)
-            out.push_back(file + ": child \"" + c.name + "\": readiness = \"sd_notify\" is not supported by this "
-                                "version yet; use \"notify-fd\" or \"none\"");
-    }
-    return out;
-}
-
 // Loads a tree file, or says everything wrong with it on stderr.
 std::optional<seq::sup::Tree> load(const std::string& file) {
     std::vector<std::string> errors;
     try {
-        auto tree = seq::sup::load_tree_file(file, load_context());
-        errors = unsupported(tree.root, file);
-        if (errors.empty()) return tree;
+        return seq::sup::load_tree_file(file, load_context());
     } catch (const seq::sup::TreeFileError& e) {
         errors = e.errors;
     }
@@ -145,8 +130,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         std::vector<std::string> errors;
         try {
             auto next = sup::load_tree_file(file, load_context());
-            errors = unsupported(next.root, file);
-            if (errors.empty()) return {true, supervisor.reconfigure(next.root, sockets->bind(next))};
+            return {true, supervisor.reconfigure(next.root, sockets->bind(next))};
         } catch (const sup::TreeFileError& e) {
             errors = e.errors;
         } catch (const std::exception& e) {

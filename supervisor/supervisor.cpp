@@ -18,6 +18,7 @@
 #include "process.hpp"
 #include "resp.hpp"
 #include "tree_file.hpp"
+#include "notify_socket.hpp"
 
 namespace seq::sup {
 
@@ -268,6 +269,11 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
         c.output_read = std::move(r);
         args.env.push_back("SEQ_LOG=bare");
     }
+    if (c.spec.readiness == Readiness::sd_notify) {
+        if (!notify_socket_)
+            notify_socket_.emplace(loop_.get(), [this](pid_t sender, std::string_view m) { on_sd_notify(sender, m); });
+        args.env.push_back("NOTIFY_SOCKET=" + notify_socket_->address());
+    }
     if (c.spec.readiness == Readiness::notify_fd || c.spec.type == ChildType::supervisor) {
         auto [r, w] = make_pipe(O_NONBLOCK);
         c.notify = std::move(r);
@@ -279,7 +285,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
 void Supervisor::spawn(Child& c) {
     std::vector<Fd> keep;
     auto args = spawn_args(c, keep);
-    const bool notify = c.notify.get() >= 0;
+    const bool notify = c.notify.get() >= 0 || c.spec.readiness == Readiness::sd_notify;
     c.pid = sup::spawn(args);
     ++c.spawns;
     ++generation_;
@@ -294,11 +300,13 @@ void Supervisor::spawn(Child& c) {
         return;
     }
     c.state = State::starting;
-    c.notify_poll = uv::make_poll(loop_.get(), c.notify.get());
-    c.notify_poll->data = &c;
-    uv_poll_start(c.notify_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
-        if (auto* child = uv::owner<Child>(h)) child->owner->on_notify(*child);
-    });
+    if (c.notify) {
+        c.notify_poll = uv::make_poll(loop_.get(), c.notify.get());
+        c.notify_poll->data = &c;
+        uv_poll_start(c.notify_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+            if (auto* child = uv::owner<Child>(h)) child->owner->on_notify(*child);
+        });
+    }
     uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
         auto* child = uv::owner<Child>(t);
         if (!child || child->state != State::starting) return;
@@ -316,6 +324,33 @@ void Supervisor::on_notify(Child& c) {
     bool ready = n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find('\n') != std::string_view::npos;
     end_notify(c);
     if (!ready) return;  // closed without a word: its death or the start timeout decides
+    became_ready(c);
+}
+
+// A notification counts for the child that sent it, or one in its process
+// group (a helper it ran, such as systemd-notify), and from nobody else.
+void Supervisor::on_sd_notify(pid_t sender, std::string_view message) {
+    Child* from = nullptr;
+    for (auto& c : children_)
+        if (c->pid == sender) from = c.get();
+    if (!from) {
+        pid_t group = live_process_group(sender);
+        for (auto& c : children_)
+            if (c->pid > 0 && c->pid == group) from = c.get();
+    }
+    if (!from) {
+        // At most a line a second, whoever floods the socket.
+        if (loop_.now() >= ignored_log_ms_ + 1000) {
+            ignored_log_ms_ = loop_.now();
+            log("ignored a notification from pid %d: not a child of this supervisor", static_cast<int>(sender));
+        }
+        return;
+    }
+    if (from->state == State::starting && from->spec.readiness == Readiness::sd_notify && says_ready(message))
+        became_ready(*from);
+}
+
+void Supervisor::became_ready(Child& c) {
     uv_timer_stop(c.timer.get());
     c.state = State::running;
     log("%s ready (pid %d) in %llu ms", c.path.c_str(), c.pid,

@@ -23,6 +23,7 @@
 #include "resp.hpp"
 #include "subtree.hpp"
 #include "intensity.hpp"
+#include "notify_socket.hpp"
 #include "strategy.hpp"
 #include "tree.hpp"
 #include "uv.hpp"
@@ -117,6 +118,8 @@ private:
     void reap();
     void on_death(Child& c, int status);
     void on_notify(Child& c);
+    void on_sd_notify(pid_t sender, std::string_view message);
+    void became_ready(Child& c);
     void signal_group(Child& c, int sig);
     void sweep_orphans();
     void end_notify(Child& c);
@@ -128,7 +131,9 @@ private:
     std::vector<std::unique_ptr<Child>> children_;
     Intensity intensity_;
     uv::Signal sigchld_;
-    uv::Timer sweep_;  // a look for orphans, soon after a death
+    uv::Timer sweep_;
+    std::optional<NotifySocket> notify_socket_;  // for sd_notify readiness, made when first needed
+    std::uint64_t ignored_log_ms_ = 0;  // a look for orphans, soon after a death
     bool shutting_down_ = false;
     bool gave_up_ = false;
     bool finished_ = false;

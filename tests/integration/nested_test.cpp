@@ -212,7 +212,10 @@ TEST_CASE("nested tree: seqctl shows the tree by depth and in nested JSON, and r
     auto stop = sh(ctl + " stop");
     CHECK(stop.code == 0);
     CHECK(t.proc->exit_code() == 0);
-    for (auto& [path, pid] : after) CHECK(eventually([&] { return !alive(pid); }));
+    for (const auto& entry : after) {
+        pid_t pid = entry.second;  // named: clang 14 captures no structured binding
+        CHECK(eventually([&] { return !alive(pid); }));
+    }
 }
 
 TEST_CASE("seqctl reload: added children start, removed ones stop, changed ones restart, the rest keep their pids") {

@@ -4,7 +4,12 @@
 // count in the stash across kill -9, and --check on broken files.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstddef>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -232,4 +237,81 @@ TEST_CASE("--check and --config refuse a broken tree file with exit 2, naming fi
     std::ofstream(dir / "good.toml") << "[[child]]\nname = \"a\"\ncommand = [\"sleep\", \"1\"]\n";
     CHECK(sh(bin("seq-supervisor") + " --check " + (dir / "good.toml") + " >/dev/null").code == 0);
     CHECK(sh(bin("seq-supervisor") + " --config " + (dir / "good.toml") + " --initial 5 2>/dev/null").code == 2);
+}
+
+namespace {
+// A child that tells $NOTIFY_SOCKET "READY=1" once `go` exists, then sleeps.
+std::string sd_notify_child(const std::string& name, const std::string& go, const std::string& more = "") {
+    return "[[child]]\nname = \"" + name + "\"\ncommand = [\"/usr/bin/python3\", \"-c\", '''\n"
+           "import os, socket, time\n"
+           "while not os.path.exists(\"" + go + "\"): time.sleep(0.005)\n"
+           "a = os.environ[\"NOTIFY_SOCKET\"]\n"
+           "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+           "s.sendto(b\"STATUS=starting\\nREADY=1\\n\", \"\\0\" + a[1:] if a.startswith(\"@\") else a)\n"
+           "print(\"sent\", flush=True)\n"
+           "time.sleep(1000)\n"
+           "''']\nreadiness = \"sd_notify\"\n" + more + "\n";
+}
+
+// The NOTIFY_SOCKET a process was given, from its environment.
+std::string notify_socket_of(pid_t pid) {
+    auto env = slurp("/proc/" + std::to_string(pid) + "/environ");
+    auto at = env.find(std::string("NOTIFY_SOCKET=", 14));
+    if (at == std::string::npos) return "";
+    auto start = at + 14;
+    return env.substr(start, env.find('\0', start) - start);
+}
+}  // namespace
+
+TEST_CASE("tree file: sd_notify readiness: READY=1 from the child starts the next one; from anyone else it counts for nothing") {
+    if (sh("test -x /usr/bin/python3").code != 0) FAIL("python3 is missing: scripts/test installs it");
+    TempDir dir;
+    std::string go = dir / "go";
+    TreeSup t(dir, sd_notify_child("first", go, "start_timeout = 20000") + sh_child("second", "exec sleep 1000"),
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    REQUIRE(eventually([&] {
+        try {
+            return t.child("first").state == "starting";
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    pid_t first = t.child("first").pid;
+    // Not ready yet: the second waits its turn.
+    CHECK(t.child("second").state == "down");
+    // A READY=1 from a process that is not the child (this test) is ignored.
+    std::string address;
+    // Once it has exec'd: until then its environment is still ours.
+    REQUIRE(eventually([&] { return (address = notify_socket_of(first)).size() > 1; }));
+    REQUIRE(address[0] == '@');
+    {
+        seq::Fd s(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::memcpy(sa.sun_path + 1, address.data() + 1, address.size() - 1);
+        auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
+        REQUIRE(sendto(s.get(), "READY=1", 7, 0, reinterpret_cast<sockaddr*>(&sa), len) == 7);
+    }
+    CHECK(log_has(t, "ignored a notification from pid " + std::to_string(getpid()) + ": not a child"));
+    CHECK(t.child("first").state == "starting");
+    CHECK(t.child("second").state == "down");
+    // From the child itself, it counts.
+    std::ofstream(go) << "";
+    CHECK(tree_running(t.run));
+    CHECK(t.child("first").pid == first);
+    CHECK(log_has(t, "first ready (pid " + std::to_string(first) + ")"));
+}
+
+TEST_CASE("tree file: a child that never says READY=1 is killed at its start timeout, and that counts as a failed start") {
+    if (sh("test -x /usr/bin/python3").code != 0) FAIL("python3 is missing: scripts/test installs it");
+    TempDir dir;
+    TreeSup t(dir, "max_restarts = 1\nmax_seconds = 60\n" +
+                       sd_notify_child("mute", dir / "never", "start_timeout = 300"), false);
+    INFO("supervisor log:\n", t.proc->log());
+    CHECK(log_has(t, "mute (pid "));
+    CHECK(log_has(t, "not ready after 300 ms; killing it"));
+    CHECK(log_has(t, "having never become ready"));
+    // Twice in 60 s is more than max_restarts = 1: the supervisor gives up.
+    CHECK(t.proc->exit_code(10000ms) == 1);
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "builtin_tree.hpp"
+#include "notify_socket.hpp"
 #include "tree_file.hpp"
 
 using namespace seq::sup;
@@ -339,4 +340,16 @@ TEST_CASE("a file that is not TOML, or cannot be read, says where and why") {
         REQUIRE(err.errors.size() == 1);
         CHECK(err.errors[0] == f.root + "/absent.toml: cannot read: No such file or directory");
     }
+}
+
+TEST_CASE("sd_notify: READY=1 is one line of the message, exactly") {
+    CHECK(says_ready("READY=1"));
+    CHECK(says_ready("READY=1\n"));
+    CHECK(says_ready("STATUS=warming up\nREADY=1\nMAINPID=4"));
+    CHECK_FALSE(says_ready(""));
+    CHECK_FALSE(says_ready("READY=0"));
+    CHECK_FALSE(says_ready("READY=10"));
+    CHECK_FALSE(says_ready("XREADY=1"));
+    CHECK_FALSE(says_ready("STATUS=READY=1"));
+    CHECK_FALSE(says_ready("WATCHDOG=1\n"));
 }
