@@ -26,6 +26,9 @@ Setup& setup() {
 constexpr std::size_t line_max = 1024;
 
 int stamp(char* line, std::string_view who, pid_t pid) {
+    // Under a supervisor that stamps our lines, the time is its to add.
+    if (setup().bare) return std::snprintf(line, line_max, "%.*s[%d]: ", static_cast<int>(who.size()), who.data(),
+                                           static_cast<int>(pid));
     timeval tv{};
     gettimeofday(&tv, nullptr);
     tm t{};
@@ -58,6 +61,8 @@ void log(const char* fmt, ...) {
     va_end(ap);
     emit(line, n);
 }
+
+bool log_bare() { return setup().bare; }
 
 void log_line(std::string_view who, pid_t pid, std::string_view text) {
     char line[line_max];

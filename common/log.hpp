@@ -16,4 +16,7 @@ void log_init(std::string_view program);
 // A line on behalf of another process (a child's output): time, who[pid], text.
 void log_line(std::string_view who, pid_t pid, std::string_view text);
 
+// Whether our lines go out without the time and our name ($SEQ_LOG=bare).
+bool log_bare();
+
 }  // namespace seq

@@ -103,7 +103,7 @@ private:
 // Binds the tree's sockets in the run dir, then supervises it until it
 // stops. With a tree file, RELOAD on the control socket reads it again.
 int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients,
-        const std::string& file = "") {
+        int notify_fd, const std::string& file = "") {
     using namespace seq;
     uv::Loop loop;
     std::optional<sup::RunDir> dir;
@@ -141,6 +141,8 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         log("reload refused, the tree is unchanged: %s", said.c_str());
         return {false, "ERR reload refused, the tree is unchanged: " + said};
     });
+    // Ready, for whoever started us (s6 style), once the whole tree runs.
+    supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
     log("run dir %s; %s", dir->path().c_str(), what.c_str());
     control.start();
@@ -223,7 +225,11 @@ int main(int argc, char** argv) {
     auto* nested_opt = app.add_option("--nested", nested)->group("");
     app.add_option("--tree-fd", tree_fd)->group("")->needs(nested_opt);
     app.add_option("--control-fd", control_fd)->group("")->needs(nested_opt);
-    app.add_option("--notify-fd", notify_fd)->group("")->envname("SEQ_NOTIFY_FD");
+    app.add_option("--notify-fd", notify_fd,
+                   "write a newline to this fd once every child of the tree runs, then close it "
+                   "(default: $SEQ_NOTIFY_FD)")
+        ->envname("SEQ_NOTIFY_FD")
+        ->check(CLI::NonNegativeNumber);
     std::vector<CLI::Option*> builtin;
     builtin.push_back(app.add_option("--strategy", strategy, "which children a death restarts")
                           ->capture_default_str()
@@ -274,8 +280,8 @@ int main(int argc, char** argv) {
     if (!config.empty()) {
         auto tree = load(config);
         if (!tree) return exit_code::usage;
-        return run(*tree, run_dir, "tree " + config, b.max_clients, config);
+        return run(*tree, run_dir, "tree " + config, b.max_clients, notify_fd, config);
     }
     auto what = b.data_dir.empty() ? std::string("stash in memory") : "stash " + b.data_dir + ", fsync " + b.fsync;
-    return run(sup::builtin_tree(b, program_dir()), run_dir, what, b.max_clients);
+    return run(sup::builtin_tree(b, program_dir()), run_dir, what, b.max_clients, notify_fd);
 }

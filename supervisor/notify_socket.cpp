@@ -34,9 +34,13 @@ NotifySocket::NotifySocket(uv_loop_t* loop, Handler handler) : handler_(std::mov
     if (setsockopt(fd_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0)
         throw std::runtime_error(std::string("notify socket: SO_PASSCRED: ") + std::strerror(errno));
     socklen_t len = sizeof sa;
-    if (getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&sa), &len) < 0 || len <= offsetof(sockaddr_un, sun_path) + 1)
+    if (getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&sa), &len) < 0)
         throw std::runtime_error(std::string("notify socket: getsockname: ") + std::strerror(errno));
-    address_ = "@" + std::string(sa.sun_path + 1, len - offsetof(sockaddr_un, sun_path) - 1);
+    // The abstract name: after the leading NUL, to the end of the address.
+    std::size_t name_len = static_cast<std::size_t>(len) - offsetof(sockaddr_un, sun_path);
+    if (name_len < 2 || name_len > sizeof sa.sun_path) throw std::runtime_error("notify socket: no abstract name");
+    address_.assign(sa.sun_path, name_len);
+    address_[0] = '@';
     poll_ = uv::make_poll(loop, fd_.get());
     poll_->data = this;
     uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {

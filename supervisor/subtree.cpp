@@ -8,6 +8,7 @@
 
 #include "commands.hpp"
 #include "log.hpp"
+#include "socket.hpp"
 
 namespace seq::sup {
 
@@ -161,8 +162,9 @@ Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation genera
       reload_(std::move(reload)), parser_(big_requests()) {
     poll_->data = this;
     prepare_->data = this;
-    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
-        if (auto* self = uv::owner<Uplink>(h)) self->on_readable();
+    set_nonblocking(fd_.get());
+    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int events) {
+        if (auto* self = uv::owner<Uplink>(h)) self->on_events(events);
     }), "uv_poll_start(uplink)");
     // Before the loop sleeps, a look: has anything changed? No timer: an
     // idle subtree sends nothing and costs nothing.
@@ -172,22 +174,38 @@ Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation genera
 }
 
 void Uplink::on_prepare() {
+    if (!fd_ || !pending_.empty()) return;
     auto g = generation_();
-    if (g == sent_ || !fd_) return;
+    if (g == sent_) return;
     sent_ = g;
-    std::string out;
-    resp::append_value(out, snapshot_());
-    // Blocking, and small: the parent reads its end from its own loop at once.
-    for (std::size_t off = 0; off < out.size();) {
-        auto n = ::write(fd_.get(), out.data() + off, out.size() - off);
+    resp::append_value(pending_, snapshot_());
+    flush();
+}
+
+bool Uplink::flush() {
+    while (!pending_.empty()) {
+        auto n = ::write(fd_.get(), pending_.data(), pending_.size());
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
+        if (n < 0 && errno == EAGAIN) break;
+        if (n <= 0) {  // the parent is gone: PR_SET_PDEATHSIG ends us
             poll_.close();
-            fd_.reset();  // the parent is gone: PR_SET_PDEATHSIG ends us
-            return;
+            fd_.reset();
+            pending_.clear();
+            return false;
         }
-        off += static_cast<std::size_t>(n);
+        pending_.erase(0, static_cast<std::size_t>(n));
     }
+    if (!poll_) return true;
+    uv_poll_start(poll_.get(), pending_.empty() ? UV_READABLE : UV_READABLE | UV_WRITABLE,
+                  [](uv_poll_t* h, int, int events) {
+                      if (auto* self = uv::owner<Uplink>(h)) self->on_events(events);
+                  });
+    return true;
+}
+
+void Uplink::on_events(int events) {
+    if ((events & UV_WRITABLE) && !flush()) return;
+    if (events & UV_READABLE) on_readable();
 }
 
 void Uplink::on_readable() {
@@ -196,13 +214,20 @@ void Uplink::on_readable() {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {
         poll_.close();
+        fd_.reset();
         return;
     }
     in_.append(buf, static_cast<std::size_t>(n));
     std::size_t used = 0;
     for (;;) {
         auto st = parser_.parse(std::string_view(in_).substr(used), args_);
-        if (st != resp::Status::ok) break;  // incomplete; an error cannot come from our parent
+        if (st == resp::Status::incomplete) break;
+        if (st == resp::Status::error) {  // not from our parent: nothing more is taken from there
+            log("the channel from our parent is garbled (%s); closing it", parser_.error().c_str());
+            poll_.close();
+            fd_.reset();
+            return;
+        }
         if (args_.size() == 2 && is_command(args_[0], "restart")) restart_(args_[1]);
         if (args_.size() == 2 && is_command(args_[0], "reload")) reload_(args_[1]);
         used += parser_.consumed();

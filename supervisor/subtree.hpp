@@ -70,7 +70,10 @@ public:
 
 private:
     void on_prepare();
+    void on_events(int events);
     void on_readable();
+    // Writes what it can of pending_ without blocking; false if the parent is gone.
+    bool flush();
 
     Fd fd_;
     uv::Poll poll_;
@@ -80,6 +83,9 @@ private:
     Restart restart_;
     Reload reload_;
     std::uint64_t sent_ = ~std::uint64_t{0};
+    // One snapshot at most on its way: a parent that does not read (stopped,
+    // say) holds up our snapshots, never our loop.
+    std::string pending_;
     std::string in_;
     resp::RequestParser parser_;
     std::vector<std::string_view> args_;

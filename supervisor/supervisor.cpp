@@ -84,7 +84,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             // its business: what is unchanged there keeps running too.
             bool subtree_changed = !(c->spec.sub == want.sub);
             c->spec = want;
-            if (subtree_changed && c->state == State::running && c->subtree) {
+            // A nested supervisor still starting runs its old subtree too.
+            if (subtree_changed && (c->state == State::running || c->state == State::starting) && c->subtree) {
                 Tree sub{want.sub, ""};
                 if (auto why = c->subtree->reload(write_tree(sub))) log("%s: %s", c->path.c_str(), why->c_str());
             }
@@ -255,6 +256,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
         // Whether the tree has settled depends on what the snapshots say.
         c.subtree.emplace(loop_.get(), std::move(ours), c.path, [this] { step(); });
         args.argv = {env_.self, "--nested", c.path};
+        if (log_bare()) args.env.push_back("SEQ_LOG=bare");  // our stderr is stamped by whoever reads it
         args.argv.push_back("--tree-fd");
         args.argv.push_back(pass(std::move(tree)));
         args.argv.push_back("--control-fd");

@@ -56,6 +56,20 @@ long long number_after(const TreeSup& t, const std::string& prefix, int nth = 0)
     return n;
 }
 
+// Zombies whose parent is `parent`: none, once a subreaper has done its work.
+int zombies_of(pid_t parent) {
+    int n = 0;
+    for (auto& e : std::filesystem::directory_iterator("/proc")) {
+        auto stat = slurp(e.path().string() + "/stat");
+        auto close = stat.rfind(')');
+        if (close == std::string::npos || close + 4 >= stat.size()) continue;
+        char state = stat[close + 2];
+        long ppid = std::atol(stat.c_str() + close + 4);
+        if (state == 'Z' && ppid == parent) ++n;
+    }
+    return n;
+}
+
 std::string sh_child(const std::string& name, const std::string& script, const std::string& more = "") {
     return "[[child]]\nname = \"" + name + "\"\ncommand = [\"/bin/sh\", \"-c\", '''" + script + "''']\n" + more + "\n";
 }
@@ -161,6 +175,8 @@ TEST_CASE("tree file: kill -9 of a shell child takes its background jobs with it
     REQUIRE(kill(shell, SIGKILL) == 0);
     CHECK(eventually([&] { return !alive(job); }));
     CHECK(eventually([&] { return !alive(escaped); }));
+    // Both were adopted by the supervisor when their shell died, and reaped.
+    CHECK(eventually([&] { return zombies_of(t.proc->pid()) == 0; }));
     CHECK(eventually([&] {
         auto c = t.child("shell");
         return c.state == "running" && c.pid != shell;
@@ -314,4 +330,19 @@ TEST_CASE("tree file: a child that never says READY=1 is killed at its start tim
     CHECK(log_has(t, "having never become ready"));
     // Twice in 60 s is more than max_restarts = 1: the supervisor gives up.
     CHECK(t.proc->exit_code(10000ms) == 1);
+}
+
+TEST_CASE("tree file: a supervisor can be a child like any program: ready (--notify-fd) once its whole tree runs") {
+    TempDir dir;
+    std::ofstream(dir / "inner.toml") << sh_child("leaf", "exec sleep 1000");
+    TreeSup t(dir,
+              "[[child]]\nname = \"inner\"\ncommand = [\"seq-supervisor\", \"--run-dir\", \"" + (dir / "inner-run") +
+                  "\", \"--config\", \"" + (dir / "inner.toml") + "\"]\nreadiness = \"notify-fd\"\n" +
+                  sh_child("after", "exec sleep 1000"));
+    INFO("supervisor log:\n", t.proc->log());
+    auto inner = tree_status(dir / "inner-run");
+    CHECK(inner.at("leaf").state == "running");
+    CHECK(log_has(t, "inner ready (pid " + std::to_string(t.child("inner").pid) + ")"));
+    // Its own log lines come through ours, under its name.
+    CHECK(log_has(t, "inner[" + std::to_string(t.child("inner").pid) + "]: leaf started (pid "));
 }
