@@ -1,8 +1,9 @@
-// The generic supervisor: it knows its children only as child specs, starts
-// them in order (each only once the one before is ready), learns of every
-// death through SIGCHLD, and restarts by strategy within the restart
-// intensity. Decisions come from strategy.hpp and intensity.hpp; this file is
-// the process plumbing around them, and never blocks.
+// The generic supervisor: it knows its children only as child specs (any
+// program, or a nested supervisor running a subtree), starts them in order
+// (each only once the one before is ready), learns of every death through
+// SIGCHLD, and restarts by strategy within the restart intensity. Decisions
+// come from strategy.hpp and intensity.hpp; this is the process plumbing
+// around them, and it never blocks.
 #pragma once
 
 #include <sys/types.h>

@@ -1,0 +1,74 @@
+// Supervisor::reconfigure: a new spec for the children, converged to
+// without disturbing what did not change (seqctl reload).
+#include <algorithm>
+
+#include "log.hpp"
+#include "supervisor.hpp"
+#include "tree_file.hpp"
+
+namespace seq::sup {
+
+std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env) {
+    env.path = env_.path;
+    env.self = env_.self;
+    env_ = std::move(env);
+    if (spec.strategy != options_.strategy || spec.max_restarts != options_.max_restarts ||
+        spec.max_seconds != options_.max_seconds) {
+        options_.strategy = spec.strategy;
+        options_.max_restarts = spec.max_restarts;
+        options_.max_seconds = spec.max_seconds;
+        intensity_ = Intensity(spec.max_restarts, spec.max_seconds * 1000);  // a new window
+    }
+    std::vector<std::unique_ptr<Child>> next;
+    std::string added, changed, same, removed;
+    auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
+    for (auto& want : spec.children) {
+        auto it = std::find_if(children_.begin(), children_.end(), [&](auto& c) {
+            return c && !c->removed && c->spec.name == want.name && c->spec.type == want.type;
+        });
+        if (it == children_.end()) {
+            next.push_back(make_child(want));
+            note(added, want.name);
+            continue;
+        }
+        auto c = std::move(*it);
+        if (c->spec == want) {
+            note(same, c->spec.name);
+        } else if (c->spec.type == ChildType::supervisor && sockets_of(c->spec.sub) == sockets_of(want.sub)) {
+            // Its own fields take effect as they are used; its subtree is
+            // its business: what is unchanged there keeps running too.
+            bool subtree_changed = !(c->spec.sub == want.sub);
+            c->spec = want;
+            // A nested supervisor still starting runs its old subtree too.
+            if (subtree_changed && (c->state == State::running || c->state == State::starting) && c->subtree) {
+                Tree sub{want.sub, ""};
+                if (auto why = c->subtree->reload(write_tree(sub))) log("%s: %s", c->path.c_str(), why->c_str());
+            }
+            note(changed, c->spec.name);
+        } else {
+            c->spec = want;
+            c->want = true;
+            if (c->state == State::starting || c->state == State::running) c->must_stop = true;
+            note(changed, c->spec.name + " (restarted)");
+        }
+        next.push_back(std::move(c));
+    }
+    // What is no longer wanted is stopped, last in the order so first to go.
+    for (auto& c : children_)
+        if (c) {
+            if (!c->removed) note(removed, c->spec.name);
+            c->removed = true;
+            c->want = false;
+            c->must_stop = false;
+            next.push_back(std::move(c));
+        }
+    children_ = std::move(next);
+    for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
+    auto said = "added: " + (added.empty() ? "-" : added) + "; removed: " + (removed.empty() ? "-" : removed) +
+                "; changed: " + (changed.empty() ? "-" : changed) + "; unchanged: " + (same.empty() ? "-" : same);
+    log("reloaded: %s", said.c_str());
+    step();
+    return said;
+}
+
+}  // namespace seq::sup

@@ -1,0 +1,189 @@
+// How the supervisor starts a child and learns that it is ready: what it is
+// handed (argv, sockets, fds, environment, a pipe for its output), and the
+// readiness protocols (a newline on an fd, or READY=1 on $NOTIFY_SOCKET).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "log.hpp"
+#include "supervisor.hpp"
+#include "tree_file.hpp"
+
+namespace seq::sup {
+
+void Supervisor::spawn_failed(Child& c, const std::string& why) {
+    c.last_exit = "could not start: " + why;
+    if (!intensity_.record(loop_.now())) {
+        log("cannot start %s: %s; more than %u restarts in %llus: giving up", c.path.c_str(), why.c_str(),
+            options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
+        gave_up_ = true;
+        shutting_down_ = true;
+        for (auto& other : children_) other->want = false;
+        return step();
+    }
+    log("cannot start %s: %s; trying again in 100 ms", c.path.c_str(), why.c_str());
+    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
+        if (auto* child = uv::owner<Child>(t)) child->owner->step();
+    }, 100, 0);
+}
+
+namespace {
+
+std::pair<Fd, Fd> make_pipe(int read_flags) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    if (read_flags) fcntl(p[0], F_SETFL, fcntl(p[0], F_GETFL) | read_flags);
+    return {Fd(p[0]), Fd(p[1])};
+}
+
+}  // namespace
+
+// What the child is started with. Fds the child inherits are kept in
+// `keep` until it is forked; the ends we read go to the child's record.
+SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
+    SpawnArgs args;
+    args.cwd = c.spec.cwd;
+    args.env.push_back("SEQ_NAME=" + c.path);
+    if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
+    for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
+    auto pass = [&](Fd fd) {
+        args.extra_fds.push_back(fd.get());
+        keep.push_back(std::move(fd));
+        return std::to_string(child_fd(args, args.extra_fds.size() - 1));
+    };
+    if (c.spec.type == ChildType::supervisor) {
+        // Its subtree as a tree file, on an fd; the sockets its children use;
+        // a channel for snapshots up and restarts down. Its log lines are its
+        // own, written to our stderr.
+        for (auto& s : sockets_of(c.spec.sub)) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
+        Tree sub{c.spec.sub, ""};
+        auto text = write_tree(sub);
+        Fd tree(memfd_create("subtree", MFD_CLOEXEC));
+        if (!tree || ::write(tree.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+            throw std::runtime_error(std::string("memfd: ") + std::strerror(errno));
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+            throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+        Fd ours(sv[0]);
+        fcntl(ours.get(), F_SETFL, O_NONBLOCK);
+        c.subtree.reset();
+        // Whether the tree has settled depends on what the snapshots say.
+        c.subtree.emplace(loop_.get(), std::move(ours), c.path, [this] { step(); });
+        args.argv = {env_.self, "--nested", c.path};
+        if (log_bare()) args.env.push_back("SEQ_LOG=bare");  // our stderr is stamped by whoever reads it
+        args.argv.push_back("--tree-fd");
+        args.argv.push_back(pass(std::move(tree)));
+        args.argv.push_back("--control-fd");
+        args.argv.push_back(pass(Fd(sv[1])));
+    } else {
+        args.argv = c.spec.command;
+        for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
+        auto [r, w] = make_pipe(O_NONBLOCK);
+        args.output_fd = w.get();
+        keep.push_back(std::move(w));
+        c.output.reset();
+        c.output_read = std::move(r);
+        args.env.push_back("SEQ_LOG=bare");
+    }
+    if (c.spec.readiness == Readiness::sd_notify) {
+        if (!notify_socket_)
+            notify_socket_.emplace(loop_.get(), [this](pid_t sender, std::string_view m) { on_sd_notify(sender, m); });
+        args.env.push_back("NOTIFY_SOCKET=" + notify_socket_->address());
+    }
+    if (c.spec.readiness == Readiness::notify_fd || c.spec.type == ChildType::supervisor) {
+        auto [r, w] = make_pipe(O_NONBLOCK);
+        c.notify = std::move(r);
+        args.env.push_back("SEQ_NOTIFY_FD=" + pass(std::move(w)));
+    }
+    return args;
+}
+
+void Supervisor::spawn(Child& c) {
+    std::vector<Fd> keep;
+    auto args = spawn_args(c, keep);
+    const bool notify = c.notify.get() >= 0 || c.spec.readiness == Readiness::sd_notify;
+    c.pid = sup::spawn(args);
+    ++c.spawns;
+    ++generation_;
+    keep.clear();
+    if (c.output_read) c.output.emplace(loop_.get(), std::move(c.output_read), c.path, c.pid);
+    c.started_ms = loop_.now();
+    c.start_failed = false;
+    c.must_stop = false;
+    if (!notify) {
+        c.state = State::running;
+        log("%s started (pid %d)", c.path.c_str(), c.pid);
+        return;
+    }
+    c.state = State::starting;
+    if (c.notify) {
+        c.notify_poll = uv::make_poll(loop_.get(), c.notify.get());
+        c.notify_poll->data = &c;
+        uv_poll_start(c.notify_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+            if (auto* child = uv::owner<Child>(h)) child->owner->on_notify(*child);
+        });
+    }
+    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
+        auto* child = uv::owner<Child>(t);
+        if (!child || child->state != State::starting) return;
+        log("%s (pid %d) not ready after %llu ms; killing it", child->path.c_str(), child->pid,
+            static_cast<unsigned long long>(child->spec.start_timeout_ms));
+        child->start_failed = true;
+        child->owner->signal_group(*child, SIGKILL);
+    }, c.spec.start_timeout_ms, 0);
+}
+
+void Supervisor::on_notify(Child& c) {
+    char buf[64];
+    ssize_t n = read(c.notify.get(), buf, sizeof buf);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    bool ready = n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find('\n') != std::string_view::npos;
+    end_notify(c);
+    if (!ready) return;  // closed without a word: its death or the start timeout decides
+    became_ready(c);
+}
+
+// A notification counts for the child that sent it, or one in its process
+// group (a helper it ran, such as systemd-notify), and from nobody else.
+void Supervisor::on_sd_notify(pid_t sender, std::string_view message) {
+    Child* from = nullptr;
+    for (auto& c : children_)
+        if (c->pid == sender) from = c.get();
+    if (!from) {
+        pid_t group = live_process_group(sender);
+        for (auto& c : children_)
+            if (c->pid > 0 && c->pid == group) from = c.get();
+    }
+    if (!from) {
+        // At most a line a second, whoever floods the socket.
+        if (loop_.now() >= ignored_log_ms_ + 1000) {
+            ignored_log_ms_ = loop_.now();
+            log("ignored a notification from pid %d: not a child of this supervisor", static_cast<int>(sender));
+        }
+        return;
+    }
+    if (from->state == State::starting && from->spec.readiness == Readiness::sd_notify && says_ready(message))
+        became_ready(*from);
+}
+
+void Supervisor::became_ready(Child& c) {
+    uv_timer_stop(c.timer.get());
+    c.state = State::running;
+    log("%s ready (pid %d) in %llu ms", c.path.c_str(), c.pid,
+        static_cast<unsigned long long>(loop_.now() - c.started_ms));
+    step();
+}
+
+void Supervisor::end_notify(Child& c) {
+    c.notify_poll.close();
+    c.notify.reset();
+}
+
+// The child and every process of its group: what it started goes with it.
+
+}  // namespace seq::sup

@@ -1,0 +1,80 @@
+// The state of a supervisor's tree as a value: what STATUS answers, and the
+// snapshot a nested supervisor sends its parent.
+#include <unistd.h>
+
+#include "supervisor.hpp"
+
+namespace seq::sup {
+
+namespace {
+
+resp::Value bulk(std::string_view s) {
+    resp::Value v;
+    v.type = resp::Value::Type::bulk;
+    v.str = s;
+    return v;
+}
+
+resp::Value integer(std::int64_t n) {
+    resp::Value v;
+    v.type = resp::Value::Type::integer;
+    v.integer = n;
+    return v;
+}
+
+resp::Value array() {
+    resp::Value v;
+    v.type = resp::Value::Type::array;
+    return v;
+}
+
+void put(resp::Value& kv, std::string_view key, resp::Value value) {
+    kv.elems.push_back(bulk(key));
+    kv.elems.push_back(std::move(value));
+}
+
+}  // namespace
+
+resp::Value Supervisor::snapshot() {
+    auto now = loop_.now();
+    auto top = array();
+    put(top, "strategy", bulk(to_string(options_.strategy)));
+    put(top, "max_restarts", integer(options_.max_restarts));
+    put(top, "max_seconds", integer(static_cast<std::int64_t>(options_.max_seconds)));
+    put(top, "restarts_in_window", integer(static_cast<std::int64_t>(intensity_.recent(now))));
+    put(top, "pid", integer(getpid()));
+    put(top, "state", bulk(shutting_down_ ? "stopping" : "running"));
+    auto children = array();
+    for (auto& c : children_) {
+        auto kv = array();
+        put(kv, "name", bulk(c->spec.name));
+        put(kv, "type", bulk(to_string(c->spec.type)));
+        put(kv, "pid", c->pid > 0 ? integer(c->pid) : resp::Value{});
+        put(kv, "state", bulk(c->state == State::down && !c->want ? "stopped" : state_name(c->state)));
+        put(kv, "restarts", integer(c->restarts));
+        put(kv, "spawns", integer(static_cast<std::int64_t>(c->spawns)));
+        put(kv, "last_exit", c->last_exit.empty() ? resp::Value{} : bulk(c->last_exit));
+        put(kv, "uptime_ms", c->pid > 0 ? integer(static_cast<std::int64_t>(now - c->started_ms)) : resp::Value{});
+        bool settled = c->want ? c->state == State::running : c->state == State::down;
+        if (c->spec.type == ChildType::supervisor) {
+            put(kv, "strategy", bulk(to_string(c->spec.sub.strategy)));
+            put(kv, "max_restarts", integer(c->spec.sub.max_restarts));
+            put(kv, "max_seconds", integer(static_cast<std::int64_t>(c->spec.sub.max_seconds)));
+            const resp::Value* snap = c->pid > 0 && c->subtree ? c->subtree->snapshot() : nullptr;
+            auto* window = snap && !snap->elems.empty() ? field(snap->elems[0], "restarts_in_window") : nullptr;
+            put(kv, "restarts_in_window", window ? *window : integer(0));
+            put(kv, "children", snap ? aged_children(*snap, now - c->subtree->received_ms()) : array());
+            if (c->state == State::running) settled = settled && snap && snapshot_settled(*snap);
+        }
+        put(kv, "settled", integer(settled ? 1 : 0));
+        children.elems.push_back(std::move(kv));
+    }
+    auto v = array();
+    v.elems.push_back(std::move(top));
+    v.elems.push_back(std::move(children));
+    return v;
+}
+
+void Supervisor::status(std::string& out) { resp::append_value(out, snapshot()); }
+
+}  // namespace seq::sup
