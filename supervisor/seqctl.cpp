@@ -119,6 +119,13 @@ std::string uptime(const seq::resp::Value* v) {
     return buf;
 }
 
+// A waiting child (restart backoff) shows how long it has left to wait.
+std::string uptime_or_wait(const seq::resp::Value& c) {
+    auto* wait = field(c, "restart_in_ms");
+    if (wait && wait->type == seq::resp::Value::Type::integer) return "restart in " + uptime(wait);
+    return uptime(field(c, "uptime_ms"));
+}
+
 // STATUS replies [supervisor fields, [child fields...]], each a flat key/value array.
 bool well_formed_status(const seq::resp::Value& v) {
     using T = seq::resp::Value::Type;
@@ -142,7 +149,7 @@ void print_children(const std::vector<seq::resp::Value>& children, std::size_t d
         auto name = std::string(depth * 2, ' ') + text(field(c, "name"));
         std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), name.c_str(),
                     text(field(c, "pid")).c_str(), text(field(c, "state")).c_str(), text(field(c, "restarts")).c_str(),
-                    text(field(c, "last_exit")).c_str(), uptime(field(c, "uptime_ms")).c_str());
+                    text(field(c, "last_exit")).c_str(), uptime_or_wait(c).c_str());
         if (auto* below = field(c, "children")) print_children(below->elems, depth + 1, width);
     }
 }

@@ -119,6 +119,12 @@ void Supervisor::converge() {
     for (auto& c : children_) {
         if (c->state == State::starting) return;
         if (c->state == State::down && c->want) {
+            if (auto now = loop_.now(); c->not_before_ms > now) {  // backing off: later ones wait their turn
+                uv_timer_start(c->timer.get(), [](uv_timer_t* t) {
+                    if (auto* child = uv::owner<Child>(t)) child->owner->step();
+                }, c->not_before_ms - now, 0);
+                return;
+            }
             try {
                 spawn(*c);
             } catch (const std::exception& e) {
@@ -239,6 +245,7 @@ void Supervisor::on_death(Child& c, int status) {
         return step();
     }
     auto plan = plan_restart(options_.strategy, children_.size(), c.index);
+    auto delay = c.backoff.next(c.spec.backoff, now - c.started_ms);
     // Only what runs can be stopped: a flag left on a child that is down
     // would stop it again the moment its restart made it ready.
     for (auto i : plan.stop)
@@ -253,9 +260,11 @@ void Supervisor::on_death(Child& c, int status) {
             continue;
         }
         r.want = true;
+        r.not_before_ms = now + delay;
         ++r.restarts;
         restarting += (restarting.empty() ? "" : ", ") + r.spec.name;
     }
+    if (delay > 0) restarting += " in " + seconds(delay);
     log("%s (pid %d) %s after %s; %s: restarting %s (restart %zu of %u in %llus)", name, pid, how.c_str(),
         ran.c_str(), std::string(to_string(options_.strategy)).c_str(), restarting.c_str(), intensity_.recent(now),
         options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
@@ -282,6 +291,7 @@ std::optional<std::string> Supervisor::restart(std::string_view name) {
     }
     log("%s: restart requested", c->path.c_str());
     c->want = true;
+    c->not_before_ms = 0;  // asked for: at once
     if (c->state == State::starting || c->state == State::running) c->must_stop = true;
     ++c->restarts;
     step();

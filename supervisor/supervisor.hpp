@@ -92,6 +92,8 @@ private:
         bool must_stop = false;  // part of a restart plan: stop before anything starts
         bool start_failed = false;
         bool removed = false;    // gone from the spec: stopped, then forgotten
+        Backoff backoff;
+        std::uint64_t not_before_ms = 0;  // a restart waits until then (loop ms)
         std::uint64_t started_ms = 0;
         unsigned restarts = 0;
         std::uint64_t spawns = 0;

@@ -50,11 +50,14 @@ resp::Value Supervisor::snapshot() {
         put(kv, "name", bulk(c->spec.name));
         put(kv, "type", bulk(to_string(c->spec.type)));
         put(kv, "pid", c->pid > 0 ? integer(c->pid) : resp::Value{});
-        put(kv, "state", bulk(c->state == State::down && !c->want ? "stopped" : state_name(c->state)));
+        bool waiting = c->state == State::down && c->want && c->not_before_ms > now;
+        put(kv, "state", bulk(c->state == State::down && !c->want ? "stopped" : waiting ? "waiting" : state_name(c->state)));
         put(kv, "restarts", integer(c->restarts));
         put(kv, "spawns", integer(static_cast<std::int64_t>(c->spawns)));
         put(kv, "last_exit", c->last_exit.empty() ? resp::Value{} : bulk(c->last_exit));
         put(kv, "uptime_ms", c->pid > 0 ? integer(static_cast<std::int64_t>(now - c->started_ms)) : resp::Value{});
+        // Backing off: how long until it starts again.
+        put(kv, "restart_in_ms", waiting ? integer(static_cast<std::int64_t>(c->not_before_ms - now)) : resp::Value{});
         bool settled = c->want ? c->state == State::running : c->state == State::down;
         if (c->spec.type == ChildType::supervisor) {
             put(kv, "strategy", bulk(to_string(c->spec.sub.strategy)));

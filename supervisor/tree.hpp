@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backoff.hpp"
 #include "strategy.hpp"
 
 namespace seq::sup {
@@ -50,6 +51,7 @@ struct ChildSpec {
     std::optional<std::uint64_t> shutdown_ms = 5000;
     Readiness readiness = Readiness::none;
     std::uint64_t start_timeout_ms = 5000;
+    BackoffSpec backoff;  // the delay before a restart; none by default
     std::vector<SocketSpec> sockets;
     std::map<std::string, std::string> env;
     std::string cwd;  // empty: the supervisor's own

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -21,7 +22,8 @@ namespace seq::sup {
 namespace {
 
 const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "stash", "child"};
-const std::set<std::string_view> common_keys = {"name", "type", "restart", "shutdown", "start_timeout"};
+const std::set<std::string_view> common_keys = {"name", "type", "restart", "shutdown", "start_timeout", "backoff"};
+const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
 const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets", "env", "cwd"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
 // Set by the supervisor itself: a tree file that set them would be overridden.
@@ -226,6 +228,7 @@ private:
         }
         if (auto* n = t.get("start_timeout"))
             if (auto v = integer_of(*n, path, "start_timeout", 1, 86400000)) c.start_timeout_ms = static_cast<std::uint64_t>(*v);
+        if (auto* n = t.get("backoff")) backoff(*n, path, c.backoff);
         if (sup) {
             supervisor_flags(t, path, c.sub);
             children(t, path, c.sub);
@@ -249,6 +252,34 @@ private:
                 else
                     c.cwd = dir.lexically_normal().string();
             }
+    }
+
+    // { initial = 100, factor = 2.0, max = 30000, reset_after = 10000 }, in ms;
+    // what is left out takes these values.
+    void backoff(const toml::node& n, const std::string& path, BackoffSpec& b) {
+        auto* tab = n.as_table();
+        if (!tab) {
+            error(n.source(), path, "backoff",
+                  "expected a table, such as { initial = 100, factor = 2.0, max = 30000, reset_after = 10000 }");
+            return;
+        }
+        b = BackoffSpec{100, 2.0, 30000, 10000};
+        for (auto&& [key, node] : *tab) {
+            auto k = key.str();
+            std::string full = "backoff." + std::string(k);
+            if (!backoff_keys.count(k)) {
+                unknown(key, path, backoff_keys);
+            } else if (k == "factor") {
+                auto f = node.value<double>();
+                if (!f || !node.is_number()) error(node.source(), path, full, "expected a number");
+                else if (*f < 1.0 || *f > 100.0) error(node.source(), path, full, "must be from 1 to 100");
+                else b.factor = *f;
+            } else if (auto v = integer_of(node, path, full, 0, 86400000)) {
+                auto ms = static_cast<std::uint64_t>(*v);
+                (k == "initial" ? b.initial_ms : k == "max" ? b.max_ms : b.reset_after_ms) = ms;
+            }
+        }
+        if (b.max_ms < b.initial_ms) error(n.source(), path, "backoff", "max is less than initial");
     }
 
     void command(const toml::node& n, const std::string& path, ChildSpec& c) {
@@ -423,6 +454,15 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
         else if (*c.shutdown_ms == 0) out += "shutdown = \"brutal_kill\"\n";
         else out += "shutdown = " + std::to_string(*c.shutdown_ms) + "\n";
         out += "start_timeout = " + std::to_string(c.start_timeout_ms) + "\n";
+        if (!(c.backoff == BackoffSpec{})) {
+            char factor[32];
+            std::snprintf(factor, sizeof factor, "%.17g", c.backoff.factor);
+            std::string f = factor;
+            if (f.find_first_of(".eEn") == std::string::npos) f += ".0";
+            out += "backoff = { initial = " + std::to_string(c.backoff.initial_ms) + ", factor = " + f +
+                   ", max = " + std::to_string(c.backoff.max_ms) +
+                   ", reset_after = " + std::to_string(c.backoff.reset_after_ms) + " }\n";
+        }
         if (c.type == ChildType::supervisor) {
             write_flags(out, c.sub);
             write_children(out, c.sub, table + ".child");

@@ -271,7 +271,7 @@ TEST_CASE("the stash's CLIENT REPLY ON|OFF|SKIP silences one connection's replie
     CHECK(call(s, {"PING"}).str == "PONG");
 }
 
-TEST_CASE("a stale socket file is replaced; a live one is refused, naming the path") {
+TEST_CASE("a stale socket file is replaced, a live one is refused, naming the path") {
     TempDir dir;
     auto path = dir / "stash.sock";
     {

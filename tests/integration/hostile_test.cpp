@@ -117,7 +117,7 @@ TEST_CASE("hostile: frames cut at every byte, then a hang-up") {
     }
 }
 
-TEST_CASE("hostile: lengths negative, huge, non-numeric; too many arguments") {
+TEST_CASE("hostile: lengths negative, huge, non-numeric, too many arguments") {
     TempDir dir;
     Tree t(dir);
     std::string many_inline = "PING";
@@ -208,7 +208,7 @@ TEST_CASE("hostile: a client that writes and never reads is dropped, and memory 
     }
 }
 
-TEST_CASE("hostile: past --max-clients a client is told so and closed; a freed slot serves again") {
+TEST_CASE("hostile: past --max-clients a client is told so and closed, a freed slot serves again") {
     TempDir dir;
     Process stash({bin("seq-stash"), "--socket", dir / "s.sock"}, dir / "stash.log");
     REQUIRE(eventually([&] { return answers(dir / "s.sock"); }));

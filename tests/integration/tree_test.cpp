@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "harness.hpp"
 
@@ -279,7 +280,7 @@ std::string notify_socket_of(pid_t pid) {
 }
 }  // namespace
 
-TEST_CASE("tree file: sd_notify readiness: READY=1 from the child starts the next one; from anyone else it counts for nothing") {
+TEST_CASE("tree file: sd_notify readiness: READY=1 from the child starts the next one, from anyone else it counts for nothing") {
     if (sh("test -x /usr/bin/python3").code != 0) FAIL("python3 is missing: scripts/test installs it");
     TempDir dir;
     std::string go = dir / "go";
@@ -345,4 +346,47 @@ TEST_CASE("tree file: a supervisor can be a child like any program: ready (--not
     CHECK(log_has(t, "inner ready (pid " + std::to_string(t.child("inner").pid) + ")"));
     // Its own log lines come through ours, under its name.
     CHECK(log_has(t, "inner[" + std::to_string(t.child("inner").pid) + "]: leaf started (pid "));
+}
+
+TEST_CASE("tree file: backoff: a child that crashes at once waits longer each time, and status shows the wait") {
+    TempDir dir;
+    // Crashes at once, every time; intensity wide enough not to give up.
+    TreeSup t(dir,
+              "max_restarts = 100\nmax_seconds = 60\n" +
+                  sh_child("crashy", "echo up; exit 1", "backoff = { initial = 100, factor = 2.0, max = 400, reset_after = 60000 }") +
+                  sh_child("steady", "exec sleep 1000"),
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    // The supervisor says each delay as it decides it.
+    for (auto said : {"restarting crashy in 0.1s", "restarting crashy in 0.2s", "restarting crashy in 0.4s"})
+        CHECK(log_has(t, said));
+    // While it waits, status says so, and how long is left.
+    bool seen_waiting = eventually([&] {
+        auto r = sh(bin("seqctl") + " --run-dir " + t.run + " status");
+        return r.out.find(" waiting ") != std::string::npos && r.out.find("restart in 0.") != std::string::npos;
+    });
+    CHECK(seen_waiting);
+    // The delays hold: starts are at least 100, 200, 400, 400 ms apart.
+    REQUIRE(eventually([&] {
+        auto log = t.proc->log();
+        std::size_t n = 0;
+        for (auto at = log.find("crashy started"); at != std::string::npos; at = log.find("crashy started", at + 1)) ++n;
+        return n >= 5;
+    }));
+    std::vector<long> starts;
+    std::istringstream lines(t.proc->log());
+    for (std::string line; std::getline(lines, line);)
+        if (line.find("crashy started") != std::string::npos) {
+            int h, m, s, ms;
+            REQUIRE(std::sscanf(line.c_str(), "%d:%d:%d.%d", &h, &m, &s, &ms) == 4);
+            starts.push_back(((h * 60L + m) * 60L + s) * 1000L + ms);
+        }
+    const long expected[] = {100, 200, 400, 400};
+    for (std::size_t i = 0; i < 4; ++i) {
+        CAPTURE(i);
+        CHECK(starts[i + 1] - starts[i] >= expected[i]);
+    }
+    // Its sibling never waited for it.
+    CHECK(t.child("steady").restarts == 0);
+    CHECK(t.child("steady").state == "running");
 }

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backoff.hpp"
 #include "intensity.hpp"
 #include "strategy.hpp"
 
@@ -253,4 +254,44 @@ TEST_CASE("intensity: a long quiet time resets the window") {
     CHECK(j.recent(50000) == 1);
     CHECK(j.record(50001));
     CHECK_FALSE(j.record(50002));
+}
+
+// ---------------------------------------------------------------- backoff
+
+
+TEST_CASE("backoff: no delay by default, however often the child dies") {
+    Backoff b;
+    BackoffSpec s;  // initial 0
+    for (int i = 0; i < 10; ++i) CHECK(b.next(s, 0) == 0);
+}
+
+TEST_CASE("backoff: grows by its factor up to its max while the child keeps crashing at once") {
+    Backoff b;
+    BackoffSpec s{100, 2.0, 1000, 10000};
+    std::vector<std::uint64_t> got;
+    for (int i = 0; i < 7; ++i) got.push_back(b.next(s, 5));
+    CHECK(got == std::vector<std::uint64_t>{100, 200, 400, 800, 1000, 1000, 1000});
+    BackoffSpec slow{300, 1.5, 100000, 10000};
+    Backoff c;
+    CHECK(c.next(slow, 0) == 300);
+    CHECK(c.next(slow, 0) == 450);
+    CHECK(c.next(slow, 0) == 675);
+}
+
+TEST_CASE("backoff: forgives a child that stayed up for reset_after, and only then") {
+    Backoff b;
+    BackoffSpec s{100, 2.0, 30000, 10000};
+    CHECK(b.next(s, 0) == 100);
+    CHECK(b.next(s, 0) == 200);
+    CHECK(b.next(s, 9999) == 400);   // just short of reset_after: still growing
+    CHECK(b.next(s, 10000) == 100);  // exactly reset_after: back to the start
+    CHECK(b.next(s, 50) == 200);
+}
+
+TEST_CASE("backoff: an initial delay above max is held to max, a factor of 1 is a fixed delay") {
+    Backoff b;
+    CHECK(b.next(BackoffSpec{5000, 2.0, 1000, 10000}, 0) == 1000);
+    Backoff c;
+    BackoffSpec fixed{250, 1.0, 30000, 10000};
+    for (int i = 0; i < 5; ++i) CHECK(c.next(fixed, 0) == 250);
 }

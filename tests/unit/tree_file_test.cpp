@@ -288,7 +288,7 @@ TEST_CASE("numbers: wrong type or out of range") {
                    "key \"shutdown\": -5 is out of range"));
 }
 
-TEST_CASE("sockets: used twice, malformed, reserved; stash must name one") {
+TEST_CASE("sockets: used twice, malformed, reserved, stash must name one") {
     Fixture f;
     auto e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"s\"]\n"
                       "[[child]]\nname = \"b\"\ncommand = [\"prog\"]\nsockets = [\"s\"]\n");
@@ -352,4 +352,24 @@ TEST_CASE("sd_notify: READY=1 is one line of the message, exactly") {
     CHECK_FALSE(says_ready("XREADY=1"));
     CHECK_FALSE(says_ready("STATUS=READY=1"));
     CHECK_FALSE(says_ready("WATCHDOG=1\n"));
+}
+
+TEST_CASE("backoff: its keys, their defaults, their errors, and the round trip") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    CHECK(f.parse(child("")).root.children[0].backoff == BackoffSpec{0, 2.0, 30000, 10000});
+    auto full = f.parse(child("backoff = { initial = 50, factor = 1.5, max = 800, reset_after = 2000 }"));
+    CHECK(full.root.children[0].backoff == BackoffSpec{50, 1.5, 800, 2000});
+    auto some = f.parse(child("backoff = { max = 5000 }"));
+    CHECK(some.root.children[0].backoff == BackoffSpec{100, 2.0, 5000, 10000});
+    CHECK(f.parse(child("backoff = { factor = 3 }")).root.children[0].backoff.factor == 3.0);
+    CHECK(f.parse(write_tree(full)).root == full.root);
+    CHECK(f.parse(write_tree(some)).root == some.root);
+    CHECK(contains(f.errors(child("backoff = { intial = 5 }")),
+                   ":4:13: child \"a\", key \"intial\": unknown key; did you mean \"initial\"?"));
+    CHECK(contains(f.errors(child("backoff = 100")), "key \"backoff\": expected a table"));
+    CHECK(contains(f.errors(child("backoff = { factor = 0.5 }")), "key \"backoff.factor\": must be from 1 to 100"));
+    CHECK(contains(f.errors(child("backoff = { factor = \"2\" }")), "key \"backoff.factor\": expected a number"));
+    CHECK(contains(f.errors(child("backoff = { initial = -1 }")), "key \"backoff.initial\": -1 is out of range"));
+    CHECK(contains(f.errors(child("backoff = { initial = 500, max = 100 }")), "key \"backoff\": max is less than initial"));
 }
