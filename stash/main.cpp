@@ -7,6 +7,7 @@
 #include <string>
 
 #include "daemon.hpp"
+#include "watchdog.hpp"
 #include "dir_lock.hpp"
 #include "log.hpp"
 #include "service.hpp"
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
     }
 
     uv::Loop loop;
+    WatchdogPing watchdog(loop.get());  // WATCHDOG=1 from the loop, when the supervisor asks for it
     std::optional<Listener> listener;
     try {
         listener.emplace("stash", socket_path);

@@ -15,6 +15,7 @@ Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
         c.shutdown_ms = o.shutdown_ms;
         c.readiness = Readiness::notify_fd;
         c.start_timeout_ms = o.start_timeout_ms;
+        c.watchdog_ms = o.watchdog_ms;
         c.sockets = {std::move(socket)};
         return c;
     };

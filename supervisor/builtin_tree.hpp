@@ -21,6 +21,7 @@ struct BuiltinOptions {
     std::int64_t initial = 0;
     std::uint64_t shutdown_ms = 5000;
     std::uint64_t start_timeout_ms = 5000;
+    std::uint64_t watchdog_ms = 5000;  // a stopped or stuck daemon is replaced past this; 0: off
     std::string data_dir;  // empty: the stash in memory
     std::string fsync = "everysec";
     std::size_t max_clients = 10000;

@@ -248,6 +248,10 @@ int main(int argc, char** argv) {
     builtin.push_back(app.add_option("--start-timeout", b.start_timeout_ms, "milliseconds a child has to become ready")
                           ->capture_default_str()
                           ->check(CLI::PositiveNumber));
+    builtin.push_back(app.add_option("--watchdog", b.watchdog_ms,
+                                     "milliseconds a daemon may go without proving its loop runs (WATCHDOG=1) "
+                                     "before it is killed as hung and restarted; 0: no watchdog")
+                          ->capture_default_str());
     auto* data_dir_opt = app.add_option("--data-dir", b.data_dir,
                                         "keep the stash on disk here (survives every crash); in memory without it");
     builtin.push_back(data_dir_opt);

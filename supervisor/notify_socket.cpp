@@ -11,10 +11,10 @@
 
 namespace seq::sup {
 
-bool says_ready(std::string_view message) {
+bool says(std::string_view message, std::string_view line) {
     while (!message.empty()) {
         auto nl = message.find('\n');
-        if (message.substr(0, nl) == "READY=1") return true;
+        if (message.substr(0, nl) == line) return true;
         if (nl == std::string_view::npos) break;
         message.remove_prefix(nl + 1);
     }

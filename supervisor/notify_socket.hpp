@@ -16,8 +16,9 @@
 
 namespace seq::sup {
 
-// Whether a notification says READY=1 (one of its lines, exactly).
-bool says_ready(std::string_view message);
+// Whether a notification has the line `line` ("READY=1", "WATCHDOG=1"), exactly.
+bool says(std::string_view message, std::string_view line);
+inline bool says_ready(std::string_view message) { return says(message, "READY=1"); }
 
 class NotifySocket {
 public:

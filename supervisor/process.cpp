@@ -53,7 +53,7 @@ pid_t spawn(const SpawnArgs& a) {
     auto overridden = [&](const char* e) {
         // What the supervisor sets for each child is never inherited from
         // its own environment (a NOTIFY_SOCKET of systemd's, say).
-        for (const char* own : {"LISTEN_", "NOTIFY_SOCKET=", "SEQ_NAME=", "SEQ_NOTIFY_FD=", "SEQ_LOG="})
+        for (const char* own : {"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_", "SEQ_NAME=", "SEQ_NOTIFY_FD=", "SEQ_LOG="})
             if (std::strncmp(e, own, std::strlen(own)) == 0) return true;
         for (const auto& kv : a.env)
             if (auto eq = kv.find('='); std::strncmp(e, kv.c_str(), eq + 1) == 0) return true;
@@ -73,6 +73,8 @@ pid_t spawn(const SpawnArgs& a) {
     for (auto& s : env_store) envp.push_back(s.data());
     char listen_pid[40] = "LISTEN_PID=";
     if (!a.listen_fds.empty()) envp.push_back(listen_pid);
+    char watchdog_pid[40] = "WATCHDOG_PID=";
+    if (a.watchdog_pid) envp.push_back(watchdog_pid);
     envp.push_back(nullptr);
     std::vector<std::string> argv_store = a.argv;
     std::vector<char*> argv;
@@ -142,6 +144,7 @@ pid_t spawn(const SpawnArgs& a) {
     close_range(3 + static_cast<unsigned>(sources.size()), ~0U, 0);
     if (cwd && chdir(cwd) < 0) child_fail("chdir", cwd);
     if (!a.listen_fds.empty()) format_uint(listen_pid + 11, static_cast<unsigned long>(getpid()));
+    if (a.watchdog_pid) format_uint(watchdog_pid + 13, static_cast<unsigned long>(getpid()));
     execve(path, argv.data(), envp.data());
     child_fail("exec", path);
 }

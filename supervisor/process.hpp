@@ -21,6 +21,7 @@ struct SpawnArgs {
     std::vector<std::string> env;                         // "NAME=value", over the supervisor's own
     std::string cwd;                                      // empty: the supervisor's
     int output_fd = -1;                                   // the child's stdout and stderr; -1: ours
+    bool watchdog_pid = false;                            // set WATCHDOG_PID to the child's own pid
 };
 
 // The fd number at which the child finds extra_fds[i].

@@ -47,6 +47,8 @@ std::unique_ptr<Supervisor::Child> Supervisor::make_child(ChildSpec spec) {
     c->owner = this;
     c->timer = uv::make_timer(loop_.get());
     c->timer->data = c.get();
+    c->watchdog = uv::make_timer(loop_.get());
+    c->watchdog->data = c.get();
     return c;
 }
 
@@ -143,6 +145,7 @@ void Supervisor::signal_group(Child& c, int sig) {
 
 void Supervisor::begin_stop(Child& c) {
     end_notify(c);
+    uv_timer_stop(c.watchdog.get());
     c.state = State::stopping;
     if (c.spec.shutdown_ms == 0u) {  // brutal_kill
         signal_group(c, SIGKILL);
@@ -206,6 +209,7 @@ void Supervisor::on_death(Child& c, int status) {
     auto how = describe_exit(status);
     auto pid = c.pid;
     bool asked = c.state == State::stopping;
+    uv_timer_stop(c.watchdog.get());
     // What it started and left running goes with it.
     if (kill(-pid, SIGKILL) == 0 && !asked && !shutting_down_)
         log("%s (pid %d): killed what was left of its process group", c.path.c_str(), pid);
@@ -229,7 +233,8 @@ void Supervisor::on_death(Child& c, int status) {
         return step();
     }
     if (c.start_failed) how += ", having never become ready";
-    bool normal = is_normal_exit(status) && !c.start_failed;
+    if (c.watchdog_fired) how += ", after a watchdog timeout";
+    bool normal = is_normal_exit(status) && !c.start_failed && !c.watchdog_fired;
     if (!c.want || !wants_restart(c.spec.restart, normal)) {
         c.want = false;
         log("%s (pid %d) %s after %s; %s child: not restarted", name, pid, how.c_str(), ran.c_str(),

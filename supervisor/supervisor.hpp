@@ -104,6 +104,8 @@ private:
         Fd output_read;  // between spawn_args and the fork
         std::optional<SubtreeLink> subtree;  // type supervisor: its snapshots, and restarts below it
         uv::Timer timer;  // start timeout, or SIGKILL after shutdown timeout
+        uv::Timer watchdog;     // its deadline for the next WATCHDOG=1
+        bool watchdog_fired = false;
     };
     static const char* state_name(State s);
     Child* find(std::string_view name) const;
@@ -123,6 +125,8 @@ private:
     void on_notify(Child& c);
     void on_sd_notify(pid_t sender, std::string_view message);
     void became_ready(Child& c);
+    void arm_watchdog(Child& c);
+    void watchdog_timeout(Child& c);
     void signal_group(Child& c, int sig);
     void sweep_orphans();
     void end_notify(Child& c);

@@ -90,7 +90,11 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
         c.output_read = std::move(r);
         args.env.push_back("SEQ_LOG=bare");
     }
-    if (c.spec.readiness == Readiness::sd_notify) {
+    if (c.spec.watchdog_ms > 0) {
+        args.env.push_back("WATCHDOG_USEC=" + std::to_string(c.spec.watchdog_ms * 1000));
+        args.watchdog_pid = true;
+    }
+    if (c.spec.readiness == Readiness::sd_notify || c.spec.watchdog_ms > 0) {
         if (!notify_socket_)
             notify_socket_.emplace(loop_.get(), [this](pid_t sender, std::string_view m) { on_sd_notify(sender, m); });
         args.env.push_back("NOTIFY_SOCKET=" + notify_socket_->address());
@@ -114,10 +118,12 @@ void Supervisor::spawn(Child& c) {
     if (c.output_read) c.output.emplace(loop_.get(), std::move(c.output_read), c.path, c.pid);
     c.started_ms = loop_.now();
     c.start_failed = false;
+    c.watchdog_fired = false;
     c.must_stop = false;
     if (!notify) {
         c.state = State::running;
         log("%s started (pid %d)", c.path.c_str(), c.pid);
+        arm_watchdog(c);
         return;
     }
     c.state = State::starting;
@@ -169,6 +175,38 @@ void Supervisor::on_sd_notify(pid_t sender, std::string_view message) {
     }
     if (from->state == State::starting && from->spec.readiness == Readiness::sd_notify && says_ready(message))
         became_ready(*from);
+    if (from->state == State::running && from->spec.watchdog_ms > 0) {
+        if (says(message, "WATCHDOG=trigger")) watchdog_timeout(*from);  // it asks to be treated as hung
+        else if (says(message, "WATCHDOG=1")) arm_watchdog(*from);
+    }
+}
+
+// Counted from when the child is running (ready): its start has its own
+// timeout. Each WATCHDOG=1 moves the deadline on.
+void Supervisor::arm_watchdog(Child& c) {
+    if (c.spec.watchdog_ms == 0) return;
+    uv_timer_start(c.watchdog.get(), [](uv_timer_t* t) {
+        if (auto* child = uv::owner<Child>(t)) child->owner->watchdog_timeout(*child);
+    }, c.spec.watchdog_ms, 0);
+}
+
+// A hung child is a crashed child: SIGABRT (a core where cores are on), then
+// SIGKILL after its shutdown time; its death is a crash like any other.
+void Supervisor::watchdog_timeout(Child& c) {
+    if (c.state != State::running || c.watchdog_fired) return;
+    c.watchdog_fired = true;
+    uv_timer_stop(c.watchdog.get());
+    log("%s (pid %d) watchdog timeout: no WATCHDOG=1 for %llu ms; sending SIGABRT", c.path.c_str(), c.pid,
+        static_cast<unsigned long long>(c.spec.watchdog_ms));
+    signal_group(c, SIGABRT);
+    signal_group(c, SIGCONT);  // a stopped child takes its SIGABRT now, not when someone continues it
+    auto grace = c.spec.shutdown_ms.value_or(5000);
+    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
+        auto* child = uv::owner<Child>(t);
+        if (!child || child->state != State::running || !child->watchdog_fired) return;
+        log("%s (pid %d) still running after SIGABRT; sending SIGKILL", child->path.c_str(), child->pid);
+        child->owner->signal_group(*child, SIGKILL);
+    }, grace, 0);
 }
 
 void Supervisor::became_ready(Child& c) {
@@ -176,6 +214,7 @@ void Supervisor::became_ready(Child& c) {
     c.state = State::running;
     log("%s ready (pid %d) in %llu ms", c.path.c_str(), c.pid,
         static_cast<unsigned long long>(loop_.now() - c.started_ms));
+    arm_watchdog(c);
     step();
 }
 

@@ -52,6 +52,7 @@ struct ChildSpec {
     Readiness readiness = Readiness::none;
     std::uint64_t start_timeout_ms = 5000;
     BackoffSpec backoff;  // the delay before a restart; none by default
+    std::uint64_t watchdog_ms = 0;  // WATCHDOG=1 at least this often once running; 0: no watchdog
     std::vector<SocketSpec> sockets;
     std::map<std::string, std::string> env;
     std::string cwd;  // empty: the supervisor's own

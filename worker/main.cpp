@@ -4,6 +4,7 @@
 #include <string>
 
 #include "daemon.hpp"
+#include "watchdog.hpp"
 #include "log.hpp"
 #include "worker.hpp"
 
@@ -45,6 +46,7 @@ int main(int argc, char** argv) {
     log_init("worker");
 
     uv::Loop loop;
+    WatchdogPing watchdog(loop.get());  // WATCHDOG=1 from the loop, when the supervisor asks for it
     std::optional<Listener> listener;
     try {
         listener.emplace("worker", socket_path);

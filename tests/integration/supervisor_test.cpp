@@ -560,3 +560,40 @@ TEST_CASE("the stash dies while the worker is starting: one_for_one restarts it 
         CHECK(call_int(t.sock(), {"NEXT"}) >= 0);
     }
 }
+
+TEST_CASE("watchdog: a SIGSTOPped stash under load is replaced within about one interval, and calls succeed again") {
+    TempDir dir;
+    // one_for_one: the worker keeps the number and seeds the new stash.
+    Sup t(dir, {"--strategy", "one_for_one", "--watchdog", "300"});
+    INFO("supervisor log:\n", t.proc->log());
+    std::atomic<bool> stop{false};
+    std::atomic<std::int64_t> last{-1};
+    std::atomic<int> failed{0};
+    std::thread load([&] {
+        while (!stop) {
+            try {
+                auto n = call_int(t.sock(), {"NEXT"});
+                if (n <= last) failed += 1000;  // never twice, never backwards
+                last = n;
+            } catch (const std::exception&) {
+                ++failed;  // while the stash is stopped, calls fail after --stash-timeout
+            }
+        }
+    });
+    REQUIRE(eventually([&] { return last >= 50; }));
+    pid_t stash = t.pid("stash");
+    pid_t worker = t.pid("worker");
+    REQUIRE(kill(stash, SIGSTOP) == 0);
+    // Without the watchdog it would stay stopped, and every call fail, for ever.
+    REQUIRE(running_with_new(t.run, "stash", stash));
+    auto before = last.load();
+    CHECK(eventually([&] { return last > before + 50; }));
+    stop = true;
+    load.join();
+    CHECK(failed < 1000);
+    CHECK(t.pid("worker") == worker);
+    CHECK(gone(stash));
+    auto log = t.proc->log();
+    CHECK(log.find("stash (pid " + std::to_string(stash) + ") watchdog timeout") != std::string::npos);
+    CHECK(log.find("after a watchdog timeout") != std::string::npos);
+}

@@ -390,3 +390,17 @@ TEST_CASE("tree file: backoff: a child that crashes at once waits longer each ti
     CHECK(t.child("steady").restarts == 0);
     CHECK(t.child("steady").state == "running");
 }
+
+TEST_CASE("watchdog: a child that says READY=1 but never WATCHDOG=1 is killed as hung, and restarted") {
+    if (sh("test -x /usr/bin/python3").code != 0) FAIL("python3 is missing: scripts/test installs it");
+    TempDir dir;
+    std::ofstream(dir / "go") << "";
+    TreeSup t(dir, "max_restarts = 100\nmax_seconds = 60\n" + sd_notify_child("silent", dir / "go", "watchdog = 200"),
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    CHECK(log_has(t, "silent ready (pid "));
+    CHECK(log_has(t, "watchdog timeout: no WATCHDOG=1 for 200 ms; sending SIGABRT"));
+    CHECK(log_has(t, "killed by SIGABRT"));
+    CHECK(log_has(t, ", after a watchdog timeout after "));
+    CHECK(eventually([&] { return t.child("silent").restarts >= 1; }));
+}

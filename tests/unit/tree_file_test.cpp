@@ -373,3 +373,21 @@ TEST_CASE("backoff: its keys, their defaults, their errors, and the round trip")
     CHECK(contains(f.errors(child("backoff = { initial = -1 }")), "key \"backoff.initial\": -1 is out of range"));
     CHECK(contains(f.errors(child("backoff = { initial = 500, max = 100 }")), "key \"backoff\": max is less than initial"));
 }
+
+TEST_CASE("watchdog: its key, its range, workers only, the round trip, and the lines that feed it") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    CHECK(f.parse(child("")).root.children[0].watchdog_ms == 0);
+    auto t = f.parse(child("watchdog = 2000"));
+    CHECK(t.root.children[0].watchdog_ms == 2000);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(contains(f.errors(child("watchdog = 5")), "key \"watchdog\": 5 is out of range (10 to 86400000)"));
+    CHECK(contains(f.errors(child("watchdog = \"2s\"")), "key \"watchdog\": expected a whole number"));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nwatchdog = 100\n"),
+                   "key \"watchdog\": not for a child of type \"supervisor\""));
+    CHECK(says("WATCHDOG=1", "WATCHDOG=1"));
+    CHECK(says("STATUS=busy\nWATCHDOG=1\n", "WATCHDOG=1"));
+    CHECK(says("WATCHDOG=trigger", "WATCHDOG=trigger"));
+    CHECK_FALSE(says("WATCHDOG=10", "WATCHDOG=1"));
+    CHECK_FALSE(says("READY=1", "WATCHDOG=1"));
+}
