@@ -1,5 +1,6 @@
 #include "log.hpp"
 
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -46,10 +47,21 @@ void emit(char* line, int n) {
 }
 }  // namespace
 
+// journald stamps each line itself (time, name, pid) when it is our stderr:
+// $JOURNAL_STREAM then names the device and inode of that very stream.
+static bool stderr_is_journal() {
+    const char* stream = std::getenv("JOURNAL_STREAM");
+    struct stat st{};
+    if (!stream || fstat(STDERR_FILENO, &st) < 0) return false;
+    unsigned long long dev = 0, ino = 0;
+    if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+    return dev == static_cast<unsigned long long>(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino);
+}
+
 void log_init(std::string_view program) {
     setup().name = program;
     const char* mode = std::getenv("SEQ_LOG");
-    setup().bare = mode && std::strcmp(mode, "bare") == 0;
+    setup().bare = (mode && std::strcmp(mode, "bare") == 0) || stderr_is_journal();
 }
 
 void log(const char* fmt, ...) {

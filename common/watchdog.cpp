@@ -25,6 +25,18 @@ bool notify_send(int fd, const std::string& address, std::string_view message) {
                   len) == static_cast<ssize_t>(message.size());
 }
 
+ServiceManager::ServiceManager() {
+    const char* address = std::getenv("NOTIFY_SOCKET");
+    if (!address || !*address) return;
+    address_ = address;
+    fd_ = Fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+}
+
+void ServiceManager::notify(std::string_view message) {
+    if (fd_ && !notify_send(fd_.get(), address_, message))
+        log("cannot notify the service manager at %s: %s", address_.c_str(), std::strerror(errno));
+}
+
 WatchdogPing::WatchdogPing(uv_loop_t* loop) {
     const char* usec = std::getenv("WATCHDOG_USEC");
     const char* pid = std::getenv("WATCHDOG_PID");

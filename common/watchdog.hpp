@@ -16,6 +16,19 @@ namespace seq {
 // One datagram to a $NOTIFY_SOCKET address ("/path" or "@abstract").
 bool notify_send(int fd, const std::string& address, std::string_view message);
 
+// Our own service manager (systemd, or a supervisor speaking its protocol),
+// if $NOTIFY_SOCKET names one: READY=1, STOPPING=1, ...; a no-op otherwise.
+class ServiceManager {
+public:
+    ServiceManager();
+    explicit operator bool() const { return static_cast<bool>(fd_); }
+    void notify(std::string_view message);
+
+private:
+    Fd fd_;
+    std::string address_;
+};
+
 class WatchdogPing {
 public:
     explicit WatchdogPing(uv_loop_t* loop);

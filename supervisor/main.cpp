@@ -20,6 +20,7 @@
 #include "subtree.hpp"
 #include "supervisor.hpp"
 #include "tree_file.hpp"
+#include "watchdog.hpp"
 
 namespace {
 
@@ -30,14 +31,19 @@ const char* const exit_codes_help = R"(Exit codes:
   2  bad command line, or a tree file that is not valid (each error names file:line:column and the key)
   3  the run dir or a socket is unusable (held by another supervisor, wrong owner or mode))";
 
-// A socket the supervisor binds and owns across its children's lives.
+// A socket the supervisor binds and owns across its children's lives; or
+// one it was handed (socket activation), which its owner keeps and removes.
 struct OwnedSocket {
     seq::Fd fd;
     std::string path;
+    bool bound_here = true;
     explicit OwnedSocket(std::string p) : fd(seq::listen_unix(p)), path(std::move(p)) {}
+    OwnedSocket(int inherited, std::string p) : fd(inherited), path(std::move(p)), bound_here(false) {}
     OwnedSocket(const OwnedSocket&) = delete;
     OwnedSocket& operator=(const OwnedSocket&) = delete;
-    ~OwnedSocket() { unlink(path.c_str()); }
+    ~OwnedSocket() {
+        if (bound_here) unlink(path.c_str());
+    }
 };
 
 std::string self_path() {
@@ -74,7 +80,13 @@ std::optional<seq::sup::Tree> load(const std::string& file) {
 // the run dir and held across their users' lives (and across reloads).
 class Sockets {
 public:
-    explicit Sockets(const seq::sup::RunDir& dir) : dir_(dir) {}
+    // `inherited`: listening sockets handed to us by name (systemd's socket
+    // activation); one of those is used instead of binding its name's path,
+    // so that it outlives even a kill -9 of this supervisor.
+    Sockets(const seq::sup::RunDir& dir, std::map<std::string, int> inherited)
+        : dir_(dir), inherited_(std::move(inherited)) {}
+    // The control socket: inherited as "control", or bound in the run dir.
+    std::unique_ptr<OwnedSocket> control() { return take_or_bind("control", dir_.file("control.sock")); }
     // Binds what `tree` names and is not bound yet; throws, naming the
     // socket, and changing nothing, if one cannot be bound.
     seq::sup::Environment bind(const seq::sup::Tree& tree) {
@@ -85,7 +97,7 @@ public:
             auto path = s.path.starts_with("/") ? s.path : dir_.file(s.path);
             auto it = bound_.find(s.name);
             if (it != bound_.end() && it->second->path == path) next[s.name] = it->second;
-            else next[s.name] = std::make_shared<OwnedSocket>(path);
+            else next[s.name] = take_or_bind(s.name, path);
             env.sockets[s.name] = next[s.name]->fd.get();
             if (s.name == tree.stash) env.stash = path;
         }
@@ -96,7 +108,18 @@ public:
     }
 
 private:
+    std::unique_ptr<OwnedSocket> take_or_bind(const std::string& name, const std::string& path) {
+        auto it = inherited_.find(name);
+        if (it == inherited_.end()) return std::make_unique<OwnedSocket>(path);
+        seq::set_nonblocking(it->second);
+        auto s = std::make_unique<OwnedSocket>(it->second, path);
+        inherited_.erase(it);  // taken: a reload that drops it closes it for good
+        seq::log("socket '%s': inherited (fd %d), not bound here", name.c_str(), s->fd.get());
+        return s;
+    }
+
     const seq::sup::RunDir& dir_;
+    std::map<std::string, int> inherited_;
     std::map<std::string, std::shared_ptr<OwnedSocket>> bound_;
 };
 
@@ -108,13 +131,14 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     uv::Loop loop;
     std::optional<sup::RunDir> dir;
     std::optional<Sockets> sockets;
-    std::optional<OwnedSocket> control_sock;
+    std::unique_ptr<OwnedSocket> control_sock;
     sup::Environment env;
+    ServiceManager manager;  // systemd, when it started us (Type=notify)
     try {
         dir.emplace(run_dir);
-        sockets.emplace(*dir);
+        sockets.emplace(*dir, inherited_listen_fds());
         env = sockets->bind(tree);
-        control_sock.emplace(dir->file("control.sock"));
+        control_sock = sockets->control();
     } catch (const std::exception& e) {
         log("cannot start: %s", e.what());
         return exit_code::socket;
@@ -141,8 +165,14 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         log("reload refused, the tree is unchanged: %s", said.c_str());
         return {false, "ERR reload refused, the tree is unchanged: " + said};
     });
-    // Ready, for whoever started us (s6 style), once the whole tree runs.
-    supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
+    // Ready, for whoever started us (s6 style, or systemd), once the whole tree runs.
+    supervisor.on_first_settled([&, notify_fd] {
+        notify_ready(notify_fd);
+        manager.notify("READY=1\nSTATUS=every child running");
+    });
+    supervisor.on_stopping([&] { manager.notify("STOPPING=1"); });
+    // WATCHDOG=1 to systemd from our loop, if it asked (WatchdogSec=).
+    WatchdogPing watchdog(loop.get());
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
     log("run dir %s; %s", dir->path().c_str(), what.c_str());
     control.start();

@@ -245,7 +245,7 @@ void Supervisor::on_death(Child& c, int status) {
         log("%s (pid %d) %s after %s; more than %u restarts in %llus: giving up, stopping every child", name, pid,
             how.c_str(), ran.c_str(), options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
         gave_up_ = true;
-        shutting_down_ = true;
+        begin_shutdown();
         for (auto& other : children_) other->want = false;
         return step();
     }
@@ -276,9 +276,14 @@ void Supervisor::on_death(Child& c, int status) {
     step();
 }
 
+void Supervisor::begin_shutdown() {
+    shutting_down_ = true;
+    if (on_stopping_) std::exchange(on_stopping_, nullptr)();
+}
+
 void Supervisor::shutdown(const std::string& why) {
     if (shutting_down_) return;
-    shutting_down_ = true;
+    begin_shutdown();
     log("%s; stopping children in reverse order", why.c_str());
     for (auto& c : children_) c->want = false;
     step();

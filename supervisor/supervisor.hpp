@@ -67,6 +67,8 @@ public:
     std::uint64_t generation() const { return generation_; }
     // Called once, the first time every child runs (a nested supervisor's readiness).
     void on_first_settled(std::function<void()> f) { first_settled_ = std::move(f); }
+    // Called once, when it begins to stop (asked to, or giving up).
+    void on_stopping(std::function<void()> f) { on_stopping_ = std::move(f); }
     std::string child_names() const;
 
     bool has_child(std::string_view path) const;
@@ -146,6 +148,8 @@ private:
     bool finished_ = false;
     std::uint64_t generation_ = 0;
     std::function<void()> first_settled_;
+    std::function<void()> on_stopping_;
+    void begin_shutdown();
 };
 
 }  // namespace seq::sup

@@ -22,7 +22,7 @@ void Supervisor::spawn_failed(Child& c, const std::string& why) {
         log("cannot start %s: %s; more than %u restarts in %llus: giving up", c.path.c_str(), why.c_str(),
             options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
         gave_up_ = true;
-        shutting_down_ = true;
+        begin_shutdown();
         for (auto& other : children_) other->want = false;
         return step();
     }

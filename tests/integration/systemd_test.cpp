@@ -1,0 +1,146 @@
+// seq-supervisor as systemd runs it, with the test in systemd's place: the
+// worker's socket handed over by socket activation (LISTEN_FDS, matched by
+// name) and kept by the test across a kill -9 of the supervisor; READY=1,
+// STOPPING=1 and WATCHDOG=1 on $NOTIFY_SOCKET; log lines without our own
+// stamp when stderr is the journal ($JOURNAL_STREAM). And the shipped units,
+// checked by systemd-analyze.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "harness.hpp"
+#include "socket.hpp"
+
+using namespace seqtest;
+
+#ifndef SEQ_BUILD_DIR
+#error "SEQ_BUILD_DIR must name the build tree"
+#endif
+
+namespace {
+
+// The test's own $NOTIFY_SOCKET: what the supervisor tells systemd.
+struct NotifyListener {
+    explicit NotifyListener(std::string p) : path(std::move(p)) {
+        fd = seq::Fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        sockaddr_un sa{};
+        sa.sun_family = AF_UNIX;
+        std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path.c_str());
+        REQUIRE(bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+    }
+    // The next message, within the deadline; empty if none came.
+    std::string next(Ms deadline = 5000ms) {
+        pollfd p{fd.get(), POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(deadline.count())) <= 0) return "";
+        char buf[4096];
+        auto n = recv(fd.get(), buf, sizeof buf, 0);
+        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    }
+    // Waits for a message holding `line`, skipping others; false past the deadline.
+    bool wait_for(const std::string& line, Ms deadline = 5000ms) {
+        auto until = std::chrono::steady_clock::now() + deadline;
+        while (std::chrono::steady_clock::now() < until) {
+            auto m = next(std::chrono::duration_cast<Ms>(until - std::chrono::steady_clock::now()));
+            if (("\n" + m + "\n").find("\n" + line + "\n") != std::string::npos) return true;
+        }
+        return false;
+    }
+    std::string path;
+    seq::Fd fd;
+};
+
+// seq-supervisor started the way systemd starts it: the listening socket at
+// fd 3 named "worker", our NOTIFY_SOCKET, a watchdog, and a log file that
+// $JOURNAL_STREAM names as the journal.
+std::unique_ptr<Process> activate(const std::string& run, int listener, const std::string& notify,
+                                  const std::string& log) {
+    std::ofstream(log, std::ios::app).flush();
+    struct stat st{};
+    REQUIRE(stat(log.c_str(), &st) == 0);
+    std::string journal = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    std::string script = "exec 3<&" + std::to_string(listener) + "; LISTEN_FDS=1 LISTEN_FDNAMES=worker LISTEN_PID=$$ " +
+                         "NOTIFY_SOCKET=" + notify + " WATCHDOG_USEC=300000 JOURNAL_STREAM=" + journal + " exec " +
+                         bin("seq-supervisor") + " --run-dir " + run;
+    return std::make_unique<Process>(std::vector<std::string>{"/bin/sh", "-c", script}, log);
+}
+
+}  // namespace
+
+TEST_CASE("under systemd: socket activation, READY=1, WATCHDOG=1, STOPPING=1, journal lines, and no connection refused across kill -9") {
+    TempDir dir;
+    std::string run = dir / "run";
+    REQUIRE(mkdir(run.c_str(), 0700) == 0);
+    // What systemd's sequence.socket does: bind the worker's socket, and keep it.
+    auto listener = seq::listen_unix(run + "/sequence.sock");
+    REQUIRE(fcntl(listener.get(), F_SETFD, 0) == 0);  // handed down to the supervisor
+    NotifyListener notify(dir / "notify.sock");
+    std::string log = dir / "supervisor.log";
+    auto sup = activate(run, listener.get(), notify.path, log);
+    INFO("supervisor log:\n", slurp(log));
+
+    CHECK(notify.wait_for("READY=1"));
+    CHECK(tree_running(run));
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
+    CHECK(notify.wait_for("WATCHDOG=1", 2000ms));
+    CHECK(notify.wait_for("WATCHDOG=1", 2000ms));
+    // The journal stamps lines itself: ours carry no time.
+    REQUIRE(eventually([&] { return slurp(log).find("worker ready") != std::string::npos; }));
+    auto lines = slurp(log);
+    CHECK(lines.find("socket 'worker': inherited (fd 3), not bound here") != std::string::npos);
+    CHECK(std::regex_search(lines, std::regex("(^|\n)run dir " + run + "; stash in memory\n")));
+    CHECK(std::regex_search(lines, std::regex("(^|\n)stash\\[[0-9]+\\]: serving on inherited socket 'stash'")));
+    CHECK_FALSE(std::regex_search(lines, std::regex("(^|\n)[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\\.")));
+
+    // kill -9 of the supervisor: the socket lives on in its owner, so a
+    // client that connects now waits in the backlog, and the next tree
+    // answers it.
+    sup->signal(SIGKILL);
+    REQUIRE(sup->wait_exit());
+    seq::Client waiting(run + "/sequence.sock", 10000ms);  // connect() succeeds: nothing refused
+    std::string request;
+    std::vector<std::string_view> next{"NEXT"};
+    seq::resp::append_command(request, next);
+    waiting.send_raw(request);
+    auto again = activate(run, listener.get(), notify.path, log);
+    CHECK(notify.wait_for("READY=1"));
+    auto reply = waiting.read_reply();
+    CHECK(reply.type == seq::resp::Value::Type::integer);
+
+    // An orderly stop says STOPPING=1, and leaves the socket it did not bind.
+    again->signal(SIGTERM);
+    CHECK(notify.wait_for("STOPPING=1"));
+    CHECK(again->exit_code() == 0);
+    struct stat st{};
+    CHECK(stat((run + "/sequence.sock").c_str(), &st) == 0);
+    CHECK(stat((run + "/control.sock").c_str(), &st) != 0);
+    CHECK(stat((run + "/stash.sock").c_str(), &st) != 0);
+}
+
+TEST_CASE("the shipped systemd units pass systemd-analyze verify and match the built-in tree") {
+    if (sh("command -v systemd-analyze >/dev/null").code != 0)
+        FAIL("systemd-analyze is missing: scripts/test installs Debian's systemd package");
+    std::string units = std::string(SEQ_BUILD_DIR) + "/test-units";
+    auto r = sh("cd " + units + " && systemd-analyze verify sequence.socket sequence.service 2>&1");
+    CAPTURE(r.out);
+    CHECK(r.code == 0);
+    CHECK(r.out.empty());
+    auto socket = slurp(units + "/sequence.socket");
+    auto service = slurp(units + "/sequence.service");
+    // The socket's name is the one the built-in tree gives the worker's socket.
+    CHECK(socket.find("\nFileDescriptorName=worker\n") != std::string::npos);
+    CHECK(socket.find("\nListenStream=%t/sequence/sequence.sock\n") != std::string::npos);
+    CHECK(socket.find("\nDirectoryMode=0700\n") != std::string::npos);
+    CHECK(service.find("\nType=notify\n") != std::string::npos);
+    CHECK(service.find("/seq-supervisor --run-dir %t/sequence\n") != std::string::npos);
+    auto printed = sh(bin("seq-supervisor") + " --print-config");
+    CHECK(printed.out.find("sockets = [{ name = \"worker\", path = \"sequence.sock\" }]") != std::string::npos);
+}
