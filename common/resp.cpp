@@ -192,8 +192,12 @@ Status ReplyParser::parse(std::string_view in, Value& out) {
             if (in.size() < pos_ + len + 2) return Status::incomplete;
             if (in[pos_ + len] != '\r' || in[pos_ + len + 1] != '\n')
                 return fail("expected CRLF after bulk data");
-            v.type = Value::Type::bulk;
+            v.type = bulk_type_ == '!' ? Value::Type::error : Value::Type::bulk;
             v.str.assign(in.substr(pos_, len));
+            if (bulk_type_ == '=') {  // "txt:..." or "mkd:...": the format, then the text
+                if (len < 4 || v.str[3] != ':') return fail("verbatim string without its format");
+                v.str.erase(0, 4);
+            }
             pos_ += len + 2;
             bulk_len_.reset();
         } else {
@@ -202,7 +206,7 @@ Status ReplyParser::parse(std::string_view in, Value& out) {
             char type = in[pos_];
             // The same verdict whether the line arrived whole or in pieces: a
             // piece may end in the line's CR, hence the one byte of slack.
-            std::size_t limit = type == '+' || type == '-' ? limits_.max_inline : max_header;
+            std::size_t limit = type == '+' || type == '-' || type == ',' || type == '(' ? limits_.max_inline : max_header;
             if (line.state == Line::incomplete) {
                 if (in.size() - pos_ > limit + 1) return fail("reply line too long");
                 return Status::incomplete;
@@ -228,25 +232,48 @@ Status ReplyParser::parse(std::string_view in, Value& out) {
                 v.integer = *n;
                 break;
             }
-            case '$': {
+            case '$':
+            case '=':
+            case '!': {
                 auto n = parse_int(body);
-                if (!n || *n < -1) return fail("invalid bulk length");
+                if (!n || *n < (type == '$' ? -1 : 0)) return fail("invalid bulk length");
                 if (*n == -1) break;  // nil
                 if (static_cast<std::uint64_t>(*n) > limits_.max_bulk)
                     return fail("bulk length exceeds the limit");
                 bulk_len_ = static_cast<std::size_t>(*n);
+                bulk_type_ = type;
                 continue;
             }
-            case '*': {
+            case '_':
+                if (!body.empty()) return fail("invalid null reply");
+                break;  // nil
+            case '#':
+                if (body != "t" && body != "f") return fail("invalid boolean reply");
+                v.type = Value::Type::integer;
+                v.integer = body == "t" ? 1 : 0;
+                break;
+            case ',':
+            case '(':
+                if (body.empty() || body.size() > 400 || body.find('\r') != std::string_view::npos)
+                    return fail(type == ',' ? "invalid double reply" : "invalid big number reply");
+                v.type = Value::Type::bulk;
+                v.str.assign(body);
+                break;
+            case '*':
+            case '%':
+            case '~':
+            case '>': {
                 auto n = parse_int(body);
-                if (!n || *n < -1) return fail("invalid multibulk length");
+                if (!n || *n < (type == '*' ? -1 : 0)) return fail("invalid multibulk length");
                 if (*n == -1) break;  // nil array
-                if (static_cast<std::uint64_t>(*n) > limits_.max_args)
+                // A map's pairs count twice: its keys and its values.
+                auto elems = static_cast<std::uint64_t>(*n) * (type == '%' ? 2 : 1);
+                if (static_cast<std::uint64_t>(*n) > limits_.max_args || elems > 2 * limits_.max_args)
                     return fail("too many array elements");
                 v.type = Value::Type::array;
-                if (*n > 0) {
+                if (elems > 0) {
                     if (stack_.size() == limits_.max_depth) return fail("arrays nested too deep");
-                    stack_.push_back({std::move(v), static_cast<std::size_t>(*n)});
+                    stack_.push_back({std::move(v), static_cast<std::size_t>(elems)});
                     continue;
                 }
                 break;
@@ -302,6 +329,20 @@ void append_simple(std::string& out, std::string_view s) { append_line(out, '+',
 void append_error(std::string& out, std::string_view msg) { append_line(out, '-', one_line(msg)); }
 void append_int(std::string& out, std::int64_t n) { append_number(out, ':', n); }
 void append_nil(std::string& out) { out += "$-1\r\n"; }
+void append_null(std::string& out, int proto) { out += proto == 3 ? "_\r\n" : "$-1\r\n"; }
+
+void append_map(std::string& out, std::size_t pairs, int proto) {
+    if (proto == 3) append_number(out, '%', static_cast<std::int64_t>(pairs));
+    else append_array(out, 2 * pairs);
+}
+
+void append_verbatim(std::string& out, std::string_view text, int proto) {
+    if (proto != 3) return append_bulk(out, text);
+    append_number(out, '=', static_cast<std::int64_t>(text.size() + 4));
+    out += "txt:";
+    out += text;
+    out += "\r\n";
+}
 void append_array(std::string& out, std::size_t n) { append_number(out, '*', static_cast<std::int64_t>(n)); }
 
 void append_bulk(std::string& out, std::string_view s) {

@@ -1,5 +1,7 @@
-// RESP2, the Redis protocol: one incremental parser for requests (servers)
-// and replies (clients), and the encoders for both directions.
+// RESP, the Redis protocol: one incremental parser for requests (servers)
+// and replies (clients, RESP2 and RESP3), and the encoders for both
+// directions. A connection speaks RESP2 until HELLO 3 chooses RESP3; the
+// encoders that differ take the protocol.
 #pragma once
 
 #include <cstddef>
@@ -71,8 +73,12 @@ struct Value {
 
 std::string_view type_name(Value::Type t);
 
-// Parses replies of any RESP2 type, nested arrays included. Same contract
-// for `in` as RequestParser.
+// Parses replies of any RESP2 or RESP3 type, nested aggregates included.
+// RESP3's null is nil; a map comes as an array of its keys and values in
+// turn (as RESP2 sends it), a set or push as an array; a verbatim string as
+// bulk (its "txt:" format dropped); a blob error as an error; a boolean as
+// the integer 1 or 0; a double or big number as its text in bulk. Same
+// contract for `in` as RequestParser.
 class ReplyParser {
 public:
     explicit ReplyParser(Limits limits = {}) : limits_(limits) {}
@@ -90,6 +96,7 @@ private:
     std::size_t pos_ = 0;
     std::size_t consumed_ = 0;
     std::optional<std::size_t> bulk_len_;  // set while waiting for bulk data
+    char bulk_type_ = '$';                 // '$', '=' (verbatim) or '!' (blob error)
     std::vector<Frame> stack_;             // open arrays
     std::string error_;
 };
@@ -100,6 +107,11 @@ void append_error(std::string& out, std::string_view msg);  // msg without "-"
 void append_int(std::string& out, std::int64_t n);
 void append_bulk(std::string& out, std::string_view s);
 void append_nil(std::string& out);
+// What differs in RESP3 (proto 3): null, a map's header (RESP2: a flat array
+// of keys and values), and verbatim text (RESP2: bulk).
+void append_null(std::string& out, int proto);
+void append_map(std::string& out, std::size_t pairs, int proto);
+void append_verbatim(std::string& out, std::string_view text, int proto);
 void append_array(std::string& out, std::size_t n);
 void append_command(std::string& out, std::span<const std::string_view> args);
 void append_value(std::string& out, const Value& v);

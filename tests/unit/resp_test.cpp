@@ -428,7 +428,8 @@ TEST_CASE("pipelined replies") {
 TEST_CASE("malformed replies") {
     expect_reply_error("?x\r\n", "unknown reply type '?'");
     expect_reply_error("\x01\r\n"s, "unknown reply type '\\x01'");
-    expect_reply_error("*1\r\n!oops\r\n", "unknown reply type '!'");
+    expect_reply_error("*1\r\n@oops\r\n", "unknown reply type '@'");
+    expect_reply_error("|1\r\n+a\r\n+b\r\n+c\r\n", "unknown reply type '|'");  // RESP3 attributes: not sent by us
     for (auto in : {":abc\r\n", ":\r\n", ":01\r\n", ":+1\r\n", ":9223372036854775808\r\n"})
         expect_reply_error(in, "invalid integer");
     for (auto in : {"$-2\r\n", "$x\r\n", "$\r\n", "$-0\r\n"}) expect_reply_error(in, "invalid bulk length");
@@ -442,6 +443,70 @@ TEST_CASE("malformed replies") {
     expect_reply_error("*1025\r\n", "too many array elements");
     expect_reply_error(":" + std::string(40, '1'), "reply line too long");
     expect_reply_error("+" + std::string((64 << 10) + 1, 'a'), "reply line too long");
+}
+
+TEST_CASE("every RESP3 reply type parses the same however it is split") {
+    struct Case {
+        std::string wire;
+        Value want;
+    };
+    const std::vector<Case> cases = {
+        {"_\r\n", nil()},
+        {"#t\r\n", integer(1)},
+        {"#f\r\n", integer(0)},
+        {",3.14\r\n", bulk("3.14")},
+        {",-inf\r\n", bulk("-inf")},
+        {"(3492890328409238509324850943850943825024385\r\n", bulk("3492890328409238509324850943850943825024385")},
+        {"=15\r\ntxt:Some string\r\n", bulk("Some string")},
+        {"=4\r\ntxt:\r\n", bulk("")},
+        {"=10\r\ntxt:a\r\nb\r\n\r\n", bulk("a\r\nb\r\n")},
+        {"!21\r\nSYNTAX invalid syntax\r\n", err("SYNTAX invalid syntax")},
+        {"%0\r\n", array({})},
+        {"%2\r\n+first\r\n:1\r\n$6\r\nsecond\r\n_\r\n",
+         array({simple("first"), integer(1), bulk("second"), nil()})},
+        {"~2\r\n:1\r\n#t\r\n", array({integer(1), integer(1)})},
+        {">2\r\n+message\r\n$2\r\nhi\r\n", array({simple("message"), bulk("hi")})},
+        {"%1\r\n$5\r\nproto\r\n%1\r\n+a\r\n*1\r\n_\r\n",
+         array({bulk("proto"), array({simple("a"), array({nil()})})})},
+    };
+    for (const auto& c : cases) {
+        INFO("reply: \"", esc(c.wire), "\"");
+        for (const auto& pieces : feedings(c.wire)) {
+            INFO("in ", pieces.size(), " pieces");
+            auto o = feed_reply(pieces);
+            REQUIRE(o.status == Status::ok);
+            CHECK(o.args == describe(c.want));
+            CHECK(o.consumed == c.wire.size());
+            CHECK(o.unfed == 0);
+        }
+    }
+}
+
+TEST_CASE("malformed RESP3 replies") {
+    for (auto in : {"_x\r\n", "_ \r\n"}) expect_reply_error(in, "invalid null reply");
+    for (auto in : {"#\r\n", "#true\r\n", "#T\r\n"}) expect_reply_error(in, "invalid boolean reply");
+    expect_reply_error(",\r\n", "invalid double reply");
+    expect_reply_error("(\r\n", "invalid big number reply");
+    for (auto in : {"=-1\r\n", "!-1\r\n", "=x\r\n"}) expect_reply_error(in, "invalid bulk length");
+    for (auto in : {"=3\r\ntxt\r\n", "=5\r\ntxt;a\r\n"}) expect_reply_error(in, "verbatim string without its format");
+    expect_reply_error("=4\r\ntxt:X\n", "expected CRLF after bulk data");
+    for (auto in : {"%-1\r\n", "~-1\r\n", ">-1\r\n", "%x\r\n"}) expect_reply_error(in, "invalid multibulk length");
+    expect_reply_error("%1025\r\n", "too many array elements");
+    CHECK(feed_reply(whole("%1024\r\n")).status == Status::incomplete);  // 1024 pairs: within the limit
+    Limits shallow;
+    shallow.max_depth = 1;
+    expect_reply_error("%1\r\n+k\r\n~1\r\n:1\r\n", "nested too deep", shallow);
+}
+
+TEST_CASE("RESP3 encoders, and what they send in RESP2") {
+    std::string out;
+    append_null(out, 3);
+    append_null(out, 2);
+    append_map(out, 2, 3);
+    append_map(out, 2, 2);
+    append_verbatim(out, "a:1\r\n", 3);
+    append_verbatim(out, "a:1\r\n", 2);
+    CHECK(out == "_\r\n$-1\r\n%2\r\n*4\r\n=9\r\ntxt:a:1\r\n\r\n$5\r\na:1\r\n\r\n");
 }
 
 TEST_CASE("reply limits: nesting depth and sizes") {
