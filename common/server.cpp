@@ -241,7 +241,8 @@ void Server::on_accept() {
             continue;
         }
         auto id = next_id_++;
-        conns_.emplace(id, std::make_unique<Connection>(*this, id, std::move(client)));
+        auto& c = *conns_.emplace(id, std::make_unique<Connection>(*this, id, std::move(client))).first->second;
+        c.session.since_ms = uv_now(loop_);
     }
 }
 

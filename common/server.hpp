@@ -50,6 +50,14 @@ public:
     // When the handler first deferred the request now waiting (loop ms).
     std::optional<std::uint64_t> deferred_since;
 
+    // What the client said of itself: its protocol (HELLO), name and library
+    // (CLIENT SETNAME, SETINFO), and when it connected (loop ms).
+    struct Session {
+        int proto = 2;
+        std::string name, lib_name, lib_ver;
+        std::uint64_t since_ms = 0;
+    } session;
+
 private:
     friend class Server;
     void on_poll(int status, int events);
@@ -97,6 +105,11 @@ public:
 
     void start();  // begin accepting
     std::size_t clients() const { return conns_.size(); }
+    // Each connection, in no particular order (CLIENT LIST).
+    template <class F>
+    void each(F&& f) {
+        for (auto& [id, c] : conns_) f(*c);
+    }
     Connection* find(std::uint64_t id);
     void resume(Connection& c);
     // Closes a connection without a reply (now, or once off the stack).

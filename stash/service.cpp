@@ -1,6 +1,7 @@
 #include "service.hpp"
 
 #include "commands.hpp"
+#include <unistd.h>
 #include "log.hpp"
 #include "stash.hpp"
 
@@ -12,6 +13,23 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique
               [this](Connection& c, std::span<const std::string_view> args) { return handle(c, args); }, "stash"),
       check_(uv::make_check(loop.get())), sync_timer_(uv::make_timer(loop.get())) {
     server_.set_auto_release(false);
+    started_ms_ = loop.now();
+    const bool durable = store_->durable();
+    facts_ = DaemonFacts{
+        "seq-stash",
+        "0.1.0",
+        {{"get", 2, {"readonly", "fast"}, 1, 1, 1},
+         {"set", 3, {"write", "denyoom"}, 1, 1, 1},
+         {"del", -2, {"write"}, 1, -1, 1},
+         {"ping", -1, {"fast"}},
+         {"info", -1, {"loading", "stale"}},
+         {"quit", -1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}}},
+        [durable](std::string_view param) -> std::optional<std::string> {
+            if (param == "save") return "";
+            if (param == "appendonly") return durable ? "yes" : "no";
+            if (param == "databases") return "1";
+            return std::nullopt;
+        }};
     check_->data = this;
     sync_timer_->data = this;
     server_.on_close([this](Connection& c) {
@@ -31,11 +49,21 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
     auto mark = c.out().size();
     bool keep = true;
     try {
-        if (is_command(args[0], "client")) {
+        if (is_command(args[0], "client") && args.size() >= 2 && is_command(args[1], "reply")) {
             client_command(c, args);
         } else {
             bool quiet = replies_off_.count(c.id()) > 0 || skip_one_.erase(c.id()) > 0;
-            keep = execute(*store_, args, c.out());
+            if (is_command(args[0], "reset")) {  // back to RESP2, replies on, as a new connection
+                replies_off_.erase(c.id());
+                skip_one_.erase(c.id());
+                quiet = false;
+            }
+            if (is_command(args[0], "info")) {
+                if (args.size() > 2) resp::append_error(c.out(), wrong_args(args[0]));
+                else resp::append_verbatim(c.out(), info(), c.session.proto);
+            } else if (!connection_command(server_, c, args, facts_)) {
+                keep = execute(*store_, args, c.out(), c.session.proto);
+            }
             if (quiet) c.out().resize(mark);
         }
     } catch (const std::exception& e) {
@@ -57,9 +85,6 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
 
 void Service::client_command(Connection& c, std::span<const std::string_view> args) {
     auto& out = c.out();
-    if (args.size() < 2 || !is_command(args[1], "reply"))
-        return resp::append_error(out, "ERR unknown subcommand or wrong number of arguments for 'client'; "
-                                       "only CLIENT REPLY ON|OFF|SKIP is supported");
     if (args.size() != 3) return resp::append_error(out, wrong_args("client|reply"));
     auto id = c.id();
     if (is_command(args[2], "on")) {
@@ -73,6 +98,19 @@ void Service::client_command(Connection& c, std::span<const std::string_view> ar
     } else {
         resp::append_error(out, "ERR syntax error: CLIENT REPLY takes ON, OFF or SKIP");
     }
+}
+
+std::string Service::info() const {
+    const bool durable = store_->durable();
+    std::string s = "# Server\r\n";
+    s += "redis_version:7.0.0\r\n";  // what clients compare against for features; we answer as Redis 7 would
+    s += "seq_stash_version:0.1.0\r\n";
+    s += "process_id:" + std::to_string(getpid()) + "\r\n";
+    s += "uptime_in_seconds:" + std::to_string((uv_now(loop_.get()) - started_ms_) / 1000) + "\r\n";
+    s += "\r\n# Clients\r\nconnected_clients:" + std::to_string(server_.clients()) + "\r\n";
+    s += "\r\n# Persistence\r\nloading:0\r\n";
+    s += std::string("aof_enabled:") + (durable ? "1" : "0") + "\r\n";
+    return s;
 }
 
 void Service::commit() {

@@ -8,6 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "connection_commands.hpp"
 #include "server.hpp"
 #include "store.hpp"
 #include "uv.hpp"
@@ -26,6 +27,9 @@ private:
     // CLIENT REPLY ON|OFF|SKIP, as Redis: a writer that needs no "+OK" per
     // write (the worker handing off its number) spares both sides the traffic.
     void client_command(Connection& c, std::span<const std::string_view> args);
+    // INFO, in Redis's sections and fields where they apply.
+    std::string info() const;
+    const DaemonFacts& facts() const { return facts_; }
     void commit();
 
     uv::Loop& loop_;
@@ -37,6 +41,8 @@ private:
     std::vector<std::uint64_t> held_;  // connections whose replies wait for the commit
     std::unordered_set<std::uint64_t> replies_off_, skip_one_;
     std::string fatal_;
+    DaemonFacts facts_;
+    std::uint64_t started_ms_ = 0;
 };
 
 }  // namespace seq::stash

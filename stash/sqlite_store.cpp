@@ -123,6 +123,7 @@ public:
     }
 
     bool uncommitted() const override { return in_tx_; }
+    bool durable() const override { return true; }
 
     void commit() override {
         if (!in_tx_) return;

@@ -4,7 +4,7 @@
 
 namespace seq::stash {
 
-bool execute(Store& store, std::span<const std::string_view> args, std::string& out) {
+bool execute(Store& store, std::span<const std::string_view> args, std::string& out, int proto) {
     auto cmd = args[0];
     auto argc = args.size();
     if (is_command(cmd, "get")) {
@@ -12,7 +12,7 @@ bool execute(Store& store, std::span<const std::string_view> args, std::string& 
         if (auto v = store.get(args[1]))
             resp::append_bulk(out, *v);
         else
-            resp::append_nil(out);
+            resp::append_null(out, proto);
     } else if (is_command(cmd, "set")) {
         if (argc != 3) return resp::append_error(out, wrong_args(cmd)), true;
         store.set(args[1], args[2]);

@@ -12,6 +12,6 @@ namespace seq::stash {
 
 // Executes one request against `store`, appending the reply to `out`.
 // Returns false when the client asked to close (QUIT).
-bool execute(Store& store, std::span<const std::string_view> args, std::string& out);
+bool execute(Store& store, std::span<const std::string_view> args, std::string& out, int proto = 2);
 
 }  // namespace seq::stash

@@ -21,6 +21,8 @@ public:
     virtual void commit() {}
     // Pushes committed writes to the disk (fsync); for the everysec policy.
     virtual void sync() {}
+    // Whether what it holds outlives the process (INFO, CONFIG GET appendonly).
+    virtual bool durable() const { return false; }
 };
 
 class MemoryStore final : public Store {

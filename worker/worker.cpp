@@ -1,5 +1,7 @@
 #include "worker.hpp"
 
+#include "connection_commands.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,16 +141,36 @@ void Worker::answer(Command cmd, std::span<const std::string_view> args, Connect
         else resp::append_simple(out, "PONG");
         break;
     case Command::info:
-        resp::append_bulk(out, info());
+        resp::append_verbatim(out, info(), c.session.proto);
         break;
     case Command::quit:
         resp::append_simple(out, "OK");
         c.close_after_reply();
         break;
     default:
-        resp::append_error(out, unknown_command(args[0]));
+        if (!connection_command(server_, c, args, facts())) resp::append_error(out, unknown_command(args[0]));
         break;
     }
+}
+
+// What COMMAND, HELLO and CONFIG GET say of the worker.
+const DaemonFacts& Worker::facts() {
+    static const DaemonFacts f{
+        "seq-worker",
+        "0.1.0",
+        {{"next", 1, {"write", "fast"}},
+         {"increment", 2, {"write", "fast"}},
+         {"get", 1, {"readonly", "fast"}},
+         {"ping", -1, {"fast"}},
+         {"info", -1, {"loading", "stale"}},
+         {"quit", -1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}}},
+        [](std::string_view param) -> std::optional<std::string> {
+            if (param == "save") return "";
+            if (param == "appendonly") return "no";
+            if (param == "databases") return "1";
+            return std::nullopt;
+        }};
+    return f;
 }
 
 void Worker::enroll(Connection& c) {

@@ -16,6 +16,7 @@
 
 #include "fd.hpp"
 #include "sequence.hpp"
+#include "connection_commands.hpp"
 #include "server.hpp"
 #include "stash_link.hpp"
 #include "uv.hpp"
@@ -59,6 +60,7 @@ private:
     void fail_overdue();
     std::optional<std::int64_t> reconcile(const std::optional<std::string>& held);
     std::string info() const;
+    static const DaemonFacts& facts();
     void stop_if_flushed();
     void arm_stop_timer(std::uint64_t ms);
 

@@ -1,0 +1,43 @@
+// The commands about the connection itself, which every RESP socket of the
+// project answers the same way, as Redis does, so that clients connect with
+// their defaults: HELLO (RESP2 or RESP3), ECHO, SELECT 0, RESET, CLIENT
+// (SETNAME, GETNAME, ID, SETINFO, INFO, LIST; REPLY is the daemon's own),
+// COMMAND (COUNT, DOCS, INFO, and bare) and CONFIG GET.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server.hpp"
+
+namespace seq {
+
+// One command of a daemon, as COMMAND describes it (Redis 7's shape).
+struct CommandSpec {
+    std::string_view name;
+    int arity;  // negative: at least -arity arguments, the name included
+    std::vector<std::string_view> flags;
+    int first_key = 0, last_key = 0, step = 0;
+};
+
+struct DaemonFacts {
+    std::string_view server;   // HELLO's "server"
+    std::string_view version;  // HELLO's "version"
+    std::vector<CommandSpec> commands;  // the daemon's own; the connection commands are added
+    // CONFIG GET: the value of a parameter the daemon has (save,
+    // appendonly, databases), or nullopt.
+    std::function<std::optional<std::string>(std::string_view)> config;
+};
+
+// Answers `args` if it is a connection command, appending the reply to the
+// connection's output; false if it is not one.
+bool connection_command(Server& server, Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts);
+
+// The connection commands' own entries, for COMMAND.
+const std::vector<CommandSpec>& connection_command_specs();
+
+}  // namespace seq
