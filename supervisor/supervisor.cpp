@@ -184,14 +184,22 @@ void Supervisor::sweep_orphans() {
 void Supervisor::reap() {
     bool adopted = false;
     for (;;) {
-        int status = 0;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) break;
+        // Peek first: while the dead child is a zombie its pid (and so its
+        // process group's number) cannot be reused, so what is left of its
+        // group can be killed without hitting anyone else's.
+        siginfo_t info{};
+        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0) break;
+        pid_t pid = info.si_pid;
         bool ours = false;
+        for (auto& c : children_)
+            if (c->pid == pid) ours = true;
+        // What it started and left running goes with it.
+        if (ours) kill(-pid, SIGKILL);
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) != pid) break;
         for (auto& c : children_)
             if (c->pid == pid) {
                 on_death(*c, status);
-                ours = true;
                 break;
             }
         adopted = adopted || !ours;
@@ -208,11 +216,10 @@ void Supervisor::on_death(Child& c, int status) {
     auto ran = seconds(now - c.started_ms);
     auto how = describe_exit(status);
     auto pid = c.pid;
-    bool asked = c.state == State::stopping;
+    // A child the restart plan was about to stop has ended as planned: its
+    // death is part of that restart, not a new crash to count.
+    bool asked = c.state == State::stopping || c.must_stop;
     uv_timer_stop(c.watchdog.get());
-    // What it started and left running goes with it.
-    if (kill(-pid, SIGKILL) == 0 && !asked && !shutting_down_)
-        log("%s (pid %d): killed what was left of its process group", c.path.c_str(), pid);
     if (c.output) {
         c.output->finish();
         c.output.reset();

@@ -27,6 +27,9 @@ void Supervisor::spawn_failed(Child& c, const std::string& why) {
         return step();
     }
     log("cannot start %s: %s; trying again in 100 ms", c.path.c_str(), why.c_str());
+    // Held off like a backoff: another step() meanwhile does not try (and
+    // count) again at once.
+    c.not_before_ms = loop_.now() + 100;
     uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
         if (auto* child = uv::owner<Child>(t)) child->owner->step();
     }, 100, 0);
@@ -144,14 +147,20 @@ void Supervisor::spawn(Child& c) {
     }, c.spec.start_timeout_ms, 0);
 }
 
+// s6's rule: ready at the first newline, whatever comes before it, in as
+// many writes as the child likes; the pipe's end without one says nothing.
 void Supervisor::on_notify(Child& c) {
     char buf[64];
-    ssize_t n = read(c.notify.get(), buf, sizeof buf);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    bool ready = n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find('\n') != std::string_view::npos;
-    end_notify(c);
-    if (!ready) return;  // closed without a word: its death or the start timeout decides
-    became_ready(c);
+    for (;;) {
+        ssize_t n = read(c.notify.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;  // more to come
+        bool ready = n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find('\n') != std::string_view::npos;
+        if (n > 0 && !ready) continue;
+        end_notify(c);
+        if (ready) became_ready(c);
+        return;  // closed without a newline: its death or the start timeout decides
+    }
 }
 
 // A notification counts for the child that sent it, or one in its process

@@ -404,3 +404,42 @@ TEST_CASE("watchdog: a child that says READY=1 but never WATCHDOG=1 is killed as
     CHECK(log_has(t, ", after a watchdog timeout after "));
     CHECK(eventually([&] { return t.child("silent").restarts >= 1; }));
 }
+
+TEST_CASE("notify-fd: ready at the first newline, however many writes come before it") {
+    TempDir dir;
+    TreeSup t(dir,
+              sh_child("slow", "printf ok >&$SEQ_NOTIFY_FD; sleep 0.1; printf ' still' >&$SEQ_NOTIFY_FD; sleep 0.1; "
+                               "echo >&$SEQ_NOTIFY_FD; exec sleep 1000",
+                       "readiness = \"notify-fd\"") +
+                  sh_child("after", "exec sleep 1000"));
+    INFO("supervisor log:\n", t.proc->log());
+    CHECK(t.child("slow").restarts == 0);
+    CHECK(log_has(t, "slow ready (pid " + std::to_string(t.child("slow").pid) + ")"));
+}
+
+TEST_CASE("a child the restart plan was about to stop, dying first, is part of that restart, not a new crash") {
+    TempDir dir;
+    // a fails once; b fails once, while c (slow to stop) is being stopped for
+    // a's restart. One restart in all: max_restarts = 1 is not exceeded.
+    std::string once = dir / "once-";
+    TreeSup t(dir,
+              "strategy = \"rest_for_one\"\nmax_restarts = 1\nmax_seconds = 60\n" +
+                  sh_child("a", "if [ -e " + once + "a ]; then exec sleep 1000; fi; touch " + once + "a; sleep 0.3; exit 1") +
+                  sh_child("b", "if [ -e " + once + "b ]; then exec sleep 1000; fi; touch " + once + "b; sleep 0.6; exit 1") +
+                  sh_child("c", "trap 'sleep 1; exit 0' TERM; while :; do sleep 0.05; done"),
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    REQUIRE(log_has(t, "a (pid "));
+    // Everything runs again, and the supervisor did not give up.
+    CHECK(eventually([&] {
+        try {
+            auto st = tree_status(t.run);
+            return st.at("a").restarts == 1 && st.at("a").state == "running" && st.at("b").state == "running" &&
+                   st.at("c").state == "running" && slurp(dir / "supervisor.log").find("b (pid") != std::string::npos;
+        } catch (const std::exception&) {
+            return false;
+        }
+    }, 8000ms));
+    CHECK(t.proc->running());
+    CHECK(t.proc->log().find("giving up") == std::string::npos);
+}
