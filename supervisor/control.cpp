@@ -77,7 +77,7 @@ Server::Verdict Control::restart(Connection& c, std::string_view name) {
         return Server::Verdict::defer;
     };
     if (auto it = awaited_.find(c.id()); it != awaited_.end()) {
-        if (sup_.running_since(it->second.name, it->second.spawn)) {
+        if (sup_.running_since(it->second.name, it->second.since)) {
             awaited_.erase(it);
             resp::append_simple(out, "OK");
         } else if (sup_.stopping()) {
@@ -91,13 +91,16 @@ Server::Verdict Control::restart(Connection& c, std::string_view name) {
     // A refusal (no such child, stopping) is said at once; a restart waits
     // for the tree to settle first.
     bool refused = !sup_.has_child(name) || sup_.stopping();
-    if (!refused && !sup_.settled()) return defer();
-    auto spawn = sup_.spawns(name) + 1;
+    // A start or stop under way finishes first; a child waiting out its
+    // backoff does not hold a restart up (nor does the one restarted wait).
+    if (!refused && sup_.in_transition()) return defer();
+    auto since = sup_.starts(name);
+    if (!since.empty()) ++since.back();
     if (auto why = sup_.restart(name)) {
         resp::append_error(out, *why);
         return Server::Verdict::done;
     }
-    awaited_[c.id()] = {std::string(name), spawn};
+    awaited_[c.id()] = {std::string(name), since};
     return defer();
 }
 

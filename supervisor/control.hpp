@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "server.hpp"
 #include "supervisor.hpp"
@@ -48,7 +49,7 @@ private:
     std::unordered_set<std::uint64_t> waiting_;  // connections whose RESTART is deferred
     struct Awaited {
         std::string name;
-        std::uint64_t spawn;  // the child's spawn count that means "restarted"
+        std::vector<std::uint64_t> since;  // starts along its path that mean "restarted"
     };
     std::unordered_map<std::uint64_t, Awaited> awaited_;  // restarts issued, by connection
 };

@@ -115,6 +115,14 @@ const resp::Value* find_in(const resp::Value& children, std::string_view path) {
     return nullptr;
 }
 
+bool any_busy(const resp::Value& children) {
+    for (auto& c : children.elems) {
+        auto* b = field(c, "busy");
+        if (b && b->integer == 1) return true;
+    }
+    return false;
+}
+
 bool all_settled(const resp::Value& children) {
     for (auto& c : children.elems) {
         auto* s = field(c, "settled");
@@ -141,6 +149,11 @@ bool snapshot_settled(const resp::Value& snapshot) {
     auto* children = children_of(snapshot);
     auto* state = field(snapshot.type == Type::array && !snapshot.elems.empty() ? snapshot.elems[0] : snapshot, "state");
     return children && state && state->str == "running" && all_settled(*children);
+}
+
+bool snapshot_busy(const resp::Value& snapshot) {
+    auto* children = children_of(snapshot);
+    return children && any_busy(*children);
 }
 
 resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms) {

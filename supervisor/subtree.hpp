@@ -54,6 +54,8 @@ const resp::Value* field(const resp::Value& kv, std::string_view key);
 const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_view path);
 // Whether every child in the snapshot, to any depth, is where it should be.
 bool snapshot_settled(const resp::Value& snapshot);
+// Whether a start or stop is under way anywhere in the snapshot.
+bool snapshot_busy(const resp::Value& snapshot);
 // The snapshot's children with each uptime_ms grown by `age_ms`: a snapshot
 // is as old as the last change below it.
 resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms);

@@ -121,10 +121,14 @@ void Supervisor::converge() {
     for (auto& c : children_) {
         if (c->state == State::starting) return;
         if (c->state == State::down && c->want) {
-            if (auto now = loop_.now(); c->not_before_ms > now) {  // backing off: later ones wait their turn
+            if (auto now = loop_.now(); c->not_before_ms > now) {
                 uv_timer_start(c->timer.get(), [](uv_timer_t* t) {
                     if (auto* child = uv::owner<Child>(t)) child->owner->step();
                 }, c->not_before_ms - now, 0);
+                // Backing off. Under one_for_one the children are independent,
+                // so the later ones need not wait for it; otherwise they
+                // depend on it, and wait their turn.
+                if (options_.strategy == Strategy::one_for_one) continue;
                 return;
             }
             try {
@@ -366,21 +370,50 @@ bool Supervisor::settled() const {
     return true;
 }
 
-std::uint64_t Supervisor::spawns(std::string_view name) const {
-    auto [c, rest] = route(name);
-    if (c && rest.empty()) return c->spawns;
-    auto* v = nested(name);
-    auto* n = v ? field(*v, "spawns") : nullptr;
-    return n ? static_cast<std::uint64_t>(n->integer) : 0;
+bool Supervisor::in_transition() const {
+    if (shutting_down_) return true;
+    for (auto& c : children_) {
+        if (c->state == State::starting || c->state == State::stopping || c->must_stop) return true;
+        if (c->spec.type == ChildType::supervisor && c->state == State::running && c->subtree &&
+            c->subtree->snapshot() && snapshot_busy(*c->subtree->snapshot()))
+            return true;
+    }
+    return false;
 }
 
-bool Supervisor::running_since(std::string_view name, std::uint64_t spawn) const {
-    auto [c, rest] = route(name);
-    if (c && rest.empty()) return c->state == State::running && c->spawns >= spawn;
-    auto* v = nested(name);
-    auto* state = v ? field(*v, "state") : nullptr;
-    auto* n = v ? field(*v, "spawns") : nullptr;
-    return state && n && state->str == "running" && static_cast<std::uint64_t>(n->integer) >= spawn;
+std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {
+    std::vector<std::uint64_t> out;
+    auto [c, rest] = route(path);
+    if (!c) return out;
+    out.push_back(c->spawns);
+    const resp::Value* snap = c->subtree ? c->subtree->snapshot() : nullptr;
+    const resp::Value* children = snap && snap->elems.size() == 2 ? &snap->elems[1] : nullptr;
+    // Down the nested snapshots, one supervisor's children at a time.
+    while (!rest.empty() && children) {
+        auto slash = rest.find('/');
+        const resp::Value* child = nullptr;
+        for (auto& k : children->elems)
+            if (auto* n = field(k, "name"); n && n->str == rest.substr(0, slash)) child = &k;
+        if (!child) break;
+        auto* n = field(*child, "spawns");
+        out.push_back(n ? static_cast<std::uint64_t>(n->integer) : 0);
+        if (slash == std::string_view::npos) break;
+        children = field(*child, "children");
+        rest = rest.substr(slash + 1);
+    }
+    return out;
+}
+
+bool Supervisor::running_since(std::string_view path, const std::vector<std::uint64_t>& since) const {
+    auto now = starts(path);
+    auto [c, rest] = route(path);
+    bool running = rest.empty() ? c && c->state == State::running : [&] {
+        auto* v = nested(path);
+        auto* state = v ? field(*v, "state") : nullptr;
+        return state && state->str == "running";
+    }();
+    // Started again since: a later start somewhere along the path.
+    return running && now.size() == since.size() && now >= since;
 }
 
 }  // namespace seq::sup

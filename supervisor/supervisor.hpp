@@ -73,13 +73,18 @@ public:
 
     bool has_child(std::string_view path) const;
     bool stopping() const { return shutting_down_; }
-    // No start or stop under way: every child that should run is running.
+    // Every child that should run is running (a nested supervisor's too).
     bool settled() const;
-    // By path, at any depth ("jobs/mailer"):
-    // How many times the child has been started (0 for no such child).
-    std::uint64_t spawns(std::string_view name) const;
-    // Whether the child runs, started for the `spawn`th time or later.
-    bool running_since(std::string_view name, std::uint64_t spawn) const;
+    // A start or stop under way anywhere in the tree (a child waiting out its
+    // backoff is not one: it is where it should be for now).
+    bool in_transition() const;
+    // How many times each supervisor along `path`, and the child at its end,
+    // have been started: a restart of a nested supervisor starts its
+    // children's counts again, and this still grows.
+    std::vector<std::uint64_t> starts(std::string_view path) const;
+    // Whether the child at `path` runs, started at `since` or later (compared
+    // supervisor by supervisor along the path).
+    bool running_since(std::string_view path, const std::vector<std::uint64_t>& since) const;
 
 private:
     enum class State { down, starting, running, stopping };

@@ -70,6 +70,11 @@ resp::Value Supervisor::snapshot() {
             if (c->state == State::running) settled = settled && snap && snapshot_settled(*snap);
         }
         put(kv, "settled", integer(settled ? 1 : 0));
+        bool busy = c->state == State::starting || c->state == State::stopping || c->must_stop;
+        if (c->spec.type == ChildType::supervisor && c->state == State::running && c->subtree &&
+            c->subtree->snapshot())
+            busy = busy || snapshot_busy(*c->subtree->snapshot());
+        put(kv, "busy", integer(busy ? 1 : 0));
         children.elems.push_back(std::move(kv));
     }
     auto v = array();

@@ -316,3 +316,27 @@ type = "supervisor"
     sup.signal(SIGTERM);
     CHECK(sup.exit_code() == 0);
 }
+
+TEST_CASE("seqctl restart of a child below a nested supervisor answers even when that supervisor is restarted meanwhile") {
+    TempDir dir;
+    std::string file = dir / "tree.toml", run = dir / "run";
+    // m takes a while to become ready, so the restart is still under way
+    // when jobs is killed.
+    std::ofstream(file) << "[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
+                           "  [[child.child]]\n  name = \"m\"\n  command = [\"/bin/sh\", \"-c\", "
+                           "\"sleep 0.5; echo >&$SEQ_NOTIFY_FD; exec sleep 1000\"]\n  readiness = \"notify-fd\"\n";
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", file}, dir / "supervisor.log");
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(tree_running(run));
+    pid_t jobs = tree_status(run).at("jobs").pid;
+    Process restart({bin("seqctl"), "--run-dir", run, "--timeout", "8000", "restart", "jobs/m"}, dir / "seqctl.log");
+    REQUIRE(eventually([&] { return sup.log().find("jobs/m: restart requested") != std::string::npos; }));
+    REQUIRE(kill(jobs, SIGKILL) == 0);
+    CHECK(restart.exit_code(10000ms) == 0);
+    CHECK(slurp(dir / "seqctl.log") == "OK\n");
+    auto st = tree_status(run);
+    CHECK(st.at("jobs").pid != jobs);
+    CHECK(st.at("jobs/m").state == "running");
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code() == 0);
+}

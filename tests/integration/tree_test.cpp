@@ -443,3 +443,37 @@ TEST_CASE("a child the restart plan was about to stop, dying first, is part of t
     CHECK(t.proc->running());
     CHECK(t.proc->log().find("giving up") == std::string::npos);
 }
+
+TEST_CASE("backoff holds up neither a restart asked for nor, under one_for_one, a sibling's restart") {
+    TempDir dir;
+    TreeSup t(dir,
+              "strategy = \"one_for_one\"\nmax_restarts = 100\nmax_seconds = 60\n" +
+                  sh_child("crashy", "sleep 0.3; exit 1", "backoff = { initial = 4000, max = 4000, reset_after = 60000 }") +
+                  sh_child("b", "exec sleep 1000"),
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    REQUIRE(eventually([&] {
+        try {
+            return t.child("crashy").state == "waiting" && t.child("b").state == "running";
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    // A sibling killed now comes back at once, not after crashy's 4 s.
+    pid_t b = t.child("b").pid;
+    REQUIRE(kill(b, SIGKILL) == 0);
+    CHECK(eventually([&] {
+        auto c = t.child("b");
+        return c.state == "running" && c.pid != b;
+    }, 2000ms));
+    CHECK(t.child("crashy").state == "waiting");
+    // seqctl restart answers at once, for the sibling and for crashy itself.
+    auto ctl = bin("seqctl") + " --run-dir " + t.run + " --timeout 2000 restart ";
+    auto r = sh(ctl + "b 2>&1");
+    CHECK(r.code == 0);
+    CHECK(r.out == "OK\n");
+    REQUIRE(eventually([&] { return t.child("crashy").state == "waiting"; }));
+    r = sh(ctl + "crashy 2>&1");
+    CHECK(r.code == 0);
+    CHECK(r.out == "OK\n");
+}
