@@ -1,10 +1,12 @@
 #include "log.hpp"
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +20,7 @@ namespace {
 struct Setup {
     std::string name = "sequence";
     bool bare = false;
+    std::uint64_t dropped = 0;  // lines not written while stderr was full
 };
 Setup& setup() {
     static Setup s;
@@ -39,10 +42,28 @@ int stamp(char* line, std::string_view who, pid_t pid) {
                          static_cast<int>(pid));
 }
 
-// One write per line, so lines from several processes sharing stderr never interleave.
+// One write per line, so lines from several processes sharing stderr never
+// interleave; and never a write that could block: a stderr nobody reads (a
+// stopped pager, a full pipe) costs lines, counted, not the event loop. A
+// line (at most 1 KiB, under PIPE_BUF) goes whole into a pipe that polls
+// writable.
 void emit(char* line, int n) {
     if (n > static_cast<int>(line_max) - 2) n = line_max - 2;
     line[n++] = '\n';
+    pollfd p{STDERR_FILENO, POLLOUT, 0};
+    if (poll(&p, 1, 0) != 1 || !(p.revents & POLLOUT)) {
+        ++setup().dropped;
+        return;
+    }
+    if (setup().dropped > 0) {
+        char note[line_max + 96];
+        int m = std::snprintf(note, sizeof note, "(%llu log lines dropped: standard error was not writable)\n",
+                              static_cast<unsigned long long>(setup().dropped));
+        std::memcpy(note + m, line, static_cast<std::size_t>(n));
+        setup().dropped = 0;
+        [[maybe_unused]] auto w = ::write(STDERR_FILENO, note, static_cast<std::size_t>(m + n));
+        return;
+    }
     [[maybe_unused]] auto w = ::write(STDERR_FILENO, line, static_cast<std::size_t>(n));
 }
 }  // namespace

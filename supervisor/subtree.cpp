@@ -28,9 +28,14 @@ SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::fun
     : loop_(loop), fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), path_(std::move(path)),
       on_snapshot_(std::move(on_snapshot)) {
     poll_->data = this;
-    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
-        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_readable();
+    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int events) {
+        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(events);
     }), "uv_poll_start(subtree)");
+}
+
+void SubtreeLink::on_events(int events) {
+    if (events & UV_WRITABLE) flush();
+    if ((events & UV_READABLE) && poll_) on_readable();
 }
 
 void SubtreeLink::on_readable() {
@@ -64,21 +69,30 @@ void SubtreeLink::on_readable() {
 }
 
 std::optional<std::string> SubtreeLink::send(std::initializer_list<std::string_view> args) {
-    std::string out;
-    resp::append_command(out, std::span<const std::string_view>(args.begin(), args.size()));
-    // Into a socket the nested supervisor reads from its loop; a subtree
-    // file fits its buffer many times over, so a short wait at most.
-    for (std::size_t off = 0; off < out.size();) {
-        auto n = ::write(fd_.get(), out.data() + off, out.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) {
-            pollfd p{fd_.get(), POLLOUT, 0};
-            if (::poll(&p, 1, 1000) > 0) continue;
-        }
-        if (n <= 0) return "cannot reach the supervisor of " + path_ + ": " + std::strerror(errno);
-        off += static_cast<std::size_t>(n);
-    }
+    if (!poll_) return "the channel to the supervisor of " + path_ + " is closed";
+    // Bounded: a nested supervisor that reads nothing for this long is not
+    // going to; its commands are refused rather than kept.
+    if (out_.size() > (64u << 20)) return "the supervisor of " + path_ + " reads no commands";
+    resp::append_command(out_, std::span<const std::string_view>(args.begin(), args.size()));
+    flush();
     return std::nullopt;
+}
+
+void SubtreeLink::flush() {
+    while (!out_.empty()) {
+        auto n = ::write(fd_.get(), out_.data(), out_.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) break;
+        if (n <= 0) {  // gone: its death is reaped elsewhere
+            out_.clear();
+            break;
+        }
+        out_.erase(0, static_cast<std::size_t>(n));
+    }
+    if (!poll_) return;
+    uv_poll_start(poll_.get(), out_.empty() ? UV_READABLE : UV_READABLE | UV_WRITABLE, [](uv_poll_t* h, int, int events) {
+        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(events);
+    });
 }
 
 std::optional<std::string> SubtreeLink::restart(std::string_view rest) {

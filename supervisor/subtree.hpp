@@ -33,14 +33,20 @@ public:
     std::optional<std::string> reload(std::string_view tree_text);
 
 private:
+    void on_events(int events);
     void on_readable();
+    // Queues a command and writes what the socket takes now; the rest goes
+    // when it is writable. Never blocks: a nested supervisor that is stopped
+    // holds up its own commands, never its parent.
     std::optional<std::string> send(std::initializer_list<std::string_view> args);
+    void flush();
 
     uv_loop_t* loop_;
     Fd fd_;
     uv::Poll poll_;
     std::string path_;
     std::string in_;
+    std::string out_;
     resp::ReplyParser parser_;
     resp::Value snapshot_;
     std::function<void()> on_snapshot_;

@@ -340,3 +340,43 @@ TEST_CASE("seqctl restart of a child below a nested supervisor answers even when
     sup.signal(SIGTERM);
     CHECK(sup.exit_code() == 0);
 }
+
+TEST_CASE("a stopped nested supervisor holds up none of its parent's work, and gets its reload once it runs again") {
+    TempDir dir;
+    std::string file = dir / "tree.toml", run = dir / "run";
+    auto tree = [](const std::string& extra) {
+        return "[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
+               "  [[child.child]]\n  name = \"m\"\n  command = [\"sleep\", \"1000\"]\n" + extra +
+               "[[child]]\nname = \"other\"\ncommand = [\"sleep\", \"1001\"]\n";
+    };
+    std::ofstream(file) << tree("");
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", file}, dir / "supervisor.log");
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(tree_running(run));
+    pid_t jobs = tree_status(run).at("jobs").pid;
+    REQUIRE(kill(jobs, SIGSTOP) == 0);
+    // A subtree larger than the channel's socket buffer, for a reader that
+    // is stopped (each variable under exec's 128 KiB limit for one string).
+    std::string big;
+    for (int i = 0; i < 6; ++i)
+        big += "  [[child.child]]\n  name = \"z" + std::to_string(i) + "\"\n  command = [\"sleep\", \"1002\"]\n"
+               "  env = { BIG = \"" + std::string(100000, 'x') + "\" }\n";
+    std::ofstream(file) << tree(big);
+    auto ctl = bin("seqctl") + " --run-dir " + run + " --timeout 2000 ";
+    auto r = sh(ctl + "reload");
+    CHECK(r.code == 0);
+    CHECK(r.out.find("changed: jobs") != std::string::npos);
+    pid_t other = tree_status(run).at("other").pid;
+    REQUIRE(kill(other, SIGKILL) == 0);
+    CHECK(eventually([&] { return tree_status(run).at("other").pid != other && tree_status(run).at("other").state == "running"; }));
+    REQUIRE(kill(jobs, SIGCONT) == 0);
+    CHECK(eventually([&] {
+        auto st = tree_status(run);
+        return st.count("jobs/z5") && st.at("jobs/z5").state == "running" && st.at("jobs/z0").state == "running";
+    }));
+    r = sh(ctl + "restart jobs/m");
+    CHECK(r.code == 0);
+    CHECK(tree_status(run).at("jobs").pid == jobs);
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code() == 0);
+}

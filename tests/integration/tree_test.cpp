@@ -3,8 +3,10 @@
 // what a killed child leaves behind, the shell worker of scripts/ keeping its
 // count in the stash across kill -9, and --check on broken files.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -476,4 +478,46 @@ TEST_CASE("backoff holds up neither a restart asked for nor, under one_for_one, 
     r = sh(ctl + "crashy 2>&1");
     CHECK(r.code == 0);
     CHECK(r.out == "OK\n");
+}
+
+TEST_CASE("a standard error nobody reads holds up no restart: lines are dropped and counted, never waited for") {
+    TempDir dir;
+    std::string fifo = dir / "stderr.fifo";
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    // The reader that never reads: the pipe fills, and stays full.
+    seq::Fd reader(open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    REQUIRE(reader);
+    std::string run = dir / "run";
+    std::ofstream(dir / "tree.toml") << sh_child("chatty", "while :; do echo chatter chatter chatter; done") +
+                                            sh_child("victim", "exec sleep 1000");
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", dir / "tree.toml"}, fifo);
+    REQUIRE(tree_running(run));
+    // Far more than the pipe holds has been said by now.
+    pid_t victim = tree_status(run).at("victim").pid;
+    REQUIRE(kill(victim, SIGKILL) == 0);
+    CHECK(eventually([&] {
+        try {
+            auto c = tree_status(run).at("victim");
+            return c.state == "running" && c.pid != victim;
+        } catch (const std::exception&) {
+            return false;
+        }
+    }));
+    CHECK(sh(bin("seqctl") + " --run-dir " + run + " --timeout 2000 status >/dev/null").code == 0);
+    // Once read again, the log says what it lost.
+    std::string got;
+    CHECK(eventually([&] {
+        char buf[65536];
+        auto n = read(reader.get(), buf, sizeof buf);
+        if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+        if (got.size() > (1 << 20)) got.erase(0, got.size() - 4096);
+        return got.find("log lines dropped: standard error was not writable") != std::string::npos;
+    }));
+    sup.signal(SIGTERM);
+    CHECK(eventually([&] {
+        char buf[65536];
+        while (read(reader.get(), buf, sizeof buf) > 0) {
+        }
+        return !sup.running();
+    }));
 }
