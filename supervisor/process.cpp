@@ -188,6 +188,30 @@ pid_t live_process_group(pid_t pid) {
     return static_cast<pid_t>(pgrp);
 }
 
+unsigned long long process_start_time(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(f, line)) return 0;
+    auto close = line.rfind(')');
+    if (close == std::string::npos) return 0;
+    // After "(comm)": state is field 3, starttime field 22.
+    std::istringstream rest(line.substr(close + 1));
+    std::string field;
+    for (int i = 3; i < 22 && rest >> field; ++i) {
+    }
+    unsigned long long start = 0;
+    rest >> start;
+    return start;
+}
+
+std::optional<std::string> process_env(pid_t pid, std::string_view name) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string prefix = std::string(name) + "=";
+    for (std::string var; std::getline(f, var, '\0');)
+        if (var.compare(0, prefix.size(), prefix) == 0) return var.substr(prefix.size());
+    return std::nullopt;
+}
+
 std::string process_name(pid_t pid) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
     std::string name;

@@ -177,6 +177,20 @@ void Supervisor::sweep_orphans() {
         pid_t group = live_process_group(pid);
         if (group < 0) continue;                // dead already: only its reaping is left
         if (known.count(group)) continue;       // in a live child's group: it goes with that child
+        // Adopted, but left by a child that still runs (a job it put in a
+        // session of its own, whose parent shell ended): that child's
+        // business. Its $SEQ_NAME, inherited from the child, says whose; and
+        // having started after the child's current life began, it is of
+        // that life, not of one that has ended.
+        if (auto from = process_env(pid, "SEQ_NAME")) {
+            bool owner_runs = false;
+            auto started = process_start_time(pid);
+            for (auto& c : children_)
+                if (c->pid > 0 && (*from == c->path || from->starts_with(c->path + "/")) &&
+                    started >= process_start_time(c->pid))
+                    owner_runs = true;
+            if (owner_runs) continue;
+        }
         log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());
         // Its group was made by one of our descendants (each child has its
         // own), and no number of a group is reused while it has members.

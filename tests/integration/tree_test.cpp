@@ -73,6 +73,14 @@ int zombies_of(pid_t parent) {
     return n;
 }
 
+// A process's parent, or -1.
+pid_t process_parent(pid_t pid) {
+    auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) return -1;
+    return static_cast<pid_t>(std::atol(stat.c_str() + close + 4));
+}
+
 std::string sh_child(const std::string& name, const std::string& script, const std::string& more = "") {
     return "[[child]]\nname = \"" + name + "\"\ncommand = [\"/bin/sh\", \"-c\", '''" + script + "''']\n" + more + "\n";
 }
@@ -520,4 +528,22 @@ TEST_CASE("a standard error nobody reads holds up no restart: lines are dropped 
         }
         return !sup.running();
     }));
+}
+
+TEST_CASE("what a running child put in a session of its own is left alone, and goes once that child is gone") {
+    TempDir dir;
+    TreeSup t(dir, sh_child("a", "(setsid sleep 1001 & echo \"detached $!\"); exec sleep 100000") +
+                       sh_child("brief", "exit 0", "restart = \"temporary\""),
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    auto detached = static_cast<pid_t>(number_after(t, "detached "));
+    REQUIRE(detached > 0);
+    // brief's exit makes the supervisor look for orphans; a still runs.
+    REQUIRE(log_has(t, "temporary child: not restarted"));
+    REQUIRE(eventually([&] { return process_parent(detached) == t.proc->pid(); }));
+    // Looks happen 20 ms after each death: give one the time to be wrong.
+    CHECK_FALSE(eventually([&] { return !alive(detached); }, 300ms));
+    pid_t a = t.child("a").pid;
+    REQUIRE(kill(a, SIGKILL) == 0);
+    CHECK(eventually([&] { return !alive(detached); }));
 }
