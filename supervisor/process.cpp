@@ -53,7 +53,8 @@ pid_t spawn(const SpawnArgs& a) {
     auto overridden = [&](const char* e) {
         // What the supervisor sets for each child is never inherited from
         // its own environment (a NOTIFY_SOCKET of systemd's, say).
-        for (const char* own : {"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_", "SEQ_NAME=", "SEQ_NOTIFY_FD=", "SEQ_LOG="})
+        for (const char* own :
+             {"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_", "SEQ_NAME=", "SEQ_INSTANCE=", "SEQ_NOTIFY_FD=", "SEQ_LOG="})
             if (std::strncmp(e, own, std::strlen(own)) == 0) return true;
         for (const auto& kv : a.env)
             if (auto eq = kv.find('='); std::strncmp(e, kv.c_str(), eq + 1) == 0) return true;
@@ -186,22 +187,6 @@ pid_t live_process_group(pid_t pid) {
     long ppid = 0, pgrp = -1;
     if (!(rest >> state >> ppid >> pgrp) || state == 'Z' || state == 'X') return -1;
     return static_cast<pid_t>(pgrp);
-}
-
-unsigned long long process_start_time(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return 0;
-    auto close = line.rfind(')');
-    if (close == std::string::npos) return 0;
-    // After "(comm)": state is field 3, starttime field 22.
-    std::istringstream rest(line.substr(close + 1));
-    std::string field;
-    for (int i = 3; i < 22 && rest >> field; ++i) {
-    }
-    unsigned long long start = 0;
-    rest >> start;
-    return start;
 }
 
 std::optional<std::string> process_env(pid_t pid, std::string_view name) {

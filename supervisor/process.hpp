@@ -47,8 +47,6 @@ std::vector<pid_t> adopted_children(const std::set<pid_t>& known);
 pid_t live_process_group(pid_t pid);
 // Its command name, for a log line ("?" if gone).
 std::string process_name(pid_t pid);
-// When it started, in clock ticks since boot; 0 if it is gone.
-unsigned long long process_start_time(pid_t pid);
 // A variable of its environment as it was at its exec, if it has it.
 std::optional<std::string> process_env(pid_t pid, std::string_view name);
 

@@ -179,16 +179,15 @@ void Supervisor::sweep_orphans() {
         if (known.count(group)) continue;       // in a live child's group: it goes with that child
         // Adopted, but left by a child that still runs (a job it put in a
         // session of its own, whose parent shell ended): that child's
-        // business. Its $SEQ_NAME, inherited from the child, says whose; and
-        // having started after the child's current life began, it is of
-        // that life, not of one that has ended.
-        if (auto from = process_env(pid, "SEQ_NAME")) {
+        // business. $SEQ_NAME and $SEQ_INSTANCE, inherited from the child,
+        // say whose, and which of its lives. (From deeper in the tree, its
+        // own supervisor is gone, or that one would have adopted it.)
+        auto from = process_env(pid, "SEQ_NAME");
+        auto life = process_env(pid, "SEQ_INSTANCE");
+        if (from && life) {
             bool owner_runs = false;
-            auto started = process_start_time(pid);
             for (auto& c : children_)
-                if (c->pid > 0 && (*from == c->path || from->starts_with(c->path + "/")) &&
-                    started >= process_start_time(c->pid))
-                    owner_runs = true;
+                if (c->pid > 0 && *from == c->path && *life == std::to_string(c->spawns)) owner_runs = true;
             if (owner_runs) continue;
         }
         log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());

@@ -52,6 +52,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
     SpawnArgs args;
     args.cwd = c.spec.cwd;
     args.env.push_back("SEQ_NAME=" + c.path);
+    args.env.push_back("SEQ_INSTANCE=" + std::to_string(c.spawns + 1));  // which start of it this is
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
     auto pass = [&](Fd fd) {

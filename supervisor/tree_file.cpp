@@ -28,7 +28,8 @@ const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
 // Set by the supervisor itself: a tree file that set them would be overridden.
 const std::set<std::string_view> reserved_env = {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
-                                                  "SEQ_NAME", "SEQ_STASH", "SEQ_NOTIFY_FD"};
+                                                  "SEQ_NAME", "SEQ_INSTANCE", "SEQ_STASH", "SEQ_NOTIFY_FD",
+                                                  "WATCHDOG_USEC", "WATCHDOG_PID"};
 // Files of the run dir that are not sockets a tree may name.
 const std::set<std::string_view> reserved_paths = {"control.sock", "notify.sock", "supervisor.lock"};
 
