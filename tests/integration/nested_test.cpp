@@ -113,6 +113,14 @@ struct Nested {
             if (changed.count(p)) CHECK(eventually([&] { return !alive(before.at(p)); }));
         }
     }
+    // An orderly stop: kill -9 of the top supervisor would leave the shell's
+    // background job running.
+    ~Nested() {
+        if (proc && proc->running()) {
+            proc->signal(SIGTERM);
+            proc->wait_exit(10000ms);
+        }
+    }
     std::string sock() const { return run + "/sequence.sock"; }
     std::string run, file, log;
     std::optional<Process> proc;

@@ -36,6 +36,14 @@ struct TreeSup {
         proc.emplace(std::vector<std::string>{bin("seq-supervisor"), "--run-dir", run, "--config", file}, log);
         if (wait_running) REQUIRE_MESSAGE(tree_running(run), proc->log());
     }
+    // An orderly stop: a kill -9 of the supervisor would leave what its
+    // children started running (nothing is left to stop it).
+    ~TreeSup() {
+        if (proc && proc->running()) {
+            proc->signal(SIGTERM);
+            proc->wait_exit(10000ms);
+        }
+    }
     ChildStatus child(const std::string& name) const { return tree_status(run).at(name); }
     std::string run, file, log;
     std::optional<Process> proc;
