@@ -215,9 +215,10 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
         [&](std::string_view child) {
             if (auto why = supervisor.restart(child)) log("restart of %s refused: %s", std::string(child).c_str(), why->c_str());
         },
-        [&](std::string_view text) {
+        [&](std::string_view text, std::string_view stash) {
             // Checked by our parent before it came down; its sockets are ours already.
             try {
+                env.stash = stash;
                 supervisor.reconfigure(sup::parse_tree(text, "<subtree " + path + ">", load_context()).root, env);
             } catch (const sup::TreeFileError& e) {
                 log("reload refused: %s", e.what());

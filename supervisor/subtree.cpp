@@ -100,7 +100,9 @@ std::optional<std::string> SubtreeLink::restart(std::string_view rest) {
     return std::nullopt;
 }
 
-std::optional<std::string> SubtreeLink::reload(std::string_view tree_text) { return send({"RELOAD", tree_text}); }
+std::optional<std::string> SubtreeLink::reload(std::string_view tree_text, std::string_view stash) {
+    return send({"RELOAD", tree_text, stash});
+}
 
 const resp::Value* field(const resp::Value& kv, std::string_view key) {
     if (kv.type != Type::array) return nullptr;
@@ -256,7 +258,7 @@ void Uplink::on_readable() {
             return;
         }
         if (args_.size() == 2 && is_command(args_[0], "restart")) restart_(args_[1]);
-        if (args_.size() == 2 && is_command(args_[0], "reload")) reload_(args_[1]);
+        if (args_.size() == 3 && is_command(args_[0], "reload")) reload_(args_[1], args_[2]);
         used += parser_.consumed();
     }
     in_.erase(0, used);

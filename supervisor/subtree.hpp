@@ -29,8 +29,9 @@ public:
     // Asks the nested supervisor to restart its child at `rest` (a path
     // below it); nullopt once sent, else why not.
     std::optional<std::string> restart(std::string_view rest);
-    // Hands it a new subtree (a tree file's text) to converge to.
-    std::optional<std::string> reload(std::string_view tree_text);
+    // Hands it a new subtree (a tree file's text) to converge to, and the
+    // stash's path its children are to be given.
+    std::optional<std::string> reload(std::string_view tree_text, std::string_view stash);
 
 private:
     void on_events(int events);
@@ -72,7 +73,7 @@ class Uplink {
 public:
     using Snapshot = std::function<resp::Value()>;
     using Restart = std::function<void(std::string_view path)>;
-    using Reload = std::function<void(std::string_view tree_text)>;
+    using Reload = std::function<void(std::string_view tree_text, std::string_view stash)>;
     using Generation = std::function<std::uint64_t()>;
     Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart, Reload reload);
 

@@ -229,6 +229,9 @@ void Supervisor::reap() {
 }
 
 void Supervisor::on_death(Child& c, int status) {
+    // The loop's clock is as old as this iteration: a backoff counted from
+    // it would end early.
+    uv_update_time(loop_.get());
     auto now = loop_.now();
     auto ran = seconds(now - c.started_ms);
     auto how = describe_exit(status);

@@ -11,6 +11,9 @@ namespace seq::sup {
 std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env) {
     env.path = env_.path;
     env.self = env_.self;
+    // Every child was given the stash's path at its start: a new one is a
+    // change for all of them.
+    const bool stash_changed = env.stash != env_.stash;
     env_ = std::move(env);
     if (spec.strategy != options_.strategy || spec.max_restarts != options_.max_restarts ||
         spec.max_seconds != options_.max_seconds) {
@@ -32,17 +35,18 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             continue;
         }
         auto c = std::move(*it);
-        if (c->spec == want) {
+        if (c->spec == want && !stash_changed) {
             note(same, c->spec.name);
         } else if (c->spec.type == ChildType::supervisor && sockets_of(c->spec.sub) == sockets_of(want.sub)) {
             // Its own fields take effect as they are used; its subtree is
             // its business: what is unchanged there keeps running too.
-            bool subtree_changed = !(c->spec.sub == want.sub);
+            bool subtree_changed = !(c->spec.sub == want.sub) || stash_changed;
             c->spec = want;
             // A nested supervisor still starting runs its old subtree too.
             if (subtree_changed && (c->state == State::running || c->state == State::starting) && c->subtree) {
                 Tree sub{want.sub, ""};
-                if (auto why = c->subtree->reload(write_tree(sub))) log("%s: %s", c->path.c_str(), why->c_str());
+                if (auto why = c->subtree->reload(write_tree(sub), env_.stash))
+                    log("%s: %s", c->path.c_str(), why->c_str());
             }
             note(changed, c->spec.name);
         } else {

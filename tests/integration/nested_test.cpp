@@ -388,3 +388,42 @@ TEST_CASE("a stopped nested supervisor holds up none of its parent's work, and g
     sup.signal(SIGTERM);
     CHECK(sup.exit_code() == 0);
 }
+
+TEST_CASE("seqctl reload of a new stash restarts every worker with it, below nested supervisors too") {
+    TempDir dir;
+    std::string file = dir / "tree.toml", run = dir / "run";
+    auto tree = [](const std::string& stash) {
+        return "stash = \"" + stash + "\"\n"
+               "[[child]]\nname = \"holder\"\ncommand = [\"sleep\", \"1000\"]\nsockets = [\"s1\", \"s2\"]\n"
+               "[[child]]\nname = \"a\"\ncommand = [\"/bin/sh\", \"-c\", \"echo stash=$SEQ_STASH; exec sleep 1000\"]\n"
+               "[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
+               "  [[child.child]]\n  name = \"k\"\n  command = [\"/bin/sh\", \"-c\", \"echo stash=$SEQ_STASH; exec sleep 1000\"]\n";
+    };
+    std::ofstream(file) << tree("s1");
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", file}, dir / "supervisor.log");
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(eventually([&] {
+        try {
+            auto st = tree_status(run);
+            return st.count("jobs/k") && st.at("jobs/k").state == "running" && st.at("a").state == "running";
+        } catch (const std::exception&) {
+            return false;  // not up yet
+        }
+    }));
+    auto before = tree_status(run);
+    std::ofstream(file) << tree("s2");
+    auto r = sh(bin("seqctl") + " --run-dir " + run + " reload");
+    CHECK(r.out == "OK added: -; removed: -; changed: holder (restarted), a (restarted), jobs; unchanged: -\n");
+    CHECK(eventually([&] {
+        auto st = tree_status(run);
+        return st.count("a") && st.count("jobs/k") && st.at("a").pid != before.at("a").pid &&
+               st.at("jobs/k").pid != before.at("jobs/k").pid && st.at("a").state == "running" &&
+               st.at("jobs/k").state == "running";
+    }));
+    CHECK(tree_status(run).at("jobs").pid == before.at("jobs").pid);
+    auto log = [&] { return sup.log(); };
+    CHECK(eventually([&] { return log().find("a[" + std::to_string(tree_status(run).at("a").pid) + "]: stash=" + run + "/s2.sock") != std::string::npos; }));
+    CHECK(eventually([&] { return log().find("jobs/k[" + std::to_string(tree_status(run).at("jobs/k").pid) + "]: stash=" + run + "/s2.sock") != std::string::npos; }));
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code() == 0);
+}
