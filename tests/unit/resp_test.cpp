@@ -363,12 +363,30 @@ TEST_CASE("custom limits are honoured") {
 
 // ------------------------------------------------------------------ replies
 
+namespace {
+struct ReplyCase {
+    std::string wire;
+    Value want;
+};
+
+// Each reply parses to what is wanted, whole and at every split.
+void check_replies(const std::vector<ReplyCase>& cases) {
+    for (const auto& c : cases) {
+        INFO("reply: \"", esc(c.wire), "\"");
+        for (const auto& pieces : feedings(c.wire)) {
+            INFO("in ", pieces.size(), " pieces");
+            auto o = feed_reply(pieces);
+            REQUIRE(o.status == Status::ok);
+            CHECK(o.args == describe(c.want));
+            CHECK(o.consumed == c.wire.size());
+            CHECK(o.unfed == 0);
+        }
+    }
+}
+}  // namespace
+
 TEST_CASE("every reply type parses the same however it is split") {
-    struct Case {
-        std::string wire;
-        Value want;
-    };
-    const std::vector<Case> cases = {
+    const std::vector<ReplyCase> cases = {
         {"+OK\r\n", simple("OK")},
         {"+\r\n", simple("")},
         {"-ERR unknown command\r\n", err("ERR unknown command")},
@@ -385,17 +403,7 @@ TEST_CASE("every reply type parses the same however it is split") {
         {"*4\r\n$1\r\na\r\n*2\r\n+x\r\n$-1\r\n-e\r\n*1\r\n*1\r\n*-1\r\n",
          array({bulk("a"), array({simple("x"), nil()}), err("e"), array({array({nil()})})})},
     };
-    for (const auto& c : cases) {
-        INFO("reply: \"", esc(c.wire), "\"");
-        for (const auto& pieces : feedings(c.wire)) {
-            INFO("in ", pieces.size(), " pieces");
-            auto o = feed_reply(pieces);
-            REQUIRE(o.status == Status::ok);
-            CHECK(o.args == describe(c.want));
-            CHECK(o.consumed == c.wire.size());
-            CHECK(o.unfed == 0);
-        }
-    }
+    check_replies(cases);
     CHECK(err("x").is_error());
     CHECK_FALSE(simple("x").is_error());
 }
@@ -446,11 +454,7 @@ TEST_CASE("malformed replies") {
 }
 
 TEST_CASE("every RESP3 reply type parses the same however it is split") {
-    struct Case {
-        std::string wire;
-        Value want;
-    };
-    const std::vector<Case> cases = {
+    const std::vector<ReplyCase> cases = {
         {"_\r\n", nil()},
         {"#t\r\n", integer(1)},
         {"#f\r\n", integer(0)},
@@ -469,17 +473,7 @@ TEST_CASE("every RESP3 reply type parses the same however it is split") {
         {"%1\r\n$5\r\nproto\r\n%1\r\n+a\r\n*1\r\n_\r\n",
          array({bulk("proto"), array({simple("a"), array({nil()})})})},
     };
-    for (const auto& c : cases) {
-        INFO("reply: \"", esc(c.wire), "\"");
-        for (const auto& pieces : feedings(c.wire)) {
-            INFO("in ", pieces.size(), " pieces");
-            auto o = feed_reply(pieces);
-            REQUIRE(o.status == Status::ok);
-            CHECK(o.args == describe(c.want));
-            CHECK(o.consumed == c.wire.size());
-            CHECK(o.unfed == 0);
-        }
-    }
+    check_replies(cases);
 }
 
 TEST_CASE("malformed RESP3 replies") {
