@@ -56,6 +56,13 @@ public:
         int proto = 2;
         std::string name, lib_name, lib_ver;
         std::uint64_t since_ms = 0;
+        // MULTI: the commands queued for EXEC, and whether one was refused
+        // (then EXEC runs none of them).
+        struct Transaction {
+            bool open = false;
+            bool refused = false;
+            std::vector<std::vector<std::string>> queued;
+        } tx;
     } session;
 
 private:

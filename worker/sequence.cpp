@@ -14,6 +14,9 @@ Command classify(std::string_view name) {
     if (is_command(name, "ping")) return Command::ping;
     if (is_command(name, "info")) return Command::info;
     if (is_command(name, "quit")) return Command::quit;
+    if (is_command(name, "multi")) return Command::multi;
+    if (is_command(name, "exec")) return Command::exec;
+    if (is_command(name, "discard")) return Command::discard;
     return Command::unknown;
 }
 

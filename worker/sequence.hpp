@@ -9,7 +9,7 @@
 
 namespace seq::worker {
 
-enum class Command { next, increment, get, ping, info, quit, unknown };
+enum class Command { next, increment, get, ping, info, quit, multi, exec, discard, unknown };
 
 Command classify(std::string_view name);
 

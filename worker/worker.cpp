@@ -100,6 +100,7 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
     auto cmd = classify(args[0]);
     auto& out = c.out();
     bool behind_held = c.holds_output();
+    if (auto verdict = transaction(cmd, args, c)) return *verdict;
     if (reads_value(cmd) && link_.up()) {
         if (apply(cmd, args, *value_, out)) open_changed_ = true;
         enroll(c);  // released once the stash holds the number this reveals
@@ -116,12 +117,104 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
     } else {
         answer(cmd, args, c);
     }
-    // Behind a held reply even a PONG waits, so replies keep their order.
+    release(c, behind_held);
+    return Server::Verdict::done;
+}
+
+// Behind a held reply even a PONG waits, so replies keep their order.
+void Worker::release(Connection& c, bool behind_held) {
     if (behind_held)
         enroll(c);
     else
         c.release_to(c.out_end());
-    return Server::Verdict::done;
+}
+
+std::optional<std::string> Worker::unqueueable(std::span<const std::string_view> args) const {
+    auto name = lowercase(args[0]);
+    const CommandSpec* spec = nullptr;
+    for (auto& s : facts().commands)
+        if (s.name == name) spec = &s;
+    for (auto& s : connection_command_specs())
+        if (!spec && s.name == name) spec = &s;
+    if (!spec) return unknown_command(args[0]);
+    auto n = static_cast<int>(args.size());
+    if (spec->arity >= 0 ? n != spec->arity : n < -spec->arity) return wrong_args(args[0]);
+    return std::nullopt;
+}
+
+std::optional<Server::Verdict> Worker::transaction(Command cmd, std::span<const std::string_view> args, Connection& c) {
+    auto& tx = c.session.tx;
+    auto& out = c.out();
+    bool behind_held = c.holds_output();
+    auto done = [&] {
+        release(c, behind_held);
+        return Server::Verdict::done;
+    };
+    bool control = cmd == Command::multi || cmd == Command::exec || cmd == Command::discard || cmd == Command::quit ||
+                   is_command(args[0], "reset");
+    if (tx.open && !control) {
+        // Queued, not run: nothing is applied, and no number used, before EXEC.
+        if (auto why = unqueueable(args)) {
+            tx.refused = true;
+            resp::append_error(out, *why);
+        } else {
+            tx.queued.emplace_back(args.begin(), args.end());
+            resp::append_simple(out, "QUEUED");
+        }
+        return done();
+    }
+    if (cmd == Command::multi) {
+        if (args.size() != 1) resp::append_error(out, wrong_args(args[0]));
+        else if (tx.open) resp::append_error(out, "ERR MULTI calls can not be nested");
+        else tx.open = true, resp::append_simple(out, "OK");
+        return done();
+    }
+    if (cmd == Command::discard) {
+        if (!tx.open) return resp::append_error(out, "ERR DISCARD without MULTI"), done();
+        tx = {};
+        resp::append_simple(out, "OK");
+        return done();
+    }
+    if (is_command(args[0], "reset")) tx = {};  // and RESET goes on as a connection command
+    if (cmd != Command::exec) return std::nullopt;
+    if (!tx.open) return resp::append_error(out, "ERR EXEC without MULTI"), done();
+    if (tx.refused) {
+        tx = {};
+        resp::append_error(out, "EXECABORT Transaction discarded because of previous errors.");
+        return done();
+    }
+    bool reads = std::any_of(tx.queued.begin(), tx.queued.end(),
+                             [](auto& q) { return reads_value(classify(q[0])); });
+    if (reads && !link_.up()) {  // the whole transaction waits for the stash, as one NEXT would
+        auto now = loop_.now();
+        if (!c.deferred_since) c.deferred_since = now;
+        if (now - *c.deferred_since < options_.stash_timeout_ms) {
+            park(c, options_.stash_timeout_ms - (now - *c.deferred_since));
+            return Server::Verdict::defer;
+        }
+        tx = {};
+        resp::append_error(out, "ERR stash unavailable");  // nothing applied
+        return done();
+    }
+    auto queued = std::move(tx.queued);
+    tx = {};
+    resp::append_array(out, queued.size());
+    for (auto& q : queued) {
+        std::vector<std::string_view> a(q.begin(), q.end());
+        auto k = classify(a[0]);
+        if (reads_value(k)) {
+            if (apply(k, a, *value_, out)) open_changed_ = true;
+        } else {
+            answer(k, a, c);
+        }
+    }
+    // Every number in it is revealed by one reply: one update of the
+    // stash holds them all, and the reply waits for it.
+    if (reads) {
+        enroll(c);
+        return Server::Verdict::done;
+    }
+    return done();
 }
 
 void Worker::park(Connection& c, std::uint64_t wait_ms) {
@@ -159,6 +252,9 @@ const DaemonFacts& Worker::facts() {
         "seq-worker",
         "0.1.0",
         {{"next", 1, {"write", "fast"}},
+         {"multi", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}},
+         {"exec", 1, {"noscript", "loading", "stale", "skip_slowlog"}},
+         {"discard", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}},
          {"increment", 2, {"write", "fast"}},
          {"get", 1, {"readonly", "fast"}},
          {"ping", -1, {"fast"}},

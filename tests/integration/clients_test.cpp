@@ -120,3 +120,39 @@ TEST_CASE("real clients with their defaults: redis-cli -3, redis-cli --pipe, red
     r = sh("redis-cli -3 -s " + t.stash_sock + " SET k v && redis-cli -3 -s " + t.stash_sock + " GET k");
     CHECK(r.out == "OK\nv\n");
 }
+
+TEST_CASE("MULTI/EXEC on the worker: queued commands run together, and a refused one burns no number") {
+    TempDir dir;
+    Standalone t(dir);
+    auto& w = t.worker_sock;
+    // Two consecutive numbers in one reply.
+    CHECK(raw(w, "MULTI\r\nNEXT\r\nNEXT\r\nGET\r\nEXEC\r\n", 5) == "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:0\r\n:1\r\n:2\r\n");
+    // A command refused while queuing: EXEC runs nothing.
+    CHECK(raw(w, "MULTI\r\nNEXT\r\nBOGUS\r\nINCREMENT\r\nEXEC\r\n", 5) ==
+          "+OK\r\n+QUEUED\r\n-ERR unknown command 'BOGUS'\r\n-ERR wrong number of arguments for 'increment' command\r\n"
+          "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    // DISCARD: nothing ran either.
+    CHECK(raw(w, "MULTI\r\nNEXT\r\nDISCARD\r\nNEXT\r\n", 4) == "+OK\r\n+QUEUED\r\n+OK\r\n:2\r\n");
+    // An error at run time is that command's reply; the others run.
+    CHECK(raw(w, "MULTI\r\nINCREMENT x\r\nNEXT\r\nPING\r\nEXEC\r\n", 5) ==
+          "+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n-ERR increment must be an integer\r\n:3\r\n+PONG\r\n");
+    CHECK(raw(w, "EXEC\r\nDISCARD\r\nMULTI\r\nMULTI\r\nEXEC\r\n", 5) ==
+          "-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n+OK\r\n-ERR MULTI calls can not be nested\r\n*0\r\n");
+    CHECK(call_int(w, {"NEXT"}) == 4);
+    // Held to NEXT's guarantee: what EXEC revealed survives kill -9 of the worker.
+    CHECK(raw(w, "MULTI\r\nNEXT\r\nNEXT\r\nEXEC\r\n", 4).ends_with("*2\r\n:5\r\n:6\r\n"));
+    t.start_worker();
+    CHECK(call_int(w, {"NEXT"}) == 7);
+}
+
+TEST_CASE("redis-py's default pipeline (a transaction) gets consecutive numbers from the worker") {
+    if (sh("/usr/bin/python3 -c 'import redis' 2>/dev/null").code != 0)
+        FAIL("redis-py is missing: scripts/test installs Debian's python3-redis");
+    TempDir dir;
+    Standalone t(dir);
+    auto r = sh("/usr/bin/python3 -c \"\nimport redis\nr = redis.Redis(unix_socket_path='" + t.worker_sock +
+                "')\np = r.pipeline()\nfor _ in range(3): p.execute_command('NEXT')\nprint(p.execute())\n"
+                "print(r.execute_command('NEXT'))\n\" 2>&1");
+    CHECK(r.code == 0);
+    CHECK(r.out == "[0, 1, 2]\n3\n");
+}
