@@ -194,6 +194,10 @@ Status ReplyParser::parse(std::string_view in, Value& out) {
                 return fail("expected CRLF after bulk data");
             v.type = bulk_type_ == '!' ? Value::Type::error : Value::Type::bulk;
             v.str.assign(in.substr(pos_, len));
+            // An error is one line here, as a simple error is: one that could
+            // not be encoded again as it came is refused, not mangled.
+            if (bulk_type_ == '!' && v.str.find_first_of("\r\n") != std::string::npos)
+                return fail("a blob error with CR or LF inside");
             if (bulk_type_ == '=') {  // "txt:..." or "mkd:...": the format, then the text
                 if (len < 4 || v.str[3] != ':') return fail("verbatim string without its format");
                 v.str.erase(0, 4);

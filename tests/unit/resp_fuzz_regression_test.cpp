@@ -43,3 +43,13 @@ TEST_CASE("a status reply with a stray CR inside is refused") {
     CHECK(verdict(in, 1) == "error: stray CR in a status or error reply");
     CHECK(verdict("-ERR a\rb\r\n", 3) == "error: stray CR in a status or error reply");
 }
+
+TEST_CASE("a RESP3 blob error with CR or LF inside is refused, as it could not be encoded again") {
+    // Found by scripts/fuzz: "!7\r\nERR\r\n%0\r\n" parsed to an error whose text
+    // held CRLF; append_error would have sent it back as "ERR  %0".
+    std::string in = ":12\r\n!7\r\nERR\r\n%0\r\n";
+    CHECK(verdict(in, in.size()) == "error: a blob error with CR or LF inside");
+    CHECK(verdict(in, 1) == "error: a blob error with CR or LF inside");
+    CHECK(verdict("!3\r\na\nb\r\n", 2) == "error: a blob error with CR or LF inside");
+    CHECK(verdict("!5\r\nERR x\r\n", 1) == "ok");
+}
