@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <set>
 
 #include "log.hpp"
@@ -375,26 +376,26 @@ bool Supervisor::has_child(std::string_view path) const {
     }
 }
 
+bool Supervisor::child_settled(const Child& c) {
+    if (c.want ? c.state != State::running : c.state != State::down) return false;
+    if (c.spec.type != ChildType::supervisor || c.state != State::running) return true;
+    auto* snap = c.subtree ? c.subtree->snapshot() : nullptr;
+    return snap && snapshot_settled(*snap);
+}
+
+bool Supervisor::child_busy(const Child& c) {
+    if (c.state == State::starting || c.state == State::stopping || c.must_stop) return true;
+    if (c.spec.type != ChildType::supervisor || c.state != State::running) return false;
+    auto* snap = c.subtree ? c.subtree->snapshot() : nullptr;
+    return snap && snapshot_busy(*snap);
+}
+
 bool Supervisor::settled() const {
-    if (shutting_down_) return false;
-    for (auto& c : children_) {
-        if (c->want ? c->state != State::running : c->state != State::down) return false;
-        if (c->spec.type == ChildType::supervisor && c->state == State::running &&
-            !(c->subtree && c->subtree->snapshot() && snapshot_settled(*c->subtree->snapshot())))
-            return false;
-    }
-    return true;
+    return !shutting_down_ && std::all_of(children_.begin(), children_.end(), [](auto& c) { return child_settled(*c); });
 }
 
 bool Supervisor::in_transition() const {
-    if (shutting_down_) return true;
-    for (auto& c : children_) {
-        if (c->state == State::starting || c->state == State::stopping || c->must_stop) return true;
-        if (c->spec.type == ChildType::supervisor && c->state == State::running && c->subtree &&
-            c->subtree->snapshot() && snapshot_busy(*c->subtree->snapshot()))
-            return true;
-    }
-    return false;
+    return shutting_down_ || std::any_of(children_.begin(), children_.end(), [](auto& c) { return child_busy(*c); });
 }
 
 std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {

@@ -119,6 +119,12 @@ private:
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;
     const resp::Value* nested(std::string_view path) const;
+    // One child, and for a nested supervisor the subtree its latest snapshot
+    // shows: where it should be (running, or down for good), and whether a
+    // start or stop is under way. What settled(), in_transition() and the
+    // snapshot say all comes from these.
+    static bool child_settled(const Child& c);
+    static bool child_busy(const Child& c);
     SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep);
     std::unique_ptr<Child> make_child(ChildSpec spec);
 

@@ -58,7 +58,6 @@ resp::Value Supervisor::snapshot() {
         put(kv, "uptime_ms", c->pid > 0 ? integer(static_cast<std::int64_t>(now - c->started_ms)) : resp::Value{});
         // Backing off: how long until it starts again.
         put(kv, "restart_in_ms", waiting ? integer(static_cast<std::int64_t>(c->not_before_ms - now)) : resp::Value{});
-        bool settled = c->want ? c->state == State::running : c->state == State::down;
         if (c->spec.type == ChildType::supervisor) {
             put(kv, "strategy", bulk(to_string(c->spec.sub.strategy)));
             put(kv, "max_restarts", integer(c->spec.sub.max_restarts));
@@ -67,14 +66,9 @@ resp::Value Supervisor::snapshot() {
             auto* window = snap && !snap->elems.empty() ? field(snap->elems[0], "restarts_in_window") : nullptr;
             put(kv, "restarts_in_window", window ? *window : integer(0));
             put(kv, "children", snap ? aged_children(*snap, now - c->subtree->received_ms()) : array());
-            if (c->state == State::running) settled = settled && snap && snapshot_settled(*snap);
         }
-        put(kv, "settled", integer(settled ? 1 : 0));
-        bool busy = c->state == State::starting || c->state == State::stopping || c->must_stop;
-        if (c->spec.type == ChildType::supervisor && c->state == State::running && c->subtree &&
-            c->subtree->snapshot())
-            busy = busy || snapshot_busy(*c->subtree->snapshot());
-        put(kv, "busy", integer(busy ? 1 : 0));
+        put(kv, "settled", integer(child_settled(*c) ? 1 : 0));
+        put(kv, "busy", integer(child_busy(*c) ? 1 : 0));
         children.elems.push_back(std::move(kv));
     }
     auto v = array();

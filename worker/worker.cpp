@@ -106,19 +106,24 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
         enroll(c);  // released once the stash holds the number this reveals
         return Server::Verdict::done;
     }
-    if (reads_value(cmd)) {  // the stash is away: wait for it, up to the deadline
-        auto now = loop_.now();
-        if (!c.deferred_since) c.deferred_since = now;
-        if (now - *c.deferred_since < options_.stash_timeout_ms) {
-            park(c, options_.stash_timeout_ms - (now - *c.deferred_since));
-            return Server::Verdict::defer;
-        }
+    if (reads_value(cmd)) {
+        if (waits_for_stash(c)) return Server::Verdict::defer;
         resp::append_error(out, "ERR stash unavailable");  // nothing applied
     } else {
         answer(cmd, args, c);
     }
     release(c, behind_held);
     return Server::Verdict::done;
+}
+
+// The stash is away: a request that needs it waits, up to --stash-timeout
+// from when it began to wait. False once that is past.
+bool Worker::waits_for_stash(Connection& c) {
+    auto now = loop_.now();
+    if (!c.deferred_since) c.deferred_since = now;
+    if (now - *c.deferred_since >= options_.stash_timeout_ms) return false;
+    park(c, options_.stash_timeout_ms - (now - *c.deferred_since));
+    return true;
 }
 
 // Behind a held reply even a PONG waits, so replies keep their order.
@@ -186,12 +191,7 @@ std::optional<Server::Verdict> Worker::transaction(Command cmd, std::span<const 
     bool reads = std::any_of(tx.queued.begin(), tx.queued.end(),
                              [](auto& q) { return reads_value(classify(q[0])); });
     if (reads && !link_.up()) {  // the whole transaction waits for the stash, as one NEXT would
-        auto now = loop_.now();
-        if (!c.deferred_since) c.deferred_since = now;
-        if (now - *c.deferred_since < options_.stash_timeout_ms) {
-            park(c, options_.stash_timeout_ms - (now - *c.deferred_since));
-            return Server::Verdict::defer;
-        }
+        if (waits_for_stash(c)) return Server::Verdict::defer;
         tx = {};
         resp::append_error(out, "ERR stash unavailable");  // nothing applied
         return done();

@@ -556,3 +556,20 @@ TEST_CASE("what a running child put in a session of its own is left alone, and g
     REQUIRE(kill(a, SIGKILL) == 0);
     CHECK(eventually([&] { return !alive(detached); }));
 }
+
+TEST_CASE("a program gone after the tree was loaded: each start fails (exec, status 127), within intensity, then the supervisor gives up") {
+    TempDir dir;
+    std::string prog = dir / "prog.sh";
+    std::ofstream(prog) << "#!/bin/sh\nexec sleep 1000\n";
+    chmod(prog.c_str(), 0755);
+    TreeSup t(dir, "max_restarts = 2\nmax_seconds = 60\n[[child]]\nname = \"p\"\ncommand = [\"" + prog + "\"]\n");
+    INFO("supervisor log:\n", t.proc->log());
+    pid_t p = t.child("p").pid;
+    REQUIRE(unlink(prog.c_str()) == 0);
+    REQUIRE(kill(p, SIGKILL) == 0);
+    // The reason is said, by the child itself before it exits 127.
+    CHECK(log_has(t, "supervisor: child " + prog + ": exec: No such file or directory"));
+    CHECK(log_has(t, "exit status 127"));
+    CHECK(t.proc->exit_code(10000ms) == 1);
+    CHECK(t.proc->log().find("more than 2 restarts in 60s: giving up") != std::string::npos);
+}
