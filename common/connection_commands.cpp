@@ -219,8 +219,21 @@ const std::vector<CommandSpec>& connection_command_specs() {
         {"client", -2, {"noscript", "loading", "stale"}},
         {"command", -1, {"loading", "stale"}},
         {"config", -2, {"admin", "noscript", "loading", "stale"}},
+        {"monitor", 1, {"admin", "noscript", "loading", "stale"}},
     };
     return specs;
+}
+
+std::optional<std::string> refusal(const DaemonFacts& facts, std::span<const std::string_view> args) {
+    const CommandSpec* spec = nullptr;
+    for (auto& s : facts.commands)
+        if (!spec && is_command(args[0], s.name)) spec = &s;
+    for (auto& s : connection_command_specs())
+        if (!spec && is_command(args[0], s.name)) spec = &s;
+    if (!spec) return unknown_command(args[0]);
+    auto n = static_cast<int>(args.size());
+    if (spec->arity >= 0 ? n != spec->arity : n < -spec->arity) return wrong_args(args[0]);
+    return std::nullopt;
 }
 
 bool connection_command(Server& server, Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts) {
@@ -241,6 +254,7 @@ bool connection_command(Server& server, Connection& c, std::span<const std::stri
         if (args.size() != 1) return resp::append_error(out, wrong_args(cmd)), true;
         c.session.proto = 2;
         c.session.name.clear();
+        server.monitor(c, false);
         resp::append_simple(out, "RESET");
     } else if (is_command(cmd, "client")) {
         if (args.size() < 2) resp::append_error(out, wrong_args(cmd));
@@ -250,6 +264,10 @@ bool connection_command(Server& server, Connection& c, std::span<const std::stri
     } else if (is_command(cmd, "config")) {
         if (args.size() < 2) resp::append_error(out, wrong_args(cmd));
         else config(c, args, facts);
+    } else if (is_command(cmd, "monitor")) {
+        if (args.size() != 1) return resp::append_error(out, wrong_args(cmd)), true;
+        server.monitor(c, true);
+        resp::append_simple(out, "OK");
     } else {
         return false;
     }

@@ -2,7 +2,7 @@
 // project answers the same way, as Redis does, so that clients connect with
 // their defaults: HELLO (RESP2 or RESP3), ECHO, SELECT 0, RESET, CLIENT
 // (SETNAME, GETNAME, ID, SETINFO, INFO, LIST; REPLY is the daemon's own),
-// COMMAND (COUNT, DOCS, INFO, and bare) and CONFIG GET.
+// COMMAND (COUNT, DOCS, INFO, and bare), CONFIG GET, and MONITOR.
 #pragma once
 
 #include <functional>
@@ -36,6 +36,10 @@ struct DaemonFacts {
 // Answers `args` if it is a connection command, appending the reply to the
 // connection's output; false if it is not one.
 bool connection_command(Server& server, Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts);
+
+// Why `args` would be refused before it runs (an unknown command, a wrong
+// number of arguments), as MULTI checks what it queues; nullopt if it would run.
+std::optional<std::string> refusal(const DaemonFacts& facts, std::span<const std::string_view> args);
 
 // The connection commands' own entries, for COMMAND.
 const std::vector<CommandSpec>& connection_command_specs();

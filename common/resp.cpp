@@ -335,6 +335,8 @@ void append_int(std::string& out, std::int64_t n) { append_number(out, ':', n); 
 void append_nil(std::string& out) { out += "$-1\r\n"; }
 void append_null(std::string& out, int proto) { out += proto == 3 ? "_\r\n" : "$-1\r\n"; }
 
+void append_null_array(std::string& out, int proto) { out += proto == 3 ? "_\r\n" : "*-1\r\n"; }
+
 void append_map(std::string& out, std::size_t pairs, int proto) {
     if (proto == 3) append_number(out, '%', static_cast<std::int64_t>(pairs));
     else append_array(out, 2 * pairs);

@@ -110,6 +110,8 @@ void append_nil(std::string& out);
 // What differs in RESP3 (proto 3): null, a map's header (RESP2: a flat array
 // of keys and values), and verbatim text (RESP2: bulk).
 void append_null(std::string& out, int proto);
+// A null array (EXEC of a transaction a WATCH spoiled): *-1 in RESP2.
+void append_null_array(std::string& out, int proto);
 void append_map(std::string& out, std::size_t pairs, int proto);
 void append_verbatim(std::string& out, std::string_view text, int proto);
 void append_array(std::string& out, std::size_t n);

@@ -1,12 +1,18 @@
 #include "server.hpp"
 
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 
+#include "commands.hpp"
 #include "log.hpp"
 
 namespace seq {
@@ -121,11 +127,16 @@ std::size_t Connection::process(std::string_view input) {
             break;
         }
         if (!args_.empty()) {
-            if (server_.handler_(*this, args_) == Server::Verdict::defer) {
-                paused_ = true;  // the request stays unconsumed, to be seen again
-                break;
+            if (monitoring_ && !is_command(args_[0], "reset") && !is_command(args_[0], "quit")) {
+                resp::append_error(out_, "ERR a MONITOR connection takes only RESET and QUIT");
+            } else {
+                if (server_.handler_(*this, args_) == Server::Verdict::defer) {
+                    paused_ = true;  // the request stays unconsumed, to be seen again
+                    break;
+                }
+                deferred_since.reset();
+                if (!server_.monitors_.empty()) server_.feed_monitors(*this, args_);
             }
-            deferred_since.reset();
         }
         used += parser_.consumed();
         if (server_.auto_release_) released_ = out_end();
@@ -193,7 +204,89 @@ void Connection::update_poll() {
 
 Server::Server(uv_loop_t* loop, Fd listener, ServerOptions options, Handler handler, std::string name)
     : loop_(loop), listener_(std::move(listener)), options_(options), handler_(std::move(handler)),
-      name_(std::move(name)), scratch_(read_chunk) {}
+      name_(std::move(name)), scratch_(read_chunk) {
+    sockaddr_un addr{};
+    socklen_t len = sizeof addr;
+    where_ = "unix:";
+    if (getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+        len > offsetof(sockaddr_un, sun_path) && addr.sun_path[0] != '\0')
+        where_ += addr.sun_path;
+}
+
+void Server::monitor(Connection& c, bool on) {
+    if (on == c.monitoring_) return;
+    c.monitoring_ = on;
+    if (on)
+        monitors_.push_back(c.id_);
+    else
+        std::erase(monitors_, c.id_);
+}
+
+namespace {
+
+// A MONITOR argument as Redis quotes it (sdscatrepr): printable bytes as
+// they are, the rest escaped.
+void append_quoted(std::string& line, std::string_view arg) {
+    line += '"';
+    for (unsigned char ch : arg) {
+        switch (ch) {
+        case '\\': line += "\\\\"; break;
+        case '"': line += "\\\""; break;
+        case '\n': line += "\\n"; break;
+        case '\r': line += "\\r"; break;
+        case '\t': line += "\\t"; break;
+        default:
+            if (std::isprint(ch)) {
+                line += static_cast<char>(ch);
+            } else {
+                char hex[5];
+                std::snprintf(hex, sizeof hex, "\\x%02x", ch);
+                line += hex;
+            }
+        }
+    }
+    line += '"';
+}
+
+}  // namespace
+
+void Server::feed_monitors(const Connection& from, std::span<const std::string_view> args) {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    char stamp[48];
+    std::snprintf(stamp, sizeof stamp, "+%lld.%06ld [0 ", static_cast<long long>(now.tv_sec), now.tv_nsec / 1000);
+    std::string line = stamp;
+    line += where_;
+    line += ']';
+    // A password never reaches a monitor: HELLO's AUTH user and password are redacted.
+    std::size_t redacted = 0;
+    for (auto arg : args.subspan(0, std::min<std::size_t>(args.size(), 64))) {
+        line += ' ';
+        append_quoted(line, redacted > 0 ? std::string_view("(redacted)") : arg.substr(0, 256));
+        if (redacted > 0)
+            --redacted;
+        else if (is_command(args[0], "hello") && is_command(arg, "auth"))
+            redacted = 2;
+    }
+    if (args.size() > 64) line += " ... (" + std::to_string(args.size() - 64) + " more arguments)";
+    line += "\r\n";
+    for (auto id : std::vector(monitors_)) {
+        auto* m = find(id);
+        if (!m || m == &from || m->write_failed_) continue;
+        // Released at once unless the monitor's own reply waits (a held
+        // reply keeps its place: nothing overtakes it).
+        bool nothing_held = m->released_ >= m->out_end();
+        m->out_.append(line);
+        if (nothing_held) m->released_ = m->out_end();
+        if (m->out_.size() - m->out_sent_ > options_.max_output) {
+            log("%s: monitor %llu does not read what it is sent (limit %zu bytes); dropping it", name_.c_str(),
+                static_cast<unsigned long long>(id), options_.max_output);
+            close(*m);
+            continue;
+        }
+        if (!m->busy_) m->update_poll();
+    }
+}
 
 void Server::start() {
     if (!accept_poll_) {
@@ -268,6 +361,7 @@ void Server::close(Connection& c) {
 
 void Server::destroy(Connection& c) {
     if (close_hook_) close_hook_(c);
+    if (c.monitoring_) std::erase(monitors_, c.id_);
     conns_.erase(c.id_);
     if (accept_paused_) start();
 }

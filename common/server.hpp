@@ -46,6 +46,7 @@ public:
     void release_to(std::uint64_t end);
     // Answer what is pending, then close (QUIT).
     void close_after_reply() { closing_ = true; }
+    bool monitoring() const { return monitoring_; }
 
     // When the handler first deferred the request now waiting (loop ms).
     std::optional<std::uint64_t> deferred_since;
@@ -97,6 +98,7 @@ private:
     bool write_failed_ = false;    // the client is gone; drain its input, answer nothing
     bool dead_ = false;
     bool busy_ = false;            // on the stack: destroy after the callback
+    bool monitoring_ = false;      // MONITOR: sees every other client's commands
 };
 
 class Server {
@@ -112,6 +114,7 @@ public:
 
     void start();  // begin accepting
     std::size_t clients() const { return conns_.size(); }
+    std::uint64_t accepted() const { return next_id_ - 1; }  // connections since the start
     // Each connection, in no particular order (CLIENT LIST).
     template <class F>
     void each(F&& f) {
@@ -130,11 +133,16 @@ public:
     void set_peer_filter(std::function<std::optional<std::string>(int fd)> f) { peer_filter_ = std::move(f); }
     uv_loop_t* loop() const { return loop_; }
     const std::string& name() const { return name_; }
+    // MONITOR, as Redis: from now on `c` is sent every command the others
+    // send, and takes only RESET and QUIT. RESET ends it.
+    void monitor(Connection& c, bool on);
 
 private:
     friend class Connection;
     void on_accept();
     void destroy(Connection& c);
+    // Sends a command `from` made to every other monitor.
+    void feed_monitors(const Connection& from, std::span<const std::string_view> args);
 
     uv_loop_t* loop_;
     Fd listener_;
@@ -148,6 +156,8 @@ private:
     std::function<std::optional<std::string>(int)> peer_filter_;
     std::uint64_t next_id_ = 1;
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> conns_;
+    std::vector<std::uint64_t> monitors_;
+    std::string where_;  // "unix:PATH", as MONITOR lines name the socket
     std::vector<char> scratch_;  // every read lands here first
 };
 

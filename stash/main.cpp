@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
     std::string data_dir;
     std::string fsync_name = "everysec";
     int notify_fd = -1;
+    bool allow_flush = false;
     ServerOptions opts;
     app.add_option("--socket", socket_path, "Unix socket to listen on (unless one is inherited as 'stash')");
     auto* data_dir_opt =
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->needs(data_dir_opt)
         ->check(CLI::IsMember({"always", "everysec", "no"}));
+    app.add_flag("--allow-flush", allow_flush,
+                 "take FLUSHDB and FLUSHALL (refused by default: one script must not wipe the whole tree's state)");
     app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
         ->envname("SEQ_NOTIFY_FD")
         ->check(CLI::NonNegativeNumber);
@@ -84,7 +87,7 @@ int main(int argc, char** argv) {
         log("cannot listen: %s", e.what());
         return exit_code::socket;
     }
-    stash::Service service(loop, listener->take(), opts, std::move(store), fsync);
+    stash::Service service(loop, listener->take(), opts, std::move(store), {fsync, allow_flush});
     StopSignals signals(loop.get(), [&](int sig) {
         log("%s received; stopping", seq::signal_name(sig).c_str());
         loop.stop();

@@ -1,75 +1,111 @@
 #include "service.hpp"
 
-#include "commands.hpp"
 #include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "commands.hpp"
 #include "log.hpp"
-#include "stash.hpp"
 
 namespace seq::stash {
 
-Service::Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique_ptr<Store> store, Fsync fsync)
-    : loop_(loop), store_(std::move(store)), fsync_(fsync),
-      server_(loop.get(), std::move(listener), options,
+namespace {
+
+// Expiry times are absolute (Unix time), so they mean the same after a restart.
+std::int64_t unix_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+constexpr std::size_t sweep_batch = 200;  // keys removed per wakeup, so clients get their turn
+
+std::uint64_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+Service::Service(uv::Loop& loop, Fd listener, ServerOptions server_options, std::unique_ptr<Store> store,
+                 ServiceOptions options)
+    : loop_(loop), store_(std::move(store)), options_(options),
+      server_(loop.get(), std::move(listener), server_options,
               [this](Connection& c, std::span<const std::string_view> args) { return handle(c, args); }, "stash"),
-      check_(uv::make_check(loop.get())), sync_timer_(uv::make_timer(loop.get())) {
+      check_(uv::make_check(loop.get())), sync_timer_(uv::make_timer(loop.get())),
+      sweep_timer_(uv::make_timer(loop.get())) {
     server_.set_auto_release(false);
     started_ms_ = loop.now();
     const bool durable = store_->durable();
-    facts_ = DaemonFacts{
-        "seq-stash",
-        "0.1.0",
-        {{"get", 2, {"readonly", "fast"}, 1, 1, 1},
-         {"set", 3, {"write", "denyoom"}, 1, 1, 1},
-         {"del", -2, {"write"}, 1, -1, 1},
-         {"ping", -1, {"fast"}},
-         {"info", -1, {"loading", "stale"}},
-         {"quit", -1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}}},
-        [durable](std::string_view param) -> std::optional<std::string> {
-            if (param == "save") return "";
-            if (param == "appendonly") return durable ? "yes" : "no";
-            if (param == "databases") return "1";
-            return std::nullopt;
-        }};
+    std::vector<CommandSpec> commands = key_command_specs();
+    commands.insert(commands.end(),
+                    {{"ping", -1, {"fast"}},
+                     {"info", -1, {"loading", "stale"}},
+                     {"multi", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}},
+                     {"exec", 1, {"noscript", "loading", "stale", "skip_slowlog"}},
+                     {"discard", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}},
+                     {"watch", -2, {"noscript", "loading", "stale", "fast", "allow_busy"}, 1, -1, 1},
+                     {"unwatch", 1, {"noscript", "loading", "stale", "fast", "allow_busy"}},
+                     {"quit", -1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}}});
+    facts_ = DaemonFacts{"seq-stash", "0.1.0", std::move(commands),
+                         [durable](std::string_view param) -> std::optional<std::string> {
+                             if (param == "save") return "";
+                             if (param == "appendonly") return durable ? "yes" : "no";
+                             if (param == "databases") return "1";
+                             return std::nullopt;
+                         }};
     check_->data = this;
     sync_timer_->data = this;
+    sweep_timer_->data = this;
     server_.on_close([this](Connection& c) {
         replies_off_.erase(c.id());
         skip_one_.erase(c.id());
+        watches_.unwatch(c.id());
     });
     uv_check_start(check_.get(), [](uv_check_t* h) {
         if (auto* s = uv::owner<Service>(h)) s->commit();
     });
 }
 
+void Service::start() {
+    server_.start();
+    // Keys that expired while the stash was down go at once; the rest at their time.
+    arm_sweep(store_->next_expiry());
+}
+
+void Service::fail(const std::exception& e, const char* then) {
+    log("%s; %s", e.what(), then);
+    fatal_ = e.what();
+    loop_.stop();
+}
+
 Server::Verdict Service::handle(Connection& c, std::span<const std::string_view> args) {
     // Stopping after a store failure: no request is answered any more, and
     // none of this turn's writes is committed (commit() sees fatal_).
     if (!fatal_.empty()) return Server::Verdict::defer;
+    ++stats_.commands;
     bool behind_held = c.holds_output();
     auto mark = c.out().size();
     bool keep = true;
     try {
         if (is_command(args[0], "client") && args.size() >= 2 && is_command(args[1], "reply")) {
-            client_command(c, args);
+            client_reply(c, args);
         } else {
             bool quiet = replies_off_.count(c.id()) > 0 || skip_one_.erase(c.id()) > 0;
             if (is_command(args[0], "reset")) {  // back to RESP2, replies on, as a new connection
                 replies_off_.erase(c.id());
                 skip_one_.erase(c.id());
+                watches_.unwatch(c.id());
+                c.session.tx = {};
                 quiet = false;
             }
-            if (is_command(args[0], "info")) {
-                if (args.size() > 2) resp::append_error(c.out(), wrong_args(args[0]));
-                else resp::append_verbatim(c.out(), info(), c.session.proto);
-            } else if (!connection_command(server_, c, args, facts_)) {
-                keep = execute(*store_, args, c.out(), c.session.proto);
-            }
+            if (!transaction(c, args)) keep = run(c, args);
             if (quiet) c.out().resize(mark);
         }
     } catch (const std::exception& e) {
-        log("%s; stopping", e.what());
-        fatal_ = e.what();
-        loop_.stop();
+        fail(e, "stopping");
         return Server::Verdict::defer;
     }
     if (!keep) c.close_after_reply();
@@ -83,7 +119,104 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
     return Server::Verdict::done;
 }
 
-void Service::client_command(Connection& c, std::span<const std::string_view> args) {
+bool Service::run(Connection& c, std::span<const std::string_view> args) {
+    auto& out = c.out();
+    if (is_command(args[0], "quit")) {
+        resp::append_simple(out, "OK");
+        return false;
+    }
+    if (is_command(args[0], "ping")) {
+        if (args.size() > 2) resp::append_error(out, wrong_args(args[0]));
+        else if (args.size() == 2) resp::append_bulk(out, args[1]);
+        else resp::append_simple(out, "PONG");
+        return true;
+    }
+    if (is_command(args[0], "info")) {
+        resp::append_verbatim(out, info(args.subspan(1)), c.session.proto);
+        return true;
+    }
+    Context ctx{*store_, watches_, unix_ms(), c.session.proto, options_.allow_flush};
+    if (execute(ctx, args, out)) {
+        arm_sweep(ctx.soonest_expiry);
+        return true;
+    }
+    if (!connection_command(server_, c, args, facts_)) resp::append_error(out, unknown_command(args[0]));
+    return true;
+}
+
+bool Service::transaction(Connection& c, std::span<const std::string_view> args) {
+    auto& tx = c.session.tx;
+    auto& out = c.out();
+    auto cmd = args[0];
+    bool control = is_command(cmd, "multi") || is_command(cmd, "exec") || is_command(cmd, "discard") ||
+                   is_command(cmd, "quit") || is_command(cmd, "reset") || is_command(cmd, "watch");
+    if (tx.open && !control) {
+        // Queued, not run: nothing is written before EXEC.
+        if (auto why = refusal(facts_, args)) {
+            tx.refused = true;
+            resp::append_error(out, *why);
+        } else {
+            tx.queued.emplace_back(args.begin(), args.end());
+            resp::append_simple(out, "QUEUED");
+        }
+        return true;
+    }
+    if (is_command(cmd, "multi")) {
+        if (args.size() != 1) resp::append_error(out, wrong_args(cmd));
+        else if (tx.open) resp::append_error(out, "ERR MULTI calls can not be nested");
+        else tx.open = true, resp::append_simple(out, "OK");
+        return true;
+    }
+    if (is_command(cmd, "watch")) {
+        if (tx.open) {
+            tx.refused = true;  // as Redis: the transaction is then aborted
+            resp::append_error(out, "ERR WATCH inside MULTI is not allowed");
+            return true;
+        }
+        auto now = unix_ms();
+        for (auto key : args.subspan(1)) {
+            auto e = store_->get(key);
+            watches_.watch(c.id(), key, e && (e->expires_ms == 0 || e->expires_ms > now) ? e->expires_ms : 0);
+        }
+        resp::append_simple(out, "OK");
+        return true;
+    }
+    if (is_command(cmd, "unwatch")) {
+        if (args.size() != 1) return resp::append_error(out, wrong_args(cmd)), true;
+        watches_.unwatch(c.id());
+        resp::append_simple(out, "OK");
+        return true;
+    }
+    if (is_command(cmd, "discard")) {
+        if (!tx.open) return resp::append_error(out, "ERR DISCARD without MULTI"), true;
+        tx = {};
+        watches_.unwatch(c.id());
+        resp::append_simple(out, "OK");
+        return true;
+    }
+    if (!is_command(cmd, "exec")) return false;
+    if (!tx.open) return resp::append_error(out, "ERR EXEC without MULTI"), true;
+    bool spoiled = watches_.spoiled(c.id(), unix_ms());
+    watches_.unwatch(c.id());
+    auto queued = std::move(tx.queued);
+    bool refused = tx.refused;
+    tx = {};
+    if (refused) return resp::append_error(out, "EXECABORT Transaction discarded because of previous errors."), true;
+    // A watched key changed: nothing runs, and the reply is a null array.
+    if (spoiled) return resp::append_null_array(out, c.session.proto), true;
+    // Every write in it lands in this loop turn's one commit, so on a
+    // durable store an EXEC is one SQLite transaction: all of it or none.
+    resp::append_array(out, queued.size());
+    bool keep = true;
+    for (auto& q : queued) {
+        std::vector<std::string_view> a(q.begin(), q.end());
+        keep = run(c, a) && keep;
+    }
+    if (!keep) c.close_after_reply();
+    return true;
+}
+
+void Service::client_reply(Connection& c, std::span<const std::string_view> args) {
     auto& out = c.out();
     if (args.size() != 3) return resp::append_error(out, wrong_args("client|reply"));
     auto id = c.id();
@@ -100,21 +233,98 @@ void Service::client_command(Connection& c, std::span<const std::string_view> ar
     }
 }
 
-std::string Service::info() const {
+std::string Service::info(std::span<const std::string_view> sections) {
+    auto wanted = [&](std::string_view name) {
+        if (sections.empty()) return true;
+        for (auto s : sections)
+            if (is_command(s, name) || is_command(s, "all") || is_command(s, "everything") || is_command(s, "default"))
+                return true;
+        return false;
+    };
     const bool durable = store_->durable();
-    std::string s = "# Server\r\n";
-    s += "redis_version:7.0.0\r\n";  // what clients compare against for features; we answer as Redis 7 would
-    s += "seq_stash_version:0.1.0\r\n";
-    s += "process_id:" + std::to_string(getpid()) + "\r\n";
-    s += "uptime_in_seconds:" + std::to_string((uv_now(loop_.get()) - started_ms_) / 1000) + "\r\n";
-    s += "\r\n# Clients\r\nconnected_clients:" + std::to_string(server_.clients()) + "\r\n";
-    s += "\r\n# Persistence\r\nloading:0\r\n";
-    s += std::string("aof_enabled:") + (durable ? "1" : "0") + "\r\n";
+    std::string s;
+    auto section = [&](const char* title) {
+        if (!s.empty()) s += "\r\n";
+        s += "# ";
+        s += title;
+        s += "\r\n";
+    };
+    auto field = [&](const char* name, const std::string& value) {
+        s += name;
+        s += ':';
+        s += value;
+        s += "\r\n";
+    };
+    if (wanted("server")) {
+        section("Server");
+        field("redis_version", "7.0.0");  // what clients compare against for features; we answer as Redis 7 would
+        field("seq_stash_version", "0.1.0");
+        field("redis_mode", "standalone");
+        field("process_id", std::to_string(getpid()));
+        field("uptime_in_seconds", std::to_string((loop_.now() - started_ms_) / 1000));
+    }
+    if (wanted("clients")) {
+        section("Clients");
+        field("connected_clients", std::to_string(server_.clients()));
+    }
+    if (wanted("memory")) {
+        section("Memory");
+        auto rss = resident_bytes();
+        field("used_memory", std::to_string(rss));  // the process's, not the keys' alone
+        field("used_memory_rss", std::to_string(rss));
+    }
+    if (wanted("persistence")) {
+        section("Persistence");
+        field("loading", "0");
+        field("aof_enabled", durable ? "1" : "0");
+        field("seq_fsync", !durable                              ? "none"
+                           : options_.fsync == Fsync::always     ? "always"
+                           : options_.fsync == Fsync::everysec   ? "everysec"
+                                                                 : "no");
+    }
+    if (wanted("stats")) {
+        section("Stats");
+        field("total_connections_received", std::to_string(server_.accepted()));
+        field("total_commands_processed", std::to_string(stats_.commands));
+        field("expired_keys", std::to_string(stats_.expired));
+    }
+    if (wanted("keyspace")) {
+        section("Keyspace");
+        if (auto n = store_->size()) field("db0", "keys=" + std::to_string(n) + ",expires=" +
+                                                      std::to_string(store_->expiring()) + ",avg_ttl=0");
+    }
     return s;
 }
 
+void Service::arm_sweep(std::int64_t expires_ms) {
+    if (expires_ms <= 0 || (sweep_at_ != 0 && sweep_at_ <= expires_ms)) return;
+    sweep_at_ = expires_ms;
+    auto delay = expires_ms - unix_ms();
+    uv_timer_start(sweep_timer_.get(), [](uv_timer_t* t) {
+        if (auto* s = uv::owner<Service>(t)) s->sweep();
+    }, delay > 0 ? static_cast<std::uint64_t>(delay) : 0, 0);
+}
+
+void Service::sweep() {
+    sweep_at_ = 0;
+    if (!fatal_.empty()) return;
+    try {
+        auto now = unix_ms();
+        auto keys = store_->expired(now, sweep_batch);
+        for (auto& k : keys) {
+            store_->del(k);
+            watches_.touch(k);
+        }
+        stats_.expired += keys.size();
+        // The check handle commits what this removed, with any client's writes.
+        arm_sweep(keys.size() == sweep_batch ? now : store_->next_expiry());
+    } catch (const std::exception& e) {
+        fail(e, "stopping");
+    }
+}
+
 void Service::commit() {
-    if (held_.empty() || !fatal_.empty()) return;
+    if ((held_.empty() && !store_->uncommitted()) || !fatal_.empty()) return;
     auto held = std::move(held_);
     held_.clear();
     try {
@@ -131,7 +341,7 @@ void Service::commit() {
     }
     for (auto id : held)
         if (auto* c = server_.find(id)) c->release_to(c->out_end());
-    if (fsync_ == Fsync::everysec && !uv_is_active(reinterpret_cast<uv_handle_t*>(sync_timer_.get())))
+    if (options_.fsync == Fsync::everysec && !uv_is_active(reinterpret_cast<uv_handle_t*>(sync_timer_.get())))
         uv_timer_start(sync_timer_.get(), [](uv_timer_t* t) {
             auto* s = uv::owner<Service>(t);
             if (!s) return;
@@ -141,9 +351,7 @@ void Service::commit() {
                 // After a failed fsync the kernel may have dropped the dirty
                 // pages: what was "synced" later might not be on disk. Stop,
                 // as for a failed commit; the restarted stash reads the store.
-                log("%s; stopping", e.what());
-                s->fatal_ = e.what();
-                s->loop_.stop();
+                s->fail(e, "stopping");
             }
         }, 1000, 0);
 }

@@ -1,6 +1,8 @@
 // The stash as a service: a Server whose requests run against a Store. With a
 // durable store, the replies of one loop turn wait for one commit (group
-// commit), so a client is never told "OK" before its write is saved.
+// commit), so a client is never told "OK" before its write is saved. Keys
+// with a TTL are swept by a timer set for the soonest one: an idle stash
+// never wakes up.
 #pragma once
 
 #include <cstdint>
@@ -10,39 +12,63 @@
 
 #include "connection_commands.hpp"
 #include "server.hpp"
+#include "stash.hpp"
 #include "store.hpp"
 #include "uv.hpp"
+#include "watches.hpp"
 
 namespace seq::stash {
 
+struct ServiceOptions {
+    Fsync fsync = Fsync::everysec;
+    bool allow_flush = false;  // FLUSHDB and FLUSHALL
+};
+
 class Service {
 public:
-    Service(uv::Loop& loop, Fd listener, ServerOptions options, std::unique_ptr<Store> store, Fsync fsync);
-    void start() { server_.start(); }
+    Service(uv::Loop& loop, Fd listener, ServerOptions server_options, std::unique_ptr<Store> store,
+            ServiceOptions options);
+    void start();
     // Non-empty once the store failed and the stash must stop.
     const std::string& fatal_error() const { return fatal_; }
 
 private:
     Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
+    // One command, outside a transaction or as part of EXEC. False: close.
+    bool run(Connection& c, std::span<const std::string_view> args);
+    // MULTI, queuing, EXEC, DISCARD, WATCH and UNWATCH; false if `args` is
+    // none of these and not queued.
+    bool transaction(Connection& c, std::span<const std::string_view> args);
     // CLIENT REPLY ON|OFF|SKIP, as Redis: a writer that needs no "+OK" per
     // write (the worker handing off its number) spares both sides the traffic.
-    void client_command(Connection& c, std::span<const std::string_view> args);
-    // INFO, in Redis's sections and fields where they apply.
-    std::string info() const;
+    void client_reply(Connection& c, std::span<const std::string_view> args);
+    // INFO [section...], in Redis's sections and fields where they apply.
+    std::string info(std::span<const std::string_view> sections);
     const DaemonFacts& facts() const { return facts_; }
     void commit();
+    // Removes keys whose time has come, a bounded batch per wakeup, and sets
+    // the timer for the next one.
+    void sweep();
+    void arm_sweep(std::int64_t expires_ms);
+    void fail(const std::exception& e, const char* then);
 
     uv::Loop& loop_;
     std::unique_ptr<Store> store_;
-    Fsync fsync_;
+    ServiceOptions options_;
     Server server_;
     uv::Check check_;
     uv::Timer sync_timer_;
+    uv::Timer sweep_timer_;
+    std::int64_t sweep_at_ = 0;  // Unix ms the sweep timer is set for; 0: not set
+    Watches watches_;
     std::vector<std::uint64_t> held_;  // connections whose replies wait for the commit
     std::unordered_set<std::uint64_t> replies_off_, skip_one_;
     std::string fatal_;
     DaemonFacts facts_;
     std::uint64_t started_ms_ = 0;
+    struct Stats {
+        std::uint64_t connections = 0, commands = 0, expired = 0;
+    } stats_;
 };
 
 }  // namespace seq::stash

@@ -88,38 +88,96 @@ public:
                                                                : "PRAGMA synchronous=OFF");
         exec("PRAGMA wal_autocheckpoint=1000");
         if (fresh) make_store();
-        get_ = prepare("SELECT value FROM kv WHERE key = ?1");
-        set_ = prepare("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = ?2");
+        else upgrade();
+        get_ = prepare("SELECT value, expires FROM kv WHERE key = ?1");
+        put_ = prepare("INSERT INTO kv (key, value, expires) VALUES (?1, ?2, ?3) "
+                       "ON CONFLICT (key) DO UPDATE SET value = ?2, expires = ?3");
+        expire_ = prepare("UPDATE kv SET expires = ?2 WHERE key = ?1");
         del_ = prepare("DELETE FROM kv WHERE key = ?1");
+        scan_ = prepare("SELECT id, key, expires FROM kv WHERE id >= ?1 ORDER BY id LIMIT ?2");
+        count_ = prepare("SELECT count(*) FROM kv");
+        expiring_ = prepare("SELECT count(*) FROM kv WHERE expires > 0");
+        expired_ = prepare("SELECT key FROM kv WHERE expires > 0 AND expires <= ?1 ORDER BY expires LIMIT ?2");
+        next_expiry_ = prepare("SELECT min(expires) FROM kv WHERE expires > 0");
     }
 
-    std::optional<std::string> get(std::string_view key) override {
-        bind(get_.get(), 1, key);
-        std::optional<std::string> out;
-        int rc = sqlite3_step(get_.get());
-        if (rc == SQLITE_ROW) {
-            auto* p = static_cast<const char*>(sqlite3_column_blob(get_.get(), 0));
-            out.emplace(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(get_.get(), 0)));
-        } else if (rc != SQLITE_DONE) {
-            reset(get_.get());
-            fail("reading");
-        }
-        reset(get_.get());
+    std::optional<Entry> get(std::string_view key) override {
+        Query q(*this, get_.get());
+        q.bind(1, key);
+        std::optional<Entry> out;
+        if (q.row("reading")) out.emplace(Entry{q.blob(0), sqlite3_column_int64(get_.get(), 1)});
         return out;
     }
 
-    void set(std::string_view key, std::string_view value) override {
+    void put(std::string_view key, std::string_view value, std::int64_t expires_ms) override {
         begin();
-        bind(set_.get(), 1, key);
-        bind(set_.get(), 2, value);
-        step_done(set_.get(), "writing");
+        Query q(*this, put_.get());
+        q.bind(1, key);
+        q.bind(2, value);
+        sqlite3_bind_int64(put_.get(), 3, expires_ms);
+        q.done("writing");
+    }
+
+    bool set_expiry(std::string_view key, std::int64_t expires_ms) override {
+        begin();
+        Query q(*this, expire_.get());
+        q.bind(1, key);
+        sqlite3_bind_int64(expire_.get(), 2, expires_ms);
+        q.done("writing");
+        return sqlite3_changes(db_.get()) > 0;
     }
 
     bool del(std::string_view key) override {
         begin();
-        bind(del_.get(), 1, key);
-        step_done(del_.get(), "deleting");
+        Query q(*this, del_.get());
+        q.bind(1, key);
+        q.done("deleting");
         return sqlite3_changes(db_.get()) > 0;
+    }
+
+    std::size_t size() override {
+        Query q(*this, count_.get());
+        return q.row("counting") ? static_cast<std::size_t>(sqlite3_column_int64(count_.get(), 0)) : 0;
+    }
+
+    std::size_t expiring() override {
+        Query q(*this, expiring_.get());
+        return q.row("counting") ? static_cast<std::size_t>(sqlite3_column_int64(expiring_.get(), 0)) : 0;
+    }
+
+    ScanPage scan(std::uint64_t cursor, std::size_t count) override {
+        ScanPage page;
+        Query q(*this, scan_.get());
+        sqlite3_bind_int64(scan_.get(), 1, static_cast<std::int64_t>(cursor));
+        sqlite3_bind_int64(scan_.get(), 2, static_cast<std::int64_t>(count) + 1);  // one more: is there a next page?
+        while (q.row("scanning")) {
+            auto id = static_cast<std::uint64_t>(sqlite3_column_int64(scan_.get(), 0));
+            if (page.keys.size() == count) {
+                page.next = id;
+                break;
+            }
+            page.keys.emplace_back(q.blob(1), sqlite3_column_int64(scan_.get(), 2));
+        }
+        return page;
+    }
+
+    void clear() override {
+        begin();
+        exec("DELETE FROM kv");
+    }
+
+    std::vector<std::string> expired(std::int64_t now_ms, std::size_t limit) override {
+        std::vector<std::string> keys;
+        Query q(*this, expired_.get());
+        sqlite3_bind_int64(expired_.get(), 1, now_ms);
+        sqlite3_bind_int64(expired_.get(), 2, static_cast<std::int64_t>(limit));
+        while (q.row("sweeping")) keys.push_back(q.blob(0));
+        return keys;
+    }
+
+    std::int64_t next_expiry() override {
+        Query q(*this, next_expiry_.get());
+        return q.row("reading") ? sqlite3_column_int64(next_expiry_.get(), 0) : 0;
     }
 
     bool uncommitted() const override { return in_tx_; }
@@ -166,10 +224,69 @@ private:
                                      " schema objects); refusing to write into it");
         return true;
     }
+    // One statement's run: bound, stepped, and always reset after.
+    class Query {
+    public:
+        Query(SqliteStore& store, sqlite3_stmt* s) : store_(store), s_(s) {}
+        Query(const Query&) = delete;
+        Query& operator=(const Query&) = delete;
+        ~Query() {
+            sqlite3_reset(s_);
+            sqlite3_clear_bindings(s_);
+        }
+        void bind(int i, std::string_view v) {
+            sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+        }
+        bool row(const char* what) {
+            int rc = sqlite3_step(s_);
+            if (rc == SQLITE_ROW) return true;
+            if (rc != SQLITE_DONE) store_.fail(what);
+            return false;
+        }
+        void done(const char* what) {
+            if (sqlite3_step(s_) != SQLITE_DONE) store_.fail(what);
+        }
+        std::string blob(int column) {
+            auto* p = static_cast<const char*>(sqlite3_column_blob(s_, column));
+            return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(s_, column)));
+        }
+
+    private:
+        SqliteStore& store_;
+        sqlite3_stmt* s_;
+    };
+
+    // Version 2: a number per key for SCAN (the rowid), and its expiry.
+    static constexpr int schema_version = 2;
+    static constexpr const char* create_kv =
+        "CREATE TABLE kv (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE, value BLOB NOT NULL, "
+        "expires INTEGER NOT NULL DEFAULT 0)";
+    // Only keys with a TTL are in it: a write without one never touches it.
+    static constexpr const char* create_expiry_index = "CREATE INDEX kv_expires ON kv (expires) WHERE expires > 0";
+
     void make_store() {
         exec("BEGIN");
-        exec("CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID");
+        exec(create_kv);
+        exec(create_expiry_index);
         exec(("PRAGMA application_id=" + std::to_string(stash_application_id)).c_str());
+        exec(("PRAGMA user_version=" + std::to_string(schema_version)).c_str());
+        exec("COMMIT");
+    }
+    // A store of version 1 held (key, value) only: its keys move into the new
+    // table in one transaction, so a crash leaves either the old or the new.
+    void upgrade() {
+        auto version = single_int("PRAGMA user_version");
+        if (version == schema_version) return;
+        if (version > schema_version)
+            throw std::runtime_error("store " + path_ + " has schema version " + std::to_string(version) +
+                                     ", newer than this seq-stash knows (" + std::to_string(schema_version) + ")");
+        exec("BEGIN");
+        exec("ALTER TABLE kv RENAME TO kv_v1");
+        exec(create_kv);
+        exec(create_expiry_index);
+        exec("INSERT INTO kv (key, value) SELECT key, value FROM kv_v1");
+        exec("DROP TABLE kv_v1");
+        exec(("PRAGMA user_version=" + std::to_string(schema_version)).c_str());
         exec("COMMIT");
     }
     void check_integrity() {
@@ -187,18 +304,6 @@ private:
             fail("unreadable");
         return Stmt(s);
     }
-    void bind(sqlite3_stmt* s, int i, std::string_view v) {
-        sqlite3_bind_blob(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    }
-    void reset(sqlite3_stmt* s) {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-    }
-    void step_done(sqlite3_stmt* s, const char* what) {
-        int rc = sqlite3_step(s);
-        reset(s);
-        if (rc != SQLITE_DONE) fail(what);
-    }
     void begin() {
         if (in_tx_) return;
         exec("BEGIN");
@@ -207,7 +312,7 @@ private:
 
     std::string path_;
     std::unique_ptr<sqlite3, DbCloser> db_;
-    Stmt get_, set_, del_;
+    Stmt get_, put_, expire_, del_, scan_, count_, expiring_, expired_, next_expiry_;
     bool in_tx_ = false;
 };
 

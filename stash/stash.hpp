@@ -1,17 +1,35 @@
-// The stash's commands: PING, GET, SET, DEL, INFO, QUIT, with Redis's replies.
+// The stash's key commands, as Redis's string commands: GET, SET with its
+// options, INCR and kin, MGET/MSET, EXPIRE and TTL, KEYS, SCAN, DBSIZE,
+// TYPE, FLUSHDB. Pure logic over a Store and a clock: no sockets here.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
-#include "server.hpp"
+#include "connection_commands.hpp"
 #include "store.hpp"
+#include "watches.hpp"
 
 namespace seq::stash {
 
-// Executes one request against `store`, appending the reply to `out`.
-// Returns false when the client asked to close (QUIT).
-bool execute(Store& store, std::span<const std::string_view> args, std::string& out, int proto = 2);
+struct Context {
+    Store& store;
+    Watches& watches;
+    std::int64_t now_ms;  // Unix milliseconds: expiry times are absolute
+    int proto = 2;
+    bool flush_allowed = false;  // FLUSHDB, only with seq-stash --allow-flush
+    // Out: the soonest expiry this command set (0: none), for the sweep.
+    std::int64_t soonest_expiry = 0;
+};
+
+// Executes one key command, appending the reply to `out`; false if `args`
+// is not one of them.
+bool execute(Context& ctx, std::span<const std::string_view> args, std::string& out);
+
+// The key commands as COMMAND describes them.
+const std::vector<CommandSpec>& key_command_specs();
 
 }  // namespace seq::stash

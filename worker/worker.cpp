@@ -134,19 +134,6 @@ void Worker::release(Connection& c, bool behind_held) {
         c.release_to(c.out_end());
 }
 
-std::optional<std::string> Worker::unqueueable(std::span<const std::string_view> args) const {
-    auto name = lowercase(args[0]);
-    const CommandSpec* spec = nullptr;
-    for (auto& s : facts().commands)
-        if (s.name == name) spec = &s;
-    for (auto& s : connection_command_specs())
-        if (!spec && s.name == name) spec = &s;
-    if (!spec) return unknown_command(args[0]);
-    auto n = static_cast<int>(args.size());
-    if (spec->arity >= 0 ? n != spec->arity : n < -spec->arity) return wrong_args(args[0]);
-    return std::nullopt;
-}
-
 std::optional<Server::Verdict> Worker::transaction(Command cmd, std::span<const std::string_view> args, Connection& c) {
     auto& tx = c.session.tx;
     auto& out = c.out();
@@ -159,7 +146,7 @@ std::optional<Server::Verdict> Worker::transaction(Command cmd, std::span<const 
                    is_command(args[0], "reset");
     if (tx.open && !control) {
         // Queued, not run: nothing is applied, and no number used, before EXEC.
-        if (auto why = unqueueable(args)) {
+        if (auto why = refusal(facts(), args)) {
             tx.refused = true;
             resp::append_error(out, *why);
         } else {

@@ -55,8 +55,6 @@ private:
     // MULTI, commands queued, EXEC and DISCARD, as Redis has them. Returns
     // nullopt if `cmd` is not part of a transaction; else done or defer.
     std::optional<Server::Verdict> transaction(Command cmd, std::span<const std::string_view> args, Connection& c);
-    // Why a command cannot be queued (unknown, wrong arity), if it cannot.
-    std::optional<std::string> unqueueable(std::span<const std::string_view> args) const;
     bool waits_for_stash(Connection& c);
     // Releases c's replies now, or behind the ones it already holds.
     void release(Connection& c, bool behind_held);
