@@ -1,0 +1,350 @@
+// The stash's key commands, without sockets: each against both stores (in
+// memory, and SQLite in a temp file), with a clock the test moves.
+#include <doctest/doctest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "glob.hpp"
+#include "stash.hpp"
+#include "store.hpp"
+#include "watches.hpp"
+
+using namespace seq::stash;
+
+namespace {
+
+struct TempFile {
+    std::string dir;
+    TempFile() {
+        char tmpl[] = "/tmp/seq-stash-unit-XXXXXX";
+        REQUIRE(mkdtemp(tmpl));
+        dir = tmpl;
+    }
+    ~TempFile() { std::filesystem::remove_all(dir); }
+    std::string path() const { return dir + "/stash.db"; }
+};
+
+struct Keys {
+    explicit Keys(std::unique_ptr<Store> s) : store(std::move(s)) {}
+    std::unique_ptr<Store> store;
+    Watches watches;
+    std::int64_t now = 1'700'000'000'000;
+    bool flush_allowed = false;
+    std::int64_t soonest = 0;
+
+    std::string operator()(std::vector<std::string_view> args) {
+        Context ctx{*store, watches, now, 2, flush_allowed};
+        std::string out;
+        REQUIRE_MESSAGE(execute(ctx, args, out), "not a key command: ", std::string(args[0]));
+        soonest = ctx.soonest_expiry;
+        store->commit();
+        return out;
+    }
+};
+
+// Runs `body` once per store.
+template <class F>
+void each_store(F body) {
+    SUBCASE("in memory") {
+        Keys k{std::make_unique<MemoryStore>()};
+        body(k);
+    }
+    SUBCASE("in SQLite") {
+        TempFile f;
+        Keys k{open_sqlite_store(f.path(), Fsync::no)};
+        body(k);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("SET and its options, GET, SETNX, GETSET, GETDEL, MSET, MGET") {
+    each_store([](Keys& k) {
+        CHECK(k({"GET", "a"}) == "$-1\r\n");
+        CHECK(k({"SET", "a", "1"}) == "+OK\r\n");
+        CHECK(k({"GET", "a"}) == "$1\r\n1\r\n");
+        CHECK(k({"SET", "a", "2", "NX"}) == "$-1\r\n");
+        CHECK(k({"SET", "b", "2", "XX"}) == "$-1\r\n");
+        CHECK(k({"SET", "a", "3", "XX", "GET"}) == "$1\r\n1\r\n");
+        CHECK(k({"SET", "c", "x", "NX", "GET"}) == "$-1\r\n");
+        CHECK(k({"GET", "c"}) == "$1\r\nx\r\n");
+        CHECK(k({"SET", "a", "1", "NX", "XX"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SET", "a", "1", "EX", "10", "PX", "5"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SET", "a", "1", "EX", "10", "KEEPTTL"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SET", "a", "1", "EX"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SET", "a", "1", "BOGUS"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SET", "a", "1", "EX", "0"}) == "-ERR invalid expire time in 'set' command\r\n");
+        CHECK(k({"SET", "a", "1", "EX", "x"}) == "-ERR invalid expire time in 'set' command\r\n");
+        CHECK(k({"SET", "a", "1", "EX", "9223372036854775807"}) == "-ERR invalid expire time in 'set' command\r\n");
+        CHECK(k({"GET", "a"}) == "$1\r\n3\r\n");  // none of the refused ones changed it
+        CHECK(k({"SETNX", "a", "9"}) == ":0\r\n");
+        CHECK(k({"SETNX", "d", "9"}) == ":1\r\n");
+        CHECK(k({"GETSET", "d", "10"}) == "$1\r\n9\r\n");
+        CHECK(k({"GETDEL", "d"}) == "$2\r\n10\r\n");
+        CHECK(k({"GETDEL", "d"}) == "$-1\r\n");
+        CHECK(k({"MSET", "x", "1", "y", "2"}) == "+OK\r\n");
+        CHECK(k({"MSET", "x", "1", "y"}) == "-ERR wrong number of arguments for 'mset' command\r\n");
+        CHECK(k({"MGET", "x", "nope", "y"}) == "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
+        CHECK(k({"GET"}) == "-ERR wrong number of arguments for 'get' command\r\n");
+        // Binary keys and values, NUL included.
+        CHECK(k({"SET", std::string_view("k\0y", 3), std::string_view("v\0\r\n", 4)}) == "+OK\r\n");
+        CHECK(k({"GET", std::string_view("k\0y", 3)}) == std::string("$4\r\nv\0\r\n\r\n", 10));
+    });
+}
+
+TEST_CASE("INCR, DECR, INCRBY, DECRBY: integers only, overflow refused, TTL kept") {
+    each_store([](Keys& k) {
+        CHECK(k({"INCR", "n"}) == ":1\r\n");
+        CHECK(k({"INCRBY", "n", "41"}) == ":42\r\n");
+        CHECK(k({"DECR", "n"}) == ":41\r\n");
+        CHECK(k({"DECRBY", "n", "-9"}) == ":50\r\n");
+        CHECK(k({"INCRBY", "n", "x"}) == "-ERR value is not an integer or out of range\r\n");
+        CHECK(k({"INCRBY", "n", "1.5"}) == "-ERR value is not an integer or out of range\r\n");
+        CHECK(k({"SET", "s", "abc"}) == "+OK\r\n");
+        CHECK(k({"INCR", "s"}) == "-ERR value is not an integer or out of range\r\n");
+        CHECK(k({"SET", "s", " 1"}) == "+OK\r\n");
+        CHECK(k({"INCR", "s"}) == "-ERR value is not an integer or out of range\r\n");
+        CHECK(k({"SET", "m", "9223372036854775806"}) == "+OK\r\n");
+        CHECK(k({"INCR", "m"}) == ":9223372036854775807\r\n");
+        CHECK(k({"INCR", "m"}) == "-ERR increment or decrement would overflow\r\n");
+        CHECK(k({"GET", "m"}) == "$19\r\n9223372036854775807\r\n");
+        CHECK(k({"SET", "low", "-9223372036854775807"}) == "+OK\r\n");
+        CHECK(k({"DECRBY", "low", "1"}) == ":-9223372036854775808\r\n");
+        CHECK(k({"DECR", "low"}) == "-ERR increment or decrement would overflow\r\n");
+        CHECK(k({"DECRBY", "n", "-9223372036854775808"}) == "-ERR decrement would overflow\r\n");
+        CHECK(k({"SET", "t", "1", "EX", "100"}) == "+OK\r\n");
+        CHECK(k({"INCR", "t"}) == ":2\r\n");
+        CHECK(k({"TTL", "t"}) == ":100\r\n");
+    });
+}
+
+TEST_CASE("expiry: lazy on access, TTL and PTTL, EXPIRE and its options, PERSIST, a time past deletes") {
+    each_store([](Keys& k) {
+        CHECK(k({"SET", "a", "v", "PX", "1500"}) == "+OK\r\n");
+        CHECK(k.soonest == k.now + 1500);
+        CHECK(k({"PTTL", "a"}) == ":1500\r\n");
+        CHECK(k({"TTL", "a"}) == ":2\r\n");  // rounded, as Redis does
+        CHECK(k({"TTL", "none"}) == ":-2\r\n");
+        CHECK(k({"SET", "b", "v"}) == "+OK\r\n");
+        CHECK(k({"TTL", "b"}) == ":-1\r\n");
+        k.now += 1499;
+        CHECK(k({"GET", "a"}) == "$1\r\nv\r\n");
+        k.now += 1;
+        CHECK(k({"GET", "a"}) == "$-1\r\n");
+        CHECK(k({"EXISTS", "a", "b", "b"}) == ":2\r\n");
+        CHECK(k({"TYPE", "a"}) == "+none\r\n");
+        CHECK(k({"TYPE", "b"}) == "+string\r\n");
+        CHECK(k({"SET", "a", "w", "XX"}) == "$-1\r\n");  // an expired key is no key
+        // EXPIRE and its kin.
+        CHECK(k({"EXPIRE", "none", "10"}) == ":0\r\n");
+        CHECK(k({"EXPIRE", "b", "10", "XX"}) == ":0\r\n");
+        CHECK(k({"EXPIRE", "b", "10", "NX"}) == ":1\r\n");
+        CHECK(k({"EXPIRE", "b", "20", "NX"}) == ":0\r\n");
+        CHECK(k({"EXPIRE", "b", "5", "GT"}) == ":0\r\n");
+        CHECK(k({"EXPIRE", "b", "30", "GT"}) == ":1\r\n");
+        CHECK(k({"EXPIRE", "b", "40", "LT"}) == ":0\r\n");
+        CHECK(k({"PEXPIRE", "b", "2500", "LT"}) == ":1\r\n");
+        CHECK(k({"PTTL", "b"}) == ":2500\r\n");
+        CHECK(k({"EXPIREAT", "b", std::to_string(k.now / 1000 + 100)}) == ":1\r\n");
+        CHECK(k({"PEXPIREAT", "b", std::to_string(k.now + 7000)}) == ":1\r\n");
+        CHECK(k({"PTTL", "b"}) == ":7000\r\n");
+        CHECK(k({"EXPIRE", "b", "10", "NX", "XX"}) ==
+              "-ERR NX and XX, GT or LT options at the same time are not compatible\r\n");
+        CHECK(k({"EXPIRE", "b", "10", "GT", "LT"}) == "-ERR GT and LT options at the same time are not compatible\r\n");
+        CHECK(k({"EXPIRE", "b", "10", "SOON"}) == "-ERR Unsupported option SOON\r\n");
+        CHECK(k({"EXPIRE", "b", "x"}) == "-ERR invalid expire time in 'expire' command\r\n");
+        CHECK(k({"EXPIRE", "b", "9223372036854775807"}) == "-ERR invalid expire time in 'expire' command\r\n");
+        CHECK(k({"PTTL", "b"}) == ":7000\r\n");  // the refused ones changed nothing
+        CHECK(k({"PERSIST", "b"}) == ":1\r\n");
+        CHECK(k({"PERSIST", "b"}) == ":0\r\n");
+        CHECK(k({"TTL", "b"}) == ":-1\r\n");
+        CHECK(k({"EXPIRE", "b", "0"}) == ":1\r\n");  // a time already past deletes
+        CHECK(k({"GET", "b"}) == "$-1\r\n");
+        // SET without KEEPTTL drops the TTL; with it, keeps it.
+        CHECK(k({"SET", "c", "1", "EX", "50"}) == "+OK\r\n");
+        CHECK(k({"SET", "c", "2", "KEEPTTL"}) == "+OK\r\n");
+        CHECK(k({"TTL", "c"}) == ":50\r\n");
+        CHECK(k({"SET", "c", "3"}) == "+OK\r\n");
+        CHECK(k({"TTL", "c"}) == ":-1\r\n");
+        CHECK(k({"SET", "d", "1", "EXAT", std::to_string(k.now / 1000 + 60)}) == "+OK\r\n");
+        CHECK(k({"SET", "e", "1", "PXAT", std::to_string(k.now + 60000)}) == "+OK\r\n");
+        CHECK(k({"PTTL", "e"}) == ":60000\r\n");
+        CHECK(k({"SETEX", "f", "5", "v"}) == "+OK\r\n");
+        CHECK(k({"PSETEX", "g", "5", "v"}) == "+OK\r\n");
+        CHECK(k({"SETEX", "f", "0", "v"}) == "-ERR invalid expire time in 'setex' command\r\n");
+        CHECK(k({"PTTL", "g"}) == ":5\r\n");
+    });
+}
+
+TEST_CASE("the sweep's view: expired keys soonest first, bounded, and the next expiry") {
+    each_store([](Keys& k) {
+        CHECK(k.store->next_expiry() == 0);
+        k({"SET", "late", "v", "PX", "300"});
+        k({"SET", "soon", "v", "PX", "100"});
+        k({"SET", "mid", "v", "PX", "200"});
+        k({"SET", "never", "v"});
+        CHECK(k.store->next_expiry() == k.now + 100);
+        CHECK(k.store->expiring() == 3);
+        CHECK(k.store->expired(k.now + 99, 10).empty());
+        CHECK(k.store->expired(k.now + 250, 10) == std::vector<std::string>{"soon", "mid"});
+        CHECK(k.store->expired(k.now + 1000, 1) == std::vector<std::string>{"soon"});
+        k({"PERSIST", "soon"});
+        CHECK(k.store->next_expiry() == k.now + 200);
+        k({"DEL", "mid"});
+        k({"SET", "late", "w"});  // a SET without KEEPTTL takes the key off the sweep
+        CHECK(k.store->next_expiry() == 0);
+        CHECK(k.store->expiring() == 0);
+    });
+}
+
+TEST_CASE("DEL, EXISTS, DBSIZE, KEYS, SCAN: a walk sees each key there from start to end exactly once") {
+    each_store([](Keys& k) {
+        for (int i = 0; i < 50; ++i) k({"SET", "key:" + std::to_string(i), "v"});
+        k({"SET", "other", "v"});
+        CHECK(k({"DBSIZE"}) == ":51\r\n");
+        CHECK(k({"DEL", "key:0", "key:1", "nope"}) == ":2\r\n");
+        CHECK(k({"UNLINK", "key:2"}) == ":1\r\n");
+        CHECK(k({"DBSIZE"}) == ":48\r\n");
+        CHECK(k({"KEYS", "o*"}) == "*1\r\n$5\r\nother\r\n");
+        CHECK(k({"KEYS", "key:4?"}).starts_with("*10\r\n"));
+        // Walk with MATCH, deleting and adding keys between pages.
+        std::multiset<std::string> seen;
+        std::string cursor = "0";
+        int pages = 0;
+        do {
+            Context ctx{*k.store, k.watches, k.now};
+            std::string out;
+            std::vector<std::string_view> args{"SCAN", cursor, "MATCH", "key:*", "COUNT", "7"};
+            REQUIRE(execute(ctx, args, out));
+            // *2 $n cursor *m keys...
+            auto lines = std::vector<std::string>{};
+            std::size_t at = 0;
+            while (at < out.size()) {
+                auto end = out.find("\r\n", at);
+                lines.push_back(out.substr(at, end - at));
+                at = end + 2;
+            }
+            REQUIRE(lines.size() >= 4);
+            cursor = lines[2];
+            for (std::size_t i = 5; i < lines.size(); i += 2) seen.insert(lines[i]);
+            if (pages == 1) {
+                k({"DEL", "key:49"});  // not seen yet, gone before its page
+                k({"SET", "key:new", "v"});
+            }
+            ++pages;
+        } while (cursor != "0" && pages < 100);
+        CHECK(pages == 7);  // 48 keys (then one more and one less), 7 looked at per page
+        CHECK(seen.size() == 46 + 1);
+        CHECK(seen.count("key:new") == 1);
+        for (int i = 3; i < 49; ++i) CHECK(seen.count("key:" + std::to_string(i)) == 1);
+        CHECK(seen.count("key:49") == 0);
+        CHECK(k({"SCAN", "x"}) == "-ERR invalid cursor\r\n");
+        CHECK(k({"SCAN", "0", "COUNT", "0"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SCAN", "0", "COUNT"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SCAN", "0", "TYPE", "list"}).ends_with("*0\r\n"));
+        // An expired key is in DBSIZE until swept, as in Redis, but not in KEYS.
+        k({"SET", "brief", "v", "PX", "10"});
+        k.now += 10;
+        CHECK(k({"KEYS", "brief"}) == "*0\r\n");
+    });
+}
+
+TEST_CASE("FLUSHDB only with --allow-flush, and it spoils every WATCH") {
+    each_store([](Keys& k) {
+        k({"SET", "a", "1"});
+        CHECK(k({"FLUSHDB"}) ==
+              "-ERR flushdb is disabled on this stash: start seq-stash with --allow-flush to allow it\r\n");
+        CHECK(k({"FLUSHALL"}).starts_with("-ERR flushall is disabled"));
+        CHECK(k({"DBSIZE"}) == ":1\r\n");
+        k.flush_allowed = true;
+        k.watches.watch(7, "elsewhere", 0);
+        CHECK(k({"FLUSHDB", "BOGUS"}) == "-ERR syntax error\r\n");
+        CHECK(k({"FLUSHDB", "ASYNC"}) == "+OK\r\n");
+        CHECK(k({"DBSIZE"}) == ":0\r\n");
+        CHECK(k.watches.spoiled(7, k.now));
+    });
+}
+
+TEST_CASE("WATCH bookkeeping: a write or an expiry spoils only the watchers of that key") {
+    Watches w;
+    w.watch(1, "a", 0);
+    w.watch(2, "b", 5000);
+    w.watch(2, "b", 5000);  // twice is once
+    CHECK_FALSE(w.spoiled(1, 1000));
+    w.touch("c");
+    CHECK_FALSE(w.spoiled(1, 1000));
+    w.touch("a");
+    CHECK(w.spoiled(1, 1000));
+    CHECK_FALSE(w.spoiled(2, 4999));
+    CHECK(w.spoiled(2, 5000));  // b expired since it was watched
+    w.unwatch(1);
+    CHECK_FALSE(w.spoiled(1, 1000));
+    w.unwatch(2);
+    CHECK(w.empty());
+    // Writes through the commands touch their keys.
+    MemoryStore store;
+    Watches ws;
+    ws.watch(3, "n", 0);
+    Context ctx{store, ws, 1000};
+    std::string out;
+    std::vector<std::string_view> get{"GET", "n"}, incr{"INCR", "n"};
+    execute(ctx, get, out);
+    CHECK_FALSE(ws.spoiled(3, 1000));
+    execute(ctx, incr, out);
+    CHECK(ws.spoiled(3, 1000));
+}
+
+TEST_CASE("glob patterns as Redis reads them") {
+    struct Case {
+        const char* pattern;
+        const char* text;
+        bool match;
+    };
+    for (auto c : std::vector<Case>{{"*", "", true},         {"*", "abc", true},       {"a*", "abc", true},
+                                    {"a*c", "abc", true},    {"a*c", "abd", false},    {"a?c", "abc", true},
+                                    {"a?c", "ac", false},    {"[abc]x", "bx", true},   {"[abc]x", "dx", false},
+                                    {"[^abc]x", "dx", true}, {"[^abc]x", "ax", false}, {"[a-c]", "b", true},
+                                    {"[c-a]", "b", true},    {"[a-c]", "d", false},    {"\\*", "*", true},
+                                    {"\\*", "a", false},     {"[\\]]", "]", true},     {"**a**b", "xaxb", true},
+                                    {"a*b*c", "aXbYc", true}, {"a*b*c", "aXbY", false}, {"user:?:*", "user:1:x", true},
+                                    {"[ab", "a", true},      {"", "", true},           {"", "a", false}}) {
+        CAPTURE(c.pattern);
+        CAPTURE(c.text);
+        CHECK(glob_match(c.pattern, c.text) == c.match);
+    }
+    CHECK(glob_match("a?b", std::string_view("a\0b", 3)));
+    // Many stars against a long text that fails: quick, not exponential.
+    CHECK_FALSE(glob_match("*a*a*a*a*a*a*a*a*a*a*b", std::string(5000, 'a')));
+}
+
+TEST_CASE("a store written by an earlier version (keys and values only) is upgraded in place") {
+    TempFile f;
+    {
+        sqlite3* db = nullptr;
+        REQUIRE(sqlite3_open(f.path().c_str(), &db) == SQLITE_OK);
+        const char* v1 =
+            "PRAGMA journal_mode=WAL;"
+            "CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+            "PRAGMA application_id=1397051731;"  // "SEQS"
+            "INSERT INTO kv VALUES (CAST('sequence' AS BLOB), CAST('41' AS BLOB)), (CAST('other' AS BLOB), CAST('x' AS BLOB));";  // blobs, as v1 wrote them
+        CHECK(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(db);
+    }
+    {
+        Keys k{open_sqlite_store(f.path(), Fsync::always)};
+        CHECK(k({"GET", "sequence"}) == "$2\r\n41\r\n");
+        CHECK(k({"INCR", "sequence"}) == ":42\r\n");
+        CHECK(k({"SET", "t", "v", "EX", "100"}) == "+OK\r\n");
+        CHECK(k({"DBSIZE"}) == ":3\r\n");
+    }
+    // Reopened: already version 2, and the TTL is still there.
+    Keys k{open_sqlite_store(f.path(), Fsync::always)};
+    CHECK(k({"GET", "sequence"}) == "$2\r\n42\r\n");
+    CHECK(k({"TTL", "t"}) == ":100\r\n");
+}
