@@ -120,7 +120,14 @@ void client(Server& server, Connection& c, std::span<const std::string_view> arg
         server.each([&](Connection& each) { all += client_line(each, now); });
         resp::append_verbatim(out, all, c.session.proto);
     } else if (is_command(sub, "reply")) {
-        resp::append_error(out, "ERR CLIENT REPLY is not supported on this socket");
+        // OFF and SKIP are not answered; ON is. A writer that needs no "+OK"
+        // per write (the worker handing off its number) spares both sides.
+        using Replies = Connection::Session::Replies;
+        if (argc != 3) return resp::append_error(out, wrong_args("client|reply"));
+        if (is_command(args[2], "on")) c.session.replies = Replies::on, resp::append_simple(out, "OK");
+        else if (is_command(args[2], "off")) c.session.replies = Replies::off;
+        else if (is_command(args[2], "skip")) c.session.replies = Replies::skip;
+        else resp::append_error(out, "ERR syntax error: CLIENT REPLY takes ON, OFF or SKIP");
     } else {
         std::string shown;
         for (char ch : sub.substr(0, 64)) shown += std::isprint(static_cast<unsigned char>(ch)) ? ch : '?';
@@ -254,6 +261,7 @@ bool connection_command(Server& server, Connection& c, std::span<const std::stri
         if (args.size() != 1) return resp::append_error(out, wrong_args(cmd)), true;
         c.session.proto = 2;
         c.session.name.clear();
+        c.session.replies = Connection::Session::Replies::on;
         server.monitor(c, false);
         resp::append_simple(out, "RESET");
     } else if (is_command(cmd, "client")) {

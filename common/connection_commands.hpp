@@ -1,7 +1,7 @@
 // The commands about the connection itself, which every RESP socket of the
 // project answers the same way, as Redis does, so that clients connect with
 // their defaults: HELLO (RESP2 or RESP3), ECHO, SELECT 0, RESET, CLIENT
-// (SETNAME, GETNAME, ID, SETINFO, INFO, LIST; REPLY is the daemon's own),
+// (SETNAME, GETNAME, ID, SETINFO, INFO, LIST, REPLY),
 // COMMAND (COUNT, DOCS, INFO, and bare), CONFIG GET, and MONITOR.
 #pragma once
 

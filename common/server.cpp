@@ -130,7 +130,18 @@ std::size_t Connection::process(std::string_view input) {
             if (monitoring_ && !is_command(args_[0], "reset") && !is_command(args_[0], "quit")) {
                 resp::append_error(out_, "ERR a MONITOR connection takes only RESET and QUIT");
             } else {
-                if (server_.handler_(*this, args_) == Server::Verdict::defer) {
+                // CLIENT REPLY ON answers, and RESET turns replies back on and answers.
+                using Replies = Session::Replies;
+                bool sets_replies = is_command(args_[0], "reset") ||
+                                    (is_command(args_[0], "client") && args_.size() >= 2 && is_command(args_[1], "reply"));
+                quiet_ = session.replies != Replies::on && !sets_replies;
+                auto verdict = server_.handler_(*this, args_);
+                if (quiet_) {
+                    sink_.clear();
+                    quiet_ = false;
+                    if (verdict == Server::Verdict::done && session.replies == Replies::skip) session.replies = Replies::on;
+                }
+                if (verdict == Server::Verdict::defer) {
                     paused_ = true;  // the request stays unconsumed, to be seen again
                     break;
                 }

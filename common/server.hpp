@@ -39,7 +39,9 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     std::uint64_t id() const { return id_; }
-    std::string& out() { return out_; }
+    // Where a handler appends its reply: the output, or, while CLIENT REPLY
+    // says no reply, a sink emptied after each request.
+    std::string& out() { return quiet_ ? sink_ : out_; }
     // Absolute stream offset just past the last byte appended to out().
     std::uint64_t out_end() const { return out_base_ + out_.size(); }
     bool holds_output() const { return released_ < out_end(); }
@@ -57,6 +59,8 @@ public:
         int proto = 2;
         std::string name, lib_name, lib_ver;
         std::uint64_t since_ms = 0;
+        // CLIENT REPLY: every reply, none, or none for the next command.
+        enum class Replies { on, off, skip } replies = Replies::on;
         // MULTI: the commands queued for EXEC, and whether one was refused
         // (then EXEC runs none of them).
         struct Transaction {
@@ -99,6 +103,8 @@ private:
     bool dead_ = false;
     bool busy_ = false;            // on the stack: destroy after the callback
     bool monitoring_ = false;      // MONITOR: sees every other client's commands
+    bool quiet_ = false;           // this request's reply goes to sink_ (CLIENT REPLY OFF or SKIP)
+    std::string sink_;
 };
 
 class Server {

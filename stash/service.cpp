@@ -59,11 +59,7 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions server_options, std:
     check_->data = this;
     sync_timer_->data = this;
     sweep_timer_->data = this;
-    server_.on_close([this](Connection& c) {
-        replies_off_.erase(c.id());
-        skip_one_.erase(c.id());
-        watches_.unwatch(c.id());
-    });
+    server_.on_close([this](Connection& c) { watches_.unwatch(c.id()); });
     uv_check_start(check_.get(), [](uv_check_t* h) {
         if (auto* s = uv::owner<Service>(h)) s->commit();
     });
@@ -87,23 +83,13 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
     if (!fatal_.empty()) return Server::Verdict::defer;
     ++stats_.commands;
     bool behind_held = c.holds_output();
-    auto mark = c.out().size();
     bool keep = true;
     try {
-        if (is_command(args[0], "client") && args.size() >= 2 && is_command(args[1], "reply")) {
-            client_reply(c, args);
-        } else {
-            bool quiet = replies_off_.count(c.id()) > 0 || skip_one_.erase(c.id()) > 0;
-            if (is_command(args[0], "reset")) {  // back to RESP2, replies on, as a new connection
-                replies_off_.erase(c.id());
-                skip_one_.erase(c.id());
-                watches_.unwatch(c.id());
-                c.session.tx = {};
-                quiet = false;
-            }
-            if (!transaction(c, args)) keep = run(c, args);
-            if (quiet) c.out().resize(mark);
+        if (is_command(args[0], "reset")) {  // as a new connection: no watch, no transaction
+            watches_.unwatch(c.id());
+            c.session.tx = {};
         }
+        if (!transaction(c, args)) keep = run(c, args);
     } catch (const std::exception& e) {
         fail(e, "stopping");
         return Server::Verdict::defer;
@@ -214,23 +200,6 @@ bool Service::transaction(Connection& c, std::span<const std::string_view> args)
     }
     if (!keep) c.close_after_reply();
     return true;
-}
-
-void Service::client_reply(Connection& c, std::span<const std::string_view> args) {
-    auto& out = c.out();
-    if (args.size() != 3) return resp::append_error(out, wrong_args("client|reply"));
-    auto id = c.id();
-    if (is_command(args[2], "on")) {
-        replies_off_.erase(id);
-        skip_one_.erase(id);
-        resp::append_simple(out, "OK");
-    } else if (is_command(args[2], "off")) {
-        replies_off_.insert(id);
-    } else if (is_command(args[2], "skip")) {
-        skip_one_.insert(id);
-    } else {
-        resp::append_error(out, "ERR syntax error: CLIENT REPLY takes ON, OFF or SKIP");
-    }
 }
 
 std::string Service::info(std::span<const std::string_view> sections) {

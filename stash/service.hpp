@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <unordered_set>
 #include <vector>
 
 #include "connection_commands.hpp"
@@ -39,9 +38,6 @@ private:
     // MULTI, queuing, EXEC, DISCARD, WATCH and UNWATCH; false if `args` is
     // none of these and not queued.
     bool transaction(Connection& c, std::span<const std::string_view> args);
-    // CLIENT REPLY ON|OFF|SKIP, as Redis: a writer that needs no "+OK" per
-    // write (the worker handing off its number) spares both sides the traffic.
-    void client_reply(Connection& c, std::span<const std::string_view> args);
     // INFO [section...], in Redis's sections and fields where they apply.
     std::string info(std::span<const std::string_view> sections);
     const DaemonFacts& facts() const { return facts_; }
@@ -62,7 +58,6 @@ private:
     std::int64_t sweep_at_ = 0;  // Unix ms the sweep timer is set for; 0: not set
     Watches watches_;
     std::vector<std::uint64_t> held_;  // connections whose replies wait for the commit
-    std::unordered_set<std::uint64_t> replies_off_, skip_one_;
     std::string fatal_;
     DaemonFacts facts_;
     std::uint64_t started_ms_ = 0;

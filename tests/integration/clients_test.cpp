@@ -139,10 +139,13 @@ TEST_CASE("MULTI/EXEC on the worker: queued commands run together, and a refused
     CHECK(raw(w, "EXEC\r\nDISCARD\r\nMULTI\r\nMULTI\r\nEXEC\r\n", 5) ==
           "-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n+OK\r\n-ERR MULTI calls can not be nested\r\n*0\r\n");
     CHECK(call_int(w, {"NEXT"}) == 4);
+    // CLIENT REPLY on the worker: a silenced NEXT still hands out its number.
+    CHECK(raw(w, "CLIENT REPLY OFF\r\nNEXT\r\nCLIENT REPLY SKIP\r\nNEXT\r\nCLIENT REPLY ON\r\nNEXT\r\nCLIENT REPLY SKIP\r\nGET\r\nGET\r\n", 3) ==
+          "+OK\r\n:7\r\n:8\r\n");
     // Held to NEXT's guarantee: what EXEC revealed survives kill -9 of the worker.
-    CHECK(raw(w, "MULTI\r\nNEXT\r\nNEXT\r\nEXEC\r\n", 4).ends_with("*2\r\n:5\r\n:6\r\n"));
+    CHECK(raw(w, "MULTI\r\nNEXT\r\nNEXT\r\nEXEC\r\n", 4).ends_with("*2\r\n:8\r\n:9\r\n"));
     t.start_worker();
-    CHECK(call_int(w, {"NEXT"}) == 7);
+    CHECK(call_int(w, {"NEXT"}) == 10);
 }
 
 TEST_CASE("redis-py's default pipeline (a transaction) gets consecutive numbers from the worker") {
