@@ -28,6 +28,7 @@ Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
         // whole tree would drop what the stash had not yet read.
         worker.command.push_back("--wait-for-ack");
     }
+    worker.reserve = o.reserve;
     t.root.children.push_back(std::move(stash));
     t.root.children.push_back(std::move(worker));
     return t;

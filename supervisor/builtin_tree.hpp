@@ -24,6 +24,7 @@ struct BuiltinOptions {
     std::uint64_t watchdog_ms = 5000;  // a stopped or stuck daemon is replaced past this; 0: off
     std::string data_dir;  // empty: the stash in memory
     std::string fsync = "everysec";
+    std::uint64_t reserve = 0;  // the worker's --reserve; 0: off
     std::size_t max_clients = 10000;
 };
 

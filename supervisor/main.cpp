@@ -290,6 +290,10 @@ int main(int argc, char** argv) {
                           ->capture_default_str()
                           ->needs(data_dir_opt)
                           ->check(CLI::IsMember({"always", "everysec", "no"})));
+    builtin.push_back(app.add_option("--reserve", b.reserve,
+                                     "the worker keeps a mark N numbers ahead in the stash: NEXT never waits for "
+                                     "the stash's disk, and a crash skips at most N numbers (never repeats one); 0: off")
+                          ->capture_default_str());
     add_max_clients(app, b.max_clients, "connections the worker and the stash each serve at once (and the control socket)");
     for (auto* o : builtin) o->excludes(config_opt)->excludes(check_opt);
     config_opt->excludes(check_opt)->excludes(print_opt);

@@ -94,6 +94,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
         c.output_read = std::move(r);
         args.env.push_back("SEQ_LOG=bare");
     }
+    if (c.spec.reserve > 0) args.env.push_back("SEQ_RESERVE=" + std::to_string(c.spec.reserve));
     if (c.spec.watchdog_ms > 0) {
         args.env.push_back("WATCHDOG_USEC=" + std::to_string(c.spec.watchdog_ms * 1000));
         args.watchdog_pid = true;

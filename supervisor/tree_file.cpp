@@ -24,7 +24,7 @@ namespace {
 const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "stash", "child"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "shutdown", "start_timeout", "backoff"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets", "env", "cwd", "watchdog"};
+const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets", "env", "cwd", "watchdog", "reserve"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
 // Set by the supervisor itself: a tree file that set them would be overridden.
 const std::set<std::string_view> reserved_env = {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
@@ -245,6 +245,8 @@ private:
         if (auto* n = t.get("sockets")) sockets(*n, path, c);
         if (auto* n = t.get("watchdog"))
             if (auto v = integer_of(*n, path, "watchdog", 10, 86400000)) c.watchdog_ms = static_cast<std::uint64_t>(*v);
+        if (auto* n = t.get("reserve"))
+            if (auto v = integer_of(*n, path, "reserve", 1, 1000000000)) c.reserve = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("env")) env(*n, path, c);
         if (auto* n = t.get("cwd"))
             if (auto v = string_of(*n, path, "cwd")) {
@@ -476,6 +478,7 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
         out += "]\n";
         out += "readiness = " + toml_string(to_string(c.readiness)) + "\n";
         if (c.watchdog_ms > 0) out += "watchdog = " + std::to_string(c.watchdog_ms) + "\n";
+        if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";
         if (!c.sockets.empty()) {
             out += "sockets = [";
             for (std::size_t i = 0; i < c.sockets.size(); ++i) {

@@ -41,6 +41,12 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_flag("--wait-for-ack", opts.wait_for_ack,
                  "release a reply only once the stash acknowledged the new number (not merely received it)");
+    app.add_option("--reserve", opts.reserve,
+                   "keep a mark N numbers ahead in the stash instead of each number: NEXT never waits for the "
+                   "stash in steady state, and a crash skips at most N numbers, never repeats one (default: "
+                   "$SEQ_RESERVE; 0: off)")
+        ->envname("SEQ_RESERVE")
+        ->check(CLI::NonNegativeNumber);
     add_max_clients(app, opts.server.max_clients, "connections served at once");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     log_init("worker");

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "commands.hpp"
 #include "log.hpp"
@@ -24,6 +25,11 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
                         if (drain_target_) {  // stopping: wait for the re-seed, as for any commit on a live link
                             drain_target_ = std::max(*drain_target_, link_.issued());
                             arm_stop_timer(options_.stash_timeout_ms);
+                        }
+                        if (options_.reserve > 0 && value_) {
+                            if (reseeding_) reservations_.push_back({reserved_, link_.issued()});
+                            reseeding_ = false;
+                            reserve_ahead();  // the first NEXT need not wait for a block
                         }
                         resume_parked();
                         stop_if_flushed();
@@ -69,31 +75,47 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
         if (!theirs)
             throw std::runtime_error("the stash holds a non-integer at key '" + options_.key + "'; refusing to guess");
     }
+    const bool reserving = options_.reserve > 0;
     if (!value_) {  // first contact: the stash knows, or we start from --initial
         value_ = theirs ? *theirs : options_.initial;
         stash_value_ = value_;  // or, if it has yet to be written, a restart would start there too
-        log("sequence at %lld (%s)", static_cast<long long>(*value_), theirs ? "from the stash" : "initial value");
+        // With --reserve the stash holds a mark: every number below it may
+        // have been handed out, so the sequence resumes at it.
+        mark_done_ = reserved_ = *value_;
+        log("sequence at %lld (%s)", static_cast<long long>(*value_),
+            theirs ? (reserving ? "the stash's mark" : "from the stash") : "initial value");
         if (!serving_) {
             serving_ = true;
             uv_timer_stop(start_timer_.get());
             server_.start();
             if (ready_) ready_();
         }
-        if (theirs) return std::nullopt;
+        if (theirs || reserving) return std::nullopt;  // a reservation writes it, before any number goes out
         return value_;
     }
-    if (theirs && *theirs >= *value_) {
-        if (*theirs > *value_) {
+    // What the stash must hold: our number, or with --reserve the highest
+    // mark we ever issued (a lost link may have taken some of them).
+    auto ours = reserving ? reserved_ : *value_;
+    if (theirs && *theirs >= ours) {
+        if (*theirs > ours) {
             log("the stash holds %lld, ahead of our %lld; adopting it", static_cast<long long>(*theirs),
-                static_cast<long long>(*value_));
-            value_ = theirs;
+                static_cast<long long>(ours));
+            value_ = std::max(*value_, *theirs);
+            reserved_ = std::max(reserved_, *theirs);
         }
-        stash_value_ = theirs;
+        stash_value_ = value_;
         return std::nullopt;
     }
-    log("re-seeding the stash with %lld (it held %s)", static_cast<long long>(*value_),
+    log("re-seeding the stash with %lld (it held %s)", static_cast<long long>(ours),
         theirs ? std::to_string(*theirs).c_str() : "nothing");
-    return value_;
+    if (reserving) {
+        // Until the re-seed is done the stash holds only what it said: no
+        // reply may lean on a mark it lost. The up hook files the re-seed
+        // as the reservation it is.
+        mark_done_ = theirs ? *theirs : std::numeric_limits<std::int64_t>::min();
+        reseeding_ = true;
+    }
+    return ours;
 }
 
 Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> args) {
@@ -268,7 +290,13 @@ void Worker::enroll(Connection& c) {
 
 void Worker::close_batch() {
     if (open_.empty()) return;
-    auto commit = open_changed_ ? link_.commit(*value_) : link_.issued();
+    std::uint64_t commit;
+    if (options_.reserve > 0) {
+        commit = covering_commit();
+        reserve_ahead();
+    } else {
+        commit = open_changed_ ? link_.commit(*value_) : link_.issued();
+    }
     auto since = std::min_element(open_.begin(), open_.end(), [](const Held& a, const Held& b) {
                      return a.since_ms < b.since_ms;
                  })->since_ms;
@@ -279,7 +307,40 @@ void Worker::close_batch() {
     if (!batches_.empty()) arm_held_timer(since);
 }
 
+// A reply reveals numbers below the current one (GET: the current one
+// itself), so it may go once the stash holds a mark at or above it.
+std::uint64_t Worker::covering_commit() {
+    settle_reservations();
+    if (*value_ <= mark_done_) return link_.done();
+    for (auto& r : reservations_)
+        if (r.mark >= *value_) return r.commit;
+    // Past every block issued (an INCREMENT larger than what is left): this
+    // reply waits for a reservation that covers it.
+    issue_reservation(*value_ + options_.reserve);
+    return reservations_.back().commit;
+}
+
+// The next block is asked for once half of the current one is used, so in
+// steady state no reply waits for the stash, let alone for its disk.
+void Worker::reserve_ahead() {
+    if (reserved_ - *value_ < (options_.reserve + 1) / 2) issue_reservation(*value_ + options_.reserve);
+}
+
+void Worker::issue_reservation(std::int64_t mark) {
+    if (mark <= reserved_) return;
+    reserved_ = mark;
+    reservations_.push_back({mark, link_.commit(mark)});
+}
+
+void Worker::settle_reservations() {
+    while (!reservations_.empty() && reservations_.front().commit <= link_.done()) {
+        mark_done_ = std::max(mark_done_, reservations_.front().mark);
+        reservations_.pop_front();
+    }
+}
+
 void Worker::release_done() {
+    if (options_.reserve > 0) settle_reservations();
     while (!batches_.empty() && batches_.front().commit <= link_.done()) {
         auto batch = std::move(batches_.front());
         batches_.pop_front();
@@ -422,6 +483,10 @@ std::string Worker::info() const {
     s += std::string("commit_mode:") + (options_.wait_for_ack ? "ack" : "handoff") + "\r\n";
     s += "commits_issued:" + std::to_string(link_.issued()) + "\r\n";
     s += "commits_done:" + std::to_string(link_.done()) + "\r\n";
+    if (options_.reserve > 0) {
+        s += "reserve:" + std::to_string(options_.reserve) + "\r\n";
+        s += "reserved_mark:" + std::to_string(mark_done_) + "\r\n";
+    }
     s += "uptime_in_seconds:" + std::to_string((loop_.now() - started_ms_) / 1000) + "\r\n";
     return s;
 }

@@ -28,6 +28,9 @@ struct Options {
     std::string key = "sequence";
     std::int64_t initial = 0;
     bool wait_for_ack = false;
+    // --reserve N: the stash holds a high-water mark, not the number, raised
+    // N at a time ahead of use; 0: the stash holds every number (no gaps).
+    std::int64_t reserve = 0;
     std::uint64_t stash_timeout_ms = 2000;  // how long a request waits for a lost stash
     ServerOptions server;
 };
@@ -68,6 +71,13 @@ private:
     std::string info() const;
     static const DaemonFacts& facts();
     void stop_if_flushed();
+    // --reserve: the commit after which the stash holds a mark at or above
+    // the current number (issuing one if none does), and the reservation of
+    // the next block, issued once half of what is reserved is used.
+    std::uint64_t covering_commit();
+    void reserve_ahead();
+    void issue_reservation(std::int64_t mark);
+    void settle_reservations();
     void arm_stop_timer(std::uint64_t ms);
 
     struct Held {
@@ -102,6 +112,14 @@ private:
     // not wait for the stash and must not reveal a number it lacks.
     std::optional<std::int64_t> stash_value_;
     std::deque<Batch> batches_;
+    struct Reservation {
+        std::int64_t mark;
+        std::uint64_t commit;
+    };
+    std::deque<Reservation> reservations_;  // issued, not yet done, in order
+    std::int64_t mark_done_ = 0;  // the stash holds at least this mark
+    std::int64_t reserved_ = 0;   // the highest mark issued
+    bool reseeding_ = false;      // reconcile asked the link to write reserved_ back
     std::unordered_set<std::uint64_t> parked_;
     std::uint64_t started_ms_;
     std::string fatal_;

@@ -391,3 +391,22 @@ TEST_CASE("watchdog: its key, its range, workers only, the round trip, and the l
     CHECK_FALSE(says("WATCHDOG=10", "WATCHDOG=1"));
     CHECK_FALSE(says("READY=1", "WATCHDOG=1"));
 }
+
+TEST_CASE("reserve: its key, its range, workers only, the round trip, and the built-in tree's flag") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    CHECK(f.parse(child("")).root.children[0].reserve == 0);
+    auto t = f.parse(child("reserve = 1000"));
+    CHECK(t.root.children[0].reserve == 1000);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(contains(f.errors(child("reserve = 0")), "key \"reserve\": 0 is out of range (1 to 1000000000)"));
+    CHECK(contains(f.errors(child("reserve = \"many\"")), "key \"reserve\": expected a whole number"));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nreserve = 10\n"),
+                   "key \"reserve\": not for a child of type \"supervisor\""));
+    seq::sup::BuiltinOptions o;
+    o.reserve = 500;
+    auto builtin = seq::sup::builtin_tree(o, "");
+    CHECK(builtin.root.children.at(1).name == "worker");
+    CHECK(builtin.root.children.at(1).reserve == 500);
+    CHECK(builtin.root.children.at(0).reserve == 0);
+}
