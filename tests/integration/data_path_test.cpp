@@ -717,3 +717,33 @@ TEST_CASE("hand-off to a stuck stash: once its socket is full, calls fail instea
         }
     }));
 }
+
+TEST_CASE("a new worker's first read of a stopped stash comes after the dead worker's last update, whatever epoll's order") {
+    // Hand-off mode: a reply leaves once its SET is in the stash's socket.
+    // The stash is stopped, so that SET waits there, unread, when the worker
+    // dies and a new one connects: the stash must read it before it answers
+    // the new one's GET, or the new worker would hand out the same numbers.
+    // It does because epoll reports in the order things became ready (the
+    // old connection's data, then the new connection) and the server takes
+    // them in that order; this holds it to that.
+    for (int round = 0; round < 10; ++round) {
+        CAPTURE(round);
+        TempDir dir;
+        Standalone t(dir);
+        CHECK(call_int(t.worker_sock, {"INCREMENT", "100"}) == 100);
+        t.stash->signal(SIGSTOP);
+        CHECK(call_int(t.worker_sock, {"NEXT"}) == 100);  // its SET is in the stopped stash's socket
+        t.worker->signal(SIGKILL);
+        t.worker->wait_exit();
+        t.worker.reset();
+        Process worker({bin("seq-worker"), "--socket", dir / "w2.sock", "--stash", t.stash_sock}, dir / "w2.log");
+        // Its connect is taken by the backlog and its GET queued behind.
+        REQUIRE(eventually([&] {
+            auto q = sh("ss -xlH src " + t.stash_sock + " | awk '{ print $3 }'");
+            return q.code == 0 && q.out == "1\n";
+        }));
+        t.stash->signal(SIGCONT);
+        REQUIRE(eventually([&] { return answers(dir / "w2.sock"); }));
+        CHECK(call_int(dir / "w2.sock", {"NEXT"}) == 101);
+    }
+}
