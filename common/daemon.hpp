@@ -27,6 +27,8 @@ constexpr int stash = 4;         // worker: the stash could not be reached at st
 class Listener {
 public:
     Listener(const std::string& name, const std::string& path);
+    // One handed over later (a standby's activation).
+    Listener(Fd fd, std::string describe) : fd_(std::move(fd)), describe_(std::move(describe)) {}
     Listener(Listener&&) = default;
     ~Listener();
     Fd take() { return std::move(fd_); }

@@ -300,6 +300,7 @@ void Server::feed_monitors(const Connection& from, std::span<const std::string_v
 }
 
 void Server::start() {
+    if (accept_poll_ && !accept_paused_ && uv_is_active(accept_poll_.base())) return;  // already accepting
     if (!accept_poll_) {
         accept_poll_ = uv::make_poll(loop_, listener_.get());
         accept_poll_->data = this;

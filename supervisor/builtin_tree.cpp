@@ -29,6 +29,7 @@ Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
         worker.command.push_back("--wait-for-ack");
     }
     worker.reserve = o.reserve;
+    worker.standby = o.standby;
     t.root.children.push_back(std::move(stash));
     t.root.children.push_back(std::move(worker));
     return t;

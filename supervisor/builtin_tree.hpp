@@ -25,6 +25,7 @@ struct BuiltinOptions {
     std::string data_dir;  // empty: the stash in memory
     std::string fsync = "everysec";
     std::uint64_t reserve = 0;  // the worker's --reserve; 0: off
+    bool standby = false;       // a standby worker, activated when the worker dies
     std::size_t max_clients = 10000;
 };
 

@@ -35,10 +35,11 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
 Supervisor::~Supervisor() {
     // Whatever still runs (the loop was stopped early) must not outlive us.
     for (auto& c : children_)
-        if (c->pid > 0) {
-            kill(-c->pid, SIGKILL);
-            waitpid(c->pid, nullptr, 0);
-        }
+        for (pid_t pid : {c->pid, c->standby.pid})
+            if (pid > 0) {
+                kill(-pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
 }
 
 std::unique_ptr<Supervisor::Child> Supervisor::make_child(ChildSpec spec) {
@@ -102,6 +103,10 @@ void Supervisor::converge() {
     // Children gone from the spec are forgotten once they are down.
     if (std::erase_if(children_, [](auto& c) { return c->removed && c->state == State::down; }))
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
+    // A standby goes with its child: when the child is no longer wanted, or
+    // the tree stops. It holds nothing, so nothing waits for it but the end.
+    for (auto& c : children_)
+        if (!c->want || shutting_down_) stop_standby(*c, shutting_down_ ? nullptr : "its child is not to run");
     for (auto& c : children_)
         if (c->state == State::stopping) return;
     for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
@@ -112,6 +117,8 @@ void Supervisor::converge() {
         }
     }
     if (shutting_down_) {
+        for (auto& c : children_)
+            if (c->standby.pid > 0) return;  // its death steps again
         finished_ = true;
         ++generation_;
         sweep_orphans();
@@ -132,6 +139,16 @@ void Supervisor::converge() {
                 if (options_.strategy == Strategy::one_for_one) continue;
                 return;
             }
+            if (c->standby.ready) {
+                try {
+                    activate_standby(*c);
+                    return;
+                } catch (const std::exception& e) {
+                    log("%s: cannot activate its standby (pid %d): %s; starting it anew", c->path.c_str(),
+                        c->standby.pid, e.what());
+                    stop_standby(*c, nullptr);
+                }
+            }
             try {
                 spawn(*c);
             } catch (const std::exception& e) {
@@ -139,6 +156,13 @@ void Supervisor::converge() {
             }
             if (c->state != State::running) return;
         }
+    }
+    // Every child that should run runs: now, in the background, the standbys.
+    for (auto& c : children_) {
+        auto& sb = c->standby;
+        if (c->spec.standby && !sb.broken && sb.pid == 0 && c->want && !c->removed && !c->must_stop &&
+            c->state == State::running && loop_.now() >= sb.not_before_ms)
+            spawn_standby(*c);
     }
 }
 
@@ -173,7 +197,8 @@ void Supervisor::begin_stop(Child& c) {
 void Supervisor::sweep_orphans() {
     std::set<pid_t> known;
     for (auto& c : children_)
-        if (c->pid > 0) known.insert(c->pid);
+        for (pid_t pid : {c->pid, c->standby.pid})
+            if (pid > 0) known.insert(pid);
     for (pid_t pid : adopted_children(known)) {
         pid_t group = live_process_group(pid);
         if (group < 0) continue;                // dead already: only its reaping is left
@@ -210,16 +235,21 @@ void Supervisor::reap() {
         pid_t pid = info.si_pid;
         bool ours = false;
         for (auto& c : children_)
-            if (c->pid == pid) ours = true;
+            if (c->pid == pid || c->standby.pid == pid) ours = true;
         // What it started and left running goes with it.
         if (ours) kill(-pid, SIGKILL);
         int status = 0;
         if (waitpid(pid, &status, WNOHANG) != pid) break;
-        for (auto& c : children_)
+        for (auto& c : children_) {
             if (c->pid == pid) {
                 on_death(*c, status);
                 break;
             }
+            if (c->standby.pid == pid) {
+                on_standby_death(*c, status);
+                break;
+            }
+        }
         adopted = adopted || !ours;
     }
     // An adopted process died: its own children may be ours now. The look

@@ -107,8 +107,21 @@ private:
         std::string last_exit;
         Fd notify;
         uv::Poll notify_poll;
-        std::optional<ChildOutput> output;
-        Fd output_read;  // between spawn_args and the fork
+        std::unique_ptr<ChildOutput> output;
+        // spec.standby: one more instance, started and idle, that takes this
+        // one's place when it dies (README: the standby protocol).
+        struct Standby {
+            pid_t pid = 0;
+            bool ready = false;     // it said "standby": it may be activated
+            bool stopping = false;  // told to go (its activation fd closed, SIGTERM)
+            bool broken = false;    // it did not follow the protocol: none again for this child
+            Fd activate;            // our end of its $SEQ_STANDBY_FD
+            Fd notify;
+            uv::Poll notify_poll;
+            std::unique_ptr<ChildOutput> output;
+            std::uint64_t not_before_ms = 0;  // after a standby died: the next one waits
+            uv::Timer timer;                  // its start timeout, or that wait
+        } standby;
         std::optional<SubtreeLink> subtree;  // type supervisor: its snapshots, and restarts below it
         uv::Timer timer;  // start timeout, or SIGKILL after shutdown timeout
         uv::Timer watchdog;     // its deadline for the next WATCHDOG=1
@@ -125,12 +138,26 @@ private:
     // snapshot say all comes from these.
     static bool child_settled(const Child& c);
     static bool child_busy(const Child& c);
-    SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep);
+    // The ends of a new process's pipes that we read.
+    struct Pipes {
+        Fd notify, output;
+    };
+    // `as_standby`: no sockets (they come at activation), and $SEQ_STANDBY_FD.
+    SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby = false);
     std::unique_ptr<Child> make_child(ChildSpec spec);
 
     void step();
     void converge();
     void spawn(Child& c);
+    // Standbys (supervisor_standby.cpp): started once the tree has settled,
+    // activated in place of a spawn, and told to go with their child.
+    void spawn_standby(Child& c);
+    void activate_standby(Child& c);
+    void on_standby_notify(Child& c);
+    void on_standby_death(Child& c, int status);
+    // True while a standby is still on its way out (the caller waits for it).
+    bool stop_standby(Child& c, const char* why);
+    void start_poll(Child& c);
     void spawn_failed(Child& c, const std::string& why);
     void begin_stop(Child& c);
     void reap();

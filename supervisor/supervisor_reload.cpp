@@ -50,6 +50,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             }
             note(changed, c->spec.name);
         } else {
+            stop_standby(*c, "its spec changed");  // started from the old one
             c->spec = want;
             c->want = true;
             if (c->state == State::starting || c->state == State::running) c->must_stop = true;

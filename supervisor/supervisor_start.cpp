@@ -48,7 +48,7 @@ std::pair<Fd, Fd> make_pipe(int read_flags) {
 
 // What the child is started with. Fds the child inherits are kept in
 // `keep` until it is forked; the ends we read go to the child's record.
-SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
+SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby) {
     SpawnArgs args;
     args.cwd = c.spec.cwd;
     args.env.push_back("SEQ_NAME=" + c.path);
@@ -86,12 +86,12 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
         args.argv.push_back(pass(Fd(sv[1])));
     } else {
         args.argv = c.spec.command;
-        for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
+        if (!as_standby)
+            for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
         auto [r, w] = make_pipe(O_NONBLOCK);
         args.output_fd = w.get();
         keep.push_back(std::move(w));
-        c.output.reset();
-        c.output_read = std::move(r);
+        ours.output = std::move(r);
         args.env.push_back("SEQ_LOG=bare");
     }
     if (c.spec.reserve > 0) args.env.push_back("SEQ_RESERVE=" + std::to_string(c.spec.reserve));
@@ -106,21 +106,31 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep) {
     }
     if (c.spec.readiness == Readiness::notify_fd || c.spec.type == ChildType::supervisor) {
         auto [r, w] = make_pipe(O_NONBLOCK);
-        c.notify = std::move(r);
+        ours.notify = std::move(r);
         args.env.push_back("SEQ_NOTIFY_FD=" + pass(std::move(w)));
+    }
+    if (as_standby) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+            throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
+        c.standby.activate = Fd(sv[0]);
+        args.env.push_back("SEQ_STANDBY_FD=" + pass(Fd(sv[1])));
     }
     return args;
 }
 
 void Supervisor::spawn(Child& c) {
     std::vector<Fd> keep;
-    auto args = spawn_args(c, keep);
+    Pipes ours;
+    auto args = spawn_args(c, keep, ours);
+    c.notify = std::move(ours.notify);
     const bool notify = c.notify.get() >= 0 || c.spec.readiness == Readiness::sd_notify;
     c.pid = sup::spawn(args);
     ++c.spawns;
     ++generation_;
     keep.clear();
-    if (c.output_read) c.output.emplace(loop_.get(), std::move(c.output_read), c.path, c.pid);
+    c.output.reset();
+    if (ours.output) c.output = std::make_unique<ChildOutput>(loop_.get(), std::move(ours.output), c.path, c.pid);
     c.started_ms = loop_.now();
     c.start_failed = false;
     c.watchdog_fired = false;
@@ -132,8 +142,13 @@ void Supervisor::spawn(Child& c) {
         return;
     }
     c.state = State::starting;
+    start_poll(c);
+}
+
+// Waits for the child's readiness, within its start timeout.
+void Supervisor::start_poll(Child& c) {
     if (c.notify) {
-        c.notify_poll = uv::make_poll(loop_.get(), c.notify.get());
+        if (!c.notify_poll) c.notify_poll = uv::make_poll(loop_.get(), c.notify.get());
         c.notify_poll->data = &c;
         uv_poll_start(c.notify_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
             if (auto* child = uv::owner<Child>(h)) child->owner->on_notify(*child);

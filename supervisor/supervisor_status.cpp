@@ -58,6 +58,8 @@ resp::Value Supervisor::snapshot() {
         put(kv, "uptime_ms", c->pid > 0 ? integer(static_cast<std::int64_t>(now - c->started_ms)) : resp::Value{});
         // Backing off: how long until it starts again.
         put(kv, "restart_in_ms", waiting ? integer(static_cast<std::int64_t>(c->not_before_ms - now)) : resp::Value{});
+        if (c->spec.standby)  // its pid once it is idle and may be activated
+            put(kv, "standby", c->standby.ready ? integer(c->standby.pid) : resp::Value{});
         if (c->spec.type == ChildType::supervisor) {
             put(kv, "strategy", bulk(to_string(c->spec.sub.strategy)));
             put(kv, "max_restarts", integer(c->spec.sub.max_restarts));

@@ -54,6 +54,9 @@ struct ChildSpec {
     BackoffSpec backoff;  // the delay before a restart; none by default
     std::uint64_t watchdog_ms = 0;  // WATCHDOG=1 at least this often once running; 0: no watchdog
     std::uint64_t reserve = 0;  // $SEQ_RESERVE for the child (seq-worker's --reserve); 0: not set
+    // Keep one more instance started and idle, activated when this one dies
+    // (README: the standby protocol). Needs notify-fd readiness and a socket.
+    bool standby = false;
     std::vector<SocketSpec> sockets;
     std::map<std::string, std::string> env;
     std::string cwd;  // empty: the supervisor's own

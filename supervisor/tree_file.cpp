@@ -24,7 +24,7 @@ namespace {
 const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "stash", "child"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "shutdown", "start_timeout", "backoff"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets", "env", "cwd", "watchdog", "reserve"};
+const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
 // Set by the supervisor itself: a tree file that set them would be overridden.
 const std::set<std::string_view> reserved_env = {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
@@ -247,6 +247,20 @@ private:
             if (auto v = integer_of(*n, path, "watchdog", 10, 86400000)) c.watchdog_ms = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("reserve"))
             if (auto v = integer_of(*n, path, "reserve", 1, 1000000000)) c.reserve = static_cast<std::uint64_t>(*v);
+        if (auto* n = t.get("standby")) {
+            if (auto* b = n->as_boolean()) {
+                c.standby = b->get();
+                // The protocol hands the standby its sockets at activation and
+                // hears it through $SEQ_NOTIFY_FD: without both it could not
+                // tell idle from serving.
+                if (c.standby && c.readiness != Readiness::notify_fd)
+                    error(n->source(), path, "standby", "needs readiness = \"notify-fd\" (the standby says it is idle there)");
+                if (c.standby && c.sockets.empty())
+                    error(n->source(), path, "standby", "needs sockets: a standby gets them only when it is activated");
+            } else {
+                error(n->source(), path, "standby", "expected true or false");
+            }
+        }
         if (auto* n = t.get("env")) env(*n, path, c);
         if (auto* n = t.get("cwd"))
             if (auto v = string_of(*n, path, "cwd")) {
@@ -479,6 +493,7 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
         out += "readiness = " + toml_string(to_string(c.readiness)) + "\n";
         if (c.watchdog_ms > 0) out += "watchdog = " + std::to_string(c.watchdog_ms) + "\n";
         if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";
+        if (c.standby) out += "standby = true\n";
         if (!c.sockets.empty()) {
             out += "sockets = [";
             for (std::size_t i = 0; i < c.sockets.size(); ++i) {

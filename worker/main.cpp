@@ -1,11 +1,14 @@
 // seq-worker: serves the sequence (NEXT, INCREMENT, GET) and keeps the stash
 // up to date before any client sees a number.
 #include "cli.hpp"
+#include <functional>
+#include <map>
 #include <string>
 
 #include "daemon.hpp"
 #include "watchdog.hpp"
 #include "log.hpp"
+#include "standby.hpp"
 #include "worker.hpp"
 
 namespace {
@@ -52,30 +55,64 @@ int main(int argc, char** argv) {
     log_init("worker");
 
     uv::Loop loop;
-    WatchdogPing watchdog(loop.get());  // WATCHDOG=1 from the loop, when the supervisor asks for it
+    std::optional<WatchdogPing> watchdog;  // WATCHDOG=1 from the loop, when the supervisor asks for it
     std::optional<Listener> listener;
-    try {
-        listener.emplace("worker", socket_path);
-    } catch (const std::invalid_argument& e) {
-        log("%s", e.what());
-        return exit_code::usage;
-    } catch (const std::exception& e) {
-        log("cannot listen: %s", e.what());
-        return exit_code::socket;
+    std::optional<worker::Worker> worker;
+    auto serve = [&] {
+        watchdog.emplace(loop.get());
+        worker.emplace(loop, listener->take(), opts, [&] {
+            log("serving on %s", listener->describe().c_str());
+            notify_ready(notify_fd);
+        });
+    };
+    // Started as a standby: idle, with no socket and no stash link, until
+    // the supervisor hands over the socket (README: the standby protocol).
+    struct Standby {
+        int fd;
+        std::function<void(std::optional<std::map<std::string, Fd>>)> activated;
+    } standby{-1, [&](std::optional<std::map<std::string, Fd>> sockets) {
+                  if (!sockets || !sockets->count("worker")) {
+                      log("standby: stopped before it was activated");
+                      loop.stop();
+                      return;
+                  }
+                  listener.emplace(std::move(sockets->at("worker")), "socket 'worker', handed over at activation");
+                  opts.accept_early = true;  // what waited in the socket's backlog meanwhile goes first
+                  serve();
+              }};
+    uv::Poll standby_poll;
+    if (auto fd = standby::inherited_fd()) {
+        standby.fd = *fd;
+        standby_poll = uv::make_poll(loop.get(), standby.fd);
+        standby_poll->data = &standby;
+        uv_poll_start(standby_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+            auto* s = static_cast<Standby*>(h->data);
+            uv_poll_stop(h);
+            s->activated(standby::receive(s->fd));
+        });
+        standby::say_idle(notify_fd);
+    } else {
+        try {
+            listener.emplace("worker", socket_path);
+        } catch (const std::invalid_argument& e) {
+            log("%s", e.what());
+            return exit_code::usage;
+        } catch (const std::exception& e) {
+            log("cannot listen: %s", e.what());
+            return exit_code::socket;
+        }
+        serve();
     }
-    worker::Worker worker(loop, listener->take(), opts, [&] {
-        log("serving on %s", listener->describe().c_str());
-        notify_ready(notify_fd);
-    });
     int code = exit_code::ok;
     StopSignals signals(loop.get(), [&](int sig) {
         log("%s received; stopping", seq::signal_name(sig).c_str());
-        worker.stop();
+        if (worker) worker->stop();
+        else loop.stop();
     });
     loop.run();
-    if (!worker.fatal_error().empty()) {
-        log("%s", worker.fatal_error().c_str());
-        code = worker.start_timed_out() ? exit_code::stash : exit_code::failure;
+    if (worker && !worker->fatal_error().empty()) {
+        log("%s", worker->fatal_error().c_str());
+        code = worker->start_timed_out() ? exit_code::stash : exit_code::failure;
     }
     return code;
 }

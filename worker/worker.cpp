@@ -66,6 +66,7 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
         w->loop_.stop();
     }, options_.stash_timeout_ms, 0);
     link_.start();
+    if (options_.accept_early) server_.start();
 }
 
 std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& held) {

@@ -32,6 +32,10 @@ struct Options {
     // N at a time ahead of use; 0: the stash holds every number (no gaps).
     std::int64_t reserve = 0;
     std::uint64_t stash_timeout_ms = 2000;  // how long a request waits for a lost stash
+    // Accept at once, before the stash has answered (requests that need it
+    // wait for it, as they do for a lost stash): an activated standby takes
+    // its first client while its first read of the stash is on the way.
+    bool accept_early = false;
     ServerOptions server;
 };
 

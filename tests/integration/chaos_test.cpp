@@ -44,7 +44,7 @@ struct Client {
     int failed = 0;
 };
 
-void chaos(const std::string& strategy, bool kill_stash_too) {
+void chaos(const std::string& strategy, bool kill_stash_too, bool standby = false) {
     std::uint64_t seed = std::random_device{}();
     if (const char* s = std::getenv("SEQ_CHAOS_SEED")) seed = std::strtoull(s, nullptr, 10);
     MESSAGE(strategy << ": seed " << seed << " (SEQ_CHAOS_SEED=" << seed << " replays it)");
@@ -52,9 +52,10 @@ void chaos(const std::string& strategy, bool kill_stash_too) {
 
     TempDir dir;
     auto run = dir / "run";
-    Process sup({bin("seq-supervisor"), "--run-dir", run, "--strategy", strategy, "--max-restarts", "1000",
-                 "--max-seconds", "1"},
-                dir / "supervisor.log");
+    std::vector<std::string> argv{bin("seq-supervisor"), "--run-dir", run, "--strategy", strategy, "--max-restarts",
+                                  "1000", "--max-seconds", "1"};
+    if (standby) argv.push_back("--standby");
+    Process sup(argv, dir / "supervisor.log");
     REQUIRE(tree_running(run));
     auto sock = run + "/sequence.sock";
 
@@ -134,9 +135,21 @@ void chaos(const std::string& strategy, bool kill_stash_too) {
     CHECK(backwards == 0);
     CHECK(call_int(sock, {"GET"}) > highest);
     CHECK(sup.running());
-    auto [live, zombies] = children_of(sup.pid());
-    CHECK(live == 2);
-    CHECK(zombies == 0);
+    // The stash, the worker, and with --standby its standby once it is idle again.
+    const int expected = standby ? 3 : 2;
+    CHECK(eventually([&] {
+        auto [live, zombies] = children_of(sup.pid());
+        return live == expected && zombies == 0;
+    }));
+    if (standby) {
+        auto log = slurp(dir / "supervisor.log");
+        std::size_t activations = 0;
+        for (auto at = log.find("activated its standby"); at != std::string::npos;
+             at = log.find("activated its standby", at + 1))
+            ++activations;
+        MESSAGE(strategy << ": " << activations << " restarts by activating a standby");
+        CHECK(activations > 0);
+    }
 }
 
 }  // namespace
@@ -144,3 +157,7 @@ void chaos(const std::string& strategy, bool kill_stash_too) {
 TEST_CASE("chaos: one_for_one, worker and stash killed at random") { chaos("one_for_one", true); }
 
 TEST_CASE("chaos: rest_for_one, worker killed at random") { chaos("rest_for_one", false); }
+
+TEST_CASE("chaos: one_for_one with --standby, worker and stash killed at random") { chaos("one_for_one", true, true); }
+
+TEST_CASE("chaos: rest_for_one with --standby, worker killed at random") { chaos("rest_for_one", false, true); }

@@ -1,0 +1,138 @@
+// Standby instances: a worker's restart by activating an idle instance
+// started ahead (its socket handed over), not by fork and exec; after the
+// dependencies under rest_for_one; a program that ignores the protocol never
+// becomes a second active instance; nothing outlives the tree.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+
+namespace {
+
+// The standby's pid from STATUS, once it is idle and may be activated.
+std::optional<pid_t> standby_of(const std::string& run, const std::string& name) {
+    auto st = call(run + "/control.sock", {"STATUS"});
+    for (auto& child : st.elems.at(1).elems) {
+        const seq::resp::Value* n = nullptr;
+        const seq::resp::Value* sb = nullptr;
+        for (std::size_t i = 0; i + 1 < child.elems.size(); i += 2) {
+            if (child.elems[i].str == "name") n = &child.elems[i + 1];
+            if (child.elems[i].str == "standby") sb = &child.elems[i + 1];
+        }
+        if (n && n->str == name && sb && sb->type == seq::resp::Value::Type::integer)
+            return static_cast<pid_t>(sb->integer);
+    }
+    return std::nullopt;
+}
+
+pid_t wait_standby(const std::string& run, const std::string& name, pid_t other_than = 0) {
+    pid_t got = 0;
+    REQUIRE(eventually([&] {
+        auto sb = standby_of(run, name);
+        if (!sb || *sb == other_than) return false;
+        got = *sb;
+        return true;
+    }));
+    return got;
+}
+
+}  // namespace
+
+TEST_CASE("--standby: kill -9 of the worker activates its standby (that very pid), then a new standby follows") {
+    TempDir dir;
+    auto run = dir / "run";
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--standby"}, dir / "supervisor.log");
+    REQUIRE(tree_running(run));
+    auto sock = run + "/sequence.sock";
+    auto standby = wait_standby(run, "worker");
+    CHECK(alive(standby));
+    CHECK(call_int(sock, {"NEXT"}) == 0);
+    CHECK(call_int(sock, {"NEXT"}) == 1);
+    for (int round = 0; round < 3; ++round) {
+        CAPTURE(round);
+        auto worker = tree_status(run).at("worker").pid;
+        kill(worker, SIGKILL);
+        // The standby is the worker now: no fork, no exec.
+        REQUIRE(eventually([&] {
+            auto st = tree_status(run);
+            return st.at("worker").pid == standby && st.at("worker").state == "running";
+        }));
+        CHECK(call_int(sock, {"NEXT"}) == 2 + round);
+        CHECK(tree_status(run).at("worker").restarts == round + 1);  // counted as any restart
+        standby = wait_standby(run, "worker", standby);
+    }
+    auto log = slurp(dir / "supervisor.log");
+    CHECK(log.find("worker: activated its standby (pid") != std::string::npos);
+    // An orderly stop takes the standby too: nothing is left.
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code() == 0);
+    CHECK(eventually([&] { return !alive(standby); }));
+}
+
+TEST_CASE("--standby under rest_for_one: a stash crash stops the worker, and the standby is activated only once the stash is back") {
+    TempDir dir;
+    auto run = dir / "run";
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--standby", "--data-dir", dir / "data"},
+                dir / "supervisor.log");
+    REQUIRE(tree_running(run));
+    auto sock = run + "/sequence.sock";
+    auto standby = wait_standby(run, "worker");
+    CHECK(call_int(sock, {"INCREMENT", "41"}) == 41);
+    auto before = tree_status(run);
+    kill(before.at("stash").pid, SIGKILL);
+    REQUIRE(eventually([&] {
+        auto st = tree_status(run);
+        return st.at("stash").pid != before.at("stash").pid && st.at("worker").pid == standby &&
+               st.at("worker").state == "running";
+    }));
+    CHECK(call_int(sock, {"NEXT"}) == 41);  // read back from the stash on disk
+    auto log = slurp(dir / "supervisor.log");
+    auto stash_ready = log.rfind("stash ready");
+    auto activated = log.rfind("worker: activated its standby");
+    REQUIRE(stash_ready != std::string::npos);
+    REQUIRE(activated != std::string::npos);
+    CHECK(stash_ready < activated);
+}
+
+TEST_CASE("a program that does not implement the standby protocol is stopped as a standby, and never serves twice") {
+    TempDir dir;
+    auto tree = dir / "tree.toml";
+    // It says ready (a bare newline) whenever it starts, standby or not.
+    std::ofstream(tree) << "[[child]]\nname = \"plain\"\ncommand = [\"/bin/sh\", \"-c\", "
+                           "\"echo >&$SEQ_NOTIFY_FD; exec sleep 1000\"]\n"
+                           "readiness = \"notify-fd\"\nsockets = [\"plain\"]\nstandby = true\n";
+    Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
+    REQUIRE(tree_running(dir / "run"));
+    CHECK(eventually([&] {
+        return slurp(dir / "supervisor.log").find("the program does not implement the standby protocol") !=
+               std::string::npos;
+    }));
+    // Only the active instance is left: the supervisor's children are one.
+    CHECK(eventually([&] {
+        auto r = sh("ps -o pid= --ppid " + std::to_string(sup.pid()) + " | wc -l");
+        return r.out == "1\n";
+    }));
+    CHECK(!standby_of(dir / "run", "plain"));
+    // And no standby is tried again for it.
+    auto pid = tree_status(dir / "run").at("plain").pid;
+    kill(pid, SIGKILL);
+    REQUIRE(eventually([&] { return tree_status(dir / "run").at("plain").pid != pid && tree_running(dir / "run"); }));
+    auto log = slurp(dir / "supervisor.log");
+    CHECK(log.find("activated its standby") == std::string::npos);
+}
+
+TEST_CASE("--check refuses standby where the protocol cannot work: no notify-fd readiness, no socket") {
+    TempDir dir;
+    auto tree = dir / "tree.toml";
+    std::ofstream(tree) << "[[child]]\nname = \"a\"\ncommand = [\"/bin/true\"]\nstandby = true\n"
+                           "[[child]]\nname = \"b\"\ncommand = [\"/bin/true\"]\nreadiness = \"notify-fd\"\n"
+                           "standby = true\n";
+    auto r = sh(bin("seq-supervisor") + " --check " + tree + " 2>&1");
+    CHECK(r.code == 2);
+    CHECK(r.out.find("child \"a\", key \"standby\": needs readiness = \"notify-fd\"") != std::string::npos);
+    CHECK(r.out.find("child \"b\", key \"standby\": needs sockets") != std::string::npos);
+}
