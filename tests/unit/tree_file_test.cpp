@@ -410,3 +410,26 @@ TEST_CASE("reserve: its key, its range, workers only, the round trip, and the bu
     CHECK(builtin.root.children.at(1).reserve == 500);
     CHECK(builtin.root.children.at(0).reserve == 0);
 }
+
+TEST_CASE("standby: its key, what it needs, workers only, the round trip, and the built-in tree's flag") {
+    Fixture f;
+    auto child = [](const std::string& lines) {
+        return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + lines + "\n";
+    };
+    const std::string ok = "readiness = \"notify-fd\"\nsockets = [\"a\"]\n";
+    CHECK_FALSE(f.parse(child(ok)).root.children[0].standby);
+    auto t = f.parse(child(ok + "standby = true"));
+    CHECK(t.root.children[0].standby);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(contains(f.errors(child("sockets = [\"a\"]\nstandby = true")),
+                   "key \"standby\": needs readiness = \"notify-fd\""));
+    CHECK(contains(f.errors(child("readiness = \"notify-fd\"\nstandby = true")), "key \"standby\": needs sockets"));
+    CHECK(contains(f.errors(child(ok + "standby = 1")), "key \"standby\": expected true or false"));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nstandby = true\n"),
+                   "key \"standby\": not for a child of type \"supervisor\""));
+    seq::sup::BuiltinOptions o;
+    o.standby = true;
+    auto builtin = seq::sup::builtin_tree(o, "");
+    CHECK(builtin.root.children.at(1).standby);
+    CHECK_FALSE(builtin.root.children.at(0).standby);
+}
