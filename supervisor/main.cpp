@@ -294,9 +294,10 @@ int main(int argc, char** argv) {
                                      "the worker keeps a mark N numbers ahead in the stash: NEXT never waits for "
                                      "the stash's disk, and a crash skips at most N numbers (never repeats one); 0: off")
                           ->capture_default_str());
-    builtin.push_back(app.add_flag("--standby", b.standby,
+    builtin.push_back(app.add_flag("--standby,!--no-standby", b.standby,
                                    "keep a second worker started and idle: when the worker dies it is activated "
-                                   "(no fork, no exec), and a new standby is started behind it"));
+                                   "(no fork, no exec), and a new standby is started behind it (the default; "
+                                   "--no-standby: none)"));
     add_max_clients(app, b.max_clients, "connections the worker and the stash each serve at once (and the control socket)");
     for (auto* o : builtin) o->excludes(config_opt)->excludes(check_opt);
     config_opt->excludes(check_opt)->excludes(print_opt);

@@ -54,7 +54,7 @@ void chaos(const std::string& strategy, bool kill_stash_too, bool standby = fals
     auto run = dir / "run";
     std::vector<std::string> argv{bin("seq-supervisor"), "--run-dir", run, "--strategy", strategy, "--max-restarts",
                                   "1000", "--max-seconds", "1"};
-    if (standby) argv.push_back("--standby");
+    argv.push_back(standby ? "--standby" : "--no-standby");
     Process sup(argv, dir / "supervisor.log");
     REQUIRE(tree_running(run));
     auto sock = run + "/sequence.sock";
