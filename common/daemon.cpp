@@ -11,10 +11,14 @@ namespace seq {
 
 Listener::Listener(const std::string& name, const std::string& path) {
     auto inherited = inherited_listen_fds();
-    if (auto it = inherited.find(name); it != inherited.end()) {
+    auto it = inherited.find(name);
+    // One socket under another name (a tree with several workers names each
+    // its own): that one is ours.
+    if (it == inherited.end() && inherited.size() == 1) it = inherited.begin();
+    if (it != inherited.end()) {
         fd_ = Fd(it->second);
         set_nonblocking(fd_.get());
-        describe_ = "inherited socket '" + name + "' (fd " + std::to_string(fd_.get()) + ")";
+        describe_ = "inherited socket '" + it->first + "' (fd " + std::to_string(fd_.get()) + ")";
         return;
     }
     if (path.empty()) throw std::invalid_argument("no --socket given and no socket '" + name + "' inherited");

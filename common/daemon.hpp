@@ -19,11 +19,14 @@ constexpr int failure = 1;       // a runtime failure, logged
 constexpr int usage = 2;         // bad command line
 constexpr int socket = 3;        // cannot bind or reach a socket (in use, permissions)
 constexpr int stash = 4;         // worker: the stash could not be reached at start
+constexpr int refused = 5;       // worker: the stash (a Redis) refused the password
+constexpr int not_ours = 6;      // worker: the key holds a non-integer, or another writer changed it
 }  // namespace exit_code
 
 // The listening socket a daemon serves on: the one named `name` in
-// LISTEN_FDS if its supervisor handed it over, else `path` bound here (and
-// removed again on exit). Throws with a message naming what is wrong.
+// LISTEN_FDS if its supervisor handed it over (or the only one handed over,
+// whatever its name), else `path` bound here (and removed again on exit).
+// Throws with a message naming what is wrong.
 class Listener {
 public:
     Listener(const std::string& name, const std::string& path);

@@ -1,6 +1,9 @@
 #include "socket.hpp"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -9,6 +12,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "resp.hpp"
 
@@ -76,6 +80,36 @@ Fd connect_unix(const std::string& path, bool nonblocking) {
     while (rc < 0 && errno == EINTR);
     if (rc < 0) throw SystemError("connecting to " + path, errno);
     return fd;
+}
+
+Fd connect_tcp(const std::string& host, int port, bool& in_progress) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    auto where = host + ":" + std::to_string(port);
+    if (int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0)
+        throw std::runtime_error("resolving " + where + ": " + gai_strerror(rc));
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(found, freeaddrinfo);
+    int err = 0;
+    for (auto* ai = found; ai; ai = ai->ai_next) {
+        Fd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+        if (!fd) {
+            err = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        int rc;
+        do rc = connect(fd.get(), ai->ai_addr, ai->ai_addrlen);
+        while (rc < 0 && errno == EINTR);
+        if (rc == 0 || errno == EINPROGRESS) {
+            in_progress = rc != 0;
+            return fd;
+        }
+        err = errno;
+    }
+    throw SystemError("connecting to " + where, err);
 }
 
 std::map<std::string, int> inherited_listen_fds() {

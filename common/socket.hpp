@@ -24,6 +24,11 @@ Fd listen_unix(const std::string& path, int backlog = 1024);
 // Connects to `path`; non-blocking if asked. Throws SystemError naming the path.
 Fd connect_unix(const std::string& path, bool nonblocking);
 
+// Connects to host:port over TCP (TCP_NODELAY), without blocking: sets
+// `in_progress` while the connection is still being made (wait for the
+// socket to be writable, then read SO_ERROR). Throws naming host:port.
+Fd connect_tcp(const std::string& host, int port, bool& in_progress);
+
 // The listening sockets handed to this process by its parent (LISTEN_FDS,
 // LISTEN_PID, LISTEN_FDNAMES), by name. The variables are removed from the
 // environment so that they are not passed on, and the fds made close-on-exec.

@@ -18,7 +18,10 @@ const char* const exit_codes_help = R"(Exit codes:
   1  runtime failure (logged on stderr), e.g. the stash holds a non-integer
   2  bad command line
   3  the socket cannot be bound (another worker answers there, or permissions)
-  4  the stash did not answer within --stash-timeout at start)";
+  4  the stash did not answer within --stash-timeout at start
+  5  the stash (a Redis) refused the password, or wants one
+  6  the key is not ours: it holds something other than an integer, or another
+     writer changed it (workers that share a key need --reserve))";
 
 }  // namespace
 
@@ -30,7 +33,9 @@ int main(int argc, char** argv) {
     int notify_fd = -1;
     worker::Options opts;
     app.add_option("--socket", socket_path, "Unix socket to listen on (unless one is inherited as 'worker')");
-    app.add_option("--stash", opts.stash_path, "the stash's Unix socket (default: $SEQ_STASH, as a tree gives it)")
+    app.add_option("--stash", opts.stash_path,
+                   "the stash: our seq-stash's Unix socket, or a Redis as redis://[[user]:password@]host[:port] or "
+                   "unix:///path (default: $SEQ_STASH, as a tree gives it)")
         ->envname("SEQ_STASH")
         ->required();
     app.add_option("--initial", opts.initial, "the first number, when the stash holds none")->capture_default_str();
@@ -50,9 +55,25 @@ int main(int argc, char** argv) {
                    "$SEQ_RESERVE; 0: off)")
         ->envname("SEQ_RESERVE")
         ->check(CLI::NonNegativeNumber);
+    app.add_option("--replicas", opts.replicas,
+                   "with a Redis and --reserve: use a block only once WAIT says this many replicas have it")
+        ->check(CLI::Range(0, 100));
     add_max_clients(app, opts.server.max_clients, "connections served at once");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     log_init("worker");
+    {
+        std::string why;
+        auto address = worker::parse_stash_address(opts.stash_path, why);
+        if (!address) {
+            log("--stash: %s", why.c_str());
+            return exit_code::usage;
+        }
+        opts.address = *address;
+        if (opts.replicas > 0 && !(opts.address.redis() && opts.reserve > 0)) {
+            log("--replicas needs a Redis (--stash redis://... or unix://...) and --reserve");
+            return exit_code::usage;
+        }
+    }
 
     uv::Loop loop;
     std::optional<WatchdogPing> watchdog;  // WATCHDOG=1 from the loop, when the supervisor asks for it
@@ -71,6 +92,8 @@ int main(int argc, char** argv) {
         int fd;
         std::function<void(std::optional<std::map<std::string, Fd>>)> activated;
     } standby{-1, [&](std::optional<std::map<std::string, Fd>> sockets) {
+                  if (sockets && !sockets->count("worker") && sockets->size() == 1)  // named otherwise by its tree
+                      sockets->emplace("worker", std::move(sockets->begin()->second));
                   if (!sockets || !sockets->count("worker")) {
                       log("standby: stopped before it was activated");
                       loop.stop();
@@ -112,7 +135,10 @@ int main(int argc, char** argv) {
     loop.run();
     if (worker && !worker->fatal_error().empty()) {
         log("%s", worker->fatal_error().c_str());
-        code = worker->start_timed_out() ? exit_code::stash : exit_code::failure;
+        code = worker->start_timed_out() ? exit_code::stash
+               : worker->failure() == worker::StashLink::Failure::refused ? exit_code::refused
+               : worker->failure() == worker::StashLink::Failure::not_ours ? exit_code::not_ours
+                                                                           : exit_code::failure;
     }
     return code;
 }

@@ -20,9 +20,12 @@ constexpr std::uint64_t max_backoff_ms = 500;
 constexpr std::size_t max_unsent = 1u << 20;
 }
 
-StashLink::StashLink(uv_loop_t* loop, std::string path, std::string key, bool wait_for_ack, Hooks hooks)
-    : loop_(loop), path_(std::move(path)), key_(std::move(key)), wait_for_ack_(wait_for_ack),
-      hooks_(std::move(hooks)), retry_(uv::make_timer(loop)) {
+StashLink::StashLink(uv_loop_t* loop, StashAddress address, std::string key, bool wait_for_ack, Hooks hooks,
+                     int replicas, std::uint64_t replica_wait_ms)
+    : loop_(loop), address_(std::move(address)), path_(address_.describe()), key_(std::move(key)),
+      replicas_(replicas), replica_wait_ms_(replica_wait_ms),
+      // A Redis answers every command, and a SET is ours only once it says so.
+      wait_for_ack_(wait_for_ack || address_.redis()), hooks_(std::move(hooks)), retry_(uv::make_timer(loop)) {
     retry_->data = this;
 }
 
@@ -42,7 +45,11 @@ void StashLink::start() {
 
 void StashLink::try_connect() {
     try {
-        fd_ = connect_unix(path_, true);
+        tcp_pending_ = false;
+        if (address_.kind == StashAddress::Kind::redis_tcp)
+            fd_ = connect_tcp(address_.host, address_.port, tcp_pending_);
+        else
+            fd_ = connect_unix(address_.path, true);
     } catch (const std::exception& e) {
         if (backoff_ms_ == 0) log("stash unreachable: %s; retrying", e.what());
         return retry_later(true);
@@ -59,8 +66,15 @@ void StashLink::try_connect() {
     parser_ = resp::ReplyParser{};
     replies_.clear();
     unwritten_.clear();
+    last_set_.reset();
+    block_high_.reset();
+    if (!address_.password.empty()) {
+        if (address_.user.empty()) queue({"AUTH", address_.password});
+        else queue({"AUTH", address_.user, address_.password});
+        replies_.push_back({0, queued_, Pending::Kind::auth});
+    }
     queue({"GET", key_});
-    replies_.push_back({0, queued_});
+    replies_.push_back({0, queued_, Pending::Kind::get});
     // Handed-off commits are done once written, so their "+OK"s would only
     // cost both processes a write and a read each. The GET's reply, sent
     // before this takes effect, still arrives; a lost stash still shows as EOF.
@@ -79,17 +93,38 @@ std::uint64_t StashLink::commit(std::int64_t value) {
     if (state_ == State::down) return id;  // the reconciliation on reconnect covers it
     char num[24];
     auto len = std::snprintf(num, sizeof num, "%lld", static_cast<long long>(value));
-    queue({"SET", key_, std::string_view(num, static_cast<std::size_t>(len))});
-    if (wait_for_ack_)
-        replies_.push_back({id, queued_});
-    else
-        unwritten_.push_back({id, queued_});
+    if (address_.redis()) {
+        queue({"SET", key_, std::string_view(num, static_cast<std::size_t>(len)), "GET"});
+        replies_.push_back({id, queued_, Pending::Kind::set_get, last_set_});
+        last_set_ = value;
+    } else {
+        queue({"SET", key_, std::string_view(num, static_cast<std::size_t>(len))});
+        if (wait_for_ack_)
+            replies_.push_back({id, queued_});
+        else
+            unwritten_.push_back({id, queued_});
+    }
     flush();
     return id;
 }
 
+bool StashLink::reserve_block(std::int64_t n) {
+    if (state_ != State::up) return false;
+    char num[24];
+    auto len = std::snprintf(num, sizeof num, "%lld", static_cast<long long>(n));
+    queue({"INCRBY", key_, std::string_view(num, static_cast<std::size_t>(len))});
+    replies_.push_back({0, queued_, Pending::Kind::incrby});
+    if (replicas_ > 0) {
+        auto k = std::to_string(replicas_), ms = std::to_string(replica_wait_ms_);
+        queue({"WAIT", k, ms});
+        replies_.push_back({0, queued_, Pending::Kind::wait});
+    }
+    flush();
+    return true;
+}
+
 void StashLink::flush() {
-    while (out_sent_ < out_.size()) {
+    while (!tcp_pending_ && out_sent_ < out_.size()) {
         ssize_t n = ::send(fd_.get(), out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -134,6 +169,13 @@ void StashLink::on_poll(int status, int events) {
         if (state_ != State::down) lost(uv_strerror(status));
         return;
     }
+    if ((events & UV_WRITABLE) && tcp_pending_) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd_.get(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+        if (err != 0) return lost(std::string("connecting: ") + std::strerror(err));
+        tcp_pending_ = false;
+    }
     if (events & UV_WRITABLE) flush();
     if ((events & UV_READABLE) && state_ != State::down) read_replies();
 }
@@ -166,7 +208,56 @@ void StashLink::on_reply(resp::Value& v) {
     if (replies_.empty()) return lost("a reply nobody asked for");
     auto p = replies_.front();
     replies_.pop_front();
-    if (v.is_error()) return lost("the stash answered with an error: " + v.str);
+    auto fatal = [&](const std::string& why, Failure f) {
+        if (hooks_.fatal) hooks_.fatal(why, f);
+    };
+    using Kind = Pending::Kind;
+    if (p.kind == Kind::auth) {
+        if (v.is_error()) return fatal(path_ + " refused the password: " + v.str, Failure::refused);
+        return;
+    }
+    if (v.is_error()) {
+        if (v.str.starts_with("NOAUTH") || v.str.starts_with("WRONGPASS"))
+            return fatal(path_ + " wants a password (redis://:password@host:port): " + v.str, Failure::refused);
+        if (p.kind == Kind::incrby)
+            return fatal(path_ + ": INCRBY on key '" + key_ + "' failed: " + v.str + " (does it hold a number?)",
+                         Failure::not_ours);
+        return lost("the stash answered with an error: " + v.str);
+    }
+    if (p.kind == Kind::set_get) {
+        // What the key held before our SET must be what we left there: else
+        // another writer shares the key, and numbers would be handed out twice.
+        std::optional<std::int64_t> held;
+        if (v.type == resp::Value::Type::bulk) held = resp::parse_int(v.str);
+        bool expected = v.type == resp::Value::Type::nil ? !p.expect : (held && p.expect && *held == *p.expect);
+        if (!expected)
+            return fatal("another writer changed key '" + key_ + "' at " + path_ + " (it held " +
+                             (v.type == resp::Value::Type::nil ? std::string("nothing") : "'" + v.str + "'") +
+                             ", where we had left " + (p.expect ? std::to_string(*p.expect) : "nothing") +
+                             "): workers that share a key need --reserve",
+                         Failure::not_ours);
+    }
+    if (p.kind == Kind::incrby) {
+        if (v.type != resp::Value::Type::integer) return lost("unexpected reply to INCRBY");
+        if (replicas_ == 0) {
+            if (hooks_.block) hooks_.block(v.integer);
+        } else {
+            block_high_ = v.integer;
+        }
+        return;
+    }
+    if (p.kind == Kind::wait) {
+        auto high = block_high_;
+        block_high_.reset();
+        if (!high) return;
+        if (v.type == resp::Value::Type::integer && v.integer >= replicas_) {
+            if (hooks_.block) hooks_.block(*high);
+        } else if (hooks_.block_refused) {
+            hooks_.block_refused("only " + std::to_string(v.integer) + " of " + std::to_string(replicas_) +
+                                 " replicas confirmed it within " + std::to_string(replica_wait_ms_) + " ms");
+        }
+        return;
+    }
     if (p.commit != 0) {  // a SET's "+OK" (only awaited with --wait-for-ack)
         done_ = p.commit;
         if (hooks_.progress) hooks_.progress();
@@ -182,9 +273,9 @@ void StashLink::on_reply(resp::Value& v) {
     try {
         to_write = hooks_.reconcile(held);
     } catch (const std::exception& e) {
-        if (hooks_.fatal) hooks_.fatal(e.what());
-        return;
+        return fatal(std::string(e.what()) + " (" + path_ + ")", Failure::not_ours);
     }
+    if (held) last_set_ = resp::parse_int(*held);
     state_ = State::up;
     down_since_.reset();
     backoff_ms_ = 0;

@@ -18,12 +18,19 @@
 
 #include "fd.hpp"
 #include "resp.hpp"
+#include "stash_address.hpp"
 #include "uv.hpp"
 
 namespace seq::worker {
 
 class StashLink {
 public:
+    // Why the link cannot go on at all: the worker exits with a code for each.
+    enum class Failure {
+        runtime,   // anything else
+        refused,   // the store refused our password (AUTH)
+        not_ours,  // the key holds a non-integer, or another writer changed it
+    };
     struct Hooks {
         // Given what the stash holds at the key (nullopt: nothing), returns the
         // number to write there, or nullopt if the stash is already right.
@@ -31,16 +38,30 @@ public:
         std::function<std::optional<std::int64_t>(const std::optional<std::string>&)> reconcile;
         std::function<void()> up;        // reconciled: commits may flow
         std::function<void()> progress;  // done() advanced
-        std::function<void(const std::string&)> fatal;
+        std::function<void(const std::string&, Failure)> fatal;
+        // reserve_block(): the block up to `high` (exclusive) is ours, and as
+        // durable as the store (and --replicas) make it; or it is not to be
+        // used, and why.
+        std::function<void(std::int64_t high)> block;
+        std::function<void(const std::string&)> block_refused;
     };
 
-    StashLink(uv_loop_t* loop, std::string path, std::string key, bool wait_for_ack, Hooks hooks);
+    // `replicas`: with a Redis, a block is ours only once WAIT says that many
+    // replicas have it.
+    StashLink(uv_loop_t* loop, StashAddress address, std::string key, bool wait_for_ack, Hooks hooks,
+              int replicas = 0, std::uint64_t replica_wait_ms = 1000);
     void start();
 
     bool up() const { return state_ == State::up; }
     const char* state_name() const;
-    // Queues "SET key value" and returns its commit number.
+    // Queues "SET key value" and returns its commit number. With a Redis,
+    // "SET key value GET": a reply shows whether another writer got there
+    // first, and such a commit is never done (Failure::not_ours).
     std::uint64_t commit(std::int64_t value);
+    // Queues "INCRBY key n" (then "WAIT replicas ms"); the answer comes
+    // through the block hooks. False while the link is down.
+    bool reserve_block(std::int64_t n);
+    const StashAddress& address() const { return address_; }
     std::uint64_t issued() const { return issued_; }
     // Connections made to the stash, the first one included.
     std::uint64_t connects() const { return connects_; }
@@ -63,8 +84,14 @@ private:
     void arm_poll();
 
     uv_loop_t* loop_;
-    std::string path_;
+    StashAddress address_;
+    std::string path_;  // as logs name it
     std::string key_;
+    int replicas_;
+    std::uint64_t replica_wait_ms_;
+    bool tcp_pending_ = false;  // a TCP connect still under way
+    std::optional<std::int64_t> last_set_;  // with a Redis: what our last SET (or the GET) left at the key
+    std::optional<std::int64_t> block_high_;  // an INCRBY's answer, waiting for its WAIT
     bool wait_for_ack_;
     Hooks hooks_;
     State state_ = State::down;
@@ -83,6 +110,8 @@ private:
     struct Pending {
         std::uint64_t commit;    // 0 for the reconciling GET
         std::uint64_t byte_end;  // queued_ just past its bytes
+        enum class Kind { get, ack, auth, set_get, incrby, wait } kind = Kind::ack;
+        std::optional<std::int64_t> expect = std::nullopt;  // set_get: what the key must have held
     };
     std::deque<Pending> replies_;   // replies awaited, in order
     std::deque<Pending> unwritten_; // commits not yet wholly written (hand-off mode)

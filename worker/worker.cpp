@@ -17,7 +17,7 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
     : loop_(loop), options_(std::move(options)), ready_(std::move(ready)),
       server_(loop.get(), std::move(listener), options_.server,
               [this](Connection& c, std::span<const std::string_view> args) { return handle(c, args); }, "worker"),
-      link_(loop.get(), options_.stash_path, options_.key, options_.wait_for_ack,
+      link_(loop.get(), options_.address, options_.key, options_.wait_for_ack,
             StashLink::Hooks{
                 .reconcile = [this](const auto& held) { return reconcile(held); },
                 .up =
@@ -26,7 +26,10 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
                             drain_target_ = std::max(*drain_target_, link_.issued());
                             arm_stop_timer(options_.stash_timeout_ms);
                         }
-                        if (options_.reserve > 0 && value_) {
+                        if (shared()) {
+                            asked_.clear();  // what the old link asked for is lost with it
+                            ask_block();
+                        } else if (options_.reserve > 0 && value_) {
                             if (reseeding_) reservations_.push_back({reserved_, link_.issued()});
                             reseeding_ = false;
                             reserve_ahead();  // the first NEXT need not wait for a block
@@ -40,14 +43,20 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
                         stop_if_flushed();
                     },
                 .fatal =
-                    [this](const std::string& why) {
+                    [this](const std::string& why, StashLink::Failure f) {
+                        if (!fatal_.empty()) return;  // the first cause, not what followed from it
                         fatal_ = why;
+                        failure_ = f;
                         loop_.stop();
                     },
-            }),
+                .block = [this](std::int64_t high) { on_block(high); },
+                .block_refused = [this](const std::string& why) { on_block_refused(why); },
+            },
+            options_.replicas, std::min<std::uint64_t>(options_.stash_timeout_ms, 1000)),
       check_(uv::make_check(loop.get())), park_timer_(uv::make_timer(loop.get())),
       start_timer_(uv::make_timer(loop.get())), held_timer_(uv::make_timer(loop.get())), started_ms_(loop.now()),
-      stop_timer_(uv::make_timer(loop.get())) {
+      stop_timer_(uv::make_timer(loop.get())), block_retry_(uv::make_timer(loop.get())) {
+    block_retry_->data = this;
     server_.set_auto_release(false);
     check_->data = this;
     park_timer_->data = this;
@@ -61,7 +70,7 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
         auto* w = uv::owner<Worker>(t);
         if (!w || w->serving_) return;
         w->start_timed_out_ = true;
-        w->fatal_ = "the stash at " + w->options_.stash_path + " did not answer within " +
+        w->fatal_ = "the stash at " + w->options_.address.describe() + " did not answer within " +
                     std::to_string(w->options_.stash_timeout_ms) + " ms";
         w->loop_.stop();
     }, options_.stash_timeout_ms, 0);
@@ -77,6 +86,18 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
             throw std::runtime_error("the stash holds a non-integer at key '" + options_.key + "'; refusing to guess");
     }
     const bool reserving = options_.reserve > 0;
+    if (shared()) {
+        // The store's number is everyone's: ours come from blocks (on_block).
+        if (!serving_) {
+            serving_ = true;
+            log("sequence shared at key '%s' of %s, in blocks of %lld", options_.key.c_str(),
+                options_.address.describe().c_str(), static_cast<long long>(options_.reserve));
+            uv_timer_stop(start_timer_.get());
+            server_.start();
+            if (ready_) ready_();
+        }
+        return std::nullopt;
+    }
     if (!value_) {  // first contact: the stash knows, or we start from --initial
         value_ = theirs ? *theirs : options_.initial;
         stash_value_ = value_;  // or, if it has yet to be written, a restart would start there too
@@ -124,6 +145,7 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
     auto& out = c.out();
     bool behind_held = c.holds_output();
     if (auto verdict = transaction(cmd, args, c)) return *verdict;
+    if (shared() && reads_value(cmd)) return shared_handle(cmd, args, c);
     if (reads_value(cmd) && link_.up()) {
         if (apply(cmd, args, *value_, out)) open_changed_ = true;
         enroll(c);  // released once the stash holds the number this reveals
@@ -200,7 +222,23 @@ std::optional<Server::Verdict> Worker::transaction(Command cmd, std::span<const 
     }
     bool reads = std::any_of(tx.queued.begin(), tx.queued.end(),
                              [](auto& q) { return reads_value(classify(q[0])); });
-    if (reads && !link_.up()) {  // the whole transaction waits for the stash, as one NEXT would
+    if (reads && shared()) {
+        // Numbers for all of it, from blocks already ours, or none of it runs yet.
+        std::int64_t need = 0;
+        bool gets = false;
+        for (auto& q : tx.queued) {
+            auto k = classify(q[0]);
+            need += k == Command::next ? 1 : 0;
+            gets = gets || k == Command::get;
+        }
+        if (available() < need + (gets ? 1 : 0)) {
+            ask_block();
+            if (waits_for_stash(c)) return Server::Verdict::defer;
+            tx = {};
+            resp::append_error(out, "ERR stash unavailable");
+            return done();
+        }
+    } else if (reads && !link_.up()) {  // the whole transaction waits for the stash, as one NEXT would
         if (waits_for_stash(c)) return Server::Verdict::defer;
         tx = {};
         resp::append_error(out, "ERR stash unavailable");  // nothing applied
@@ -212,15 +250,23 @@ std::optional<Server::Verdict> Worker::transaction(Command cmd, std::span<const 
     for (auto& q : queued) {
         std::vector<std::string_view> a(q.begin(), q.end());
         auto k = classify(a[0]);
-        if (reads_value(k)) {
+        if (reads_value(k) && shared()) {
+            if (k == Command::increment) {
+                resp::append_error(out, "ERR INCREMENT is not available on a shared sequence");
+            } else {
+                advance();
+                apply(k, a, *value_, out);
+            }
+        } else if (reads_value(k)) {
             if (apply(k, a, *value_, out)) open_changed_ = true;
         } else {
             answer(k, a, c);
         }
     }
+    if (reads && shared()) ask_block();
     // Every number in it is revealed by one reply: one update of the
     // stash holds them all, and the reply waits for it.
-    if (reads) {
+    if (reads && !shared()) {
         enroll(c);
         return Server::Verdict::done;
     }
@@ -480,7 +526,7 @@ std::string Worker::info() const {
     s += "clients:" + std::to_string(server_.clients()) + "\r\n";
     s += std::string("stash_link:") + link_.state_name() + "\r\n";
     s += "stash_connects:" + std::to_string(link_.connects()) + "\r\n";
-    s += "stash:" + options_.stash_path + "\r\n";
+    s += "stash:" + options_.address.describe() + "\r\n";
     s += std::string("commit_mode:") + (options_.wait_for_ack ? "ack" : "handoff") + "\r\n";
     s += "commits_issued:" + std::to_string(link_.issued()) + "\r\n";
     s += "commits_done:" + std::to_string(link_.done()) + "\r\n";

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unordered_set>
@@ -18,19 +19,24 @@
 #include "sequence.hpp"
 #include "connection_commands.hpp"
 #include "server.hpp"
+#include "stash_address.hpp"
 #include "stash_link.hpp"
 #include "uv.hpp"
 
 namespace seq::worker {
 
 struct Options {
-    std::string stash_path;
+    std::string stash_path;  // as given: a path, or a Redis URL
+    StashAddress address;    // parsed from it
     std::string key = "sequence";
     std::int64_t initial = 0;
     bool wait_for_ack = false;
     // --reserve N: the stash holds a high-water mark, not the number, raised
     // N at a time ahead of use; 0: the stash holds every number (no gaps).
     std::int64_t reserve = 0;
+    // With a Redis and --reserve, the key is shared: blocks are taken with
+    // INCRBY, and each is used only once WAIT says this many replicas have it.
+    int replicas = 0;
     std::uint64_t stash_timeout_ms = 2000;  // how long a request waits for a lost stash
     // Accept at once, before the stash has answered (requests that need it
     // wait for it, as they do for a lost stash): an activated standby takes
@@ -47,6 +53,7 @@ public:
     const std::string& fatal_error() const { return fatal_; }
     // Whether it failed because the stash never answered at start.
     bool start_timed_out() const { return start_timed_out_; }
+    StashLink::Failure failure() const { return failure_; }
     // An orderly stop: the loop ends once the stash holds the number as of
     // now. A stash restarted a moment ago may not have been re-seeded yet; a
     // worker that left then would take the number with it. It waits up to
@@ -78,6 +85,15 @@ private:
     // --reserve: the commit after which the stash holds a mark at or above
     // the current number (issuing one if none does), and the reservation of
     // the next block, issued once half of what is reserved is used.
+    // Shared mode (worker_shared.cpp): a Redis and --reserve; numbers come
+    // from blocks the store handed out with INCRBY, never from a SET.
+    bool shared() const { return options_.address.redis() && options_.reserve > 0; }
+    std::int64_t available() const;
+    bool advance();  // moves value_ into the next block if the current one is used up
+    void ask_block();
+    void on_block(std::int64_t high);
+    void on_block_refused(const std::string& why);
+    Server::Verdict shared_handle(Command cmd, std::span<const std::string_view> args, Connection& c);
     std::uint64_t covering_commit();
     void reserve_ahead();
     void issue_reservation(std::int64_t mark);
@@ -124,6 +140,14 @@ private:
     std::int64_t mark_done_ = 0;  // the stash holds at least this mark
     std::int64_t reserved_ = 0;   // the highest mark issued
     bool reseeding_ = false;      // reconcile asked the link to write reserved_ back
+    struct Block {
+        std::int64_t lo, hi;  // [lo, hi)
+    };
+    std::deque<Block> blocks_;          // shared: confirmed, not yet begun
+    std::int64_t block_hi_ = 0;         // shared: the end of the block value_ is in
+    std::int64_t highest_ = std::numeric_limits<std::int64_t>::min();  // the end of the highest block taken
+    std::deque<std::int64_t> asked_;    // INCRBY amounts in flight, in order
+    StashLink::Failure failure_ = StashLink::Failure::runtime;
     std::unordered_set<std::uint64_t> parked_;
     std::uint64_t started_ms_;
     std::string fatal_;
@@ -131,6 +155,7 @@ private:
     std::optional<std::uint64_t> drain_target_;  // stopping: the commit the stash must have
     uv::Timer stop_timer_;
     std::uint64_t stop_wait_ms_ = 0;
+    uv::Timer block_retry_;  // shared: asking again for a block the replicas did not confirm
 };
 
 }  // namespace seq::worker

@@ -307,8 +307,8 @@ TEST_CASE("a stash holding garbage at the key is refused, not overwritten") {
     REQUIRE(eventually([&] { return answers(dir / "s.sock"); }));
     call(dir / "s.sock", {"SET", "sequence", "twelve"});
     Process w({bin("seq-worker"), "--socket", dir / "w.sock", "--stash", dir / "s.sock"}, dir / "w.log");
-    CHECK(w.exit_code() == 1);
-    CHECK(w.log().find("non-integer") != std::string::npos);
+    CHECK(w.exit_code() == 6);
+    CHECK(w.log().find("non-integer at key 'sequence'") != std::string::npos);
     CHECK(call(dir / "s.sock", {"GET", "sequence"}).str == "twelve");
 }
 
