@@ -140,6 +140,7 @@ bool well_formed_status(const seq::resp::Value& v) {
 void measure(const std::vector<seq::resp::Value>& children, std::size_t depth, std::size_t& width) {
     for (const auto& c : children) {
         width = std::max(width, depth * 2 + text(field(c, "name")).size());
+        if (field(c, "standby")) width = std::max(width, depth * 2 + 2 + std::string_view("(standby)").size());
         if (auto* below = field(c, "children")) measure(below->elems, depth + 1, width);
     }
 }
@@ -150,6 +151,12 @@ void print_children(const std::vector<seq::resp::Value>& children, std::size_t d
         std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), name.c_str(),
                     text(field(c, "pid")).c_str(), text(field(c, "state")).c_str(), text(field(c, "restarts")).c_str(),
                     text(field(c, "last_exit")).c_str(), uptime_or_wait(c).c_str());
+        // Its standby, idle and ready to take over, on a line of its own.
+        if (auto* sb = field(c, "standby"); sb && sb->type == seq::resp::Value::Type::integer) {
+            auto label = std::string(depth * 2 + 2, ' ') + "(standby)";
+            std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), label.c_str(), text(sb).c_str(),
+                        "idle", "-", "-", "-");
+        }
         if (auto* below = field(c, "children")) print_children(below->elems, depth + 1, width);
     }
 }

@@ -50,6 +50,9 @@ TEST_CASE("--standby: kill -9 of the worker activates its standby (that very pid
     auto sock = run + "/sequence.sock";
     auto standby = wait_standby(run, "worker");
     CHECK(alive(standby));
+    // seqctl status shows it under its child.
+    auto table = sh(bin("seqctl") + " --run-dir " + run + " status").out;
+    CHECK(table.find("  (standby) " + std::to_string(standby)) != std::string::npos);
     CHECK(call_int(sock, {"NEXT"}) == 0);
     CHECK(call_int(sock, {"NEXT"}) == 1);
     for (int round = 0; round < 3; ++round) {
