@@ -190,7 +190,9 @@ TEST_CASE("--replicas 1: one replica down changes nothing, both down fail calls 
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 40 && !failed; ++i) failed = !next_ok();
     CHECK(failed);
-    CHECK(std::chrono::steady_clock::now() - t0 >= 1500ms);
+    // The worker counts the wait on its loop's clock, in whole ms as of the
+    // start of a loop turn: it may end a millisecond or so before ours says.
+    CHECK(std::chrono::steady_clock::now() - t0 >= 1490ms);
     r2.start();
     CHECK(eventually([&] { return next_ok(); }, 10000ms));
     CHECK(slurp(dir / "worker.log").find("replicas confirmed it") != std::string::npos);
@@ -231,8 +233,11 @@ TEST_CASE("two workers on one Redis key without --reserve: the second writer is 
     TempDir dir;
     Redis redis(dir, "redis");
     Process a({bin("seq-worker"), "--socket", dir / "a.sock", "--stash", redis.url()}, dir / "a.log");
+    REQUIRE(eventually([&] { return answers(dir / "a.sock"); }));
+    // The second may find out at once (its first write meets the first's),
+    // or at its first NEXT: either way before it hands out a number.
     Process b({bin("seq-worker"), "--socket", dir / "b.sock", "--stash", redis.url()}, dir / "b.log");
-    REQUIRE(eventually([&] { return answers(dir / "a.sock") && answers(dir / "b.sock"); }));
+    REQUIRE(eventually([&] { return answers(dir / "b.sock") || !b.running(); }));
     std::set<std::int64_t> seen;
     int duplicates = 0;
     for (int i = 0; i < 20; ++i)
