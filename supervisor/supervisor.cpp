@@ -100,8 +100,9 @@ void Supervisor::step() {
 
 void Supervisor::converge() {
     if (finished_) return;
-    // Children gone from the spec are forgotten once they are down.
-    if (std::erase_if(children_, [](auto& c) { return c->removed && c->state == State::down; }))
+    // Children gone from the spec are forgotten once they are down, and their
+    // standby too: its death is still to be reaped as ours.
+    if (std::erase_if(children_, [](auto& c) { return c->removed && c->state == State::down && c->standby.pid == 0; }))
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
     // A standby goes with its child: when the child is no longer wanted, or
     // the tree stops. It holds nothing, so nothing waits for it but the end.

@@ -139,3 +139,29 @@ TEST_CASE("--check refuses standby where the protocol cannot work: no notify-fd 
     CHECK(r.out.find("child \"a\", key \"standby\": needs readiness = \"notify-fd\"") != std::string::npos);
     CHECK(r.out.find("child \"b\", key \"standby\": needs sockets") != std::string::npos);
 }
+
+TEST_CASE("seqctl reload that removes a child with a standby stops both, and forgets the child only once both are gone") {
+    TempDir dir;
+    auto tree = dir / "tree.toml";
+    auto worker = [&](const std::string& name) {
+        return "[[child]]\nname = \"" + name + "\"\ncommand = [\"" + bin("seq-worker") +
+               "\", \"--stash\", \"" + dir / "stash.sock" + "\"]\nreadiness = \"notify-fd\"\nsockets = [\"" + name +
+               "\"]\nstandby = true\n";
+    };
+    std::ofstream(tree) << "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\", \"--socket\", \"" +
+                               dir / "stash.sock" + "\"]\nreadiness = \"notify-fd\"\n" + worker("a") + worker("b");
+    auto run = dir / "run";
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", tree}, dir / "supervisor.log");
+    REQUIRE(tree_running(run));
+    auto a = tree_status(run).at("a").pid;
+    auto standby_a = wait_standby(run, "a");
+    wait_standby(run, "b");
+    std::ofstream(tree) << "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\", \"--socket\", \"" +
+                               dir / "stash.sock" + "\"]\nreadiness = \"notify-fd\"\n" + worker("b");
+    CHECK(sh(bin("seqctl") + " --run-dir " + run + " reload").code == 0);
+    CHECK(eventually([&] { return !alive(a) && !alive(standby_a); }));
+    CHECK(eventually([&] { return tree_status(run).count("a") == 0; }));
+    CHECK(standby_of(run, "b").has_value());
+    auto log = slurp(dir / "supervisor.log");
+    CHECK(log.find("a: standby (pid " + std::to_string(standby_a) + ") stopped") != std::string::npos);
+}
