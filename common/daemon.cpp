@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <unistd.h>
 
+#include "log.hpp"
 #include "socket.hpp"
 
 namespace seq {
@@ -29,6 +30,19 @@ Listener::Listener(const std::string& name, const std::string& path) {
 
 Listener::~Listener() {
     if (!unlink_.empty()) ::unlink(unlink_.c_str());
+}
+
+std::optional<int> open_listener(std::optional<Listener>& out, const std::string& name, const std::string& path) {
+    try {
+        out.emplace(name, path);
+    } catch (const std::invalid_argument& e) {
+        log("%s", e.what());
+        return exit_code::usage;
+    } catch (const std::exception& e) {
+        log("cannot listen: %s", e.what());
+        return exit_code::socket;
+    }
+    return std::nullopt;
 }
 
 void notify_ready(int fd) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,10 @@ private:
     std::string unlink_;
     std::string describe_;
 };
+
+// Makes `out` the daemon's listener (as Listener does); on failure logs why
+// and returns the exit code: usage for no socket at all, else socket.
+std::optional<int> open_listener(std::optional<Listener>& out, const std::string& name, const std::string& path);
 
 // s6-style readiness: one newline on fd `fd`, which is then closed. No-op for -1.
 void notify_ready(int fd);

@@ -132,9 +132,8 @@ std::size_t Connection::process(std::string_view input) {
             } else {
                 // CLIENT REPLY ON answers, and RESET turns replies back on and answers.
                 using Replies = Session::Replies;
-                bool sets_replies = is_command(args_[0], "reset") ||
-                                    (is_command(args_[0], "client") && args_.size() >= 2 && is_command(args_[1], "reply"));
-                quiet_ = session.replies != Replies::on && !sets_replies;
+                quiet_ = session.replies != Replies::on && !is_command(args_[0], "reset") &&
+                         !(is_command(args_[0], "client") && args_.size() >= 2 && is_command(args_[1], "reply"));
                 auto verdict = server_.handler_(*this, args_);
                 if (quiet_) {
                     sink_.clear();

@@ -78,15 +78,7 @@ int main(int argc, char** argv) {
     uv::Loop loop;
     WatchdogPing watchdog(loop.get());  // WATCHDOG=1 from the loop, when the supervisor asks for it
     std::optional<Listener> listener;
-    try {
-        listener.emplace("stash", socket_path);
-    } catch (const std::invalid_argument& e) {
-        log("%s", e.what());
-        return exit_code::usage;
-    } catch (const std::exception& e) {
-        log("cannot listen: %s", e.what());
-        return exit_code::socket;
-    }
+    if (auto code = open_listener(listener, "stash", socket_path)) return *code;
     stash::Service service(loop, listener->take(), opts, std::move(store), {fsync, allow_flush});
     StopSignals signals(loop.get(), [&](int sig) {
         log("%s received; stopping", seq::signal_name(sig).c_str());

@@ -115,15 +115,7 @@ int main(int argc, char** argv) {
         });
         standby::say_idle(notify_fd);
     } else {
-        try {
-            listener.emplace("worker", socket_path);
-        } catch (const std::invalid_argument& e) {
-            log("%s", e.what());
-            return exit_code::usage;
-        } catch (const std::exception& e) {
-            log("cannot listen: %s", e.what());
-            return exit_code::socket;
-        }
+        if (auto code = open_listener(listener, "worker", socket_path)) return *code;
         serve();
     }
     int code = exit_code::ok;

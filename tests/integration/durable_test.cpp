@@ -16,33 +16,8 @@ using namespace seqtest;
 
 namespace {
 
-struct Tree {
-    Tree(const TempDir& dir, std::vector<std::string> extra = {})
-        : run(dir / "run"), data(dir / "data"), log(dir / "supervisor.log") {
-        std::vector<std::string> argv{bin("seq-supervisor"), "--run-dir", run, "--data-dir", data};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        sup.emplace(argv, log);
-        REQUIRE(tree_running(run));
-    }
-    std::string sock() const { return run + "/sequence.sock"; }
-    std::string run, data, log;
-    std::optional<Process> sup;
-};
+using Tree = DurableTree;
 
-pid_t pid_of(const std::string& run, const std::string& name) { return tree_status(run).at(name).pid; }
-
-bool restarted(const std::string& run, const std::string& name, pid_t old) {
-    return eventually([&] {
-        try {
-            auto st = tree_status(run);
-            for (auto& [n, c] : st)
-                if (c.state != "running") return false;
-            return st.at(name).pid != old;
-        } catch (const std::exception&) {
-            return false;
-        }
-    });
-}
 
 // The key of the i-th write: "k" then i, appended rather than written
 // "k" + std::to_string(i), whose inlined insert g++ 12 at -O3 takes for an

@@ -211,4 +211,29 @@ Shell sh(const std::string& command) {
     return r;
 }
 
+DurableTree::DurableTree(const TempDir& dir, std::vector<std::string> extra)
+    : run(dir / "run"), data(dir / "data"), log(dir / "supervisor.log") {
+    std::vector<std::string> argv{bin("seq-supervisor"), "--run-dir", run, "--data-dir", data};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    sup.emplace(argv, log);
+    if (!tree_running(run)) throw std::runtime_error("the tree did not come up: see " + log);
+}
+
+pid_t pid_of(const std::string& run_dir, const std::string& name) { return tree_status(run_dir).at(name).pid; }
+
+bool restarted(const std::string& run_dir, const std::string& name, pid_t old, Ms deadline) {
+    return eventually(
+        [&] {
+            try {
+                auto st = tree_status(run_dir);
+                for (auto& [n, c] : st)
+                    if (c.state != "running") return false;
+                return st.at(name).pid != old;
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        deadline);
+}
+
 }  // namespace seqtest

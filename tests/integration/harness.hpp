@@ -87,6 +87,15 @@ struct Standalone {
     std::vector<std::string> worker_args;
 };
 
+// The built-in tree with its stash on disk (`dir`/data), under a supervisor
+// on `dir`/run, with `extra` flags; running once constructed (else throws).
+struct DurableTree {
+    explicit DurableTree(const TempDir& dir, std::vector<std::string> extra = {});
+    std::string sock() const { return run + "/sequence.sock"; }
+    std::string run, data, log;
+    std::optional<Process> sup;
+};
+
 // A supervisor on `dir`/run, and what its STATUS says.
 struct ChildStatus {
     pid_t pid = 0;
@@ -97,6 +106,10 @@ struct ChildStatus {
 std::map<std::string, ChildStatus> tree_status(const std::string& run_dir);
 // Waits until every child runs and each pid differs from `old` where given.
 bool tree_running(const std::string& run_dir, Ms deadline = 5000ms);
+// The pid STATUS gives the child `name`.
+pid_t pid_of(const std::string& run_dir, const std::string& name);
+// Waits until every child runs and `name`'s pid is no longer `old`.
+bool restarted(const std::string& run_dir, const std::string& name, pid_t old, Ms deadline = 5000ms);
 
 // Runs a shell command line; returns its exit code and stdout.
 struct Shell {

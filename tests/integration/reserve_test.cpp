@@ -18,34 +18,15 @@ namespace {
 
 constexpr std::int64_t reserve = 100;
 
-struct Tree {
-    Tree(const TempDir& dir, std::vector<std::string> extra)
-        : run(dir / "run"), log(dir / "supervisor.log") {
-        std::vector<std::string> argv{bin("seq-supervisor"), "--run-dir", run, "--data-dir", dir / "data",
-                                      "--reserve", std::to_string(reserve)};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        sup.emplace(argv, log);
-        REQUIRE(tree_running(run));
+// The built-in tree on disk, with --reserve.
+struct Tree : DurableTree {
+    Tree(const TempDir& dir, std::vector<std::string> extra) : DurableTree(dir, with_reserve(std::move(extra))) {}
+    static std::vector<std::string> with_reserve(std::vector<std::string> extra) {
+        extra.insert(extra.begin(), {"--reserve", std::to_string(reserve)});
+        return extra;
     }
-    std::string sock() const { return run + "/sequence.sock"; }
-    std::string run, log;
-    std::optional<Process> sup;
 };
 
-pid_t pid_of(const std::string& run, const std::string& name) { return tree_status(run).at(name).pid; }
-
-bool restarted(const std::string& run, const std::string& name, pid_t old) {
-    return eventually([&] {
-        try {
-            auto st = tree_status(run);
-            for (auto& [n, c] : st)
-                if (c.state != "running") return false;
-            return st.at(name).pid != old;
-        } catch (const std::exception&) {
-            return false;
-        }
-    });
-}
 
 }  // namespace
 

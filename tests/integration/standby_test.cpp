@@ -165,3 +165,24 @@ TEST_CASE("seqctl reload that removes a child with a standby stops both, and for
     auto log = slurp(dir / "supervisor.log");
     CHECK(log.find("a: standby (pid " + std::to_string(standby_a) + ") stopped") != std::string::npos);
 }
+
+TEST_CASE("a standby killed while idle is replaced a second later, and the child it stands for is not touched") {
+    TempDir dir;
+    auto run = dir / "run";
+    Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
+    REQUIRE(tree_running(run));
+    auto worker = tree_status(run).at("worker").pid;
+    auto standby = wait_standby(run, "worker");
+    kill(standby, SIGKILL);
+    auto next = wait_standby(run, "worker", standby);
+    CHECK(next != standby);
+    CHECK(slurp(dir / "supervisor.log").find("worker: standby (pid " + std::to_string(standby) +
+                                             ") killed by SIGKILL while idle; another in 1000 ms") != std::string::npos);
+    auto st = tree_status(run).at("worker");
+    CHECK(st.pid == worker);
+    CHECK(st.restarts == 0);  // not a restart of the worker, nor counted against the intensity
+    // And the new one works: it takes over when the worker dies.
+    kill(worker, SIGKILL);
+    CHECK(eventually([&] { return tree_status(run).at("worker").pid == next; }));
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
+}
