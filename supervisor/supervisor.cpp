@@ -123,6 +123,10 @@ void Supervisor::converge() {
         finished_ = true;
         ++generation_;
         sweep_orphans();
+        // What that killed is reaped before we go: nothing of the tree
+        // outlives the supervisor, not even as a process still dying.
+        // (Every child is down here, so each one left was sent SIGKILL.)
+        for (pid_t pid : adopted_children({})) waitpid(pid, nullptr, 0);
         log("all children stopped");
         loop_.stop();
         return;
