@@ -215,6 +215,11 @@ void Connection::update_poll() {
 Server::Server(uv_loop_t* loop, Fd listener, ServerOptions options, Handler handler, std::string name)
     : loop_(loop), listener_(std::move(listener)), options_(options), handler_(std::move(handler)),
       name_(std::move(name)), scratch_(read_chunk) {
+    if (listener_) listen_on(std::move(listener_));
+}
+
+void Server::listen_on(Fd listener) {
+    listener_ = std::move(listener);
     sockaddr_un addr{};
     socklen_t len = sizeof addr;
     where_ = "unix:";
@@ -310,6 +315,9 @@ void Server::start() {
                                 if (auto* s = uv::owner<Server>(h); s && status == 0) s->on_accept();
                             }),
               "uv_poll_start");
+    // Clients may be waiting in the backlog already (a restart behind an
+    // inherited socket): they need not wait a turn of the loop.
+    on_accept();
 }
 
 void Server::on_accept() {
@@ -347,6 +355,10 @@ void Server::on_accept() {
         auto id = next_id_++;
         auto& c = *conns_.emplace(id, std::make_unique<Connection>(*this, id, std::move(client))).first->second;
         c.session.since_ms = uv_now(loop_);
+        // Its input is read from the next turn of the loop, never here: a
+        // connection accepted now may have been made after another's last
+        // write, which epoll reports in this same turn (a dead worker's last
+        // SET, and its successor's GET), and must be read after it.
     }
 }
 

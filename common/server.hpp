@@ -119,6 +119,9 @@ public:
     Server& operator=(const Server&) = delete;
 
     void start();  // begin accepting
+    // Takes the listening socket later (a standby's comes at activation).
+    void listen_on(Fd listener);
+    bool listening() const { return static_cast<bool>(listener_); }
     std::size_t clients() const { return conns_.size(); }
     std::uint64_t accepted() const { return next_id_ - 1; }  // connections since the start
     // Each connection, in no particular order (CLIENT LIST).

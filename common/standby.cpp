@@ -2,11 +2,13 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "resp.hpp"
 #include "socket.hpp"
@@ -26,6 +28,18 @@ std::optional<int> inherited_fd() {
             fcntl(*fd, F_SETFD, FD_CLOEXEC);
         }
         unsetenv("SEQ_STANDBY_FD");
+    }
+    return fd;
+}
+
+std::optional<Fd> watch_active() {
+    const char* v = std::getenv("SEQ_STANDBY_FOR");
+    std::optional<Fd> fd;
+    if (v) {
+        if (auto pid = resp::parse_int(v); pid && *pid > 1 && *pid <= std::numeric_limits<pid_t>::max())
+            if (int f = static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(*pid), 0)); f >= 0)
+                fd.emplace(f);  // close-on-exec, as every pidfd
+        unsetenv("SEQ_STANDBY_FOR");
     }
     return fd;
 }

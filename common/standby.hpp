@@ -8,6 +8,11 @@
 // SCM_RIGHTS, in that order. The program then connects to what it needs,
 // reads its state, serves, and writes "\n" on the notify fd, as any start
 // does. The end of the standby fd without a message means: stop.
+// $SEQ_STANDBY_FOR, when set, is the pid of the instance it stands for: once
+// that has ended, the program may connect and send its first requests ahead
+// of the activation, to be quicker; but it acts on no answer, writes
+// nothing and serves nothing before the activation, which may never come
+// (the supervisor gave up), or come after a dependency was restarted.
 #pragma once
 
 #include <map>
@@ -25,6 +30,10 @@ namespace seq::standby {
 std::optional<int> inherited_fd();
 // "standby\n" on the notify fd, which stays open for the newline of serving.
 void say_idle(int notify_fd);
+// The instance this standby stands for, from $SEQ_STANDBY_FOR (its pid), as
+// a pidfd that turns readable once it has ended; nullopt if not given, gone
+// already, or the kernel has no pidfds (then only activation tells).
+std::optional<Fd> watch_active();
 // Reads the activation (call when `fd` is readable): the sockets by name.
 // nullopt if the supervisor closed the fd (stop) or sent no sockets.
 std::optional<std::map<std::string, Fd>> receive(int fd);

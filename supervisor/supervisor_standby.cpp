@@ -20,6 +20,10 @@ namespace {
 // After a standby died unasked, or took too long: the next one waits this
 // long, so a program that cannot stand by costs a start a second, not a loop.
 constexpr std::uint64_t standby_retry_ms = 1000;
+// After an activation, the next standby waits this long: its fork and exec
+// would take a CPU from the instance just activated, while that one answers
+// the clients that piled up during the restart.
+constexpr std::uint64_t standby_after_activation_ms = 20;
 }  // namespace
 
 void Supervisor::spawn_standby(Child& c) {
@@ -110,6 +114,10 @@ void Supervisor::activate_standby(Child& c) {
     c.state = State::starting;
     log("%s: activated its standby (pid %d)", c.path.c_str(), c.pid);
     start_poll(c);
+    sb.not_before_ms = loop_.now() + standby_after_activation_ms;
+    uv_timer_start(sb.timer.get(), [](uv_timer_t* t) {
+        if (auto* child = uv::owner<Child>(t)) child->owner->step();
+    }, standby_after_activation_ms, 0);
 }
 
 void Supervisor::on_standby_death(Child& c, int status) {

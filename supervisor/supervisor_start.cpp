@@ -115,11 +115,18 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
             throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
         c.standby.activate = Fd(sv[0]);
         args.env.push_back("SEQ_STANDBY_FD=" + pass(Fd(sv[1])));
+        // Ours until reaped, so the number cannot name anyone else meanwhile.
+        if (c.pid > 0) args.env.push_back("SEQ_STANDBY_FOR=" + std::to_string(c.pid));
     }
     return args;
 }
 
 void Supervisor::spawn(Child& c) {
+    // A standby stands for the instance that ran when it was started (its
+    // $SEQ_STANDBY_FOR), and may have asked for its state when that one
+    // ended; a new instance started without it would write on behind its
+    // back. So it goes, and a new one is started for the new instance.
+    stop_standby(c, "the instance it stood for is replaced by a new start");
     std::vector<Fd> keep;
     Pipes ours;
     auto args = spawn_args(c, keep, ours);

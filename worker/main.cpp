@@ -79,15 +79,14 @@ int main(int argc, char** argv) {
     std::optional<WatchdogPing> watchdog;  // WATCHDOG=1 from the loop, when the supervisor asks for it
     std::optional<Listener> listener;
     std::optional<worker::Worker> worker;
-    auto serve = [&] {
-        watchdog.emplace(loop.get());
-        worker.emplace(loop, listener->take(), opts, [&] {
-            log("serving on %s", listener->describe().c_str());
-            notify_ready(notify_fd);
-        });
+    std::string serving_on;
+    auto ready = [&] {
+        log("serving on %s", serving_on.c_str());
+        notify_ready(notify_fd);
     };
     // Started as a standby: idle, with no socket and no stash link, until
     // the supervisor hands over the socket (README: the standby protocol).
+    // The worker is made now, so that activation costs only what it must.
     struct Standby {
         int fd;
         std::function<void(std::optional<std::map<std::string, Fd>>)> activated;
@@ -99,12 +98,15 @@ int main(int argc, char** argv) {
                       loop.stop();
                       return;
                   }
-                  listener.emplace(std::move(sockets->at("worker")), "socket 'worker', handed over at activation");
-                  opts.accept_early = true;  // what waited in the socket's backlog meanwhile goes first
-                  serve();
+                  watchdog.emplace(loop.get());
+                  worker->activate(std::move(sockets->at("worker")));
               }};
-    uv::Poll standby_poll;
+    Fd active;  // a pidfd of the instance a standby stands for
+    uv::Poll standby_poll, active_poll;
     if (auto fd = standby::inherited_fd()) {
+        opts.accept_early = true;  // what waited in the socket's backlog meanwhile goes first
+        serving_on = "socket 'worker', handed over at activation";
+        worker.emplace(loop, Fd{}, opts, ready);
         standby.fd = *fd;
         standby_poll = uv::make_poll(loop.get(), standby.fd);
         standby_poll->data = &standby;
@@ -113,10 +115,23 @@ int main(int argc, char** argv) {
             uv_poll_stop(h);
             s->activated(standby::receive(s->fd));
         });
+        // The instance we stand for has ended: read the number while the
+        // supervisor decides, so that activation need not wait for it.
+        if (auto fd = standby::watch_active()) {
+            active = std::move(*fd);
+            active_poll = uv::make_poll(loop.get(), active.get());
+            active_poll->data = &*worker;
+            uv_poll_start(active_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+                uv_poll_stop(h);
+                static_cast<worker::Worker*>(h->data)->prepare();
+            });
+        }
         standby::say_idle(notify_fd);
     } else {
         if (auto code = open_listener(listener, "worker", socket_path)) return *code;
-        serve();
+        serving_on = listener->describe();
+        watchdog.emplace(loop.get());
+        worker.emplace(loop, listener->take(), opts, ready);
     }
     int code = exit_code::ok;
     StopSignals signals(loop.get(), [&](int sig) {

@@ -1,4 +1,5 @@
 #include "stash_link.hpp"
+#include <poll.h>
 
 #include <sys/socket.h>
 
@@ -38,9 +39,27 @@ const char* StashLink::state_name() const {
     return "?";
 }
 
-void StashLink::start() {
+void StashLink::start(bool held) {
+    held_ = held;
     down_since_ = uv_now(loop_);
     try_connect();
+}
+
+void StashLink::release() {
+    if (!held_) return;
+    held_ = false;
+    if (state_ == State::down) return;  // a retry is due, and reads as any link
+    // A stash that ended meanwhile (one_for_all restarts it before this
+    // worker) may have answered first: that answer is from a store that is
+    // gone, so the new one is asked instead.
+    pollfd p{fd_.get(), POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        lost("the stash closed the connection");
+        uv_timer_stop(retry_.get());
+        return try_connect();
+    }
+    arm_poll();
+    read_replies();
 }
 
 void StashLink::try_connect() {
@@ -155,9 +174,13 @@ void StashLink::flush() {
 }
 
 void StashLink::arm_poll() {
-    int want = UV_READABLE | (out_sent_ < out_.size() ? UV_WRITABLE : 0);
+    int want = (held_ ? 0 : UV_READABLE) | (out_sent_ < out_.size() ? UV_WRITABLE : 0);
     if (want == events_) return;
     events_ = want;
+    if (want == 0) {
+        uv_poll_stop(poll_.get());
+        return;
+    }
     uv_poll_start(poll_.get(), want, [](uv_poll_t* h, int status, int events) {
         if (auto* self = uv::owner<StashLink>(h)) self->on_poll(status, events);
     });

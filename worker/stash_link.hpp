@@ -50,7 +50,10 @@ public:
     // replicas have it.
     StashLink(uv_loop_t* loop, StashAddress address, std::string key, bool wait_for_ack, Hooks hooks,
               int replicas = 0, std::uint64_t replica_wait_ms = 1000);
-    void start();
+    // `held`: connect and ask for the number, but read no answer until
+    // release(), so that nothing is decided on it before then.
+    void start(bool held = false);
+    void release();
 
     bool up() const { return state_ == State::up; }
     const char* state_name() const;
@@ -90,6 +93,7 @@ private:
     int replicas_;
     std::uint64_t replica_wait_ms_;
     bool tcp_pending_ = false;  // a TCP connect still under way
+    bool held_ = false;         // answers wait unread (start(true))
     std::optional<std::int64_t> last_set_;  // with a Redis: what our last SET (or the GET) left at the key
     std::optional<std::int64_t> block_high_;  // an INCRBY's answer, waiting for its WAIT
     bool wait_for_ack_;

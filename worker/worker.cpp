@@ -64,8 +64,45 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
     held_timer_->data = this;
     stop_timer_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
-        if (auto* w = uv::owner<Worker>(h)) w->close_batch();
+        auto* w = uv::owner<Worker>(h);
+        if (!w) return;
+        w->close_batch();
+        // The clients that waited for the first number are answered before
+        // the log lines and the readiness, which wake the supervisor.
+        if (w->announce_) {
+            w->announce_ = false;
+            if (!w->hello_.empty()) log("%s", w->hello_.c_str());
+            w->hello_.clear();
+            if (w->ready_) w->ready_();
+        }
     });
+    if (!server_.listening()) return;  // a standby's: see prepare() and activate()
+    live_ = true;
+    arm_start_timer();
+    link_.start();
+    linked_ = true;
+    if (options_.accept_early) server_.start();
+}
+
+void Worker::prepare() {
+    if (linked_) return;
+    linked_ = true;
+    link_.start(true);
+}
+
+void Worker::activate(Fd listener) {
+    server_.listen_on(std::move(listener));
+    live_ = true;
+    arm_start_timer();
+    server_.start();  // what waited in the socket's backlog is parked until the number is known
+    if (linked_)
+        link_.release();  // its answer is likely here already
+    else
+        link_.start();
+    linked_ = true;
+}
+
+void Worker::arm_start_timer() {
     uv_timer_start(start_timer_.get(), [](uv_timer_t* t) {
         auto* w = uv::owner<Worker>(t);
         if (!w || w->serving_) return;
@@ -74,8 +111,6 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
                     std::to_string(w->options_.stash_timeout_ms) + " ms";
         w->loop_.stop();
     }, options_.stash_timeout_ms, 0);
-    link_.start();
-    if (options_.accept_early) server_.start();
 }
 
 std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& held) {
@@ -94,7 +129,7 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
                 options_.address.describe().c_str(), static_cast<long long>(options_.reserve));
             uv_timer_stop(start_timer_.get());
             server_.start();
-            if (ready_) ready_();
+            announce_ = true;
         }
         return std::nullopt;
     }
@@ -104,13 +139,15 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
         // With --reserve the stash holds a mark: every number below it may
         // have been handed out, so the sequence resumes at it.
         mark_done_ = reserved_ = *value_;
-        log("sequence at %lld (%s)", static_cast<long long>(*value_),
-            theirs ? (reserving ? "the stash's mark" : "from the stash") : "initial value");
+        // Said with the readiness, once the first clients are answered.
+        hello_ = "sequence at ";
+        hello_ += std::to_string(*value_);
+        hello_ += theirs ? (reserving ? " (the stash's mark)" : " (from the stash)") : " (initial value)";
         if (!serving_) {
             serving_ = true;
             uv_timer_stop(start_timer_.get());
             server_.start();
-            if (ready_) ready_();
+            announce_ = true;
         }
         if (theirs || reserving) return std::nullopt;  // a reservation writes it, before any number goes out
         return value_;

@@ -47,8 +47,17 @@ struct Options {
 
 class Worker {
 public:
-    // `ready` runs once, when the worker first holds the stash's number and serves.
+    // `ready` runs once, when the worker first holds the stash's number and
+    // serves, after the replies of that turn are out. Without a listener it
+    // is a standby's worker, made ahead of need: idle until prepare() or
+    // activate().
     Worker(uv::Loop& loop, Fd listener, Options options, std::function<void()> ready);
+    // The instance this standby stands for has ended: connect to the stash
+    // and ask for the number now, while the supervisor decides, but read
+    // nothing, write nothing and serve nothing before activate().
+    void prepare();
+    // The socket is ours: serve.
+    void activate(Fd listener);
     // Non-empty once the worker cannot go on (the stash holds garbage).
     const std::string& fatal_error() const { return fatal_; }
     // Whether it failed because the stash never answered at start.
@@ -99,6 +108,7 @@ private:
     void issue_reservation(std::int64_t mark);
     void settle_reservations();
     void arm_stop_timer(std::uint64_t ms);
+    void arm_start_timer();
 
     struct Held {
         std::uint64_t conn;
@@ -125,7 +135,11 @@ private:
     uv::Timer held_timer_;  // fires when a held reply may have waited --stash-timeout
     std::optional<std::uint64_t> held_timer_since_;  // the wait it is armed for
     std::optional<std::int64_t> value_;  // unknown until the stash is first read
-    bool serving_ = false;
+    bool serving_ = false;   // holds the stash's number
+    bool live_ = false;      // holds its socket (a standby's, once activated)
+    bool linked_ = false;    // its stash link has been started (held, until live)
+    bool announce_ = false;  // ready_ is due at the end of this turn
+    std::string hello_;      // the log line that goes with it
     std::vector<Held> open_;
     bool open_changed_ = false;
     // The number the stash is known to hold: what INFO shows, since INFO does

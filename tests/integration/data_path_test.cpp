@@ -43,13 +43,6 @@ std::optional<std::string> read_to_close(int fd, Ms deadline = 5000ms) {
     }
 }
 
-std::string info_field(const std::string& socket, const std::string& name) {
-    auto info = call(socket, {"INFO"}).str;
-    auto at = info.find("\r\n" + name + ":");
-    if (at == std::string::npos) return "";
-    at += name.size() + 3;
-    return info.substr(at, info.find("\r\n", at) - at);
-}
 }  // namespace
 
 TEST_CASE("the seed's session") {

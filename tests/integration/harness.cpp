@@ -123,6 +123,14 @@ std::int64_t call_int(const std::string& socket, std::initializer_list<std::stri
     return v.integer;
 }
 
+std::string info_field(const std::string& socket, const std::string& name) {
+    auto info = call(socket, {"INFO"}).str;
+    auto at = info.find("\r\n" + name + ":");
+    if (at == std::string::npos) return "";
+    at += name.size() + 3;
+    return info.substr(at, info.find("\r\n", at) - at);
+}
+
 bool answers(const std::string& socket) {
     try {
         auto v = call(socket, {"PING"}, 1000ms);

@@ -75,6 +75,8 @@ seq::resp::Value call(const std::string& socket, std::initializer_list<std::stri
 std::int64_t call_int(const std::string& socket, std::initializer_list<std::string_view> args);
 // Whether something answers PING on `socket`.
 bool answers(const std::string& socket);
+// One field of INFO from the server at `socket`; "" if it has none.
+std::string info_field(const std::string& socket, const std::string& name);
 
 // A stash and a worker started by hand (no supervisor), in `dir`.
 struct Standalone {

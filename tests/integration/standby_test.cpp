@@ -186,3 +186,43 @@ TEST_CASE("a standby killed while idle is replaced a second later, and the child
     CHECK(eventually([&] { return tree_status(run).at("worker").pid == next; }));
     CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
 }
+
+TEST_CASE("a standby asks the stash as soon as the instance it stands for has ended, and serves only once activated") {
+    TempDir dir;
+    auto tree = dir / "tree.toml";
+    auto stash = dir / "stash.sock";
+    // The restart waits 1.5 s, so what the standby does before it is seen.
+    std::ofstream(tree) << "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\", \"--socket\", \"" +
+                               stash + "\"]\nreadiness = \"notify-fd\"\n[[child]]\nname = \"worker\"\ncommand = [\"" +
+                               bin("seq-worker") + "\", \"--stash\", \"" + stash +
+                               "\"]\nreadiness = \"notify-fd\"\nsockets = [\"worker\"]\nstandby = true\n"
+                               "backoff = { initial = 1500 }\n";
+    auto run = dir / "run";
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", tree}, dir / "supervisor.log");
+    REQUIRE(tree_running(run));
+    auto sock = run + "/worker.sock";
+    auto standby = wait_standby(run, "worker");
+    CHECK(call_int(sock, {"NEXT"}) == 0);
+    CHECK(call_int(sock, {"NEXT"}) == 1);
+    // Idle, it has no link: the stash counts only the worker's and ours.
+    CHECK(info_field(stash, "connected_clients") == "2");
+    auto accepted = [&] { return std::stoll(info_field(stash, "total_connections_received")); };
+    auto seen = accepted();
+    kill(tree_status(run).at("worker").pid, SIGKILL);
+    // Each look is a connection of its own; the standby's link is one more.
+    CHECK(eventually([&] {
+        auto now = accepted();
+        bool linked = now - seen == 2;
+        seen = now;
+        return linked;
+    }));
+    auto st = tree_status(run).at("worker");
+    CHECK(st.state == "waiting");
+    CHECK(st.pid == 0);
+    CHECK(alive(standby));
+    REQUIRE(eventually([&] {
+        auto w = tree_status(run).at("worker");
+        return w.pid == standby && w.state == "running";
+    }));
+    CHECK(call_int(sock, {"NEXT"}) == 2);
+}
