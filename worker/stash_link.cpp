@@ -59,7 +59,7 @@ void StashLink::release() {
         return try_connect();
     }
     arm_poll();
-    read_replies();
+    if (!tcp_pending_) read_replies();  // a TCP connect still under way reads once it is done
 }
 
 void StashLink::try_connect() {
