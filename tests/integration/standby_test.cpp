@@ -226,3 +226,37 @@ TEST_CASE("a standby asks the stash as soon as the instance it stands for has en
     }));
     CHECK(call_int(sock, {"NEXT"}) == 2);
 }
+
+TEST_CASE("a standby that dies at its activation, before it serves, is a restart that failed: the next start is a fork and exec") {
+    TempDir dir;
+    auto tree = dir / "tree.toml";
+    // Started plainly it serves; as a standby it says so, and exits 3 the
+    // moment its activation arrives.
+    std::ofstream(tree) << R"([[child]]
+name = "p"
+command = ["/bin/sh", "-c", "if [ -n \"$SEQ_STANDBY_FD\" ]; then echo standby >&$SEQ_NOTIFY_FD; head -c 1 <&$SEQ_STANDBY_FD >/dev/null; exit 3; fi; echo >&$SEQ_NOTIFY_FD; exec sleep 1000"]
+readiness = "notify-fd"
+sockets = ["p"]
+standby = true
+)";
+    auto run = dir / "run";
+    Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", tree}, dir / "supervisor.log");
+    REQUIRE(tree_running(run));
+    auto first = tree_status(run).at("p").pid;
+    auto standby = wait_standby(run, "p");
+    kill(first, SIGKILL);
+    REQUIRE(eventually([&] {
+        auto st = tree_status(run).at("p");
+        return st.state == "running" && st.pid != 0 && st.pid != first && st.pid != standby;
+    }));
+    auto st = tree_status(run).at("p");
+    CHECK(st.restarts == 2);  // the kill, and the activation that failed
+    auto log = slurp(dir / "supervisor.log");
+    auto activated = log.find("p: activated its standby (pid " + std::to_string(standby) + ")");
+    auto failed = log.find("p (pid " + std::to_string(standby) + ") exit status 3");
+    CHECK(activated != std::string::npos);
+    CHECK(failed != std::string::npos);
+    CHECK(activated < failed);
+    // And the new instance gets a standby of its own.
+    CHECK(wait_standby(run, "p", standby) != standby);
+}
