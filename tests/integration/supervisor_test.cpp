@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <thread>
@@ -216,6 +217,48 @@ TEST_CASE("kill -9 of the supervisor takes its children with it, and the run dir
     INFO("second supervisor log:\n", again.proc->log());
     CHECK(again.pid("stash") != stash);
     CHECK(call_int(again.sock(), {"NEXT"}) == 0);
+}
+
+TEST_CASE("a run dir still locked by what a dead supervisor started is waited for, a second at most") {
+    // A supervisor killed while it forked a child leaves that child holding
+    // the lock until it dies too: the lock file names a pid that is gone.
+    TempDir dir;
+    auto run = dir / "run";
+    std::filesystem::create_directories(run);
+    chmod(run.c_str(), 0700);
+    auto lock = run + "/supervisor.lock";
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, nullptr, 0);
+    std::ofstream(lock) << dead << "\n";
+    auto flock = sh("command -v flock").out;
+    REQUIRE(!flock.empty());
+    flock.pop_back();
+    // One process that holds the lock until it is killed.
+    auto hold = "exec 9>>" + lock + "; " + flock + " -x 9; exec sleep 1000";
+    auto held = [&] { return sh("flock -n " + lock + " true").code != 0; };
+    // A blocked flock shows in /proc/locks as "N: -> FLOCK ADVISORY WRITE PID ...".
+    auto waiting = [&](pid_t pid) {
+        return slurp("/proc/locks").find("-> FLOCK  ADVISORY  WRITE " + std::to_string(pid) + " ") != std::string::npos;
+    };
+    SUBCASE("its holder lets go: the supervisor starts") {
+        Process holder({"/bin/sh", "-c", hold}, dir / "holder.log");
+        REQUIRE(eventually(held));
+        Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
+        REQUIRE(eventually([&] { return waiting(sup.pid()); }));
+        holder.signal(SIGKILL);
+        CHECK(tree_running(run));
+        CHECK(slurp(dir / "supervisor.log").find("in use") == std::string::npos);
+    }
+    SUBCASE("its holder does not: exit 3 after the second, saying so") {
+        Process holder({"/bin/sh", "-c", hold}, dir / "holder.log");
+        REQUIRE(eventually(held));
+        Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
+        CHECK(sup.exit_code() == 3);
+        CHECK(slurp(dir / "supervisor.log").find("is in use by another supervisor (pid " + std::to_string(dead) +
+                                                 ", gone, but what it started still holds the lock)") !=
+              std::string::npos);
+    }
 }
 
 TEST_CASE("a second supervisor on the same run dir exits 3 and leaves the first one alone") {
