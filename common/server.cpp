@@ -199,13 +199,7 @@ void Connection::update_poll() {
     int want = 0;
     if (!paused_ && !closing_ && !input_ended_) want |= UV_READABLE;
     if (!write_failed_ && out_sent_ < out_.size() && released_ > out_base_ + out_sent_) want |= UV_WRITABLE;
-    if (want == events_) return;
-    events_ = want;
-    if (want == 0) {
-        uv_poll_stop(poll_.get());
-        return;
-    }
-    uv_poll_start(poll_.get(), want, [](uv_poll_t* h, int status, int events) {
+    uv::repoll(poll_, events_, want, [](uv_poll_t* h, int status, int events) {
         if (auto* c = uv::owner<Connection>(h)) c->on_poll(status, events);
     });
 }

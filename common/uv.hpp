@@ -64,6 +64,18 @@ inline Signal make_signal(uv_loop_t* loop) { return Signal(loop, uv_signal_init)
 inline Check make_check(uv_loop_t* loop) { return Check(loop, uv_check_init); }
 inline Prepare make_prepare(uv_loop_t* loop) { return Prepare(loop, uv_prepare_init); }
 
+// Points `poll` at the events `want` (none: stopped). `events` is what it was
+// last pointed at, so that an unchanged wish costs nothing.
+inline void repoll(Poll& poll, int& events, int want, uv_poll_cb cb) {
+    if (want == events) return;
+    events = want;
+    if (want == 0) {
+        uv_poll_stop(poll.get());
+        return;
+    }
+    uv_poll_start(poll.get(), want, cb);
+}
+
 // The owner of a handle, from inside its callback (null once closed).
 template <class Owner, class H>
 Owner* owner(H* h) {

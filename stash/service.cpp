@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "log.hpp"
+#include "transaction.hpp"
 
 namespace seq::stash {
 
@@ -131,63 +132,39 @@ bool Service::run(Connection& c, std::span<const std::string_view> args) {
 }
 
 bool Service::transaction(Connection& c, std::span<const std::string_view> args) {
-    auto& tx = c.session.tx;
     auto& out = c.out();
     auto cmd = args[0];
-    bool control = is_command(cmd, "multi") || is_command(cmd, "exec") || is_command(cmd, "discard") ||
-                   is_command(cmd, "quit") || is_command(cmd, "reset") || is_command(cmd, "watch");
-    if (tx.open && !control) {
-        // Queued, not run: nothing is written before EXEC.
-        if (auto why = refusal(facts_, args)) {
-            tx.refused = true;
-            resp::append_error(out, *why);
-        } else {
-            tx.queued.emplace_back(args.begin(), args.end());
-            resp::append_simple(out, "QUEUED");
-        }
+    switch (transaction_step(c, args, facts_, true)) {
+    case TxStep::answered:
         return true;
-    }
-    if (is_command(cmd, "multi")) {
-        if (args.size() != 1) resp::append_error(out, wrong_args(cmd));
-        else if (tx.open) resp::append_error(out, "ERR MULTI calls can not be nested");
-        else tx.open = true, resp::append_simple(out, "OK");
+    case TxStep::ended:
+        watches_.unwatch(c.id());
         return true;
-    }
-    if (is_command(cmd, "watch")) {
-        if (tx.open) {
-            tx.refused = true;  // as Redis: the transaction is then aborted
-            resp::append_error(out, "ERR WATCH inside MULTI is not allowed");
+    case TxStep::exec:
+        break;
+    case TxStep::other:
+        if (is_command(cmd, "watch")) {
+            auto now = unix_ms();
+            for (auto key : args.subspan(1)) {
+                auto e = store_->get(key);
+                watches_.watch(c.id(), key, e && (e->expires_ms == 0 || e->expires_ms > now) ? e->expires_ms : 0);
+            }
+            resp::append_simple(out, "OK");
             return true;
         }
-        auto now = unix_ms();
-        for (auto key : args.subspan(1)) {
-            auto e = store_->get(key);
-            watches_.watch(c.id(), key, e && (e->expires_ms == 0 || e->expires_ms > now) ? e->expires_ms : 0);
+        if (is_command(cmd, "unwatch")) {
+            if (args.size() != 1) return resp::append_error(out, wrong_args(cmd)), true;
+            watches_.unwatch(c.id());
+            resp::append_simple(out, "OK");
+            return true;
         }
-        resp::append_simple(out, "OK");
-        return true;
+        return false;
     }
-    if (is_command(cmd, "unwatch")) {
-        if (args.size() != 1) return resp::append_error(out, wrong_args(cmd)), true;
-        watches_.unwatch(c.id());
-        resp::append_simple(out, "OK");
-        return true;
-    }
-    if (is_command(cmd, "discard")) {
-        if (!tx.open) return resp::append_error(out, "ERR DISCARD without MULTI"), true;
-        tx = {};
-        watches_.unwatch(c.id());
-        resp::append_simple(out, "OK");
-        return true;
-    }
-    if (!is_command(cmd, "exec")) return false;
-    if (!tx.open) return resp::append_error(out, "ERR EXEC without MULTI"), true;
+    auto& tx = c.session.tx;
     bool spoiled = watches_.spoiled(c.id(), unix_ms());
     watches_.unwatch(c.id());
     auto queued = std::move(tx.queued);
-    bool refused = tx.refused;
     tx = {};
-    if (refused) return resp::append_error(out, "EXECABORT Transaction discarded because of previous errors."), true;
     // A watched key changed: nothing runs, and the reply is a null array.
     if (spoiled) return resp::append_null_array(out, c.session.proto), true;
     // Every write in it lands in this loop turn's one commit, so on a

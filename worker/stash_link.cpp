@@ -175,13 +175,7 @@ void StashLink::flush() {
 
 void StashLink::arm_poll() {
     int want = (held_ ? 0 : UV_READABLE) | (out_sent_ < out_.size() ? UV_WRITABLE : 0);
-    if (want == events_) return;
-    events_ = want;
-    if (want == 0) {
-        uv_poll_stop(poll_.get());
-        return;
-    }
-    uv_poll_start(poll_.get(), want, [](uv_poll_t* h, int status, int events) {
+    uv::repoll(poll_, events_, want, [](uv_poll_t* h, int status, int events) {
         if (auto* self = uv::owner<StashLink>(h)) self->on_poll(status, events);
     });
 }

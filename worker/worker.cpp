@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "log.hpp"
 #include "sequence.hpp"
+#include "transaction.hpp"
 
 namespace seq::worker {
 
@@ -181,7 +182,7 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
     auto cmd = classify(args[0]);
     auto& out = c.out();
     bool behind_held = c.holds_output();
-    if (auto verdict = transaction(cmd, args, c)) return *verdict;
+    if (auto verdict = transaction(args, c)) return *verdict;
     if (shared() && reads_value(cmd)) return shared_handle(cmd, args, c);
     if (reads_value(cmd) && link_.up()) {
         if (apply(cmd, args, *value_, out)) open_changed_ = true;
@@ -216,47 +217,23 @@ void Worker::release(Connection& c, bool behind_held) {
         c.release_to(c.out_end());
 }
 
-std::optional<Server::Verdict> Worker::transaction(Command cmd, std::span<const std::string_view> args, Connection& c) {
-    auto& tx = c.session.tx;
-    auto& out = c.out();
+std::optional<Server::Verdict> Worker::transaction(std::span<const std::string_view> args, Connection& c) {
     bool behind_held = c.holds_output();
     auto done = [&] {
         release(c, behind_held);
         return Server::Verdict::done;
     };
-    bool control = cmd == Command::multi || cmd == Command::exec || cmd == Command::discard || cmd == Command::quit ||
-                   is_command(args[0], "reset");
-    if (tx.open && !control) {
-        // Queued, not run: nothing is applied, and no number used, before EXEC.
-        if (auto why = refusal(facts(), args)) {
-            tx.refused = true;
-            resp::append_error(out, *why);
-        } else {
-            tx.queued.emplace_back(args.begin(), args.end());
-            resp::append_simple(out, "QUEUED");
-        }
+    switch (transaction_step(c, args, facts(), false)) {
+    case TxStep::other:
+        return std::nullopt;
+    case TxStep::answered:
+    case TxStep::ended:
         return done();
+    case TxStep::exec:
+        break;
     }
-    if (cmd == Command::multi) {
-        if (args.size() != 1) resp::append_error(out, wrong_args(args[0]));
-        else if (tx.open) resp::append_error(out, "ERR MULTI calls can not be nested");
-        else tx.open = true, resp::append_simple(out, "OK");
-        return done();
-    }
-    if (cmd == Command::discard) {
-        if (!tx.open) return resp::append_error(out, "ERR DISCARD without MULTI"), done();
-        tx = {};
-        resp::append_simple(out, "OK");
-        return done();
-    }
-    if (is_command(args[0], "reset")) tx = {};  // and RESET goes on as a connection command
-    if (cmd != Command::exec) return std::nullopt;
-    if (!tx.open) return resp::append_error(out, "ERR EXEC without MULTI"), done();
-    if (tx.refused) {
-        tx = {};
-        resp::append_error(out, "EXECABORT Transaction discarded because of previous errors.");
-        return done();
-    }
+    auto& tx = c.session.tx;
+    auto& out = c.out();
     bool reads = std::any_of(tx.queued.begin(), tx.queued.end(),
                              [](auto& q) { return reads_value(classify(q[0])); });
     if (reads && shared()) {

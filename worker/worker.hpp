@@ -75,9 +75,10 @@ private:
     void enroll(Connection& c);
     void park(Connection& c, std::uint64_t wait_ms);
     void answer(Command cmd, std::span<const std::string_view> args, Connection& c);
-    // MULTI, commands queued, EXEC and DISCARD, as Redis has them. Returns
-    // nullopt if `cmd` is not part of a transaction; else done or defer.
-    std::optional<Server::Verdict> transaction(Command cmd, std::span<const std::string_view> args, Connection& c);
+    // MULTI, commands queued, EXEC and DISCARD (common/transaction.hpp), and
+    // what an EXEC runs here. Returns nullopt if the command is not part of a
+    // transaction; else done or defer.
+    std::optional<Server::Verdict> transaction(std::span<const std::string_view> args, Connection& c);
     bool waits_for_stash(Connection& c);
     // Releases c's replies now, or behind the ones it already holds.
     void release(Connection& c, bool behind_held);

@@ -1,0 +1,54 @@
+#include "transaction.hpp"
+
+#include "commands.hpp"
+#include "resp.hpp"
+
+namespace seq {
+
+TxStep transaction_step(Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts, bool watch) {
+    auto& tx = c.session.tx;
+    auto& out = c.out();
+    auto cmd = args[0];
+    bool is_watch = watch && is_command(cmd, "watch");
+    bool control = is_command(cmd, "multi") || is_command(cmd, "exec") || is_command(cmd, "discard") ||
+                   is_command(cmd, "quit") || is_command(cmd, "reset") || is_watch;
+    if (tx.open && !control) {
+        // Queued, not run: nothing is applied before EXEC.
+        if (auto why = refusal(facts, args)) {
+            tx.refused = true;
+            resp::append_error(out, *why);
+        } else {
+            tx.queued.emplace_back(args.begin(), args.end());
+            resp::append_simple(out, "QUEUED");
+        }
+        return TxStep::answered;
+    }
+    if (is_command(cmd, "multi")) {
+        if (args.size() != 1) resp::append_error(out, wrong_args(cmd));
+        else if (tx.open) resp::append_error(out, "ERR MULTI calls can not be nested");
+        else tx.open = true, resp::append_simple(out, "OK");
+        return TxStep::answered;
+    }
+    if (is_watch && tx.open) {
+        tx.refused = true;  // as Redis: the transaction is then aborted
+        resp::append_error(out, "ERR WATCH inside MULTI is not allowed");
+        return TxStep::answered;
+    }
+    if (is_command(cmd, "discard")) {
+        if (!tx.open) return resp::append_error(out, "ERR DISCARD without MULTI"), TxStep::answered;
+        tx = {};
+        resp::append_simple(out, "OK");
+        return TxStep::ended;
+    }
+    if (is_command(cmd, "reset")) tx = {};  // and RESET goes on as a connection command
+    if (!is_command(cmd, "exec")) return TxStep::other;
+    if (!tx.open) return resp::append_error(out, "ERR EXEC without MULTI"), TxStep::answered;
+    if (tx.refused) {
+        tx = {};
+        resp::append_error(out, "EXECABORT Transaction discarded because of previous errors.");
+        return TxStep::ended;
+    }
+    return TxStep::exec;
+}
+
+}  // namespace seq
