@@ -1,54 +1,16 @@
 #include "dir_lock.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/file.h>
-#include <sys/time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 
 #include "socket.hpp"
 
 namespace seq {
-
-namespace {
-
-// The pid a holder wrote into the lock file; 0 if none can be read.
-pid_t recorded_holder(int fd, std::string& text) {
-    char buf[32] = {};
-    auto n = pread(fd, buf, sizeof buf - 1, 0);
-    text = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "unknown";
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    char* end = nullptr;
-    long pid = std::strtol(text.c_str(), &end, 10);
-    return end && *end == '\0' && pid > 1 ? static_cast<pid_t>(pid) : 0;
-}
-
-// The holder is gone, yet its lock is held: by a child it was forking when it
-// died, which holds a copy of the fd until its exec closes it, and dies with
-// it (PR_SET_PDEATHSIG) within milliseconds. Waits for that, a second at most:
-// a blocking flock, which SIGALRM interrupts.
-bool wait_for_dying_holder(int fd) {
-    struct sigaction quiet{}, before{};
-    quiet.sa_handler = [](int) {};
-    sigemptyset(&quiet.sa_mask);
-    quiet.sa_flags = 0;  // no SA_RESTART: the alarm ends the wait
-    if (sigaction(SIGALRM, &quiet, &before) < 0) return false;
-    itimerval second{}, off{};
-    second.it_value.tv_sec = 1;
-    setitimer(ITIMER_REAL, &second, nullptr);
-    int rc = flock(fd, LOCK_EX);
-    setitimer(ITIMER_REAL, &off, nullptr);
-    sigaction(SIGALRM, &before, nullptr);
-    return rc == 0;
-}
-
-}  // namespace
 
 void ensure_private_dir(const std::string& dir, const std::string& what) {
     struct stat st{};
@@ -74,18 +36,25 @@ void ensure_private_dir(const std::string& dir, const std::string& what) {
 DirLock::DirLock(const std::string& dir, const std::string& what, const std::string& name, const std::string& holder)
     : path_(dir + "/" + name) {
     // The lock file is removed by the holder that leaves: if it went between
-    // our open and our flock, ours is a dead inode, so open again.
+    // our open and our lock, ours is a dead inode, so open again.
     for (;;) {
         fd_ = Fd(open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
         if (!fd_) throw SystemError("opening " + path_, errno);
-        if (flock(fd_.get(), LOCK_EX | LOCK_NB) < 0) {
-            if (errno != EWOULDBLOCK) throw SystemError("locking " + path_, errno);
-            std::string pid;
-            auto holder_pid = recorded_holder(fd_.get(), pid);
-            bool gone = holder_pid > 0 && kill(holder_pid, 0) < 0 && errno == ESRCH;
-            if (!gone || !wait_for_dying_holder(fd_.get()))
-                throw std::runtime_error(what + " " + dir + " is in use by another " + holder + " (pid " + pid +
-                                         (gone ? ", gone, but what it started still holds the lock)" : ")"));
+        // A POSIX record lock, not an flock: it belongs to this process, so a
+        // child forked at the moment we die does not hold it on (an flock
+        // goes with the open file, which the child shares until its exec).
+        struct flock whole{};
+        whole.l_type = F_WRLCK;
+        whole.l_whence = SEEK_SET;
+        if (fcntl(fd_.get(), F_SETLK, &whole) < 0) {
+            if (errno != EACCES && errno != EAGAIN) throw SystemError("locking " + path_, errno);
+            struct flock who{};
+            who.l_type = F_WRLCK;
+            who.l_whence = SEEK_SET;
+            std::string pid = fcntl(fd_.get(), F_GETLK, &who) == 0 && who.l_type != F_UNLCK
+                                  ? std::to_string(who.l_pid)
+                                  : "unknown";
+            throw std::runtime_error(what + " " + dir + " is in use by another " + holder + " (pid " + pid + ")");
         }
         struct stat held{}, named{};
         if (fstat(fd_.get(), &held) == 0 && stat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&

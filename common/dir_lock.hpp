@@ -1,5 +1,6 @@
-// An exclusive lock on a directory, held for the life of the object: an flock
-// on DIR/NAME, a file that names the holder's pid and is removed on release.
+// An exclusive lock on a directory, held for the life of the object: a POSIX
+// record lock (this process's alone, never a child's) on DIR/NAME, a file that
+// names the holder's pid and is removed on release.
 #pragma once
 
 #include <string>

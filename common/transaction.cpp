@@ -10,9 +10,11 @@ TxStep transaction_step(Connection& c, std::span<const std::string_view> args, c
     auto& out = c.out();
     auto cmd = args[0];
     bool is_watch = watch && is_command(cmd, "watch");
-    bool control = is_command(cmd, "multi") || is_command(cmd, "exec") || is_command(cmd, "discard") ||
-                   is_command(cmd, "quit") || is_command(cmd, "reset") || is_watch;
-    if (tx.open && !control) {
+    auto control = [&] {
+        return is_command(cmd, "multi") || is_command(cmd, "exec") || is_command(cmd, "discard") ||
+               is_command(cmd, "quit") || is_command(cmd, "reset") || is_watch;
+    };
+    if (tx.open && !control()) {
         // Queued, not run: nothing is applied before EXEC.
         if (auto why = refusal(facts, args)) {
             tx.refused = true;

@@ -152,6 +152,7 @@ private:
     // Standbys (supervisor_standby.cpp): started once the tree has settled,
     // activated in place of a spawn, and told to go with their child.
     void spawn_standby(Child& c);
+    void defer_standby(Child& c, std::uint64_t ms);
     void activate_standby(Child& c);
     void on_standby_notify(Child& c);
     void on_standby_death(Child& c, int status);

@@ -26,6 +26,20 @@ constexpr std::uint64_t standby_retry_ms = 1000;
 constexpr std::uint64_t standby_after_activation_ms = 20;
 }  // namespace
 
+// No standby for `c` before `ms` from now; then a step, which starts one if
+// the child still runs and wants it.
+void Supervisor::defer_standby(Child& c, std::uint64_t ms) {
+    auto& sb = c.standby;
+    if (!sb.timer) {
+        sb.timer = uv::make_timer(loop_.get());
+        sb.timer->data = &c;
+    }
+    sb.not_before_ms = loop_.now() + ms;
+    uv_timer_start(sb.timer.get(), [](uv_timer_t* t) {
+        if (auto* child = uv::owner<Child>(t)) child->owner->step();
+    }, ms, 0);
+}
+
 void Supervisor::spawn_standby(Child& c) {
     auto& sb = c.standby;
     std::vector<Fd> keep;
@@ -37,7 +51,7 @@ void Supervisor::spawn_standby(Child& c) {
         log("%s: cannot start a standby: %s; trying again in %llu ms", c.path.c_str(), e.what(),
             static_cast<unsigned long long>(standby_retry_ms));
         sb.activate.reset();
-        sb.not_before_ms = loop_.now() + standby_retry_ms;
+        defer_standby(c, standby_retry_ms);
         return;
     }
     keep.clear();
@@ -114,10 +128,7 @@ void Supervisor::activate_standby(Child& c) {
     c.state = State::starting;
     log("%s: activated its standby (pid %d)", c.path.c_str(), c.pid);
     start_poll(c);
-    sb.not_before_ms = loop_.now() + standby_after_activation_ms;
-    uv_timer_start(sb.timer.get(), [](uv_timer_t* t) {
-        if (auto* child = uv::owner<Child>(t)) child->owner->step();
-    }, standby_after_activation_ms, 0);
+    defer_standby(c, standby_after_activation_ms);
 }
 
 void Supervisor::on_standby_death(Child& c, int status) {
@@ -141,10 +152,7 @@ void Supervisor::on_standby_death(Child& c, int status) {
     } else {
         log("%s: standby (pid %d) %s while idle; another in %llu ms", c.path.c_str(), pid,
             describe_exit(status).c_str(), static_cast<unsigned long long>(standby_retry_ms));
-        sb.not_before_ms = loop_.now() + standby_retry_ms;
-        uv_timer_start(sb.timer.get(), [](uv_timer_t* t) {
-            if (auto* child = uv::owner<Child>(t)) child->owner->step();
-        }, standby_retry_ms, 0);
+        defer_standby(c, standby_retry_ms);
     }
     step();
 }

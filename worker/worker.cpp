@@ -78,7 +78,6 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
         }
     });
     if (!server_.listening()) return;  // a standby's: see prepare() and activate()
-    live_ = true;
     arm_start_timer();
     link_.start();
     linked_ = true;
@@ -93,14 +92,10 @@ void Worker::prepare() {
 
 void Worker::activate(Fd listener) {
     server_.listen_on(std::move(listener));
-    live_ = true;
     arm_start_timer();
     server_.start();  // what waited in the socket's backlog is parked until the number is known
-    if (linked_)
-        link_.release();  // its answer is likely here already
-    else
-        link_.start();
-    linked_ = true;
+    prepare();
+    link_.release();  // its answer is likely here already
 }
 
 void Worker::arm_start_timer() {

@@ -137,8 +137,7 @@ private:
     std::optional<std::uint64_t> held_timer_since_;  // the wait it is armed for
     std::optional<std::int64_t> value_;  // unknown until the stash is first read
     bool serving_ = false;   // holds the stash's number
-    bool live_ = false;      // holds its socket (a standby's, once activated)
-    bool linked_ = false;    // its stash link has been started (held, until live)
+    bool linked_ = false;    // its stash link has been started (held, until activated)
     bool announce_ = false;  // ready_ is due at the end of this turn
     std::string hello_;      // the log line that goes with it
     std::vector<Held> open_;

@@ -7,6 +7,7 @@
 #include <sys/fsuid.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -219,46 +220,37 @@ TEST_CASE("kill -9 of the supervisor takes its children with it, and the run dir
     CHECK(call_int(again.sock(), {"NEXT"}) == 0);
 }
 
-TEST_CASE("a run dir still locked by what a dead supervisor started is waited for, a second at most") {
-    // A supervisor killed while it forked a child leaves that child holding
-    // the lock until it dies too: the lock file names a pid that is gone.
+TEST_CASE("the run dir lock dies with the supervisor, even while another process shares its open lock file") {
+    // What a supervisor forks holds a copy of its descriptors until its exec
+    // closes them; one forked as the supervisor is killed outlives it for a
+    // moment. The test takes such a copy of the lock file's descriptor
+    // itself (pidfd_getfd), keeps it across the kill, and starts again.
     TempDir dir;
     auto run = dir / "run";
-    std::filesystem::create_directories(run);
-    chmod(run.c_str(), 0700);
-    auto lock = run + "/supervisor.lock";
-    pid_t dead = fork();
-    if (dead == 0) _exit(0);
-    waitpid(dead, nullptr, 0);
-    std::ofstream(lock) << dead << "\n";
-    auto flock = sh("command -v flock").out;
-    REQUIRE(!flock.empty());
-    flock.pop_back();
-    // One process that holds the lock until it is killed.
-    auto hold = "exec 9>>" + lock + "; " + flock + " -x 9; exec sleep 1000";
-    auto held = [&] { return sh("flock -n " + lock + " true").code != 0; };
-    // A blocked flock shows in /proc/locks as "N: -> FLOCK ADVISORY WRITE PID ...".
-    auto waiting = [&](pid_t pid) {
-        return slurp("/proc/locks").find("-> FLOCK  ADVISORY  WRITE " + std::to_string(pid) + " ") != std::string::npos;
-    };
-    SUBCASE("its holder lets go: the supervisor starts") {
-        Process holder({"/bin/sh", "-c", hold}, dir / "holder.log");
-        REQUIRE(eventually(held));
-        Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
-        REQUIRE(eventually([&] { return waiting(sup.pid()); }));
-        holder.signal(SIGKILL);
-        CHECK(tree_running(run));
-        CHECK(slurp(dir / "supervisor.log").find("in use") == std::string::npos);
+    std::optional<Process> first;
+    first.emplace(std::vector<std::string>{bin("seq-supervisor"), "--run-dir", run}, dir / "first.log");
+    REQUIRE(tree_running(run));
+    int lock_fd = -1;
+    for (auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(first->pid()) + "/fd")) {
+        std::error_code ec;
+        auto target = std::filesystem::read_symlink(e.path(), ec);
+        if (!ec && target.filename() == "supervisor.lock") lock_fd = std::stoi(e.path().filename().string());
     }
-    SUBCASE("its holder does not: exit 3 after the second, saying so") {
-        Process holder({"/bin/sh", "-c", hold}, dir / "holder.log");
-        REQUIRE(eventually(held));
-        Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
-        CHECK(sup.exit_code() == 3);
-        CHECK(slurp(dir / "supervisor.log").find("is in use by another supervisor (pid " + std::to_string(dead) +
-                                                 ", gone, but what it started still holds the lock)") !=
-              std::string::npos);
-    }
+    REQUIRE(lock_fd >= 0);
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, first->pid(), 0));
+    REQUIRE(pidfd >= 0);
+    int copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, lock_fd, 0));
+    close(pidfd);
+    REQUIRE(copy >= 0);
+    auto stash = pid_of(run, "stash"), worker = pid_of(run, "worker");
+    first->signal(SIGKILL);
+    REQUIRE(first->wait_exit());
+    CHECK(eventually([&] { return !alive(stash) && !alive(worker); }));
+    // The copy is still open here: the lock is not.
+    Process second({bin("seq-supervisor"), "--run-dir", run}, dir / "second.log");
+    CHECK(tree_running(run));
+    CHECK(slurp(dir / "second.log").find("in use") == std::string::npos);
+    close(copy);
 }
 
 TEST_CASE("a second supervisor on the same run dir exits 3 and leaves the first one alone") {
