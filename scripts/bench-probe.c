@@ -6,14 +6,19 @@
  *                                     byte arrives; prints each time in us
  *   bench-probe recover SOCKET PID    kill -9 PID, then NEXT on SOCKET until
  *                                     an integer comes back; prints the us
+ *   bench-probe exit PID              kill -9 PID, then wait on a pidfd until
+ *                                     it has exited; prints the us: the part
+ *                                     of a recovery that is the kernel's alone
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -102,10 +107,34 @@ static int recover(const char* path, pid_t victim) {
     return 0;
 }
 
+static int exit_time(pid_t victim) {
+    /* A pidfd is readable once the process has exited: its files closed and
+     * its parent sent SIGCHLD, the moment a supervisor can first know. */
+    int pfd = (int)syscall(SYS_pidfd_open, victim, 0);
+    if (pfd < 0) {
+        perror("bench-probe exit: pidfd_open");
+        return 1;
+    }
+    double t0 = now_us();
+    if (kill(victim, SIGKILL) < 0) {
+        perror("bench-probe exit: kill");
+        return 1;
+    }
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    if (poll(&p, 1, 10000) != 1) {
+        fprintf(stderr, "bench-probe exit: pid %d did not exit within 10 s\n", (int)victim);
+        return 1;
+    }
+    printf("%.0f\n", now_us() - t0);
+    close(pfd);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc == 3 && strcmp(argv[1], "touch") == 0) return touch(argv[2]);
     if (argc == 4 && strcmp(argv[1], "floor") == 0) return floor_time(argv[0], argv[2], atoi(argv[3]));
     if (argc == 4 && strcmp(argv[1], "recover") == 0) return recover(argv[2], (pid_t)atoi(argv[3]));
-    fprintf(stderr, "usage: bench-probe touch SOCKET | floor SOCKET N | recover SOCKET PID\n");
+    if (argc == 3 && strcmp(argv[1], "exit") == 0) return exit_time((pid_t)atoi(argv[2]));
+    fprintf(stderr, "usage: bench-probe touch SOCKET | floor SOCKET N | recover SOCKET PID | exit PID\n");
     return 2;
 }
