@@ -51,4 +51,9 @@ bool apply(Command c, std::span<const std::string_view> args, std::int64_t& valu
     }
 }
 
+std::int64_t mark_for(std::int64_t value, std::int64_t reserve) {
+    std::int64_t mark;
+    return __builtin_add_overflow(value, reserve, &mark) ? std::numeric_limits<std::int64_t>::max() : mark;
+}
+
 }  // namespace seq::worker

@@ -23,4 +23,9 @@ inline bool reads_value(Command c) {
 // `out`. Returns whether `value` changed; on any error it does not.
 bool apply(Command c, std::span<const std::string_view> args, std::int64_t& value, std::string& out);
 
+// With --reserve N: the mark that reserves the block starting at `value`,
+// value + N, or the 64-bit maximum if that is past it. NEXT never hands out
+// the maximum itself, so a mark there covers every number there is.
+std::int64_t mark_for(std::int64_t value, std::int64_t reserve);
+
 }  // namespace seq::worker

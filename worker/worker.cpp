@@ -371,15 +371,17 @@ std::uint64_t Worker::covering_commit() {
     for (auto& r : reservations_)
         if (r.mark >= *value_) return r.commit;
     // Past every block issued (an INCREMENT larger than what is left): this
-    // reply waits for a reservation that covers it.
-    issue_reservation(*value_ + options_.reserve);
-    return reservations_.back().commit;
+    // reply waits for a reservation that covers it (the newest commit: that
+    // one, or the earlier one already at the 64-bit maximum).
+    issue_reservation(mark_for(*value_, options_.reserve));
+    return link_.issued();
 }
 
 // The next block is asked for once half of the current one is used, so in
 // steady state no reply waits for the stash, let alone for its disk.
 void Worker::reserve_ahead() {
-    if (reserved_ - *value_ < (options_.reserve + 1) / 2) issue_reservation(*value_ + options_.reserve);
+    if (reserved_ < mark_for(*value_, (options_.reserve + 1) / 2))
+        issue_reservation(mark_for(*value_, options_.reserve));
 }
 
 void Worker::issue_reservation(std::int64_t mark) {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -60,6 +61,24 @@ TEST_CASE("--reserve: kill -9 of the worker or the stash, under every strategy, 
         CHECK(info.find("value:" + std::to_string(last + 1) + "\r\n") != std::string::npos);
         CHECK(info.find("reserve:100\r\n") != std::string::npos);
     }
+}
+
+TEST_CASE("--reserve at the 64-bit edge: the mark stops at the maximum, and a crash there repeats no number") {
+    constexpr auto max = std::numeric_limits<std::int64_t>::max();
+    TempDir dir;
+    Tree t(dir, {"--fsync", "always"});
+    // value + N would overflow: the mark must still cover what goes out.
+    CHECK(call_int(t.sock(), {"INCREMENT", std::to_string(max - 10)}) == max - 10);
+    for (std::int64_t n = max - 10; n < max - 5; ++n) CHECK(call_int(t.sock(), {"NEXT"}) == n);
+    CHECK(call(t.run + "/stash.sock", {"GET", "sequence"}).str == std::to_string(max));
+    auto pid = pid_of(t.run, "worker");
+    kill(pid, SIGKILL);
+    REQUIRE(restarted(t.run, "worker", pid));
+    // Resumed at the mark: every number below it may have gone out.
+    CHECK(call_int(t.sock(), {"GET"}) == max);
+    auto r = call(t.sock(), {"NEXT"});
+    CHECK(r.is_error());
+    CHECK(r.str.find("exhausted") != std::string::npos);
 }
 
 TEST_CASE("--reserve: kill -9 of the whole tree under load hands out no number twice, and skips at most N") {

@@ -93,3 +93,12 @@ TEST_CASE("the 64-bit edge") {
     std::int64_t low = std::numeric_limits<std::int64_t>::min();
     CHECK(run(low, {"INCREMENT", "9223372036854775807"}).reply == ":-1\r\n");
 }
+
+TEST_CASE("a reservation's mark stops at the 64-bit maximum") {
+    CHECK(mark_for(0, 100) == 100);
+    CHECK(mark_for(-50, 100) == 50);
+    CHECK(mark_for(max - 100, 100) == max);
+    CHECK(mark_for(max - 99, 100) == max);
+    CHECK(mark_for(max, 1) == max);
+    CHECK(mark_for(max - 10, std::numeric_limits<std::int64_t>::max()) == max);
+}
