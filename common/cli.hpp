@@ -3,15 +3,40 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
+#include "limits.hpp"
+
 namespace seq {
 
-inline void add_max_clients(CLI::App& app, std::size_t& n, const std::string& help) {
-    app.add_option("--max-clients", n, help)->capture_default_str()->check(CLI::PositiveNumber);
+// A whole number from `lo` to `hi`, or 0 where `zero` says what 0 means
+// ("off"). Checked before CLI11 converts it, so that "-1" never wraps into
+// an unsigned option, and the error says the range in integers.
+inline CLI::Validator integer_in(std::int64_t lo, std::int64_t hi, const char* zero = nullptr) {
+    auto range = std::to_string(lo) + " to " + std::to_string(hi);
+    if (zero) range += " (0: " + std::string(zero) + ")";
+    return CLI::Validator(
+        [lo, hi, zero, range](std::string& s) -> std::string {
+            std::int64_t v = 0;
+            auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+            bool whole = ec == std::errc() && end == s.data() + s.size();
+            if (whole && ((v >= lo && v <= hi) || (zero && v == 0))) return {};
+            return "'" + s + "' is not a whole number from " + range;
+        },
+        range);
 }
+
+inline void add_max_clients(CLI::App& app, std::size_t& n, const std::string& help) {
+    app.add_option("--max-clients", n, help)->capture_default_str()->check(integer_in(1, 1'000'000));
+}
+
+// A file descriptor number, as --notify-fd takes.
+inline CLI::Validator fd_number() { return integer_in(0, INT_MAX); }
 
 // Parses the command line. Returns the exit code to leave with (0 after
 // --help, 2 after a usage error, the message printed), or nullopt to go on.

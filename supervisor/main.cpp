@@ -232,6 +232,9 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
 }
 
+// A built-in tree's flag, in the range its tree file key takes.
+CLI::Validator in(seq::sup::Bounds b, const char* zero = nullptr) { return seq::integer_in(b.lo, b.hi, zero); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -260,29 +263,32 @@ int main(int argc, char** argv) {
                    "write a newline to this fd once every child of the tree runs, then close it "
                    "(default: $SEQ_NOTIFY_FD)")
         ->envname("SEQ_NOTIFY_FD")
-        ->check(CLI::NonNegativeNumber);
+        ->check(fd_number());
     std::vector<CLI::Option*> builtin;
     builtin.push_back(app.add_option("--strategy", strategy, "which children a death restarts")
                           ->capture_default_str()
                           ->check(CLI::IsMember({"one_for_one", "one_for_all", "rest_for_one"})));
     builtin.push_back(app.add_option("--max-restarts", b.flags.max_restarts,
                                      "restart intensity: at most this many restarts...")
-                          ->capture_default_str());
+                          ->capture_default_str()
+                          ->check(in(sup::bounds::max_restarts)));
     builtin.push_back(app.add_option("--max-seconds", b.flags.max_seconds, "...within this many seconds, else give up")
                           ->capture_default_str()
-                          ->check(CLI::PositiveNumber));
+                          ->check(in(sup::bounds::max_seconds)));
     builtin.push_back(app.add_option("--initial", b.initial, "the worker's first number, when the stash holds none")
                           ->capture_default_str());
     builtin.push_back(app.add_option("--shutdown-timeout", b.shutdown_ms,
                                      "milliseconds between SIGTERM and SIGKILL when stopping a child")
-                          ->capture_default_str());
+                          ->capture_default_str()
+                          ->check(in(sup::bounds::ms)));
     builtin.push_back(app.add_option("--start-timeout", b.start_timeout_ms, "milliseconds a child has to become ready")
                           ->capture_default_str()
-                          ->check(CLI::PositiveNumber));
+                          ->check(in(sup::bounds::start_timeout)));
     builtin.push_back(app.add_option("--watchdog", b.watchdog_ms,
                                      "milliseconds a daemon may go without proving its loop runs (WATCHDOG=1) "
                                      "before it is killed as hung and restarted; 0: no watchdog")
-                          ->capture_default_str());
+                          ->capture_default_str()
+                          ->check(in(sup::bounds::watchdog, "no watchdog")));
     auto* data_dir_opt = app.add_option("--data-dir", b.data_dir,
                                         "keep the stash on disk here (survives every crash); in memory without it");
     builtin.push_back(data_dir_opt);
@@ -293,7 +299,8 @@ int main(int argc, char** argv) {
     builtin.push_back(app.add_option("--reserve", b.reserve,
                                      "the worker keeps a mark N numbers ahead in the stash: NEXT never waits for "
                                      "the stash's disk, and a crash skips at most N numbers (never repeats one); 0: off")
-                          ->capture_default_str());
+                          ->capture_default_str()
+                          ->check(in(sup::bounds::reserve, "off")));
     builtin.push_back(app.add_flag("--standby,!--no-standby", b.standby,
                                    "keep a second worker started and idle: when the worker dies it is activated "
                                    "(no fork, no exec), and a new standby is started behind it (the default; "

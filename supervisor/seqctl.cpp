@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
                               "else /tmp/sequence-$UID)");
     app.add_option("--socket", socket, "the worker's socket, instead of <run dir>/sequence.sock (next, increment, get, ping, info)")->excludes(rd);
     app.add_option("--timeout", timeout_ms, "milliseconds to wait for a reply")->capture_default_str()->check(
-        CLI::PositiveNumber);
+        seq::integer_in(1, 86'400'000));
 
     std::vector<std::string> request;
     auto* next = app.add_subcommand("next", "hand out the current number and advance (prints it)");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backoff.hpp"
+#include "limits.hpp"
 #include "strategy.hpp"
 
 namespace seq::sup {
@@ -68,6 +69,20 @@ inline bool SupervisorSpec::operator==(const SupervisorSpec& o) const {
     return strategy == o.strategy && max_restarts == o.max_restarts && max_seconds == o.max_seconds &&
            children == o.children;
 }
+
+// The ranges of a tree file's numbers. seq-supervisor's flags for the
+// built-in tree take the same, so that --print-config prints a valid file.
+struct Bounds {
+    std::int64_t lo, hi;
+};
+namespace bounds {
+inline constexpr Bounds max_restarts{0, 1'000'000};
+inline constexpr Bounds max_seconds{1, 86400 * 365};
+inline constexpr Bounds ms{0, 86'400'000};  // shutdown, and each of backoff's
+inline constexpr Bounds start_timeout{1, 86'400'000};
+inline constexpr Bounds watchdog{10, 86'400'000};
+inline constexpr Bounds reserve{1, max_reserve};
+}  // namespace bounds
 
 struct Tree {
     SupervisorSpec root;

@@ -124,7 +124,8 @@ private:
 
     // A whole number in [lo, hi].
     std::optional<std::int64_t> integer_of(const toml::node& n, const std::string& child, std::string_view key,
-                                           std::int64_t lo, std::int64_t hi) {
+                                           Bounds b) {
+        auto [lo, hi] = b;
         auto* i = n.as_integer();
         if (!i) {
             error(n.source(), child, key, "expected a whole number");
@@ -146,9 +147,9 @@ private:
                            in_quotes(*v) + " is not one of one_for_one, one_for_all, rest_for_one");
             }
         if (auto* n = t.get("max_restarts"))
-            if (auto v = integer_of(*n, child, "max_restarts", 0, 1000000)) s.max_restarts = static_cast<unsigned>(*v);
+            if (auto v = integer_of(*n, child, "max_restarts", bounds::max_restarts)) s.max_restarts = static_cast<unsigned>(*v);
         if (auto* n = t.get("max_seconds"))
-            if (auto v = integer_of(*n, child, "max_seconds", 1, 86400 * 365)) s.max_seconds = static_cast<std::uint64_t>(*v);
+            if (auto v = integer_of(*n, child, "max_seconds", bounds::max_seconds)) s.max_seconds = static_cast<std::uint64_t>(*v);
     }
 
     void children(const toml::table& t, const std::string& prefix, SupervisorSpec& s) {
@@ -223,12 +224,12 @@ private:
                 else if (s->get() == "infinity") c.shutdown_ms = std::nullopt;
                 else error(n->source(), path, "shutdown",
                            in_quotes(s->get()) + " is not \"brutal_kill\", \"infinity\" or a number of milliseconds");
-            } else if (auto v = integer_of(*n, path, "shutdown", 0, 86400000)) {
+            } else if (auto v = integer_of(*n, path, "shutdown", bounds::ms)) {
                 c.shutdown_ms = static_cast<std::uint64_t>(*v);
             }
         }
         if (auto* n = t.get("start_timeout"))
-            if (auto v = integer_of(*n, path, "start_timeout", 1, 86400000)) c.start_timeout_ms = static_cast<std::uint64_t>(*v);
+            if (auto v = integer_of(*n, path, "start_timeout", bounds::start_timeout)) c.start_timeout_ms = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("backoff")) backoff(*n, path, c.backoff);
         if (sup) {
             supervisor_flags(t, path, c.sub);
@@ -244,9 +245,9 @@ private:
             }
         if (auto* n = t.get("sockets")) sockets(*n, path, c);
         if (auto* n = t.get("watchdog"))
-            if (auto v = integer_of(*n, path, "watchdog", 10, 86400000)) c.watchdog_ms = static_cast<std::uint64_t>(*v);
+            if (auto v = integer_of(*n, path, "watchdog", bounds::watchdog)) c.watchdog_ms = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("reserve"))
-            if (auto v = integer_of(*n, path, "reserve", 1, 1000000000)) c.reserve = static_cast<std::uint64_t>(*v);
+            if (auto v = integer_of(*n, path, "reserve", bounds::reserve)) c.reserve = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("standby")) {
             if (auto* b = n->as_boolean()) {
                 c.standby = b->get();
@@ -293,7 +294,7 @@ private:
                 if (!f || !node.is_number()) error(node.source(), path, full, "expected a number");
                 else if (*f < 1.0 || *f > 100.0) error(node.source(), path, full, "must be from 1 to 100");
                 else b.factor = *f;
-            } else if (auto v = integer_of(node, path, full, 0, 86400000)) {
+            } else if (auto v = integer_of(node, path, full, bounds::ms)) {
                 auto ms = static_cast<std::uint64_t>(*v);
                 (k == "initial" ? b.initial_ms : k == "max" ? b.max_ms : b.reset_after_ms) = ms;
             }

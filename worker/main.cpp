@@ -42,11 +42,11 @@ int main(int argc, char** argv) {
     app.add_option("--key", opts.key, "the stash key that holds the number")->capture_default_str();
     app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
         ->envname("SEQ_NOTIFY_FD")
-        ->check(CLI::NonNegativeNumber);
+        ->check(fd_number());
     app.add_option("--stash-timeout", opts.stash_timeout_ms,
                    "milliseconds to wait for the stash at start, and for a request to wait for a lost stash")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(integer_in(1, 86'400'000));
     app.add_flag("--wait-for-ack", opts.wait_for_ack,
                  "release a reply only once the stash acknowledged the new number (not merely received it)");
     app.add_option("--reserve", opts.reserve,
@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
                    "stash in steady state, and a crash skips at most N numbers, never repeats one (default: "
                    "$SEQ_RESERVE; 0: off)")
         ->envname("SEQ_RESERVE")
-        ->check(CLI::NonNegativeNumber);
+        ->check(integer_in(1, max_reserve, "off"));
     app.add_option("--replicas", opts.replicas,
                    "with a Redis and --reserve: use a block only once WAIT says this many replicas have it")
         ->check(CLI::Range(0, 100));

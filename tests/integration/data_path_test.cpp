@@ -325,6 +325,36 @@ TEST_CASE("usage errors exit 2") {
     }
 }
 
+TEST_CASE("a number out of its range on a command line exits 2, naming the option and the range") {
+    TempDir dir;
+    std::string w = " --stash " + (dir / "s.sock") + " --socket " + (dir / "w.sock");
+    struct Case {
+        std::string line, says;
+    };
+    for (const auto& [line, says] : std::vector<Case>{
+             {bin("seq-supervisor") + " --print-config --reserve -1", "--reserve: '-1' is not a whole number from 1 to 1000000000 (0: off)"},
+             {bin("seq-supervisor") + " --print-config --shutdown-timeout -1", "--shutdown-timeout: '-1' is not a whole number from 0 to 86400000"},
+             {bin("seq-supervisor") + " --print-config --watchdog 1", "--watchdog: '1' is not a whole number from 10 to"},
+             {bin("seq-supervisor") + " --print-config --max-restarts 5000000", "--max-restarts: '5000000' is not"},
+             {bin("seq-supervisor") + " --print-config --max-seconds 0", "--max-seconds: '0' is not a whole number from 1 to"},
+             {bin("seq-worker") + w + " --reserve 9223372036854775807", "--reserve: '9223372036854775807' is not"},
+             {"SEQ_RESERVE=18446744073709551615 " + bin("seq-worker") + w, "--reserve: '18446744073709551615' is not"},
+             {bin("seq-worker") + w + " --stash-timeout 1.5", "--stash-timeout: '1.5' is not a whole number"},
+             {bin("seq-stash") + " --max-clients 0", "--max-clients: '0' is not a whole number from 1 to"},
+             {bin("seqctl") + " --run-dir " + (dir / "run") + " --timeout 0 next", "--timeout: '0' is not a whole number from 1 to"},
+         }) {
+        CAPTURE(line);
+        auto r = sh(line + " 2>&1");
+        CHECK(r.code == 2);
+        CHECK(r.out.find(says) != std::string::npos);
+    }
+    // What the flags take, --print-config prints as a tree file that loads.
+    auto printed = sh(bin("seq-supervisor") + " --print-config --reserve 1000000000 --watchdog 10 --max-restarts 1000000 "
+                      "--max-seconds 31536000 --shutdown-timeout 86400000 --start-timeout 1 > " + (dir / "t.toml"));
+    REQUIRE(printed.code == 0);
+    CHECK(sh(bin("seq-supervisor") + " --check " + (dir / "t.toml")).code == 0);
+}
+
 TEST_CASE("seqctl: bare numbers for scripts, and its exit codes") {
     TempDir dir;
     Standalone t(dir);
