@@ -314,7 +314,9 @@ int main(int argc, char** argv) {
     if (!nested.empty()) return run_nested(nested, tree_fd, control_fd, notify_fd);
     log_init("supervisor");
 
-    if (!check.empty()) {
+    // Given at all, even as "": an empty value is a file that cannot be read,
+    // never a reason to run the built-in tree instead.
+    if (check_opt->count() > 0) {
         if (!load(check)) return exit_code::usage;
         std::printf("%s: a valid tree\n", check.c_str());
         return exit_code::ok;
@@ -327,7 +329,7 @@ int main(int argc, char** argv) {
         std::fputs(text.c_str(), stdout);
         return std::fflush(stdout) == 0 ? exit_code::ok : exit_code::failure;
     }
-    if (!config.empty()) {
+    if (config_opt->count() > 0) {
         auto tree = load(config);
         if (!tree) return exit_code::usage;
         return run(*tree, run_dir, "tree " + config, b.max_clients, notify_fd, config);

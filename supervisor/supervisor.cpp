@@ -76,6 +76,26 @@ std::string Supervisor::child_names() const {
     return s;
 }
 
+std::string Supervisor::children_along(std::string_view path) const {
+    std::vector<const ChildSpec*> level;
+    for (auto& c : children_)
+        if (!c->removed) level.push_back(&c->spec);
+    std::string where;
+    for (auto slash = path.find('/'); slash != std::string_view::npos; slash = path.find('/')) {
+        const ChildSpec* found = nullptr;
+        for (auto* k : level)
+            if (k->name == path.substr(0, slash)) found = k;
+        if (!found || found->type != ChildType::supervisor) break;
+        where += (where.empty() ? "" : "/") + found->name;
+        level.clear();
+        for (auto& k : found->sub.children) level.push_back(&k);
+        path = path.substr(slash + 1);
+    }
+    std::string names;
+    for (auto* k : level) names += (names.empty() ? "" : ", ") + k->name;
+    return (where.empty() ? "children: " : "children of " + where + ": ") + (names.empty() ? "none" : names);
+}
+
 void Supervisor::start() {
     // Whatever a child leaves behind (a background job, a double fork) is
     // adopted by us rather than by init, so that we can stop it and reap it.
@@ -354,7 +374,7 @@ void Supervisor::shutdown(const std::string& why) {
 
 std::optional<std::string> Supervisor::restart(std::string_view name) {
     if (!has_child(name))
-        return "ERR no child at '" + std::string(name.substr(0, 128)) + "' (children: " + child_names() + ")";
+        return "ERR no child at '" + std::string(name.substr(0, 128)) + "' (" + children_along(name) + ")";
     if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
     auto [c, rest] = route(name);
     if (!rest.empty()) {

@@ -70,6 +70,9 @@ public:
     // Called once, when it begins to stop (asked to, or giving up).
     void on_stopping(std::function<void()> f) { on_stopping_ = std::move(f); }
     std::string child_names() const;
+    // "children of jobs: a, b": what there is at the deepest supervisor
+    // `path` reaches, for an error about a name that is not there.
+    std::string children_along(std::string_view path) const;
 
     bool has_child(std::string_view path) const;
     bool stopping() const { return shutting_down_; }

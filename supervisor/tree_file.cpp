@@ -350,12 +350,23 @@ private:
                 error(e.source(), path, "sockets", "expected a socket's name or { name = ..., path = ... }");
                 continue;
             }
-            if (s.name.empty()) continue;
+            if (s.name.empty()) {
+                if (e.is_string() || e.as_table()->get("name"))
+                    error(e.source(), path, "sockets", "a socket's name cannot be empty");
+                continue;
+            }
             if (!valid_name(s.name)) {
                 error(e.source(), path, "sockets", in_quotes(s.name) + " is not a socket name (letters, digits, '_', '-', '.')");
                 continue;
             }
             if (s.path.empty()) s.path = s.name + ".sock";
+            // "./web.sock" and "web.sock" are one file: compared, and kept, as one.
+            auto normal = std::filesystem::path(s.path).lexically_normal();
+            if (auto leaf = normal.filename(); leaf.empty() || leaf == "." || leaf == "..") {
+                error(e.source(), path, "sockets", in_quotes(s.path) + " names a directory, not a socket's file");
+                continue;
+            }
+            s.path = normal.string();
             if (s.path.find('\0') != std::string::npos || reserved_paths.count(s.path)) {
                 error(e.source(), path, "sockets", in_quotes(s.path) + " is the supervisor's own file in the run dir");
                 continue;
@@ -547,6 +558,10 @@ Tree parse_tree(std::string_view text, const std::string& file, const LoadContex
 }
 
 Tree load_tree_file(const std::string& file, const LoadContext& ctx) {
+    // A directory opens, and reads as nothing: an empty tree, which a reload
+    // would take as "stop every child".
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec)) throw TreeFileError({file + ": is a directory, not a tree file"});
     std::ifstream in(file, std::ios::binary);
     if (!in) throw TreeFileError({file + ": cannot read: " + std::strerror(errno)});
     std::stringstream ss;

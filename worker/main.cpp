@@ -15,7 +15,7 @@ namespace {
 
 const char* const exit_codes_help = R"(Exit codes:
   0  stopped by SIGTERM, SIGINT or SIGHUP
-  1  runtime failure (logged on stderr), e.g. the stash holds a non-integer
+  1  runtime failure (logged on stderr)
   2  bad command line
   3  the socket cannot be bound (another worker answers there, or permissions)
   4  the stash did not answer within --stash-timeout at start

@@ -4,6 +4,8 @@
 // restart what OTP says and nothing else (checked by pid); seqctl shows and
 // restarts children by path.
 #include <doctest/doctest.h>
+
+#include <filesystem>
 #include <signal.h>
 
 #include <fstream>
@@ -215,7 +217,7 @@ TEST_CASE("nested tree: seqctl shows the tree by depth and in nested JSON, and r
     t.expect_restarted(before, {"jobs/inner/y"});
     auto bad = sh(ctl + " restart jobs/nobody 2>&1");
     CHECK(bad.code == 1);
-    CHECK(bad.out.find("no child at 'jobs/nobody'") != std::string::npos);
+    CHECK(bad.out.find("no child at 'jobs/nobody' (children of jobs: ") != std::string::npos);
     // An orderly stop takes the whole tree down, deepest first within each subtree.
     auto stop = sh(ctl + " stop");
     CHECK(stop.code == 0);
@@ -300,6 +302,15 @@ type = "supervisor"
     CHECK(refused.out.find(file + ":4:1: child \"a\", key \"restat\": unknown key") != std::string::npos);
     auto same = tree_status(run);
     for (auto& p : {"a", "b", "c", "jobs", "jobs/x", "jobs/y"}) CHECK(same.at(p).pid == before.at(p).pid);
+    // A folder where the file was would read as an empty tree: refused too.
+    std::filesystem::remove(file);
+    std::filesystem::create_directory(file);
+    auto folder = sh(ctl + " reload 2>&1");
+    CHECK(folder.code == 1);
+    CHECK(folder.out.find(file + ": is a directory, not a tree file") != std::string::npos);
+    same = tree_status(run);
+    for (auto& p : {"a", "b", "c", "jobs", "jobs/x", "jobs/y"}) CHECK(same.at(p).pid == before.at(p).pid);
+    std::filesystem::remove(file);
 
     std::ofstream(file) << tree_v2;
     auto r = sh(ctl + " reload");

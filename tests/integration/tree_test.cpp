@@ -272,6 +272,14 @@ TEST_CASE("--check and --config refuse a broken tree file with exit 2, naming fi
     std::ofstream(dir / "good.toml") << "[[child]]\nname = \"a\"\ncommand = [\"sleep\", \"1\"]\n";
     CHECK(sh(bin("seq-supervisor") + " --check " + (dir / "good.toml") + " >/dev/null").code == 0);
     CHECK(sh(bin("seq-supervisor") + " --config " + (dir / "good.toml") + " --initial 5 2>/dev/null").code == 2);
+    // Given, even empty, the file is what is checked or run: never the built-in tree instead.
+    for (auto opt : {" --check ''", " --config ''"}) {
+        CAPTURE(opt);
+        auto empty = sh(bin("seq-supervisor") + " --run-dir " + (dir / "run") + opt + " 2>&1");
+        CHECK(empty.code == 2);
+        CHECK(empty.out.find(": cannot read: No such file or directory") != std::string::npos);
+        CHECK(sh("test -e " + (dir / "run")).code != 0);
+    }
 }
 
 namespace {

@@ -305,6 +305,20 @@ TEST_CASE("sockets: used twice, malformed, reserved, stash must name one") {
     CHECK(contains(e, "key \"sockets\": expected a socket's name or { name = ..., path = ... }"));
     e = f.errors("stash = \"nowhere\"\n[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"s\"]\n");
     CHECK(e == f.file + ":1:9: key \"stash\": no socket named \"nowhere\" in the tree\n");
+    // One file by two spellings is one file; the supervisor's own, however spelled.
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"x\", { name = \"y\", path = \"./x.sock\" }]\n");
+    CHECK(contains(e, "key \"sockets\": socket path \"x.sock\" is used twice in the tree"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"c\", path = \"sub/../control.sock\" }]\n");
+    CHECK(contains(e, "\"control.sock\" is the supervisor's own file in the run dir"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"c\", path = \"sub/\" }]\n");
+    CHECK(contains(e, "\"sub/\" names a directory, not a socket's file"));
+    CHECK(f.parse("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"w\", path = \"./run/w.sock\" }]\n")
+              .root.children[0].sockets[0].path == "run/w.sock");
+    // An empty name is an error, not a socket silently left out.
+    CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [\"\"]\n"),
+                   "key \"sockets\": a socket's name cannot be empty"));
+    CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"\" }]\n"),
+                   "key \"sockets\": a socket's name cannot be empty"));
 }
 
 TEST_CASE("env and cwd: malformed, reserved, missing folder") {
@@ -339,6 +353,14 @@ TEST_CASE("a file that is not TOML, or cannot be read, says where and why") {
     } catch (const TreeFileError& err) {
         REQUIRE(err.errors.size() == 1);
         CHECK(err.errors[0] == f.root + "/absent.toml: cannot read: No such file or directory");
+    }
+    // A folder would read as an empty tree: a reload to it would stop every child.
+    try {
+        load_tree_file(f.root + "/dir", f.ctx);
+        FAIL("a folder loaded");
+    } catch (const TreeFileError& err) {
+        REQUIRE(err.errors.size() == 1);
+        CHECK(err.errors[0] == f.root + "/dir: is a directory, not a tree file");
     }
 }
 
