@@ -31,11 +31,21 @@ Connection::Connection(Server& server, std::uint64_t id, Fd fd)
     update_poll();
 }
 
+void Connection::release_own(std::uint64_t before) {
+    if (server_.auto_release_ || released_ >= before) {
+        released_ = out_end();
+    } else if (!own_.empty() && own_.back().second == before) {
+        own_.back().second = out_end();
+    } else {
+        own_.emplace_back(before, out_end());
+    }
+}
+
 void Connection::release_to(std::uint64_t end) {
     if (end > released_) released_ = end;
-    if (error_reply_ && released_ >= error_reply_->first) {
-        released_ = std::max(released_, error_reply_->second);
-        error_reply_.reset();
+    while (!own_.empty() && released_ >= own_.front().first) {
+        released_ = std::max(released_, own_.front().second);
+        own_.pop_front();
     }
     if (!busy_) {
         busy_ = true;
@@ -119,16 +129,15 @@ std::size_t Connection::process(std::string_view input) {
             // must not carry out a reply the handler has not released.
             auto before = out_end();
             resp::append_error(out_, "ERR Protocol error: " + parser_.error());
-            if (server_.auto_release_ || released_ >= before)
-                released_ = out_end();
-            else
-                error_reply_.emplace(before, out_end());
+            release_own(before);
             closing_ = true;
             break;
         }
         if (!args_.empty()) {
             if (monitoring_ && !is_command(args_[0], "reset") && !is_command(args_[0], "quit")) {
+                auto before = out_end();
                 resp::append_error(out_, "ERR a MONITOR connection takes only RESET and QUIT");
+                release_own(before);
             } else {
                 // CLIENT REPLY ON answers, and RESET turns replies back on and answers.
                 using Replies = Session::Replies;
@@ -283,10 +292,10 @@ void Server::feed_monitors(const Connection& from, std::span<const std::string_v
         auto* m = find(id);
         if (!m || m == &from || m->write_failed_) continue;
         // Released at once unless the monitor's own reply waits (a held
-        // reply keeps its place: nothing overtakes it).
-        bool nothing_held = m->released_ >= m->out_end();
+        // reply keeps its place: nothing overtakes it), then right after it.
+        auto before = m->out_end();
         m->out_.append(line);
-        if (nothing_held) m->released_ = m->out_end();
+        m->release_own(before);
         if (m->out_.size() - m->out_sent_ > options_.max_output) {
             log("%s: monitor %llu does not read what it is sent (limit %zu bytes); dropping it", name_.c_str(),
                 static_cast<unsigned long long>(id), options_.max_output);

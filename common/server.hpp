@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -96,9 +97,12 @@ private:
     bool paused_ = false;          // a request is deferred: neither read nor parse
     bool closing_ = false;
     bool input_ended_ = false;     // read end of file: answer what was asked, then go
-    // A protocol error's reply [first, second) that waits for the held
-    // replies before it: released with them.
-    std::optional<std::pair<std::uint64_t, std::uint64_t>> error_reply_;
+    // What the server wrote on its own, not the handler (a protocol error,
+    // a monitor's lines and its refusals), from `before` to out_end(): out at
+    // once, or, behind a reply still held, as soon as that one goes.
+    void release_own(std::uint64_t before);
+    // Those stretches [first, second) that wait behind a held reply, in order.
+    std::deque<std::pair<std::uint64_t, std::uint64_t>> own_;
     bool write_failed_ = false;    // the client is gone; drain its input, answer nothing
     bool dead_ = false;
     bool busy_ = false;            // on the stack: destroy after the callback

@@ -32,7 +32,7 @@ TxStep transaction_step(Connection& c, std::span<const std::string_view> args, c
         return TxStep::answered;
     }
     if (is_watch && tx.open) {
-        tx.refused = true;  // as Redis: the transaction is then aborted
+        // As Redis 7.0: refused, and the transaction goes on (EXEC runs it).
         resp::append_error(out, "ERR WATCH inside MULTI is not allowed");
         return TxStep::answered;
     }

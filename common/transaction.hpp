@@ -20,8 +20,9 @@ enum class TxStep {
     exec,      // EXEC with nothing refused: the daemon runs c.session.tx.queued
 };
 
-// `watch`: the daemon has WATCH, which is refused inside MULTI (and aborts
-// it); without it, WATCH is queued as any command it does not know.
+// `watch`: the daemon has WATCH, which is refused inside MULTI (the
+// transaction goes on); without it, WATCH is queued as any command it does
+// not know.
 TxStep transaction_step(Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts, bool watch);
 
 }  // namespace seq

@@ -122,6 +122,13 @@ bool Service::run(Connection& c, std::span<const std::string_view> args) {
         resp::append_verbatim(out, info(args.subspan(1)), c.session.proto);
         return true;
     }
+    // Here, not with WATCH: unlike WATCH it may be queued, and EXEC runs it.
+    if (is_command(args[0], "unwatch")) {
+        if (args.size() != 1) return resp::append_error(out, wrong_args(args[0])), true;
+        watches_.unwatch(c.id());
+        resp::append_simple(out, "OK");
+        return true;
+    }
     Context ctx{*store_, watches_, unix_ms(), c.session.proto, options_.allow_flush};
     if (execute(ctx, args, out)) {
         arm_sweep(ctx.soonest_expiry);
@@ -144,17 +151,12 @@ bool Service::transaction(Connection& c, std::span<const std::string_view> args)
         break;
     case TxStep::other:
         if (is_command(cmd, "watch")) {
+            if (args.size() < 2) return resp::append_error(out, wrong_args(cmd)), true;
             auto now = unix_ms();
             for (auto key : args.subspan(1)) {
                 auto e = store_->get(key);
                 watches_.watch(c.id(), key, e && (e->expires_ms == 0 || e->expires_ms > now) ? e->expires_ms : 0);
             }
-            resp::append_simple(out, "OK");
-            return true;
-        }
-        if (is_command(cmd, "unwatch")) {
-            if (args.size() != 1) return resp::append_error(out, wrong_args(cmd)), true;
-            watches_.unwatch(c.id());
             resp::append_simple(out, "OK");
             return true;
         }

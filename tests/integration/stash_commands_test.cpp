@@ -129,9 +129,13 @@ TEST_CASE("MULTI/EXEC on the stash: queued, run together, EXECABORT runs nothing
         for (int i = 0; i < 3; ++i) seq::resp::append_value(got, a.read_reply());
         CHECK(got == "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
     }
+    // As Redis 7.0.15 answers, byte for byte: WATCH inside MULTI is refused
+    // and the transaction goes on; UNWATCH is queued and runs; WATCH needs a key.
     CHECK(raw(s.sock, "WATCH n\r\nUNWATCH\r\nMULTI\r\nWATCH n\r\nEXEC\r\n", 5) ==
-          "+OK\r\n+OK\r\n+OK\r\n-ERR WATCH inside MULTI is not allowed\r\n"
-          "-EXECABORT Transaction discarded because of previous errors.\r\n");
+          "+OK\r\n+OK\r\n+OK\r\n-ERR WATCH inside MULTI is not allowed\r\n*0\r\n");
+    CHECK(raw(s.sock, "MULTI\r\nUNWATCH\r\nEXEC\r\nWATCH\r\nUNWATCH x\r\n", 5) ==
+          "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n-ERR wrong number of arguments for 'watch' command\r\n"
+          "-ERR wrong number of arguments for 'unwatch' command\r\n");
     // RESP3: a spoiled EXEC is a null.
     {
         seq::Client a(s.sock, 5000ms);
@@ -206,9 +210,13 @@ TEST_CASE("MONITOR on the worker and the stash: every other client's commands, q
               std::string::npos);
         CHECK(hello.find("secret") == std::string::npos);
         CHECK(m.read_reply().str.ends_with("\"ECHO\" \"a b\\x01\\\"\""));
-        // A monitor takes only RESET and QUIT; RESET ends it.
-        m.send_raw("GET\r\nRESET\r\nPING\r\n");
+        // A monitor takes only RESET and QUIT, is told so at once, and goes on monitoring.
+        m.send_raw("GET\r\n");
         CHECK(m.read_reply().str == "ERR a MONITOR connection takes only RESET and QUIT");
+        raw(sock, "ECHO after\r\n", 1);
+        CHECK(m.read_reply().str.ends_with("\"ECHO\" \"after\""));
+        // RESET ends it.
+        m.send_raw("RESET\r\nPING\r\n");
         CHECK(m.read_reply().str == "RESET");
         CHECK(m.read_reply().str == "PONG");
     }
