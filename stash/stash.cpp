@@ -57,9 +57,12 @@ void bulk_or_null(Context& ctx, std::string& out, const std::optional<Entry>& e)
 // A relative or absolute time, in seconds or milliseconds, as an absolute
 // Unix millisecond; nullopt if it is not an integer or overflows. `positive`:
 // a relative time must be above zero (SET EX 0 is refused, EXPIRE 0 is not).
-std::optional<std::int64_t> deadline(Context& ctx, std::string_view arg, bool seconds, bool absolute, bool positive) {
+// Or, as Redis says it, why not: not an integer at all, or a time out of range.
+std::optional<std::int64_t> deadline(Context& ctx, std::string_view arg, bool seconds, bool absolute, bool positive,
+                                     std::string_view cmd, std::string& why) {
     auto v = resp::parse_int(arg);
-    if (!v) return std::nullopt;
+    if (!v) return why = not_integer, std::nullopt;
+    why = invalid_expire(cmd);
     if (positive && *v <= 0) return std::nullopt;
     auto n = *v;
     if (seconds) {
@@ -97,8 +100,9 @@ void set(Context& ctx, Args a, std::string& out) {
                     is_command(opt, "pxat"))) {
             bool seconds = is_command(opt, "ex") || is_command(opt, "exat");
             bool absolute = is_command(opt, "exat") || is_command(opt, "pxat");
-            expires = deadline(ctx, a[++i], seconds, absolute, true);
-            if (!expires) return resp::append_error(out, invalid_expire("set"));
+            std::string why;
+            expires = deadline(ctx, a[++i], seconds, absolute, true, "set", why);
+            if (!expires) return resp::append_error(out, why);
         } else {
             return resp::append_error(out, syntax_error);
         }
@@ -122,8 +126,9 @@ void setnx(Context& ctx, Args a, std::string& out) {
 
 // SETEX key seconds value, PSETEX key milliseconds value
 void setex(Context& ctx, Args a, std::string& out) {
-    auto expires = deadline(ctx, a[2], is_command(a[0], "setex"), false, true);
-    if (!expires) return resp::append_error(out, invalid_expire(a[0]));
+    std::string why;
+    auto expires = deadline(ctx, a[2], is_command(a[0], "setex"), false, true, a[0], why);
+    if (!expires) return resp::append_error(out, why);
     write(ctx, a[1], a[3], *expires);
     resp::append_simple(out, "OK");
 }
@@ -208,8 +213,9 @@ void expire(Context& ctx, Args a, std::string& out) {
     if (nx && (xx || gt || lt))
         return resp::append_error(out, "ERR NX and XX, GT or LT options at the same time are not compatible");
     if (gt && lt) return resp::append_error(out, "ERR GT and LT options at the same time are not compatible");
-    auto when = deadline(ctx, a[2], seconds, absolute, false);
-    if (!when) return resp::append_error(out, invalid_expire(a[0]));
+    std::string why;
+    auto when = deadline(ctx, a[2], seconds, absolute, false, a[0], why);
+    if (!when) return resp::append_error(out, why);
     auto e = live(ctx, a[1]);
     if (!e) return resp::append_int(out, 0);
     // With GT and LT, a key without a TTL counts as one that never expires.
