@@ -9,6 +9,7 @@
 #include <cstring>
 #include <algorithm>
 #include <iostream>
+#include <limits>
 #include <string>
 
 #include "client.hpp"
@@ -203,7 +204,9 @@ int main(int argc, char** argv) {
     }
     CLI::App app{"seqctl: talk to a sequence tree (worker and supervisor) from a shell."};
     app.footer(exit_codes_help);
-    app.require_subcommand(1);
+    // At most one command, and one is needed (checked after parsing, so that
+    // an unknown word is named as such rather than taken for a missing command).
+    app.require_subcommand(0, 1);
     std::string run_dir;
     std::string socket;
     int timeout_ms = 5000;
@@ -218,7 +221,9 @@ int main(int argc, char** argv) {
     auto* next = app.add_subcommand("next", "hand out the current number and advance (prints it)");
     std::string delta;
     auto* increment = app.add_subcommand("increment", "add N to the sequence (prints the new current number)");
-    increment->add_option("N", delta, "a non-negative integer")->required();
+    increment->add_option("N", delta, "a non-negative integer")
+        ->required()
+        ->check(seq::integer_in(0, std::numeric_limits<std::int64_t>::max()));
     auto* get = app.add_subcommand("get", "print the current number without changing it");
     auto* ping = app.add_subcommand("ping", "check that the worker answers");
     auto* info = app.add_subcommand("info", "the worker's state as key:value lines");
@@ -233,6 +238,13 @@ int main(int argc, char** argv) {
                                                 "restart changed ones, leave the rest running");
     auto* stop = app.add_subcommand("stop", "stop the children in reverse order, then the supervisor");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
+    if (app.get_subcommands().empty()) {
+        std::string names;
+        for (auto* sub : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+        std::fprintf(stderr, "seqctl: a command is needed: one of %s (seqctl --help says what each does)\n",
+                     names.c_str());
+        return code::usage;
+    }
     if (run_dir.empty()) run_dir = seq::default_run_dir();
     bool to_supervisor = *status || *restart || *reload || *stop;
     if (to_supervisor && !socket.empty()) {

@@ -309,8 +309,16 @@ TEST_CASE("usage errors exit 2") {
     TempDir dir;
     CHECK(sh(bin("seq-worker") + " --socket " + (dir / "w.sock") + " 2>/dev/null").code == 2);  // no --stash
     CHECK(sh(bin("seq-stash") + " --bogus 2>/dev/null").code == 2);
-    CHECK(sh(bin("seqctl") + " 2>/dev/null").code == 2);
-    CHECK(sh(bin("seqctl") + " frobnicate 2>/dev/null").code == 2);
+    auto none = sh(bin("seqctl") + " 2>&1");
+    CHECK(none.code == 2);
+    CHECK(none.out.find("a command is needed: one of next, increment, get,") != std::string::npos);
+    auto unknown = sh(bin("seqctl") + " frobnicate 2>&1");
+    CHECK(unknown.code == 2);
+    CHECK(unknown.out.find("not expected: frobnicate") != std::string::npos);
+    // Checked before anything is asked of the tree (none runs here).
+    auto nan = sh(bin("seqctl") + " --run-dir " + (dir / "run") + " increment abc 2>&1");
+    CHECK(nan.code == 2);
+    CHECK(nan.out.find("'abc' is not a whole number from 0 to") != std::string::npos);
     CHECK(sh(bin("seq-supervisor") + " --strategy one_for_none 2>/dev/null").code == 2);
     // --fsync means nothing without a store on disk: said, not ignored.
     auto r = sh(bin("seq-stash") + " --socket " + (dir / "s.sock") + " --fsync always 2>&1");
@@ -365,9 +373,11 @@ TEST_CASE("seqctl: bare numbers for scripts, and its exit codes") {
     CHECK(sh(ctl + " increment 10").out == "11\n");
     CHECK(sh(ctl + " get").out == "11\n");
     CHECK(sh(ctl + " ping").out == "PONG\n");
+    // A bad N is a bad command line, refused before the worker is asked.
     r = sh(ctl + " increment -- -3 2>&1");
-    CHECK(r.code == 1);
-    CHECK(r.out.find("ERR increment must not be negative") != std::string::npos);
+    CHECK(r.code == 2);
+    CHECK(r.out.find("'-3' is not a whole number from 0 to") != std::string::npos);
+    CHECK(sh(ctl + " get").out == "11\n");
     r = sh(bin("seqctl") + " --socket " + (dir / "nobody.sock") + " next 2>&1");
     CHECK(r.code == 3);
     CHECK(r.out.find(dir / "nobody.sock") != std::string::npos);
