@@ -15,16 +15,19 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
     // change for all of them.
     const bool stash_changed = env.stash != env_.stash;
     env_ = std::move(env);
+    std::vector<std::unique_ptr<Child>> next;
+    std::string added, changed, same, removed;
+    auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
     if (spec.strategy != options_.strategy || spec.max_restarts != options_.max_restarts ||
         spec.max_seconds != options_.max_seconds) {
         options_.strategy = spec.strategy;
         options_.max_restarts = spec.max_restarts;
         options_.max_seconds = spec.max_seconds;
         intensity_ = Intensity(spec.max_restarts, spec.max_seconds * 1000);  // a new window
+        note(changed, "the supervisor's flags (" + std::string(to_string(spec.strategy)) + ", at most " +
+                          std::to_string(spec.max_restarts) + " restarts in " + std::to_string(spec.max_seconds) +
+                          "s)");
     }
-    std::vector<std::unique_ptr<Child>> next;
-    std::string added, changed, same, removed;
-    auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
     for (auto& want : spec.children) {
         auto it = std::find_if(children_.begin(), children_.end(), [&](auto& c) {
             return c && !c->removed && c->spec.name == want.name && c->spec.type == want.type;

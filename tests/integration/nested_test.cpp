@@ -315,7 +315,8 @@ type = "supervisor"
     std::ofstream(file) << tree_v2;
     auto r = sh(ctl + " reload");
     CHECK(r.code == 0);
-    CHECK(r.out == "OK added: d; removed: b; changed: c (restarted), jobs; unchanged: a\n");
+    CHECK(r.out == "OK added: d; removed: b; changed: the supervisor's flags (rest_for_one, at most 3 restarts in 5s), "
+                   "c (restarted), jobs; unchanged: a\n");
     REQUIRE(running({"a", "c", "d", "jobs", "jobs/x", "jobs/y", "jobs/z"}));
     REQUIRE(eventually([&] {
         auto st = tree_status(run);
