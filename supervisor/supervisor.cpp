@@ -142,11 +142,7 @@ void Supervisor::converge() {
             if (c->standby.pid > 0) return;  // its death steps again
         finished_ = true;
         ++generation_;
-        sweep_orphans();
-        // What that killed is reaped before we go: nothing of the tree
-        // outlives the supervisor, not even as a process still dying.
-        // (Every child is down here, so each one left was sent SIGKILL.)
-        for (pid_t pid : adopted_children({})) waitpid(pid, nullptr, 0);
+        reap_the_rest();
         log("all children stopped");
         loop_.stop();
         return;
@@ -246,6 +242,21 @@ void Supervisor::sweep_orphans() {
         // own), and no number of a group is reused while it has members.
         if (group != getpgrp()) kill(-group, SIGKILL);
         kill(pid, SIGKILL);
+    }
+}
+
+// Nothing of the tree outlives the supervisor, not even as a process still
+// dying. Every child is down, so the sweep kills all that is adopted; and
+// each death may hand us (the subreaper) what that one left in a group or
+// session of its own, which the next sweep kills. Only what dies is waited
+// for: a process we may not signal (it changed its user) goes to init.
+void Supervisor::reap_the_rest() {
+    for (;;) {
+        sweep_orphans();
+        auto left = adopted_children({});
+        std::erase_if(left, [](pid_t pid) { return kill(pid, 0) < 0 && errno == EPERM; });
+        if (left.empty()) return;
+        if (waitpid(-1, nullptr, 0) < 0 && errno != EINTR) return;
     }
 }
 

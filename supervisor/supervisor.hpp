@@ -173,6 +173,8 @@ private:
     void watchdog_timeout(Child& c);
     void signal_group(Child& c, int sig);
     void sweep_orphans();
+    // At the end: sweeps and reaps until nothing adopted is left.
+    void reap_the_rest();
     void end_notify(Child& c);
     std::string seconds(std::uint64_t ms) const;
 

@@ -163,6 +163,7 @@ bool Supervisor::stop_standby(Child& c, const char* why) {
     if (!sb.stopping) {
         if (why) log("%s: stopping its standby (pid %d): %s", c.path.c_str(), sb.pid, why);
         sb.stopping = true;
+        sb.ready = false;     // not to be activated on its way out
         sb.activate.reset();  // the end of its standby fd: stop
         kill(-sb.pid, SIGTERM);
         if (c.spec.shutdown_ms) {

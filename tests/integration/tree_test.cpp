@@ -565,6 +565,24 @@ TEST_CASE("what a running child put in a session of its own is left alone, and g
     CHECK(eventually([&] { return !alive(detached); }));
 }
 
+TEST_CASE("an orderly stop leaves nothing behind, however deep in sessions of their own a child's jobs hid") {
+    TempDir dir;
+    // outer: a session of its own, left when deep stops; inner: one more,
+    // left when outer is killed, and handed to the supervisor only then.
+    TreeSup t(dir, sh_child("deep", "setsid sh -c 'setsid sleep 1011 & echo \"inner $!\"; exec sleep 1012' & "
+                                    "echo \"outer $!\"; exec sleep 1013"));
+    INFO("supervisor log:\n", t.proc->log());
+    auto inner = static_cast<pid_t>(number_after(t, "inner "));
+    auto outer = static_cast<pid_t>(number_after(t, "outer "));
+    REQUIRE(inner > 0);
+    REQUIRE(outer > 0);
+    REQUIRE(alive(inner));
+    t.proc->signal(SIGTERM);
+    CHECK(t.proc->exit_code(10000ms) == 0);
+    CHECK_FALSE(alive(outer));
+    CHECK_FALSE(alive(inner));
+}
+
 TEST_CASE("a program gone after the tree was loaded: each start fails (exec, status 127), within intensity, then the supervisor gives up") {
     TempDir dir;
     std::string prog = dir / "prog.sh";
