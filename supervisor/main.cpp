@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include "cli.hpp"
+#include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -327,7 +330,9 @@ int main(int argc, char** argv) {
                                     "#   seq-supervisor --config FILE\n"
                                     "# Bare program names are looked up beside seq-supervisor, then on $PATH.\n");
         std::fputs(text.c_str(), stdout);
-        return std::fflush(stdout) == 0 ? exit_code::ok : exit_code::failure;
+        if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return exit_code::ok;
+        std::fprintf(stderr, "seq-supervisor: cannot write the tree to standard output: %s\n", std::strerror(errno));
+        return exit_code::failure;
     }
     if (config_opt->count() > 0) {
         auto tree = load(config);

@@ -103,8 +103,10 @@ private:
         errors.push_back(where + subject + what);
     }
 
+    // `table`: the key's table within the child ("backoff"), so that the
+    // error names the key as the file spells it ("backoff.intial").
     void unknown(const toml::key& key, const std::string& child, const std::set<std::string_view>& known,
-                 const char* note = nullptr) {
+                 const char* note = nullptr, std::string_view table = {}) {
         std::string what = note ? note : "unknown key";
         if (!note) {
             std::string_view best;
@@ -113,7 +115,8 @@ private:
                 if (auto d = edit_distance(key.str(), k); d < best_d) best_d = d, best = k;
             if (!best.empty()) what += "; did you mean " + in_quotes(best) + "?";
         }
-        error(key.source(), child, key.str(), what);
+        error(key.source(), child, table.empty() ? std::string(key.str()) : std::string(table) + "." + std::string(key.str()),
+              what);
     }
 
     std::optional<std::string> string_of(const toml::node& n, const std::string& child, std::string_view key) {
@@ -288,7 +291,7 @@ private:
             auto k = key.str();
             std::string full = "backoff." + std::string(k);
             if (!backoff_keys.count(k)) {
-                unknown(key, path, backoff_keys);
+                unknown(key, path, backoff_keys, nullptr, "backoff");
             } else if (k == "factor") {
                 auto f = node.value<double>();
                 if (!f || !node.is_number()) error(node.source(), path, full, "expected a number");
@@ -299,7 +302,10 @@ private:
                 (k == "initial" ? b.initial_ms : k == "max" ? b.max_ms : b.reset_after_ms) = ms;
             }
         }
-        if (b.max_ms < b.initial_ms) error(n.source(), path, "backoff", "max is less than initial");
+        if (b.max_ms < b.initial_ms)
+            error(n.source(), path, "backoff",
+                  "max (" + std::to_string(b.max_ms) + (tab->get("max") ? "" : ", the default") +
+                      ") is less than initial (" + std::to_string(b.initial_ms) + ")");
     }
 
     void command(const toml::node& n, const std::string& path, ChildSpec& c) {
@@ -342,7 +348,7 @@ private:
                     } else if (key.str() == "path") {
                         if (auto v = string_of(node, path, "sockets.path")) s.path = *v;
                     } else {
-                        unknown(key, path, {"name", "path"});
+                        unknown(key, path, {"name", "path"}, nullptr, "sockets");
                     }
                 }
                 if (!tab->get("name")) error(e.source(), path, "sockets", "a socket table needs a name");

@@ -361,6 +361,9 @@ TEST_CASE("a number out of its range on a command line exits 2, naming the optio
                       "--max-seconds 31536000 --shutdown-timeout 86400000 --start-timeout 1 > " + (dir / "t.toml"));
     REQUIRE(printed.code == 0);
     CHECK(sh(bin("seq-supervisor") + " --check " + (dir / "t.toml")).code == 0);
+    auto full = sh(bin("seq-supervisor") + " --print-config 2>&1 >/dev/full");
+    CHECK(full.code == 1);
+    CHECK(full.out.find("cannot write the tree to standard output: No space left on device") != std::string::npos);
 }
 
 TEST_CASE("seqctl: bare numbers for scripts, and its exit codes") {

@@ -209,7 +209,7 @@ TEST_CASE("an unknown key is an error naming file:line:column and the key, with 
     e = f.errors("strategi = \"one_for_one\"\n");
     CHECK(e == f.file + ":1:1: key \"strategi\": unknown key; did you mean \"strategy\"?\n");
     e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"s\", pth = \"x\" }]\n");
-    CHECK(contains(e, ":4:26: child \"a\", key \"pth\": unknown key; did you mean \"path\"?"));
+    CHECK(contains(e, ":4:26: child \"a\", key \"sockets.pth\": unknown key; did you mean \"path\"?"));
     e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nzzzzzz = 1\n");
     CHECK(e == f.file + ":4:1: child \"a\", key \"zzzzzz\": unknown key\n");
 }
@@ -388,12 +388,15 @@ TEST_CASE("backoff: its keys, their defaults, their errors, and the round trip")
     CHECK(f.parse(write_tree(full)).root == full.root);
     CHECK(f.parse(write_tree(some)).root == some.root);
     CHECK(contains(f.errors(child("backoff = { intial = 5 }")),
-                   ":4:13: child \"a\", key \"intial\": unknown key; did you mean \"initial\"?"));
+                   ":4:13: child \"a\", key \"backoff.intial\": unknown key; did you mean \"initial\"?"));
     CHECK(contains(f.errors(child("backoff = 100")), "key \"backoff\": expected a table"));
     CHECK(contains(f.errors(child("backoff = { factor = 0.5 }")), "key \"backoff.factor\": must be from 1 to 100"));
     CHECK(contains(f.errors(child("backoff = { factor = \"2\" }")), "key \"backoff.factor\": expected a number"));
     CHECK(contains(f.errors(child("backoff = { initial = -1 }")), "key \"backoff.initial\": -1 is out of range"));
-    CHECK(contains(f.errors(child("backoff = { initial = 500, max = 100 }")), "key \"backoff\": max is less than initial"));
+    CHECK(contains(f.errors(child("backoff = { initial = 500, max = 100 }")),
+                   "key \"backoff\": max (100) is less than initial (500)"));
+    CHECK(contains(f.errors(child("backoff = { initial = 50000 }")),
+                   "key \"backoff\": max (30000, the default) is less than initial (50000)"));
 }
 
 TEST_CASE("watchdog: its key, its range, workers only, the round trip, and the lines that feed it") {
