@@ -86,7 +86,7 @@ void chaos(const std::string& strategy, bool kill_stash_too, bool standby = fals
         std::this_thread::sleep_for(std::chrono::milliseconds(2 + rng() % 30));  // the workload, not a wait
         bool stash = kill_stash_too && rng() % 4 == 0;
         auto name = stash ? "stash" : "worker";
-        auto victim = tree_status(run).at(name).pid;
+        auto victim = pid_of(run, name);
         REQUIRE(kill(victim, SIGKILL) == 0);
         ++kills;
         stash_kills += stash;

@@ -227,7 +227,21 @@ DurableTree::DurableTree(const TempDir& dir, std::vector<std::string> extra)
     if (!tree_running(run)) throw std::runtime_error("the tree did not come up: see " + log);
 }
 
-pid_t pid_of(const std::string& run_dir, const std::string& name) { return tree_status(run_dir).at(name).pid; }
+pid_t pid_of(const std::string& run_dir, const std::string& name) {
+    // Never 0, as STATUS gives a child that is down: kill(0, SIGKILL) would
+    // take the test's own process group, ctest and the shell above it too.
+    pid_t pid = 0;
+    eventually([&] {
+        try {
+            pid = tree_status(run_dir).at(name).pid;
+        } catch (const std::exception&) {
+            pid = 0;
+        }
+        return pid > 0;
+    });
+    if (pid <= 0) throw std::runtime_error(name + " in " + run_dir + " has had no pid for 5 s");
+    return pid;
+}
 
 bool restarted(const std::string& run_dir, const std::string& name, pid_t old, Ms deadline) {
     return eventually(

@@ -348,7 +348,7 @@ TEST_CASE("seqctl restart of a child below a nested supervisor answers even when
     Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", file}, dir / "supervisor.log");
     INFO("supervisor log:\n", sup.log());
     REQUIRE(tree_running(run));
-    pid_t jobs = tree_status(run).at("jobs").pid;
+    pid_t jobs = pid_of(run, "jobs");
     Process restart({bin("seqctl"), "--run-dir", run, "--timeout", "8000", "restart", "jobs/m"}, dir / "seqctl.log");
     REQUIRE(eventually([&] { return sup.log().find("jobs/m: restart requested") != std::string::npos; }));
     REQUIRE(kill(jobs, SIGKILL) == 0);
@@ -373,7 +373,7 @@ TEST_CASE("a stopped nested supervisor holds up none of its parent's work, and g
     Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", file}, dir / "supervisor.log");
     INFO("supervisor log:\n", sup.log());
     REQUIRE(tree_running(run));
-    pid_t jobs = tree_status(run).at("jobs").pid;
+    pid_t jobs = pid_of(run, "jobs");
     REQUIRE(kill(jobs, SIGSTOP) == 0);
     // A subtree larger than the channel's socket buffer, for a reader that
     // is stopped (each variable under exec's 128 KiB limit for one string).
@@ -386,7 +386,7 @@ TEST_CASE("a stopped nested supervisor holds up none of its parent's work, and g
     auto r = sh(ctl + "reload");
     CHECK(r.code == 0);
     CHECK(r.out.find("changed: jobs") != std::string::npos);
-    pid_t other = tree_status(run).at("other").pid;
+    pid_t other = pid_of(run, "other");
     REQUIRE(kill(other, SIGKILL) == 0);
     CHECK(eventually([&] { return tree_status(run).at("other").pid != other && tree_status(run).at("other").state == "running"; }));
     REQUIRE(kill(jobs, SIGCONT) == 0);

@@ -130,7 +130,7 @@ TEST_CASE("3 workers share one redis-server: kill -9 of workers and restarts of 
             ++redis_restarts;
         } else {
             auto name = "w" + std::to_string(rng() % 3 + 1);
-            kill(tree_status(run).at(name).pid, SIGKILL);
+            kill(pid_of(run, name), SIGKILL);
             ++worker_kills;
         }
     }

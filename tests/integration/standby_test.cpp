@@ -57,7 +57,7 @@ TEST_CASE("--standby: kill -9 of the worker activates its standby (that very pid
     CHECK(call_int(sock, {"NEXT"}) == 1);
     for (int round = 0; round < 3; ++round) {
         CAPTURE(round);
-        auto worker = tree_status(run).at("worker").pid;
+        auto worker = pid_of(run, "worker");
         kill(worker, SIGKILL);
         // The standby is the worker now: no fork, no exec.
         REQUIRE(eventually([&] {
@@ -121,7 +121,7 @@ TEST_CASE("a program that does not implement the standby protocol is stopped as 
     }));
     CHECK(!standby_of(dir / "run", "plain"));
     // And no standby is tried again for it.
-    auto pid = tree_status(dir / "run").at("plain").pid;
+    auto pid = pid_of(dir / "run", "plain");
     kill(pid, SIGKILL);
     REQUIRE(eventually([&] { return tree_status(dir / "run").at("plain").pid != pid && tree_running(dir / "run"); }));
     auto log = slurp(dir / "supervisor.log");
@@ -153,7 +153,7 @@ TEST_CASE("seqctl reload that removes a child with a standby stops both, and for
     auto run = dir / "run";
     Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", tree}, dir / "supervisor.log");
     REQUIRE(tree_running(run));
-    auto a = tree_status(run).at("a").pid;
+    auto a = pid_of(run, "a");
     auto standby_a = wait_standby(run, "a");
     wait_standby(run, "b");
     std::ofstream(tree) << "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\", \"--socket\", \"" +
@@ -171,7 +171,7 @@ TEST_CASE("a standby killed while idle is replaced a second later, and the child
     auto run = dir / "run";
     Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
     REQUIRE(tree_running(run));
-    auto worker = tree_status(run).at("worker").pid;
+    auto worker = pid_of(run, "worker");
     auto standby = wait_standby(run, "worker");
     kill(standby, SIGKILL);
     auto next = wait_standby(run, "worker", standby);
@@ -208,7 +208,7 @@ TEST_CASE("a standby asks the stash as soon as the instance it stands for has en
     CHECK(info_field(stash, "connected_clients") == "2");
     auto accepted = [&] { return std::stoll(info_field(stash, "total_connections_received")); };
     auto seen = accepted();
-    kill(tree_status(run).at("worker").pid, SIGKILL);
+    kill(pid_of(run, "worker"), SIGKILL);
     // Each look is a connection of its own; the standby's link is one more.
     CHECK(eventually([&] {
         auto now = accepted();
@@ -242,7 +242,7 @@ standby = true
     auto run = dir / "run";
     Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", tree}, dir / "supervisor.log");
     REQUIRE(tree_running(run));
-    auto first = tree_status(run).at("p").pid;
+    auto first = pid_of(run, "p");
     auto standby = wait_standby(run, "p");
     kill(first, SIGKILL);
     REQUIRE(eventually([&] {

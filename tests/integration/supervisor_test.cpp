@@ -42,7 +42,7 @@ struct Sup {
     std::string ctl(const std::string& args) const {
         return bin("seqctl") + " --run-dir " + run + " " + args;
     }
-    pid_t pid(const std::string& name) const { return tree_status(run).at(name).pid; }
+    pid_t pid(const std::string& name) const { return pid_of(run, name); }
     std::string run, log;
     std::optional<Process> proc;
 };

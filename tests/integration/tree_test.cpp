@@ -518,7 +518,7 @@ TEST_CASE("a standard error nobody reads holds up no restart: lines are dropped 
     Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", dir / "tree.toml"}, fifo);
     REQUIRE(tree_running(run));
     // Far more than the pipe holds has been said by now.
-    pid_t victim = tree_status(run).at("victim").pid;
+    pid_t victim = pid_of(run, "victim");
     REQUIRE(kill(victim, SIGKILL) == 0);
     CHECK(eventually([&] {
         try {
