@@ -57,6 +57,10 @@ void chaos(const std::string& strategy, bool kill_stash_too, bool standby = fals
     argv.push_back(standby ? "--standby" : "--no-standby");
     Process sup(argv, dir / "supervisor.log");
     REQUIRE(tree_running(run));
+    // The first kill at least finds a standby idle: the later ones come at
+    // random, and may come before the next standby is (under a sanitizer
+    // its start takes longer than a whole round of kills).
+    if (standby) REQUIRE(eventually([&] { return standby_of(run, "worker").has_value(); }));
     auto sock = run + "/sequence.sock";
 
     std::atomic<bool> stop{false};

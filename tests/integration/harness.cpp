@@ -227,6 +227,22 @@ DurableTree::DurableTree(const TempDir& dir, std::vector<std::string> extra)
     if (!tree_running(run)) throw std::runtime_error("the tree did not come up: see " + log);
 }
 
+// The standby's pid from STATUS, once it is idle and may be activated.
+std::optional<pid_t> standby_of(const std::string& run, const std::string& name) {
+    auto st = call(run + "/control.sock", {"STATUS"});
+    for (auto& child : st.elems.at(1).elems) {
+        const seq::resp::Value* n = nullptr;
+        const seq::resp::Value* sb = nullptr;
+        for (std::size_t i = 0; i + 1 < child.elems.size(); i += 2) {
+            if (child.elems[i].str == "name") n = &child.elems[i + 1];
+            if (child.elems[i].str == "standby") sb = &child.elems[i + 1];
+        }
+        if (n && n->str == name && sb && sb->type == seq::resp::Value::Type::integer)
+            return static_cast<pid_t>(sb->integer);
+    }
+    return std::nullopt;
+}
+
 pid_t pid_of(const std::string& run_dir, const std::string& name) {
     // Never 0, as STATUS gives a child that is down: kill(0, SIGKILL) would
     // take the test's own process group, ctest and the shell above it too.

@@ -108,6 +108,9 @@ struct ChildStatus {
 std::map<std::string, ChildStatus> tree_status(const std::string& run_dir);
 // Waits until every child runs and each pid differs from `old` where given.
 bool tree_running(const std::string& run_dir, Ms deadline = 5000ms);
+// The pid of the standby STATUS gives the child `name`, once it is idle and
+// may be activated.
+std::optional<pid_t> standby_of(const std::string& run, const std::string& name);
 // The pid STATUS gives the child `name`, once it has one (it has none while
 // down): a pid to signal, never 0.
 pid_t pid_of(const std::string& run_dir, const std::string& name);

@@ -13,22 +13,6 @@ using namespace seqtest;
 
 namespace {
 
-// The standby's pid from STATUS, once it is idle and may be activated.
-std::optional<pid_t> standby_of(const std::string& run, const std::string& name) {
-    auto st = call(run + "/control.sock", {"STATUS"});
-    for (auto& child : st.elems.at(1).elems) {
-        const seq::resp::Value* n = nullptr;
-        const seq::resp::Value* sb = nullptr;
-        for (std::size_t i = 0; i + 1 < child.elems.size(); i += 2) {
-            if (child.elems[i].str == "name") n = &child.elems[i + 1];
-            if (child.elems[i].str == "standby") sb = &child.elems[i + 1];
-        }
-        if (n && n->str == name && sb && sb->type == seq::resp::Value::Type::integer)
-            return static_cast<pid_t>(sb->integer);
-    }
-    return std::nullopt;
-}
-
 pid_t wait_standby(const std::string& run, const std::string& name, pid_t other_than = 0) {
     pid_t got = 0;
     REQUIRE(eventually([&] {
