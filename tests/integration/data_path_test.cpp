@@ -339,7 +339,7 @@ TEST_CASE("a number out of its range on a command line exits 2, naming the optio
     struct Case {
         std::string line, says;
     };
-    for (const auto& [line, says] : std::vector<Case>{
+    for (const auto& c : std::vector<Case>{
              {bin("seq-supervisor") + " --print-config --reserve -1", "--reserve: '-1' is not a whole number from 1 to 1000000000 (0: off)"},
              {bin("seq-supervisor") + " --print-config --shutdown-timeout -1", "--shutdown-timeout: '-1' is not a whole number from 0 to 86400000"},
              {bin("seq-supervisor") + " --print-config --watchdog 1", "--watchdog: '1' is not a whole number from 10 to"},
@@ -351,10 +351,10 @@ TEST_CASE("a number out of its range on a command line exits 2, naming the optio
              {bin("seq-stash") + " --max-clients 0", "--max-clients: '0' is not a whole number from 1 to"},
              {bin("seqctl") + " --run-dir " + (dir / "run") + " --timeout 0 next", "--timeout: '0' is not a whole number from 1 to"},
          }) {
-        CAPTURE(line);
-        auto r = sh(line + " 2>&1");
+        CAPTURE(c.line);
+        auto r = sh(c.line + " 2>&1");
         CHECK(r.code == 2);
-        CHECK(r.out.find(says) != std::string::npos);
+        CHECK(r.out.find(c.says) != std::string::npos);
     }
     // What the flags take, --print-config prints as a tree file that loads.
     auto printed = sh(bin("seq-supervisor") + " --print-config --reserve 1000000000 --watchdog 10 --max-restarts 1000000 "
