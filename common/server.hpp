@@ -68,6 +68,7 @@ public:
             bool open = false;
             bool refused = false;
             std::vector<std::vector<std::string>> queued;
+            std::size_t queued_bytes = 0;  // what `queued` holds, counted as in queued_size()
         } tx;
     } session;
 

@@ -1,9 +1,22 @@
 #include "transaction.hpp"
 
+#include <string>
+
 #include "commands.hpp"
+#include "limits.hpp"
 #include "resp.hpp"
 
 namespace seq {
+
+namespace {
+
+std::size_t queued_size(std::span<const std::string_view> args) {
+    std::size_t n = 0;
+    for (auto a : args) n += sizeof(std::string) + a.size();
+    return n;
+}
+
+}  // namespace
 
 TxStep transaction_step(Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts, bool watch) {
     auto& tx = c.session.tx;
@@ -16,10 +29,17 @@ TxStep transaction_step(Connection& c, std::span<const std::string_view> args, c
     };
     if (tx.open && !control()) {
         // Queued, not run: nothing is applied before EXEC.
+        auto size = queued_size(args);
         if (auto why = refusal(facts, args)) {
             tx.refused = true;
             resp::append_error(out, *why);
+        } else if (tx.queued_bytes + size > max_transaction) {
+            // Refused as a bad command is: EXEC then runs nothing.
+            tx.refused = true;
+            resp::append_error(out, "ERR transaction too large: its queued commands would pass " +
+                                        std::to_string(max_transaction) + " bytes");
         } else {
+            tx.queued_bytes += size;
             tx.queued.emplace_back(args.begin(), args.end());
             resp::append_simple(out, "QUEUED");
         }

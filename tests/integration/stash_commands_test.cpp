@@ -155,6 +155,26 @@ TEST_CASE("MULTI/EXEC on the stash: queued, run together, EXECABORT runs nothing
     CHECK(raw(s.sock, "MGET x y n\r\n", 1) == "*3\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n1\r\n");
 }
 
+TEST_CASE("a MULTI that would queue more than 16 MiB is refused at the command that passes it: EXEC runs none, the stash serves on") {
+    TempDir dir;
+    Stash s(dir);
+    seq::Client a(s.sock, 10000ms);
+    std::string value(1000000, 'v');
+    std::string req = "MULTI\r\n";
+    for (int i = 0; i < 17; ++i)
+        req += "*3\r\n$3\r\nSET\r\n$2\r\nk" + std::to_string(i % 10) + "\r\n$" + std::to_string(value.size()) + "\r\n" + value + "\r\n";
+    a.send_raw(req + "EXEC\r\nEXISTS k0\r\n");
+    CHECK(a.read_reply().str == "OK");
+    for (int i = 0; i < 16; ++i) CHECK(a.read_reply().str == "QUEUED");
+    auto refused = a.read_reply();
+    CHECK(refused.is_error());
+    CHECK(refused.str == "ERR transaction too large: its queued commands would pass 16777216 bytes");
+    CHECK(a.read_reply().str.starts_with("EXECABORT"));
+    CHECK(a.read_reply().integer == 0);  // nothing of it ran
+    // The bound is per transaction: the next one queues from zero.
+    CHECK(raw(s.sock, "MULTI\r\nSET k v\r\nEXEC\r\n", 3) == "+OK\r\n+QUEUED\r\n*1\r\n+OK\r\n");
+}
+
 TEST_CASE("expiry survives kill -9 with --data-dir, and keys are swept at their time without any access") {
     TempDir dir;
     Stash s(dir, {"--data-dir", dir / "data", "--fsync", "always"});
