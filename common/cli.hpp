@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <fcntl.h>
 #include <charconv>
 #include <climits>
 #include <cstddef>
@@ -35,8 +36,18 @@ inline void add_max_clients(CLI::App& app, std::size_t& n, const std::string& he
     app.add_option("--max-clients", n, help)->capture_default_str()->check(integer_in(1, 1'000'000));
 }
 
-// A file descriptor number, as --notify-fd takes.
-inline CLI::Validator fd_number() { return integer_in(0, INT_MAX); }
+// An open file descriptor, as --notify-fd takes. A closed one is refused at
+// once: the daemon would otherwise write its readiness newline into, and
+// close, whatever it opened later under that number (a client, its own loop).
+inline CLI::Validator open_fd() {
+    return CLI::Validator(
+        [](std::string& s) -> std::string {
+            if (auto e = integer_in(0, INT_MAX)(s); !e.empty()) return e;
+            if (::fcntl(std::stoi(s), F_GETFD) == -1) return "fd " + s + " is not open";
+            return {};
+        },
+        "open fd");
+}
 
 // Parses the command line. Returns the exit code to leave with (0 after
 // --help, 2 after a usage error, the message printed), or nullopt to go on.

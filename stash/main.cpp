@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
                  "take FLUSHDB and FLUSHALL (refused by default: one script must not wipe the whole tree's state)");
     app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
         ->envname("SEQ_NOTIFY_FD")
-        ->check(fd_number());
+        ->check(open_fd());
     add_max_clients(app, opts.max_clients, "connections served at once");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     log_init("stash");

@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
                    "write a newline to this fd once every child of the tree runs, then close it "
                    "(default: $SEQ_NOTIFY_FD)")
         ->envname("SEQ_NOTIFY_FD")
-        ->check(fd_number());
+        ->check(open_fd());
     std::vector<CLI::Option*> builtin;
     builtin.push_back(app.add_option("--strategy", strategy, "which children a death restarts")
                           ->capture_default_str()

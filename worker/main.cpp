@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
     app.add_option("--key", opts.key, "the stash key that holds the number")->capture_default_str();
     app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
         ->envname("SEQ_NOTIFY_FD")
-        ->check(fd_number());
+        ->check(open_fd());
     app.add_option("--stash-timeout", opts.stash_timeout_ms,
                    "milliseconds to wait for the stash at start, and for a request to wait for a lost stash")
         ->capture_default_str()

@@ -350,6 +350,11 @@ TEST_CASE("a number out of its range on a command line exits 2, naming the optio
              {bin("seq-worker") + w + " --stash-timeout 1.5", "--stash-timeout: '1.5' is not a whole number"},
              {bin("seq-stash") + " --max-clients 0", "--max-clients: '0' is not a whole number from 1 to"},
              {bin("seqctl") + " --run-dir " + (dir / "run") + " --timeout 0 next", "--timeout: '0' is not a whole number from 1 to"},
+             // A closed readiness fd: the newline would go to whatever opens there later.
+             {bin("seq-stash") + " --socket " + (dir / "s.sock") + " --notify-fd 1000", "--notify-fd: fd 1000 is not open"},
+             {"SEQ_NOTIFY_FD=1000 " + bin("seq-worker") + w, "--notify-fd: fd 1000 is not open"},
+             {bin("seq-supervisor") + " --print-config --notify-fd 1000", "--notify-fd: fd 1000 is not open"},
+             {bin("seq-supervisor") + " --print-config --notify-fd -1", "--notify-fd: '-1' is not a whole number from 0 to"},
          }) {
         CAPTURE(c.line);
         auto r = sh(c.line + " 2>&1");
