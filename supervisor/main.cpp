@@ -304,10 +304,17 @@ int main(int argc, char** argv) {
                                      "the stash's disk, and a crash skips at most N numbers (never repeats one); 0: off")
                           ->capture_default_str()
                           ->check(in(sup::bounds::reserve, "off")));
-    builtin.push_back(app.add_flag("--standby,!--no-standby", b.standby,
-                                   "keep a second worker started and idle: when the worker dies it is activated "
-                                   "(no fork, no exec), and a new standby is started behind it (the default; "
-                                   "--no-standby: none)"));
+    // Two flags, not CLI11's "--standby,!--no-standby", whose help reads
+    // "--standby,--no-standby{false}" for a default that is true.
+    auto* standby_opt = app.add_flag_callback("--standby", [&b] { b.standby = true; },
+                                              "keep a second worker started and idle: when the worker dies it is "
+                                              "activated (no fork, no exec), and a new standby is started behind it "
+                                              "(the default)");
+    auto* no_standby_opt = app.add_flag_callback("--no-standby", [&b] { b.standby = false; },
+                                                 "no standby: every restart of the worker forks and execs");
+    standby_opt->excludes(no_standby_opt);
+    builtin.push_back(standby_opt);
+    builtin.push_back(no_standby_opt);
     add_max_clients(app, b.max_clients, "connections the worker and the stash each serve at once (and the control socket)");
     for (auto* o : builtin) o->excludes(config_opt)->excludes(check_opt);
     config_opt->excludes(check_opt)->excludes(print_opt);

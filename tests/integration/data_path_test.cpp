@@ -325,6 +325,11 @@ TEST_CASE("usage errors exit 2") {
     CHECK(r.code == 2);
     CHECK(r.out.find("--fsync requires --data-dir") != std::string::npos);
     CHECK(sh(bin("seq-supervisor") + " --run-dir " + (dir / "run") + " --fsync no 2>/dev/null").code == 2);
+    auto both = sh(bin("seq-supervisor") + " --print-config --standby --no-standby 2>&1");
+    CHECK(both.code == 2);
+    CHECK(both.out.find("--standby excludes --no-standby") != std::string::npos);
+    CHECK(sh(bin("seq-supervisor") + " --print-config --no-standby").out.find("standby = true") == std::string::npos);
+    CHECK(sh(bin("seq-supervisor") + " --print-config").out.find("standby = true") != std::string::npos);
     for (auto prog : {"seq-stash", "seq-worker", "seq-supervisor", "seqctl"}) {
         auto r = sh(bin(prog) + " --help");
         CAPTURE(prog);
