@@ -49,6 +49,13 @@ inline CLI::Validator open_fd() {
         "open fd");
 }
 
+// --notify-fd, with $SEQ_NOTIFY_FD as its default (s6's readiness convention).
+inline void add_notify_fd(CLI::App& app, int& fd, const std::string& when) {
+    app.add_option("--notify-fd", fd, "write a newline to this fd " + when + ", then close it (default: $SEQ_NOTIFY_FD)")
+        ->envname("SEQ_NOTIFY_FD")
+        ->check(open_fd());
+}
+
 // Parses the command line. Returns the exit code to leave with (0 after
 // --help, 2 after a usage error, the message printed), or nullopt to go on.
 inline std::optional<int> parse_command_line(CLI::App& app, int argc, char** argv) {

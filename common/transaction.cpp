@@ -28,19 +28,24 @@ TxStep transaction_step(Connection& c, std::span<const std::string_view> args, c
                is_command(cmd, "quit") || is_command(cmd, "reset") || is_watch;
     };
     if (tx.open && !control()) {
-        // Queued, not run: nothing is applied before EXEC.
+        // Queued, not run: nothing is applied before EXEC. Too large is refused
+        // as a bad command is, and a refused transaction keeps nothing (as
+        // Redis): its EXEC will run none of it, however much more is sent.
         auto size = queued_size(args);
-        if (auto why = refusal(facts, args)) {
+        auto why = refusal(facts, args);
+        if (!why && tx.queued_bytes + size > max_transaction)
+            why = "ERR transaction too large: its queued commands would pass " + std::to_string(max_transaction) +
+                  " bytes";
+        if (why) {
             tx.refused = true;
+            tx.queued = {};
+            tx.queued_bytes = 0;
             resp::append_error(out, *why);
-        } else if (tx.queued_bytes + size > max_transaction) {
-            // Refused as a bad command is: EXEC then runs nothing.
-            tx.refused = true;
-            resp::append_error(out, "ERR transaction too large: its queued commands would pass " +
-                                        std::to_string(max_transaction) + " bytes");
         } else {
-            tx.queued_bytes += size;
-            tx.queued.emplace_back(args.begin(), args.end());
+            if (!tx.refused) {
+                tx.queued_bytes += size;
+                tx.queued.emplace_back(args.begin(), args.end());
+            }
             resp::append_simple(out, "QUEUED");
         }
         return TxStep::answered;

@@ -46,9 +46,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"always", "everysec", "no"}));
     app.add_flag("--allow-flush", allow_flush,
                  "take FLUSHDB and FLUSHALL (refused by default: one script must not wipe the whole tree's state)");
-    app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
-        ->envname("SEQ_NOTIFY_FD")
-        ->check(open_fd());
+    add_notify_fd(app, notify_fd, "once serving");
     add_max_clients(app, opts.max_clients, "connections served at once");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     log_init("stash");

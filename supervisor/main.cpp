@@ -262,11 +262,7 @@ int main(int argc, char** argv) {
     auto* nested_opt = app.add_option("--nested", nested)->group("");
     app.add_option("--tree-fd", tree_fd)->group("")->needs(nested_opt);
     app.add_option("--control-fd", control_fd)->group("")->needs(nested_opt);
-    app.add_option("--notify-fd", notify_fd,
-                   "write a newline to this fd once every child of the tree runs, then close it "
-                   "(default: $SEQ_NOTIFY_FD)")
-        ->envname("SEQ_NOTIFY_FD")
-        ->check(open_fd());
+    seq::add_notify_fd(app, notify_fd, "once every child of the tree runs");
     std::vector<CLI::Option*> builtin;
     builtin.push_back(app.add_option("--strategy", strategy, "which children a death restarts")
                           ->capture_default_str()

@@ -40,9 +40,7 @@ int main(int argc, char** argv) {
         ->required();
     app.add_option("--initial", opts.initial, "the first number, when the stash holds none")->capture_default_str();
     app.add_option("--key", opts.key, "the stash key that holds the number")->capture_default_str();
-    app.add_option("--notify-fd", notify_fd, "write a newline to this fd once serving, then close it (default: $SEQ_NOTIFY_FD)")
-        ->envname("SEQ_NOTIFY_FD")
-        ->check(open_fd());
+    add_notify_fd(app, notify_fd, "once serving");
     app.add_option("--stash-timeout", opts.stash_timeout_ms,
                    "milliseconds to wait for the stash at start, and for a request to wait for a lost stash")
         ->capture_default_str()
