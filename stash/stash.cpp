@@ -81,31 +81,36 @@ std::optional<std::int64_t> deadline(Context& ctx, std::string_view arg, bool se
 void get(Context& ctx, Args a, std::string& out) { bulk_or_null(ctx, out, live(ctx, a[1])); }
 
 // SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
+// As Redis 7: an option may be given again (the last time wins), two that
+// exclude each other are a syntax error, and the time is read after all of them.
 void set(Context& ctx, Args a, std::string& out) {
     bool nx = false, xx = false, get_old = false, keep_ttl = false;
-    std::optional<std::int64_t> expires;
+    std::string unit;        // the time's option, lowercase, if any
+    std::string_view when;   // and its argument
     for (std::size_t i = 3; i < a.size(); ++i) {
         auto opt = a[i];
         bool has_value = i + 1 < a.size();
+        bool timed = is_command(opt, "ex") || is_command(opt, "px") || is_command(opt, "exat") || is_command(opt, "pxat");
         if (is_command(opt, "nx") && !xx) {
             nx = true;
         } else if (is_command(opt, "xx") && !nx) {
             xx = true;
         } else if (is_command(opt, "get")) {
             get_old = true;
-        } else if (is_command(opt, "keepttl") && !expires) {
+        } else if (is_command(opt, "keepttl") && unit.empty()) {
             keep_ttl = true;
-        } else if (!expires && !keep_ttl && has_value &&
-                   (is_command(opt, "ex") || is_command(opt, "px") || is_command(opt, "exat") ||
-                    is_command(opt, "pxat"))) {
-            bool seconds = is_command(opt, "ex") || is_command(opt, "exat");
-            bool absolute = is_command(opt, "exat") || is_command(opt, "pxat");
-            std::string why;
-            expires = deadline(ctx, a[++i], seconds, absolute, true, "set", why);
-            if (!expires) return resp::append_error(out, why);
+        } else if (timed && !keep_ttl && has_value && (unit.empty() || is_command(opt, unit))) {
+            unit = lowercase(opt);
+            when = a[++i];
         } else {
             return resp::append_error(out, syntax_error);
         }
+    }
+    std::optional<std::int64_t> expires;
+    if (!unit.empty()) {
+        std::string why;
+        expires = deadline(ctx, when, unit == "ex" || unit == "exat", unit == "exat" || unit == "pxat", true, "set", why);
+        if (!expires) return resp::append_error(out, why);
     }
     auto old = live(ctx, a[1]);
     bool go = !(nx && old) && !(xx && !old);

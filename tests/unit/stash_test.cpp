@@ -83,6 +83,17 @@ TEST_CASE("SET and its options, GET, SETNX, GETSET, GETDEL, MSET, MGET") {
         CHECK(k({"SET", "a", "1", "EX", "x"}) == "-ERR value is not an integer or out of range\r\n");  // as Redis 7.0.15
         CHECK(k({"SET", "a", "1", "EX", "9223372036854775807"}) == "-ERR invalid expire time in 'set' command\r\n");
         CHECK(k({"GET", "a"}) == "$1\r\n3\r\n");  // none of the refused ones changed it
+        // As Redis 7.0: an option given again is no error, the last time wins,
+        // and only that one is read; two different units still exclude each other.
+        CHECK(k({"SET", "e", "1", "EX", "10", "ex", "20"}) == "+OK\r\n");
+        CHECK(k({"TTL", "e"}) == ":20\r\n");
+        CHECK(k({"SET", "e", "2", "PX", "x", "PX", "30000", "NX", "nx"}) == "$-1\r\n");
+        CHECK(k({"SET", "e", "2", "PX", "x", "PX", "30000", "XX", "xx"}) == "+OK\r\n");
+        CHECK(k({"TTL", "e"}) == ":30\r\n");
+        CHECK(k({"SET", "e", "3", "EX", "10", "EX", "20", "PX", "5"}) == "-ERR syntax error\r\n");
+        CHECK(k({"SET", "e", "3", "EX", "10", "EX", "x"}) == "-ERR value is not an integer or out of range\r\n");
+        CHECK(k({"SET", "e", "3", "KEEPTTL", "KEEPTTL", "GET", "GET"}) == "$1\r\n2\r\n");
+        CHECK(k({"TTL", "e"}) == ":30\r\n");
         CHECK(k({"SETNX", "a", "9"}) == ":0\r\n");
         CHECK(k({"SETNX", "d", "9"}) == ":1\r\n");
         CHECK(k({"GETSET", "d", "10"}) == "$1\r\n9\r\n");
