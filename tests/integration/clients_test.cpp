@@ -148,6 +148,25 @@ TEST_CASE("MULTI/EXEC on the worker: queued commands run together, and a refused
     CHECK(call_int(w, {"NEXT"}) == 10);
 }
 
+TEST_CASE("a MULTI on the worker that would queue more than 16 MiB is refused there, and burns no number") {
+    TempDir dir;
+    Standalone t(dir);
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 0);
+    seq::Client a(t.worker_sock, 10000ms);
+    std::string big(1000000, 'p');
+    std::string req = "MULTI\r\nNEXT\r\n";
+    for (int i = 0; i < 17; ++i) req += "*2\r\n$4\r\nPING\r\n$" + std::to_string(big.size()) + "\r\n" + big + "\r\n";
+    a.send_raw(req + "EXEC\r\nGET\r\n");
+    CHECK(a.read_reply().str == "OK");
+    for (int i = 0; i < 17; ++i) CHECK(a.read_reply().str == "QUEUED");  // NEXT and 16 PINGs of 1 MB
+    auto refused = a.read_reply();
+    CHECK(refused.is_error());
+    CHECK(refused.str == "ERR transaction too large: its queued commands would pass 16777216 bytes");
+    CHECK(a.read_reply().str.starts_with("EXECABORT"));
+    CHECK(a.read_reply().integer == 1);  // GET: the queued NEXT never ran
+    CHECK(call_int(t.worker_sock, {"NEXT"}) == 1);
+}
+
 TEST_CASE("redis-py's default pipeline (a transaction) gets consecutive numbers from the worker") {
     if (sh("/usr/bin/python3 -c 'import redis' 2>/dev/null").code != 0)
         FAIL("redis-py is missing: scripts/test installs Debian's python3-redis");
