@@ -80,36 +80,52 @@ std::optional<std::int64_t> deadline(Context& ctx, std::string_view arg, bool se
 
 void get(Context& ctx, Args a, std::string& out) { bulk_or_null(ctx, out, live(ctx, a[1])); }
 
+// EX s | PX ms | EXAT s | PXAT ms, as SET and GETEX take them. As Redis 7,
+// the same one may be given again (the last time wins), two different ones
+// exclude each other, and the time is read only after all the options.
+struct TimeOption {
+    std::string unit;       // lowercase, empty if none was given
+    std::string_view when;  // its argument
+
+    // Takes a[i] and the argument after it if they are such an option and it
+    // fits what came before, moving i past them.
+    bool take(Args a, std::size_t& i) {
+        auto opt = a[i];
+        bool timed = is_command(opt, "ex") || is_command(opt, "px") || is_command(opt, "exat") || is_command(opt, "pxat");
+        if (!timed || i + 1 >= a.size() || (!unit.empty() && !is_command(opt, unit))) return false;
+        unit = lowercase(opt);
+        when = a[++i];
+        return true;
+    }
+    bool given() const { return !unit.empty(); }
+    bool absolute() const { return unit == "exat" || unit == "pxat"; }
+    std::optional<std::int64_t> deadline_ms(Context& ctx, std::string_view cmd, std::string& why) const {
+        return deadline(ctx, when, unit == "ex" || unit == "exat", absolute(), true, cmd, why);
+    }
+};
+
 // SET key value [NX | XX] [GET] [EX s | PX ms | EXAT s | PXAT ms | KEEPTTL]
-// As Redis 7: an option may be given again (the last time wins), two that
-// exclude each other are a syntax error, and the time is read after all of them.
 void set(Context& ctx, Args a, std::string& out) {
     bool nx = false, xx = false, get_old = false, keep_ttl = false;
-    std::string unit;        // the time's option, lowercase, if any
-    std::string_view when;   // and its argument
+    TimeOption time;
     for (std::size_t i = 3; i < a.size(); ++i) {
         auto opt = a[i];
-        bool has_value = i + 1 < a.size();
-        bool timed = is_command(opt, "ex") || is_command(opt, "px") || is_command(opt, "exat") || is_command(opt, "pxat");
         if (is_command(opt, "nx") && !xx) {
             nx = true;
         } else if (is_command(opt, "xx") && !nx) {
             xx = true;
         } else if (is_command(opt, "get")) {
             get_old = true;
-        } else if (is_command(opt, "keepttl") && unit.empty()) {
+        } else if (is_command(opt, "keepttl") && !time.given()) {
             keep_ttl = true;
-        } else if (timed && !keep_ttl && has_value && (unit.empty() || is_command(opt, unit))) {
-            unit = lowercase(opt);
-            when = a[++i];
-        } else {
+        } else if (keep_ttl || !time.take(a, i)) {
             return resp::append_error(out, syntax_error);
         }
     }
     std::optional<std::int64_t> expires;
-    if (!unit.empty()) {
+    if (time.given()) {
         std::string why;
-        expires = deadline(ctx, when, unit == "ex" || unit == "exat", unit == "exat" || unit == "pxat", true, "set", why);
+        expires = time.deadline_ms(ctx, "set", why);
         if (!expires) return resp::append_error(out, why);
     }
     auto old = live(ctx, a[1]);
@@ -148,6 +164,36 @@ void getdel(Context& ctx, Args a, std::string& out) {
     auto old = live(ctx, a[1]);
     if (old) remove(ctx, a[1]);
     bulk_or_null(ctx, out, old);
+}
+
+// GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]: GET, then sets or
+// removes the key's time. As Redis 7.0: a missing key is a null whatever the
+// time says, and a time already past (EXAT, PXAT) deletes the key.
+void getex(Context& ctx, Args a, std::string& out) {
+    bool persist = false;
+    TimeOption time;
+    for (std::size_t i = 2; i < a.size(); ++i) {
+        if (is_command(a[i], "persist") && !time.given())
+            persist = true;
+        else if (persist || !time.take(a, i))
+            return resp::append_error(out, syntax_error);
+    }
+    auto e = live(ctx, a[1]);
+    if (!e) return resp::append_null(out, ctx.proto);
+    std::optional<std::int64_t> when;
+    if (time.given()) {
+        std::string why;
+        when = time.deadline_ms(ctx, "getex", why);
+        if (!when) return resp::append_error(out, why);
+    }
+    resp::append_bulk(out, e->value);
+    if (when && *when <= ctx.now_ms) {
+        remove(ctx, a[1]);
+    } else if (when || (persist && e->expires_ms != 0)) {
+        ctx.store.set_expiry(a[1], when.value_or(0));
+        ctx.watches.touch(a[1]);
+        note_expiry(ctx, when.value_or(0));
+    }
 }
 
 void mget(Context& ctx, Args a, std::string& out) {
@@ -341,6 +387,7 @@ const std::vector<KeyCommand>& table() {
         {{"psetex", 4, {"write", "denyoom"}, 1, 1, 1}, setex},
         {{"getset", 3, {"write", "denyoom", "fast"}, 1, 1, 1}, getset},
         {{"getdel", 2, {"write", "fast"}, 1, 1, 1}, getdel},
+        {{"getex", -2, {"write", "fast"}, 1, 1, 1}, getex},
         {{"expire", -3, {"write", "fast"}, 1, 1, 1}, expire},
         {{"pexpire", -3, {"write", "fast"}, 1, 1, 1}, expire},
         {{"expireat", -3, {"write", "fast"}, 1, 1, 1}, expire},

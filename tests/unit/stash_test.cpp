@@ -195,6 +195,42 @@ TEST_CASE("expiry: lazy on access, TTL and PTTL, EXPIRE and its options, PERSIST
     });
 }
 
+TEST_CASE("GETEX: the value, then the key's time set, removed, or past (which deletes), as Redis 7.0") {
+    each_store([](Keys& k) {
+        CHECK(k({"SET", "a", "v"}) == "+OK\r\n");
+        CHECK(k({"GETEX", "a"}) == "$1\r\nv\r\n");
+        CHECK(k({"TTL", "a"}) == ":-1\r\n");
+        CHECK(k({"GETEX", "a", "PX", "1500"}) == "$1\r\nv\r\n");
+        CHECK(k.soonest == k.now + 1500);  // the sweep is told
+        CHECK(k({"PTTL", "a"}) == ":1500\r\n");
+        CHECK(k({"GETEX", "a", "EX", "x", "ex", "100"}) == "$1\r\nv\r\n");  // the last time wins
+        CHECK(k({"TTL", "a"}) == ":100\r\n");
+        CHECK(k({"GETEX", "a", "PERSIST", "persist"}) == "$1\r\nv\r\n");
+        CHECK(k({"TTL", "a"}) == ":-1\r\n");
+        CHECK(k({"GETEX", "a", "EXAT", std::to_string(k.now / 1000 + 60)}) == "$1\r\nv\r\n");
+        CHECK(k({"GETEX", "a", "PXAT", std::to_string(k.now + 60000)}) == "$1\r\nv\r\n");
+        CHECK(k({"PTTL", "a"}) == ":60000\r\n");
+        // Refused, and nothing changed.
+        CHECK(k({"GETEX", "a", "EX", "10", "PERSIST"}) == "-ERR syntax error\r\n");
+        CHECK(k({"GETEX", "a", "PERSIST", "EX", "10"}) == "-ERR syntax error\r\n");
+        CHECK(k({"GETEX", "a", "EX", "10", "PX", "10"}) == "-ERR syntax error\r\n");
+        CHECK(k({"GETEX", "a", "KEEPTTL"}) == "-ERR syntax error\r\n");
+        CHECK(k({"GETEX", "a", "NX"}) == "-ERR syntax error\r\n");
+        CHECK(k({"GETEX", "a", "EX"}) == "-ERR syntax error\r\n");
+        CHECK(k({"GETEX", "a", "EX", "0"}) == "-ERR invalid expire time in 'getex' command\r\n");
+        CHECK(k({"GETEX", "a", "EX", "x"}) == "-ERR value is not an integer or out of range\r\n");
+        CHECK(k({"GETEX", "a", "EX", "9223372036854775807"}) == "-ERR invalid expire time in 'getex' command\r\n");
+        CHECK(k({"PTTL", "a"}) == ":60000\r\n");
+        CHECK(k({"GETEX"}) == "-ERR wrong number of arguments for 'getex' command\r\n");
+        // A missing key is a null, whatever its time says.
+        CHECK(k({"GETEX", "none", "EX", "0"}) == "$-1\r\n");
+        CHECK(k({"EXISTS", "none"}) == ":0\r\n");
+        // A time already past: the value, and the key is gone.
+        CHECK(k({"GETEX", "a", "PXAT", std::to_string(k.now - 1)}) == "$1\r\nv\r\n");
+        CHECK(k({"EXISTS", "a"}) == ":0\r\n");
+    });
+}
+
 TEST_CASE("the sweep's view: expired keys soonest first, bounded, and the next expiry") {
     each_store([](Keys& k) {
         CHECK(k.store->next_expiry() == 0);
