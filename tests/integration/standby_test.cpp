@@ -4,6 +4,7 @@
 // becomes a second active instance; nothing outlives the tree.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <fstream>
 
@@ -169,6 +170,40 @@ TEST_CASE("a standby killed while idle is replaced a second later, and the child
     kill(worker, SIGKILL);
     CHECK(eventually([&] { return tree_status(run).at("worker").pid == next; }));
     CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
+}
+
+TEST_CASE("a standby that cannot be started is tried again each second, while the worker serves, and comes back") {
+    TempDir dir;
+    auto run = dir / "run";
+    Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
+    REQUIRE(tree_running(run));
+    auto worker = pid_of(run, "worker");
+    auto standby = wait_standby(run, "worker");
+    // No new fd for the supervisor: the pipes of a new standby cannot be made.
+    rlimit was{};
+    REQUIRE(prlimit(sup.pid(), RLIMIT_NOFILE, nullptr, &was) == 0);
+    rlimit none = was;
+    none.rlim_cur = 3;
+    REQUIRE(prlimit(sup.pid(), RLIMIT_NOFILE, &none, nullptr) == 0);
+    kill(standby, SIGKILL);
+    auto log = dir / "supervisor.log";
+    REQUIRE(eventually([&] {
+        auto l = slurp(log);
+        auto at = l.find("worker: cannot start a standby: ");
+        // Twice: it went on trying.
+        return at != std::string::npos && l.find("worker: cannot start a standby: ", at + 1) != std::string::npos;
+    }, 10000ms));
+    CHECK(slurp(log).find("; trying again in 1000 ms") != std::string::npos);
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);  // the worker is not touched
+    CHECK(alive(sup.pid()));
+    REQUIRE(prlimit(sup.pid(), RLIMIT_NOFILE, &was, nullptr) == 0);
+    auto next = wait_standby(run, "worker", standby);
+    auto st = tree_status(run).at("worker");
+    CHECK(st.pid == worker);
+    CHECK(st.restarts == 0);
+    kill(worker, SIGKILL);
+    CHECK(eventually([&] { return tree_status(run).at("worker").pid == next; }));
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 1);
 }
 
 TEST_CASE("a standby asks the stash as soon as the instance it stands for has ended, and serves only once activated") {
