@@ -47,6 +47,18 @@ bool remove(Context& ctx, std::string_view key) {
     return was_live;
 }
 
+// Gives a live key the time `when_ms`, or none. A time already past (0 and
+// below too: EXPIREAT key 0) deletes it, as in Redis.
+void retime(Context& ctx, std::string_view key, std::optional<std::int64_t> when_ms) {
+    if (when_ms && *when_ms <= ctx.now_ms) {
+        remove(ctx, key);
+        return;
+    }
+    ctx.store.set_expiry(key, when_ms.value_or(0));
+    ctx.watches.touch(key);
+    note_expiry(ctx, when_ms.value_or(0));
+}
+
 void bulk_or_null(Context& ctx, std::string& out, const std::optional<Entry>& e) {
     if (e)
         resp::append_bulk(out, e->value);
@@ -187,13 +199,7 @@ void getex(Context& ctx, Args a, std::string& out) {
         if (!when) return resp::append_error(out, why);
     }
     resp::append_bulk(out, e->value);
-    if (when && *when <= ctx.now_ms) {
-        remove(ctx, a[1]);
-    } else if (when || (persist && e->expires_ms != 0)) {
-        ctx.store.set_expiry(a[1], when.value_or(0));
-        ctx.watches.touch(a[1]);
-        note_expiry(ctx, when.value_or(0));
-    }
+    if (when || (persist && e->expires_ms != 0)) retime(ctx, a[1], when);
 }
 
 void mget(Context& ctx, Args a, std::string& out) {
@@ -274,13 +280,7 @@ void expire(Context& ctx, Args a, std::string& out) {
     if ((nx && has) || (xx && !has) || (gt && (!has || *when <= e->expires_ms)) ||
         (lt && has && *when >= e->expires_ms))
         return resp::append_int(out, 0);
-    if (*when <= ctx.now_ms) {
-        remove(ctx, a[1]);  // a time in the past deletes the key, as in Redis
-    } else {
-        ctx.store.set_expiry(a[1], *when);
-        ctx.watches.touch(a[1]);
-        note_expiry(ctx, *when);
-    }
+    retime(ctx, a[1], when);
     resp::append_int(out, 1);
 }
 
@@ -296,8 +296,7 @@ void ttl(Context& ctx, Args a, std::string& out) {
 void persist(Context& ctx, Args a, std::string& out) {
     auto e = live(ctx, a[1]);
     if (!e || e->expires_ms == 0) return resp::append_int(out, 0);
-    ctx.store.set_expiry(a[1], 0);
-    ctx.watches.touch(a[1]);
+    retime(ctx, a[1], std::nullopt);
     resp::append_int(out, 1);
 }
 

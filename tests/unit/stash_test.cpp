@@ -178,6 +178,9 @@ TEST_CASE("expiry: lazy on access, TTL and PTTL, EXPIRE and its options, PERSIST
         CHECK(k({"TTL", "b"}) == ":-1\r\n");
         CHECK(k({"EXPIRE", "b", "0"}) == ":1\r\n");  // a time already past deletes
         CHECK(k({"GET", "b"}) == "$-1\r\n");
+        CHECK(k({"SET", "b", "v"}) == "+OK\r\n");
+        CHECK(k({"EXPIREAT", "b", "0"}) == ":1\r\n");  // so does the epoch itself
+        CHECK(k({"EXISTS", "b"}) == ":0\r\n");
         // SET without KEEPTTL drops the TTL; with it, keeps it.
         CHECK(k({"SET", "c", "1", "EX", "50"}) == "+OK\r\n");
         CHECK(k({"SET", "c", "2", "KEEPTTL"}) == "+OK\r\n");
