@@ -44,7 +44,7 @@ std::string raw(const std::string& socket, const std::string& requests, std::siz
 
 }  // namespace
 
-TEST_CASE("redis-py keeps a program's state in the stash as it would in Redis: INCR, MSET, SET EX, check-and-set") {
+TEST_CASE("redis-py keeps a program's state in the stash as it would in Redis: INCR, MSET, SET EX, GETEX, check-and-set") {
     if (sh("/usr/bin/python3 -c 'import redis' 2>/dev/null").code != 0)
         FAIL("redis-py is missing: scripts/test installs Debian's python3-redis");
     TempDir dir;
@@ -58,6 +58,7 @@ other = redis.Redis(unix_socket_path=')" + s.sock + R"(')
 print(r.incr('visits'), r.incrby('visits', 10), r.decr('visits'))
 print(r.mset({'a': 1, 'b': 2}), r.mget('a', 'b', 'missing'))
 print(r.set('session', 'token', ex=100), r.ttl('session'), r.exists('session', 'a', 'missing'))
+print(r.getex('session', ex=300), r.ttl('session'), r.getex('session', persist=True), r.ttl('session'))
 tries = 0
 with r.pipeline() as p:
     while True:
@@ -89,14 +90,16 @@ print(sorted(r.scan_iter(match='[ab]')), r.dbsize(), r.type('a'), r.info('keyspa
           "1 11 10\n"
           "True [b'1', b'2', None]\n"
           "True 100 2\n"
+          "b'token' 300 b'token' -1\n"
           "2 b'60'\n"
           "[11, b'1', True]\n"
-          "[b'a', b'b'] 5 b'string' {'db0': {'keys': 5, 'expires': 2, 'avg_ttl': 0}}\n");
+          "[b'a', b'b'] 5 b'string' {'db0': {'keys': 5, 'expires': 1, 'avg_ttl': 0}}\n");
     // All of it is on disk: kill -9, restart, read back.
     s.kill9();
     s.start();
     CHECK(call(s.sock, {"GET", "balance"}).str == "60");
     CHECK(call(s.sock, {"GET", "visits"}).str == "11");
+    CHECK(call_int(s.sock, {"TTL", "session"}) == -1);  // GETEX PERSIST, on disk too
 }
 
 TEST_CASE("MULTI/EXEC on the stash: queued, run together, EXECABORT runs nothing, WATCH spoiled gives a null array") {
