@@ -25,6 +25,31 @@ pid_t wait_standby(const std::string& run, const std::string& name, pid_t other_
     return got;
 }
 
+// The built-in tree, up, with its worker's standby idle.
+struct IdleStandby {
+    TempDir dir;
+    std::string run = dir / "run";
+    std::string log = dir / "supervisor.log";
+    Process sup{{bin("seq-supervisor"), "--run-dir", run}, log};
+    pid_t worker = 0, standby = 0;
+    IdleStandby() {
+        REQUIRE(tree_running(run));
+        worker = pid_of(run, "worker");
+        standby = wait_standby(run, "worker");
+    }
+};
+
+// The worker has not been touched (same pid, no restart); at its kill -9 its
+// standby `next` takes over and serves `number`.
+void next_takes_over(const std::string& run, pid_t worker, pid_t next, std::int64_t number) {
+    auto st = tree_status(run).at("worker");
+    CHECK(st.pid == worker);
+    CHECK(st.restarts == 0);  // not a restart of the worker, nor counted against the intensity
+    kill(worker, SIGKILL);
+    CHECK(eventually([&] { return tree_status(run).at("worker").pid == next; }));
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == number);
+}
+
 }  // namespace
 
 TEST_CASE("--standby: kill -9 of the worker activates its standby (that very pid), then a new standby follows") {
@@ -152,58 +177,35 @@ TEST_CASE("seqctl reload that removes a child with a standby stops both, and for
 }
 
 TEST_CASE("a standby killed while idle is replaced a second later, and the child it stands for is not touched") {
-    TempDir dir;
-    auto run = dir / "run";
-    Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
-    REQUIRE(tree_running(run));
-    auto worker = pid_of(run, "worker");
-    auto standby = wait_standby(run, "worker");
-    kill(standby, SIGKILL);
-    auto next = wait_standby(run, "worker", standby);
-    CHECK(next != standby);
-    CHECK(slurp(dir / "supervisor.log").find("worker: standby (pid " + std::to_string(standby) +
-                                             ") killed by SIGKILL while idle; another in 1000 ms") != std::string::npos);
-    auto st = tree_status(run).at("worker");
-    CHECK(st.pid == worker);
-    CHECK(st.restarts == 0);  // not a restart of the worker, nor counted against the intensity
-    // And the new one works: it takes over when the worker dies.
-    kill(worker, SIGKILL);
-    CHECK(eventually([&] { return tree_status(run).at("worker").pid == next; }));
-    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
+    IdleStandby t;
+    kill(t.standby, SIGKILL);
+    auto next = wait_standby(t.run, "worker", t.standby);
+    CHECK(next != t.standby);
+    CHECK(slurp(t.log).find("worker: standby (pid " + std::to_string(t.standby) +
+                              ") killed by SIGKILL while idle; another in 1000 ms") != std::string::npos);
+    next_takes_over(t.run, t.worker, next, 0);  // and the new one works
 }
 
 TEST_CASE("a standby that cannot be started is tried again each second, while the worker serves, and comes back") {
-    TempDir dir;
-    auto run = dir / "run";
-    Process sup({bin("seq-supervisor"), "--run-dir", run}, dir / "supervisor.log");
-    REQUIRE(tree_running(run));
-    auto worker = pid_of(run, "worker");
-    auto standby = wait_standby(run, "worker");
+    IdleStandby t;
     // No new fd for the supervisor: the pipes of a new standby cannot be made.
     rlimit was{};
-    REQUIRE(prlimit(sup.pid(), RLIMIT_NOFILE, nullptr, &was) == 0);
+    REQUIRE(prlimit(t.sup.pid(), RLIMIT_NOFILE, nullptr, &was) == 0);
     rlimit none = was;
     none.rlim_cur = 3;
-    REQUIRE(prlimit(sup.pid(), RLIMIT_NOFILE, &none, nullptr) == 0);
-    kill(standby, SIGKILL);
-    auto log = dir / "supervisor.log";
+    REQUIRE(prlimit(t.sup.pid(), RLIMIT_NOFILE, &none, nullptr) == 0);
+    kill(t.standby, SIGKILL);
     REQUIRE(eventually([&] {
-        auto l = slurp(log);
+        auto l = slurp(t.log);
         auto at = l.find("worker: cannot start a standby: ");
         // Twice: it went on trying.
         return at != std::string::npos && l.find("worker: cannot start a standby: ", at + 1) != std::string::npos;
     }, 10000ms));
-    CHECK(slurp(log).find("; trying again in 1000 ms") != std::string::npos);
-    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);  // the worker is not touched
-    CHECK(alive(sup.pid()));
-    REQUIRE(prlimit(sup.pid(), RLIMIT_NOFILE, &was, nullptr) == 0);
-    auto next = wait_standby(run, "worker", standby);
-    auto st = tree_status(run).at("worker");
-    CHECK(st.pid == worker);
-    CHECK(st.restarts == 0);
-    kill(worker, SIGKILL);
-    CHECK(eventually([&] { return tree_status(run).at("worker").pid == next; }));
-    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 1);
+    CHECK(slurp(t.log).find("; trying again in 1000 ms") != std::string::npos);
+    CHECK(call_int(t.run + "/sequence.sock", {"NEXT"}) == 0);  // the worker is not touched
+    CHECK(alive(t.sup.pid()));
+    REQUIRE(prlimit(t.sup.pid(), RLIMIT_NOFILE, &was, nullptr) == 0);
+    next_takes_over(t.run, t.worker, wait_standby(t.run, "worker", t.standby), 1);
 }
 
 TEST_CASE("a standby asks the stash as soon as the instance it stands for has ended, and serves only once activated") {
