@@ -184,6 +184,13 @@ std::string_view type_name(Value::Type t) {
     return "?";
 }
 
+const Value* field(const Value& map, std::string_view key) {
+    if (map.type != Value::Type::array) return nullptr;
+    for (std::size_t i = 0; i + 1 < map.elems.size(); i += 2)
+        if (map.elems[i].str == key) return &map.elems[i + 1];
+    return nullptr;
+}
+
 Status ReplyParser::parse(std::string_view in, Value& out) {
     for (;;) {
         Value v;

@@ -73,6 +73,10 @@ struct Value {
 
 std::string_view type_name(Value::Type t);
 
+// A map as ReplyParser gives it, its keys and values in turn: the value at
+// `key`, or null (null too if `map` is no array).
+const Value* field(const Value& map, std::string_view key);
+
 // Parses replies of any RESP2 or RESP3 type, nested aggregates included.
 // RESP3's null is nil; a map comes as an array of its keys and values in
 // turn (as RESP2 sends it), a set or push as an array; a verbatim string as

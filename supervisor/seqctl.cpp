@@ -101,11 +101,7 @@ std::string json_object(const seq::resp::Value& kv) {
     return r + "}";
 }
 
-const seq::resp::Value* field(const seq::resp::Value& kv, std::string_view key) {
-    for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2)
-        if (kv.elems[i].str == key) return &kv.elems[i + 1];
-    return nullptr;
-}
+using seq::resp::field;
 
 std::string text(const seq::resp::Value* v) {
     if (!v || v->type == seq::resp::Value::Type::nil) return "-";

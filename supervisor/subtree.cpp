@@ -104,13 +104,6 @@ std::optional<std::string> SubtreeLink::reload(std::string_view tree_text, std::
     return send({"RELOAD", tree_text, stash});
 }
 
-const resp::Value* field(const resp::Value& kv, std::string_view key) {
-    if (kv.type != Type::array) return nullptr;
-    for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2)
-        if (kv.elems[i].str == key) return &kv.elems[i + 1];
-    return nullptr;
-}
-
 namespace {
 const resp::Value* children_of(const resp::Value& snapshot) {
     if (snapshot.type != Type::array || snapshot.elems.size() != 2 || snapshot.elems[1].type != Type::array)
@@ -122,10 +115,10 @@ const resp::Value* find_in(const resp::Value& children, std::string_view path) {
     auto slash = path.find('/');
     auto name = path.substr(0, slash);
     for (auto& c : children.elems) {
-        auto* n = field(c, "name");
+        auto* n = resp::field(c, "name");
         if (!n || n->str != name) continue;
         if (slash == std::string_view::npos) return &c;
-        auto* below = field(c, "children");
+        auto* below = resp::field(c, "children");
         return below ? find_in(*below, path.substr(slash + 1)) : nullptr;
     }
     return nullptr;
@@ -133,7 +126,7 @@ const resp::Value* find_in(const resp::Value& children, std::string_view path) {
 
 bool any_busy(const resp::Value& children) {
     for (auto& c : children.elems) {
-        auto* b = field(c, "busy");
+        auto* b = resp::field(c, "busy");
         if (b && b->integer == 1) return true;
     }
     return false;
@@ -141,7 +134,7 @@ bool any_busy(const resp::Value& children) {
 
 bool all_settled(const resp::Value& children) {
     for (auto& c : children.elems) {
-        auto* s = field(c, "settled");
+        auto* s = resp::field(c, "settled");
         if (!s || s->integer != 1) return false;
     }
     return true;
@@ -163,7 +156,7 @@ const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_vie
 
 bool snapshot_settled(const resp::Value& snapshot) {
     auto* children = children_of(snapshot);
-    auto* state = field(snapshot.type == Type::array && !snapshot.elems.empty() ? snapshot.elems[0] : snapshot, "state");
+    auto* state = resp::field(snapshot.type == Type::array && !snapshot.elems.empty() ? snapshot.elems[0] : snapshot, "state");
     return children && state && state->str == "running" && all_settled(*children);
 }
 

@@ -55,8 +55,6 @@ private:
     std::uint64_t received_ms_ = 0;
 };
 
-// Snapshot reading: a flat [key, value, ...] array's field, or null.
-const resp::Value* field(const resp::Value& kv, std::string_view key);
 // The child at `path` ("mailer", "deep/leaf") in a snapshot's children, or null.
 const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_view path);
 // Whether every child in the snapshot, to any depth, is where it should be.

@@ -476,12 +476,12 @@ std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {
         auto slash = rest.find('/');
         const resp::Value* child = nullptr;
         for (auto& k : children->elems)
-            if (auto* n = field(k, "name"); n && n->str == rest.substr(0, slash)) child = &k;
+            if (auto* n = resp::field(k, "name"); n && n->str == rest.substr(0, slash)) child = &k;
         if (!child) break;
-        auto* n = field(*child, "spawns");
+        auto* n = resp::field(*child, "spawns");
         out.push_back(n ? static_cast<std::uint64_t>(n->integer) : 0);
         if (slash == std::string_view::npos) break;
-        children = field(*child, "children");
+        children = resp::field(*child, "children");
         rest = rest.substr(slash + 1);
     }
     return out;
@@ -492,7 +492,7 @@ bool Supervisor::running_since(std::string_view path, const std::vector<std::uin
     auto [c, rest] = route(path);
     bool running = rest.empty() ? c && c->state == State::running : [&] {
         auto* v = nested(path);
-        auto* state = v ? field(*v, "state") : nullptr;
+        auto* state = v ? resp::field(*v, "state") : nullptr;
         return state && state->str == "running";
     }();
     // Started again since: a later start somewhere along the path.

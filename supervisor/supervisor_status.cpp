@@ -65,7 +65,7 @@ resp::Value Supervisor::snapshot() {
             put(kv, "max_restarts", integer(c->spec.sub.max_restarts));
             put(kv, "max_seconds", integer(static_cast<std::int64_t>(c->spec.sub.max_seconds)));
             const resp::Value* snap = c->pid > 0 && c->subtree ? c->subtree->snapshot() : nullptr;
-            auto* window = snap && !snap->elems.empty() ? field(snap->elems[0], "restarts_in_window") : nullptr;
+            auto* window = snap && !snap->elems.empty() ? resp::field(snap->elems[0], "restarts_in_window") : nullptr;
             put(kv, "restarts_in_window", window ? *window : integer(0));
             put(kv, "children", snap ? aged_children(*snap, now - c->subtree->received_ms()) : array());
         }

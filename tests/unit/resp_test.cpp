@@ -552,6 +552,26 @@ TEST_CASE("encoders produce the exact bytes") {
     CHECK(type_name(Value::Type::nil) == "nil");
 }
 
+TEST_CASE("field: a map's value by key, as ReplyParser gives a map (keys and values in turn)") {
+    Value map;
+    ReplyParser p;
+    REQUIRE(p.parse("%3\r\n+name\r\n+worker\r\n+pid\r\n:42\r\n+last\r\n_\r\n", map) == Status::ok);
+    REQUIRE(field(map, "name"));
+    CHECK(field(map, "name")->str == "worker");
+    CHECK(field(map, "pid")->integer == 42);
+    CHECK(field(map, "last")->type == Value::Type::nil);  // present, and null
+    CHECK(field(map, "worker") == nullptr);               // a value is no key
+    CHECK(field(map, "missing") == nullptr);
+    Value odd;  // a key without its value
+    REQUIRE(ReplyParser().parse("*3\r\n+a\r\n:1\r\n+b\r\n", odd) == Status::ok);
+    CHECK(field(odd, "a")->integer == 1);
+    CHECK(field(odd, "b") == nullptr);
+    Value scalar;
+    scalar.type = Value::Type::bulk;
+    scalar.str = "name";
+    CHECK(field(scalar, "name") == nullptr);
+}
+
 TEST_CASE("append_command round-trips through RequestParser") {
     std::vector<std::string_view> cmd = {"INCREMENT", "", "a\r\nb", std::string_view("\0\n", 2)};
     std::string wire;
