@@ -42,19 +42,21 @@ void Supervisor::defer_standby(Child& c, std::uint64_t ms) {
 
 void Supervisor::spawn_standby(Child& c) {
     auto& sb = c.standby;
-    std::vector<Fd> keep;
     Pipes ours;
     try {
+        std::vector<Fd> keep;  // the child's ends: closed once it has them, or the spawn failed
         auto args = spawn_args(c, keep, ours, true);
         sb.pid = sup::spawn(args);
     } catch (const std::exception& e) {
+        // Out of fds is a likely cause: give back what this attempt took
+        // before anything else runs.
+        ours = {};
+        sb.activate.reset();
         log("%s: cannot start a standby: %s; trying again in %llu ms", c.path.c_str(), e.what(),
             static_cast<unsigned long long>(standby_retry_ms));
-        sb.activate.reset();
         defer_standby(c, standby_retry_ms);
         return;
     }
-    keep.clear();
     ++generation_;
     sb.ready = false;
     sb.stopping = false;
