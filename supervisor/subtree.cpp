@@ -156,7 +156,8 @@ const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_vie
 
 bool snapshot_settled(const resp::Value& snapshot) {
     auto* children = children_of(snapshot);
-    auto* state = resp::field(snapshot.type == Type::array && !snapshot.elems.empty() ? snapshot.elems[0] : snapshot, "state");
+    auto& top = snapshot.type == Type::array && !snapshot.elems.empty() ? snapshot.elems[0] : snapshot;
+    auto* state = resp::field(top, "state");
     return children && state && state->str == "running" && all_settled(*children);
 }
 

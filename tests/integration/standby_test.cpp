@@ -201,7 +201,8 @@ TEST_CASE("a standby that cannot be started is tried again each second, while th
     IdleStandby t;
     kill(t.standby, SIGKILL);
     // Its death is handled (its fds closed) a second before the next try.
-    REQUIRE(eventually([&] { return slurp(t.log).find("killed by SIGKILL while idle; another in 1000 ms") != std::string::npos; }));
+    REQUIRE(eventually(
+        [&] { return slurp(t.log).find("killed by SIGKILL while idle; another in 1000 ms") != std::string::npos; }));
     // Two fds left to the supervisor: too few for a standby's pipes (so its
     // spawn fails), enough for what a sanitizer's checks open meanwhile.
     rlimit was{};
