@@ -99,12 +99,14 @@ void Supervisor::on_standby_notify(Child& c) {
         log("%s: standby ready (pid %d)", c.path.c_str(), sb.pid);
         return;
     }
-    if (n > 0) {
-        sb.broken = true;
-        log("%s: its standby (pid %d) did not say \"standby\" on $SEQ_NOTIFY_FD: the program does not implement the "
-            "standby protocol; stopping it, and starting no standby for %s again",
-            c.path.c_str(), sb.pid, c.spec.name.c_str());
-    }
+    // The end of the pipe and nothing said: it is ending (its exec failed, or
+    // it crashed at start), or closed the fd. Its death, or its start
+    // timeout, decides: as an unasked end, so the next try waits.
+    if (n <= 0) return;
+    sb.broken = true;
+    log("%s: its standby (pid %d) did not say \"standby\" on $SEQ_NOTIFY_FD: the program does not implement the "
+        "standby protocol; stopping it, and starting no standby for %s again",
+        c.path.c_str(), sb.pid, c.spec.name.c_str());
     stop_standby(c, nullptr);
 }
 
@@ -146,14 +148,15 @@ void Supervisor::on_standby_death(Child& c, int status) {
     if (sb.timer) uv_timer_stop(sb.timer.get());
     sb.pid = 0;
     bool asked = sb.stopping;
+    bool was_idle = sb.ready;
     sb.ready = false;
     sb.stopping = false;
     ++generation_;
     if (asked) {
         log("%s: standby (pid %d) stopped: %s", c.path.c_str(), pid, describe_exit(status).c_str());
     } else {
-        log("%s: standby (pid %d) %s while idle; another in %llu ms", c.path.c_str(), pid,
-            describe_exit(status).c_str(), static_cast<unsigned long long>(standby_retry_ms));
+        log("%s: standby (pid %d) %s %s; another in %llu ms", c.path.c_str(), pid, describe_exit(status).c_str(),
+            was_idle ? "while idle" : "before it was idle", static_cast<unsigned long long>(standby_retry_ms));
         defer_standby(c, standby_retry_ms);
     }
     step();

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "harness.hpp"
 
@@ -185,6 +186,34 @@ TEST_CASE("seqctl reload that removes a child with a standby stops both, and for
     CHECK(standby_of(run, "b").has_value());
     auto log = slurp(dir / "supervisor.log");
     CHECK(log.find("a: standby (pid " + std::to_string(standby_a) + ") stopped") != std::string::npos);
+}
+
+TEST_CASE("a standby that ends before it is idle (its exec failed, it crashed at start) is tried again a second later, not in a loop") {
+    TempDir dir;
+    auto tree = dir / "tree.toml";
+    // Serves as the active instance; as a standby it exits at once.
+    std::ofstream(tree) << "[[child]]\nname = \"once\"\ncommand = [\"/bin/sh\", \"-c\", "
+                           "\"[ -z \\\"$SEQ_STANDBY_FD\\\" ] || exit 3; echo >&$SEQ_NOTIFY_FD; exec sleep 1000\"]\n"
+                           "readiness = \"notify-fd\"\nsockets = [\"once\"]\nstandby = true\n";
+    Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
+    REQUIRE(tree_running(dir / "run"));
+    auto pid = pid_of(dir / "run", "once");
+    // The clock of each such end, from its log line (HH:MM:SS.mmm).
+    auto ends = [&] {
+        std::vector<double> at;
+        std::istringstream log(slurp(dir / "supervisor.log"));
+        for (std::string line; std::getline(log, line);)
+            if (line.find("exit status 3 before it was idle; another in 1000 ms") != std::string::npos)
+                at.push_back(std::stod(line.substr(0, 2)) * 3600 + std::stod(line.substr(3, 2)) * 60 +
+                             std::stod(line.substr(6, 6)));
+        return at;
+    };
+    REQUIRE(eventually([&] { return ends().size() >= 2; }, 5000ms));
+    auto at = ends();
+    CHECK(at[1] - at[0] >= 0.9);  // a second apart: not a loop of forks
+    auto st = tree_status(dir / "run").at("once");
+    CHECK(st.pid == pid);  // the active instance is not touched
+    CHECK(st.restarts == 0);
 }
 
 TEST_CASE("a standby killed while idle is replaced a second later, and the child it stands for is not touched") {
