@@ -28,6 +28,20 @@ pid_t wait_standby(const std::string& run, const std::string& name, pid_t other_
     return got;
 }
 
+// A tree file in `dir` of one child, `name`, run as `sh -c script`, ready on
+// $SEQ_NOTIFY_FD, with a socket of its own and a standby.
+std::string shell_child_tree(const TempDir& dir, const std::string& name, const std::string& script) {
+    std::string quoted;  // a TOML basic string
+    for (char ch : script) {
+        if (ch == '"' || ch == '\\') quoted += '\\';
+        quoted += ch;
+    }
+    auto tree = dir / "tree.toml";
+    std::ofstream(tree) << "[[child]]\nname = \"" << name << "\"\ncommand = [\"/bin/sh\", \"-c\", \"" << quoted
+                        << "\"]\nreadiness = \"notify-fd\"\nsockets = [\"" << name << "\"]\nstandby = true\n";
+    return tree;
+}
+
 // The RLIMIT_NOFILE under which `pid` has exactly `spare` fd numbers free.
 rlim_t limit_leaving(pid_t pid, int spare) {
     std::set<int> open;
@@ -125,11 +139,8 @@ TEST_CASE("--standby under rest_for_one: a stash crash stops the worker, and the
 
 TEST_CASE("a program that does not implement the standby protocol is stopped as a standby, and never serves twice") {
     TempDir dir;
-    auto tree = dir / "tree.toml";
     // It says ready (a bare newline) whenever it starts, standby or not.
-    std::ofstream(tree) << "[[child]]\nname = \"plain\"\ncommand = [\"/bin/sh\", \"-c\", "
-                           "\"echo >&$SEQ_NOTIFY_FD; exec sleep 1000\"]\n"
-                           "readiness = \"notify-fd\"\nsockets = [\"plain\"]\nstandby = true\n";
+    auto tree = shell_child_tree(dir, "plain", "echo >&$SEQ_NOTIFY_FD; exec sleep 1000");
     Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
     REQUIRE(tree_running(dir / "run"));
     CHECK(eventually([&] {
@@ -190,11 +201,8 @@ TEST_CASE("seqctl reload that removes a child with a standby stops both, and for
 
 TEST_CASE("a standby that ends before it is idle (its exec failed, it crashed at start) is tried again a second later, not in a loop") {
     TempDir dir;
-    auto tree = dir / "tree.toml";
     // Serves as the active instance; as a standby it exits at once.
-    std::ofstream(tree) << "[[child]]\nname = \"once\"\ncommand = [\"/bin/sh\", \"-c\", "
-                           "\"[ -z \\\"$SEQ_STANDBY_FD\\\" ] || exit 3; echo >&$SEQ_NOTIFY_FD; exec sleep 1000\"]\n"
-                           "readiness = \"notify-fd\"\nsockets = [\"once\"]\nstandby = true\n";
+    auto tree = shell_child_tree(dir, "once", R"([ -z "$SEQ_STANDBY_FD" ] || exit 3; echo >&$SEQ_NOTIFY_FD; exec sleep 1000)");
     Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
     REQUIRE(tree_running(dir / "run"));
     auto pid = pid_of(dir / "run", "once");
