@@ -307,6 +307,32 @@ TEST_CASE("DEL, EXISTS, DBSIZE, KEYS, SCAN: a walk sees each key there from star
     });
 }
 
+TEST_CASE("a key's time changed (GETEX, EXPIRE, PERSIST) spoils a WATCH on it; a call that changes nothing does not") {
+    each_store([](Keys& k) {
+        k({"SET", "a", "v"});
+        // Each call, from a client watching "a" afresh: does it spoil?
+        std::uint64_t client = 0;
+        auto spoils = [&](std::vector<std::string_view> args) {
+            k.watches.unwatch(client);
+            k.watches.watch(++client, "a", 0);
+            k(std::move(args));
+            return k.watches.spoiled(client, k.now);
+        };
+        CHECK(!spoils({"GETEX", "a"}));
+        CHECK(!spoils({"GETEX", "a", "PERSIST"}));  // it had no time
+        CHECK(!spoils({"PERSIST", "a"}));
+        CHECK(!spoils({"GETEX", "a", "EX", "0"}));  // refused
+        CHECK(spoils({"GETEX", "a", "EX", "100"}));
+        CHECK(!spoils({"EXPIRE", "a", "50", "NX"}));  // it has one: nothing done
+        CHECK(spoils({"EXPIRE", "a", "50", "XX"}));
+        CHECK(spoils({"PERSIST", "a"}));
+        CHECK(spoils({"GETEX", "a", "PX", "5000"}));
+        CHECK(spoils({"GETEX", "a", "PERSIST"}));
+        CHECK(spoils({"GETEX", "a", "PXAT", std::to_string(k.now - 1)}));  // deleted
+        CHECK(k({"EXISTS", "a"}) == ":0\r\n");
+    });
+}
+
 TEST_CASE("FLUSHDB only with --allow-flush, and it spoils every WATCH") {
     each_store([](Keys& k) {
         k({"SET", "a", "1"});
