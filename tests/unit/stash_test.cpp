@@ -307,7 +307,7 @@ TEST_CASE("DEL, EXISTS, DBSIZE, KEYS, SCAN: a walk sees each key there from star
     });
 }
 
-TEST_CASE("a key's time changed (GETEX, EXPIRE, PERSIST) spoils a WATCH on it; a call that changes nothing does not") {
+TEST_CASE("a key's time changed (GETEX, EXPIRE, PERSIST) spoils a WATCH on it, and a call that changes nothing does not") {
     each_store([](Keys& k) {
         k({"SET", "a", "v"});
         // Each call, from a client watching "a" afresh: does it spoil?
