@@ -96,23 +96,30 @@ void get(Context& ctx, Args a, std::string& out) { bulk_or_null(ctx, out, live(c
 // the same one may be given again (the last time wins), two different ones
 // exclude each other, and the time is read only after all the options.
 struct TimeOption {
-    std::string unit;       // lowercase, empty if none was given
+    enum class Unit { none, ex, px, exat, pxat };
+    Unit unit = Unit::none;
     std::string_view when;  // its argument
 
+    static Unit unit_of(std::string_view opt) {
+        if (is_command(opt, "ex")) return Unit::ex;
+        if (is_command(opt, "px")) return Unit::px;
+        if (is_command(opt, "exat")) return Unit::exat;
+        if (is_command(opt, "pxat")) return Unit::pxat;
+        return Unit::none;
+    }
     // Takes a[i] and the argument after it if they are such an option and it
     // fits what came before, moving i past them.
     bool take(Args a, std::size_t& i) {
-        auto opt = a[i];
-        bool timed = is_command(opt, "ex") || is_command(opt, "px") || is_command(opt, "exat") || is_command(opt, "pxat");
-        if (!timed || i + 1 >= a.size() || (!unit.empty() && !is_command(opt, unit))) return false;
-        unit = lowercase(opt);
+        auto u = unit_of(a[i]);
+        if (u == Unit::none || i + 1 >= a.size() || (given() && u != unit)) return false;
+        unit = u;
         when = a[++i];
         return true;
     }
-    bool given() const { return !unit.empty(); }
-    bool absolute() const { return unit == "exat" || unit == "pxat"; }
+    bool given() const { return unit != Unit::none; }
     std::optional<std::int64_t> deadline_ms(Context& ctx, std::string_view cmd, std::string& why) const {
-        return deadline(ctx, when, unit == "ex" || unit == "exat", absolute(), true, cmd, why);
+        return deadline(ctx, when, unit == Unit::ex || unit == Unit::exat, unit == Unit::exat || unit == Unit::pxat,
+                        true, cmd, why);
     }
 };
 
