@@ -29,8 +29,9 @@ pid_t wait_standby(const std::string& run, const std::string& name, pid_t other_
 }
 
 // A tree file in `dir` of one child, `name`, run as `sh -c script`, ready on
-// $SEQ_NOTIFY_FD, with a socket of its own and a standby.
-std::string shell_child_tree(const TempDir& dir, const std::string& name, const std::string& script) {
+// $SEQ_NOTIFY_FD, with a socket of its own and a standby, and `more` keys.
+std::string shell_child_tree(const TempDir& dir, const std::string& name, const std::string& script,
+                             const std::string& more = "") {
     std::string quoted;  // a TOML basic string
     for (char ch : script) {
         if (ch == '"' || ch == '\\') quoted += '\\';
@@ -38,7 +39,7 @@ std::string shell_child_tree(const TempDir& dir, const std::string& name, const 
     }
     auto tree = dir / "tree.toml";
     std::ofstream(tree) << "[[child]]\nname = \"" << name << "\"\ncommand = [\"/bin/sh\", \"-c\", \"" << quoted
-                        << "\"]\nreadiness = \"notify-fd\"\nsockets = [\"" << name << "\"]\nstandby = true\n";
+                        << "\"]\nreadiness = \"notify-fd\"\nsockets = [\"" << name << "\"]\nstandby = true\n" << more;
     return tree;
 }
 
@@ -220,6 +221,26 @@ TEST_CASE("a standby that ends before it is idle (its exec failed, it crashed at
     auto at = ends();
     CHECK(at[1] - at[0] >= 0.9);  // a second apart: not a loop of forks
     auto st = tree_status(dir / "run").at("once");
+    CHECK(st.pid == pid);  // the active instance is not touched
+    CHECK(st.restarts == 0);
+}
+
+TEST_CASE("a standby that closes its notify fd and stays is killed at its start timeout, and tried again a second later") {
+    TempDir dir;
+    auto tree = shell_child_tree(
+        dir, "mute",
+        R"([ -z "$SEQ_STANDBY_FD" ] || { eval "exec $SEQ_NOTIFY_FD>&-"; exec sleep 1000; }; echo >&$SEQ_NOTIFY_FD; exec sleep 1000)",
+        "start_timeout = 300\n");
+    Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
+    REQUIRE(tree_running(dir / "run"));
+    auto pid = pid_of(dir / "run", "mute");
+    REQUIRE(eventually([&] {
+        auto l = slurp(dir / "supervisor.log");
+        return l.find("mute: standby (pid ") != std::string::npos &&
+               l.find(") not idle after 300 ms; killing it") != std::string::npos &&
+               l.find(") killed by SIGKILL before it was idle; another in 1000 ms") != std::string::npos;
+    }));
+    auto st = tree_status(dir / "run").at("mute");
     CHECK(st.pid == pid);  // the active instance is not touched
     CHECK(st.restarts == 0);
 }
