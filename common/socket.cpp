@@ -1,5 +1,7 @@
 #include "socket.hpp"
 
+#include "log.hpp"
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -128,6 +130,13 @@ std::map<std::string, int> inherited_listen_fds() {
                 std::string name = start <= all.size() ? all.substr(start, end - start) : "";
                 start = end == std::string::npos ? all.size() + 1 : end + 1;
                 int fd = 3 + i;
+                // One that is not open, or not a socket, is not ours to
+                // take: its number may be anyone's we open later.
+                struct stat st{};
+                if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+                    log("LISTEN_FDS: fd %d ('%s') is not an open socket; ignoring it", fd, name.c_str());
+                    continue;
+                }
                 fcntl(fd, F_SETFD, FD_CLOEXEC);
                 fds[name.empty() ? "unknown" : name] = fd;
             }

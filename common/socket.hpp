@@ -32,6 +32,8 @@ Fd connect_tcp(const std::string& host, int port, bool& in_progress);
 // The listening sockets handed to this process by its parent (LISTEN_FDS,
 // LISTEN_PID, LISTEN_FDNAMES), by name. The variables are removed from the
 // environment so that they are not passed on, and the fds made close-on-exec.
+// Call it before opening anything: an fd it names that is not an open socket
+// is skipped (and logged), but one opened meanwhile would be taken.
 std::map<std::string, int> inherited_listen_fds();
 
 // $SEQUENCE_RUN_DIR, else $XDG_RUNTIME_DIR/sequence, else /tmp/sequence-$UID.

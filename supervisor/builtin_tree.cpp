@@ -3,7 +3,6 @@
 namespace seq::sup {
 
 Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
-    auto prog = [&](const char* name) { return program_dir.empty() ? std::string(name) : program_dir + "/" + name; };
     Tree t;
     t.root = o.flags;
     t.root.children.clear();
@@ -11,7 +10,8 @@ Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
     auto daemon = [&](const char* name, const char* program, SocketSpec socket) {
         ChildSpec c;
         c.name = name;
-        c.command = {prog(program), "--max-clients", std::to_string(o.max_clients)};
+        c.command = {program, "--max-clients", std::to_string(o.max_clients)};
+        if (!program_dir.empty()) c.program = program_dir + "/" + program;
         c.shutdown_ms = o.shutdown_ms;
         c.readiness = Readiness::notify_fd;
         c.start_timeout_ms = o.start_timeout_ms;

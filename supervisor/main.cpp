@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "control.hpp"
 #include "daemon.hpp"
 #include "log.hpp"
+#include "process.hpp"
 #include "run_dir.hpp"
 #include "server.hpp"
 #include "socket.hpp"
@@ -62,16 +64,18 @@ std::string program_dir() {
     return slash == std::string::npos ? "." : self.substr(0, slash);
 }
 
-seq::sup::LoadContext load_context() {
+// `run_dir`: where the tree's sockets will be bound, so that each is checked
+// bindable; empty in a nested supervisor, which binds none.
+seq::sup::LoadContext load_context(const std::string& run_dir = "") {
     const char* path = std::getenv("PATH");
-    return {program_dir(), path ? path : "/usr/local/bin:/usr/bin:/bin"};
+    return {program_dir(), path ? path : "/usr/local/bin:/usr/bin:/bin", run_dir};
 }
 
 // Loads a tree file, or says everything wrong with it on stderr.
-std::optional<seq::sup::Tree> load(const std::string& file) {
+std::optional<seq::sup::Tree> load(const std::string& file, const std::string& run_dir) {
     std::vector<std::string> errors;
     try {
-        return seq::sup::load_tree_file(file, load_context());
+        return seq::sup::load_tree_file(file, load_context(run_dir));
     } catch (const seq::sup::TreeFileError& e) {
         errors = e.errors;
     }
@@ -109,6 +113,16 @@ public:
         bound_ = std::move(next);
         return env;
     }
+    // What was handed to us under a name no socket of the tree has: a
+    // client would connect and wait for ever. Said, and closed.
+    void close_unclaimed() {
+        for (auto& [name, fd] : inherited_) {
+            seq::log("socket '%s': inherited (fd %d), but the tree has no socket of that name; closing it",
+                     name.c_str(), fd);
+            close(fd);
+        }
+        inherited_.clear();
+    }
 
 private:
     std::unique_ptr<OwnedSocket> take_or_bind(const std::string& name, const std::string& path) {
@@ -131,6 +145,8 @@ private:
 int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients,
         int notify_fd, const std::string& file = "") {
     using namespace seq;
+    const auto child_nofile = sup::raise_fd_limit();
+    auto inherited = inherited_listen_fds();  // before we open anything under their numbers
     uv::Loop loop;
     std::optional<sup::RunDir> dir;
     std::optional<Sockets> sockets;
@@ -139,9 +155,11 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     ServiceManager manager;  // systemd, when it started us (Type=notify)
     try {
         dir.emplace(run_dir);
-        sockets.emplace(*dir, inherited_listen_fds());
+        sockets.emplace(*dir, std::move(inherited));
         env = sockets->bind(tree);
+        env.child_nofile = child_nofile;
         control_sock = sockets->control();
+        sockets->close_unclaimed();
     } catch (const std::exception& e) {
         log("cannot start: %s", e.what());
         return exit_code::socket;
@@ -156,8 +174,10 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
                            "(start it with --config FILE)"};
         std::vector<std::string> errors;
         try {
-            auto next = sup::load_tree_file(file, load_context());
-            return {true, supervisor.reconfigure(next.root, sockets->bind(next))};
+            auto next = sup::load_tree_file(file, load_context(run_dir));
+            auto env = sockets->bind(next);
+            env.child_nofile = child_nofile;
+            return {true, supervisor.reconfigure(next.root, std::move(env))};
         } catch (const sup::TreeFileError& e) {
             errors = e.errors;
         } catch (const std::exception& e) {
@@ -208,6 +228,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     sup::Environment env;
     env.path = path;
     env.self = self_path();
+    env.child_nofile = sup::raise_fd_limit();
     for (auto& [name, fd] : inherited_listen_fds()) env.sockets[name] = fd;
     if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
     uv::Loop loop;
@@ -317,13 +338,16 @@ int main(int argc, char** argv) {
     check_opt->excludes(print_opt);
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     b.flags.strategy = *sup::parse_strategy(strategy);
+    // The stash runs where we were started; made absolute, --print-config
+    // prints a tree that means the same from the file's own folder.
+    if (!b.data_dir.empty()) b.data_dir = std::filesystem::absolute(b.data_dir).lexically_normal().string();
     if (!nested.empty()) return run_nested(nested, tree_fd, control_fd, notify_fd);
     log_init("supervisor");
 
     // Given at all, even as "": an empty value is a file that cannot be read,
     // never a reason to run the built-in tree instead.
     if (check_opt->count() > 0) {
-        if (!load(check)) return exit_code::usage;
+        if (!load(check, run_dir)) return exit_code::usage;
         std::printf("%s: a valid tree\n", check.c_str());
         return exit_code::ok;
     }
@@ -331,14 +355,16 @@ int main(int argc, char** argv) {
         auto text = sup::write_tree(sup::builtin_tree(b, ""),
                                     "# The built-in tree of seq-supervisor, as a tree file: run it with\n"
                                     "#   seq-supervisor --config FILE\n"
-                                    "# Bare program names are looked up beside seq-supervisor, then on $PATH.\n");
+                                    "# Bare program names are looked up beside seq-supervisor, then on $PATH.\n"
+                                    "# Each child runs in the folder of the file that holds it (its cwd unless\n"
+                                    "# a cwd key says otherwise), so a relative path means: beside the file.\n");
         std::fputs(text.c_str(), stdout);
         if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return exit_code::ok;
         std::fprintf(stderr, "seq-supervisor: cannot write the tree to standard output: %s\n", std::strerror(errno));
         return exit_code::failure;
     }
     if (config_opt->count() > 0) {
-        auto tree = load(config);
+        auto tree = load(config, run_dir);
         if (!tree) return exit_code::usage;
         return run(*tree, run_dir, "tree " + config, b.max_clients, notify_fd, config);
     }

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <dirent.h>
 #include <fstream>
 #include <sstream>
@@ -15,6 +16,7 @@
 
 #include "daemon.hpp"
 #include "fd.hpp"
+#include "supervisor_variables.hpp"
 
 extern char** environ;
 
@@ -22,8 +24,13 @@ namespace seq::sup {
 
 namespace {
 
-// Only async-signal-safe calls below, in the child between fork and exec.
-void write_str(const char* s) { [[maybe_unused]] auto n = ::write(STDERR_FILENO, s, std::strlen(s)); }
+// What the child reports on its exec-status pipe when a step before (or the
+// exec itself) fails: which step, and errno.
+enum class Step : int { setup = 1, fd_limit, cwd, exec };
+struct Report {
+    Step step;
+    int err;
+};
 
 void format_uint(char* out, unsigned long v) {
     char tmp[24];
@@ -34,28 +41,20 @@ void format_uint(char* out, unsigned long v) {
     *out = '\0';
 }
 
-[[noreturn]] void child_fail(const char* what, const char* path) {
-    write_str("supervisor: child ");
-    write_str(path);
-    write_str(": ");
-    write_str(what);
-    write_str(": ");
-    write_str(std::strerror(errno));
-    write_str("\n");
-    _exit(127);
+std::pair<Fd, Fd> cloexec_pipe() {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    return {Fd(p[0]), Fd(p[1])};
 }
 
 }  // namespace
 
-pid_t spawn(const SpawnArgs& a) {
+Spawned spawn(const SpawnArgs& a) {
     // Everything the child needs is built here, before fork: the child may
     // only make async-signal-safe calls, so it must not allocate.
     auto overridden = [&](const char* e) {
-        // What the supervisor sets for each child is never inherited from
-        // its own environment (a NOTIFY_SOCKET of systemd's, say).
-        for (const char* own :
-             {"LISTEN_", "NOTIFY_SOCKET=", "WATCHDOG_", "SEQ_NAME=", "SEQ_INSTANCE=", "SEQ_NOTIFY_FD=", "SEQ_LOG="})
-            if (std::strncmp(e, own, std::strlen(own)) == 0) return true;
+        std::string_view var(e);
+        if (is_supervisor_variable(var.substr(0, var.find('=')))) return true;
         for (const auto& kv : a.env)
             if (auto eq = kv.find('='); std::strncmp(e, kv.c_str(), eq + 1) == 0) return true;
         return false;
@@ -81,12 +80,18 @@ pid_t spawn(const SpawnArgs& a) {
     std::vector<char*> argv;
     for (auto& s : argv_store) argv.push_back(s.data());
     argv.push_back(nullptr);
+    const char* program = a.program.empty() ? argv[0] : a.program.c_str();
     std::vector<int> sources;
     for (const auto& lf : a.listen_fds) sources.push_back(lf.second);
     sources.insert(sources.end(), a.extra_fds.begin(), a.extra_fds.end());
     Fd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
     const char* cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
     const pid_t parent = getpid();
+    rlimit nofile{};
+    const bool set_nofile = a.nofile && getrlimit(RLIMIT_NOFILE, &nofile) == 0;
+    if (set_nofile) nofile.rlim_cur = std::min(*a.nofile, nofile.rlim_max);
+    auto [status_read, status_write] = cloexec_pipe();
+    fcntl(status_read.get(), F_SETFL, O_NONBLOCK);
 
     // Until the child has reset every disposition, a signal sent to it would
     // run the supervisor's handler there; libuv's writes to a pipe the child
@@ -104,14 +109,22 @@ pid_t spawn(const SpawnArgs& a) {
         if (pid > 0) setpgid(pid, pid);
         pthread_sigmask(SIG_SETMASK, &before, nullptr);
         if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
-        return pid;
+        return {pid, std::move(status_read)};
     }
 
     // --- the child ---
-    const char* path = argv[0];
+    // Its report goes above every fd laid down below, where no dup2 reaches
+    // it; the exec closes it, which is how the parent learns it succeeded.
+    const int report_at = 3 + static_cast<int>(sources.size());
+    int report = fcntl(status_write.get(), F_DUPFD_CLOEXEC, report_at);
+    auto fail = [&](Step step) {
+        Report r{step, errno};
+        [[maybe_unused]] auto n = ::write(report, &r, sizeof r);
+        _exit(127);
+    };
     // Die with the supervisor. The parent may already be gone by now, in
     // which case the death signal was never armed: check after arming.
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) child_fail("prctl", path);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(Step::setup);
     if (getppid() != parent) _exit(127);
     // Its own process group: a ^C at the terminal reaches the supervisor
     // alone, which then stops the children in order; and stopping the child
@@ -134,20 +147,52 @@ pid_t spawn(const SpawnArgs& a) {
     // source not yet moved, then lay them down at 3, 4, ...
     // Parked at or above the last target, the lowest free fds there, so no
     // parked fd is a target and no fixed number can exceed RLIMIT_NOFILE.
-    const int parking = 3 + static_cast<int>(sources.size());
     for (std::size_t i = 0; i < sources.size(); ++i) {
-        int moved = fcntl(sources[i], F_DUPFD_CLOEXEC, parking);
-        if (moved < 0) child_fail("fcntl", path);
+        int moved = fcntl(sources[i], F_DUPFD_CLOEXEC, report_at);
+        if (moved < 0) fail(Step::setup);
         sources[i] = moved;
     }
     for (std::size_t i = 0; i < sources.size(); ++i)
-        if (dup2(sources[i], 3 + static_cast<int>(i)) < 0) child_fail("dup2", path);
-    close_range(3 + static_cast<unsigned>(sources.size()), ~0U, 0);
-    if (cwd && chdir(cwd) < 0) child_fail("chdir", cwd);
+        if (dup2(sources[i], 3 + static_cast<int>(i)) < 0) fail(Step::setup);
+    // The report moves down to the first fd past the sources (the parked
+    // copies there are no longer needed), and everything above it goes.
+    if (report != report_at) {
+        if (dup3(report, report_at, O_CLOEXEC) < 0) fail(Step::setup);
+        report = report_at;
+    }
+    close_range(static_cast<unsigned>(report_at) + 1, ~0U, 0);
+    if (set_nofile && setrlimit(RLIMIT_NOFILE, &nofile) < 0) fail(Step::fd_limit);
+    if (cwd && chdir(cwd) < 0) fail(Step::cwd);
     if (!a.listen_fds.empty()) format_uint(listen_pid + 11, static_cast<unsigned long>(getpid()));
     if (a.watchdog_pid) format_uint(watchdog_pid + 13, static_cast<unsigned long>(getpid()));
-    execve(path, argv.data(), envp.data());
-    child_fail("exec", path);
+    execve(program, argv.data(), envp.data());
+    fail(Step::exec);
+    _exit(127);
+}
+
+std::optional<std::string> read_exec_failure(int fd, const std::string& program, const std::string& cwd) {
+    Report r{};
+    ssize_t n;
+    do n = ::read(fd, &r, sizeof r);
+    while (n < 0 && errno == EINTR);
+    if (n != static_cast<ssize_t>(sizeof r)) return std::nullopt;
+    std::string why = std::strerror(r.err);
+    switch (r.step) {
+    case Step::exec: return "cannot exec " + program + ": " + why;
+    case Step::cwd: return "cannot enter its cwd " + cwd + ": " + why;
+    case Step::fd_limit: return "cannot set its fd limit: " + why;
+    case Step::setup: break;
+    }
+    return "cannot set up its process: " + why;
+}
+
+std::optional<rlim_t> raise_fd_limit() {
+    rlimit l{};
+    if (getrlimit(RLIMIT_NOFILE, &l) < 0 || l.rlim_cur >= l.rlim_max) return std::nullopt;
+    auto before = l.rlim_cur;
+    l.rlim_cur = l.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &l) < 0) return std::nullopt;
+    return before;
 }
 
 std::string describe_exit(int st) {

@@ -5,6 +5,7 @@
 // the supervisor's. Also what a subreaper needs: the processes it adopted.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -14,16 +15,20 @@
 #include <utility>
 #include <vector>
 
+#include "fd.hpp"
+
 namespace seq::sup {
 
 struct SpawnArgs {
-    std::vector<std::string> argv;                        // argv[0] is the program's path
+    std::string program;                                  // the file to exec; empty: argv[0]
+    std::vector<std::string> argv;                        // as the child sees it, argv[0] included
     std::vector<std::pair<std::string, int>> listen_fds;  // name, fd in the supervisor
     std::vector<int> extra_fds;                           // laid after the sockets: see child_fd
     std::vector<std::string> env;                         // "NAME=value", over the supervisor's own
     std::string cwd;                                      // empty: the supervisor's
     int output_fd = -1;                                   // the child's stdout and stderr; -1: ours
     bool watchdog_pid = false;                            // set WATCHDOG_PID to the child's own pid
+    std::optional<rlim_t> nofile;                         // RLIMIT_NOFILE's soft limit for the child
 };
 
 // The fd number at which the child finds extra_fds[i].
@@ -31,10 +36,27 @@ inline int child_fd(const SpawnArgs& a, std::size_t i) {
     return 3 + static_cast<int>(a.listen_fds.size() + i);
 }
 
-// Forks and execs; returns the child's pid, which is also its process group.
-// Throws if fork fails. An exec that fails (or a cwd that cannot be entered)
-// shows up as the child's exit status 127.
-pid_t spawn(const SpawnArgs& args);
+// A child just forked: its pid, which is also its process group, and the
+// read end (non-blocking) of a close-on-exec pipe: it reads as the end of
+// file once the exec is done, or holds the child's report of what failed
+// before it (the exec, its cwd), written just before it exits 127.
+struct Spawned {
+    pid_t pid = 0;
+    Fd exec_status;
+};
+
+// Forks and execs. Throws if a pipe or fork fails.
+Spawned spawn(const SpawnArgs& args);
+
+// What failed in the child, from `exec_status`, as "cannot exec /srv/app:
+// Permission denied"; nullopt if it has said nothing (yet). `program` and
+// `cwd` are what it was spawned with, to name the file or folder.
+std::optional<std::string> read_exec_failure(int exec_status, const std::string& program, const std::string& cwd);
+
+// Raises our RLIMIT_NOFILE's soft limit to its hard limit (every child
+// costs the supervisor fds); returns the soft limit it had, which children
+// get back (a select() loop breaks past 1024 fds), or nullopt if unchanged.
+std::optional<rlim_t> raise_fd_limit();
 
 // "exit status 3", "killed by SIGKILL", "killed by SIGSEGV (core dumped)".
 std::string describe_exit(int wait_status);

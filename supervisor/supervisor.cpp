@@ -173,7 +173,7 @@ void Supervisor::converge() {
             try {
                 spawn(*c);
             } catch (const std::exception& e) {
-                return spawn_failed(*c, e.what());
+                return start_failed(*c, std::string("cannot start: ") + e.what());
             }
             if (c->state != State::running) return;
         }
@@ -306,6 +306,9 @@ void Supervisor::on_death(Child& c, int status) {
     // A child the restart plan was about to stop has ended as planned: its
     // death is part of that restart, not a new crash to count.
     bool asked = c.state == State::stopping || c.must_stop;
+    std::optional<std::string> exec_failed;
+    if (c.exec) exec_failed = c.exec->failure();
+    c.exec.reset();
     uv_timer_stop(c.watchdog.get());
     if (c.output) {
         c.output->finish();
@@ -323,9 +326,11 @@ void Supervisor::on_death(Child& c, int status) {
     c.must_stop = false;
     const char* name = c.path.c_str();
     if (asked || shutting_down_) {
-        log("%s (pid %d) stopped: %s after %s", name, pid, how.c_str(), ran.c_str());
+        log("%s (pid %d) stopped: %s after %s", name, pid, exec_failed ? exec_failed->c_str() : how.c_str(),
+            ran.c_str());
         return step();
     }
+    if (exec_failed) return start_failed(c, *exec_failed);
     if (c.start_failed) how += ", having never become ready";
     if (c.watchdog_fired) how += ", after a watchdog timeout";
     bool normal = is_normal_exit(status) && !c.start_failed && !c.watchdog_fired;

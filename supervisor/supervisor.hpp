@@ -20,6 +20,7 @@
 
 #include "fd.hpp"
 #include "child_output.hpp"
+#include "exec_watch.hpp"
 #include "process.hpp"
 #include "resp.hpp"
 #include "subtree.hpp"
@@ -38,6 +39,7 @@ struct Environment {
     std::map<std::string, int> sockets;  // the listening sockets its children use, by name
     std::string stash;                   // $SEQ_STASH for every child; empty for none
     std::string self;                    // seq-supervisor, run again for a nested supervisor
+    std::optional<rlim_t> child_nofile;  // RLIMIT_NOFILE's soft limit as we were given it: our children's
 };
 
 class Supervisor {
@@ -111,6 +113,7 @@ private:
         Fd notify;
         uv::Poll notify_poll;
         std::unique_ptr<ChildOutput> output;
+        std::optional<ExecWatch> exec;
         // spec.standby: one more instance, started and idle, that takes this
         // one's place when it dies (README: the standby protocol).
         struct Standby {
@@ -122,6 +125,7 @@ private:
             Fd notify;
             uv::Poll notify_poll;
             std::unique_ptr<ChildOutput> output;
+            std::optional<ExecWatch> exec;
             std::uint64_t not_before_ms = 0;  // after a standby died: the next one waits
             uv::Timer timer;                  // its start timeout, or that wait
         } standby;
@@ -162,7 +166,7 @@ private:
     // True while a standby is still on its way out (the caller waits for it).
     bool stop_standby(Child& c, const char* why);
     void start_poll(Child& c);
-    void spawn_failed(Child& c, const std::string& why);
+    void start_failed(Child& c, const std::string& why);
     void begin_stop(Child& c);
     void reap();
     void on_death(Child& c, int status);

@@ -46,7 +46,10 @@ void Supervisor::spawn_standby(Child& c) {
     try {
         std::vector<Fd> keep;  // the child's ends: closed once it has them, or the spawn failed
         auto args = spawn_args(c, keep, ours, true);
-        sb.pid = sup::spawn(args);
+        auto spawned = sup::spawn(args);
+        sb.pid = spawned.pid;
+        sb.exec.emplace(loop_.get(), std::move(spawned.exec_status), args.program.empty() ? args.argv[0] : args.program,
+                        args.cwd);
     } catch (const std::exception& e) {
         // Out of fds is a likely cause: give back what this attempt took
         // before anything else runs.
@@ -120,6 +123,7 @@ void Supervisor::activate_standby(Child& c) {
     ++c.spawns;
     ++generation_;
     c.output = std::move(sb.output);
+    c.exec = std::move(sb.exec);
     c.notify = std::move(sb.notify);
     c.notify_poll = std::move(sb.notify_poll);
     sb.activate.reset();
@@ -138,6 +142,10 @@ void Supervisor::activate_standby(Child& c) {
 void Supervisor::on_standby_death(Child& c, int status) {
     auto& sb = c.standby;
     auto pid = sb.pid;
+    auto how = describe_exit(status);
+    if (sb.exec)
+        if (auto& failed = sb.exec->failure()) how = *failed;
+    sb.exec.reset();
     if (sb.output) {
         sb.output->finish();
         sb.output.reset();
@@ -153,9 +161,9 @@ void Supervisor::on_standby_death(Child& c, int status) {
     sb.stopping = false;
     ++generation_;
     if (asked) {
-        log("%s: standby (pid %d) stopped: %s", c.path.c_str(), pid, describe_exit(status).c_str());
+        log("%s: standby (pid %d) stopped: %s", c.path.c_str(), pid, how.c_str());
     } else {
-        log("%s: standby (pid %d) %s %s; another in %llu ms", c.path.c_str(), pid, describe_exit(status).c_str(),
+        log("%s: standby (pid %d) %s %s; another in %llu ms", c.path.c_str(), pid, how.c_str(),
             was_idle ? "while idle" : "before it was idle", static_cast<unsigned long long>(standby_retry_ms));
         defer_standby(c, standby_retry_ms);
     }

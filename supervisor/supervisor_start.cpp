@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 
 #include "log.hpp"
 #include "supervisor.hpp"
@@ -16,23 +17,29 @@
 
 namespace seq::sup {
 
-void Supervisor::spawn_failed(Child& c, const std::string& why) {
-    c.last_exit = "could not start: " + why;
+// A start that failed (fork or a pipe refused, or the child's exec): not a
+// crash, so no strategy runs and no sibling is touched; but it counts
+// against the intensity, so a program that cannot start ends in giving up,
+// and it is tried again after its backoff (at least 100 ms).
+void Supervisor::start_failed(Child& c, const std::string& why) {
+    c.last_exit = why;
     if (!intensity_.record(loop_.now())) {
-        log("cannot start %s: %s; more than %u restarts in %llus: giving up", c.path.c_str(), why.c_str(),
+        log("%s: %s; more than %u restarts in %llus: giving up", c.path.c_str(), why.c_str(),
             options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
         gave_up_ = true;
         begin_shutdown();
         for (auto& other : children_) other->want = false;
         return step();
     }
-    log("cannot start %s: %s; trying again in 100 ms", c.path.c_str(), why.c_str());
+    auto delay = std::max<std::uint64_t>(100, c.backoff.next(c.spec.backoff, 0));
+    log("%s: %s; trying again in %llu ms", c.path.c_str(), why.c_str(), static_cast<unsigned long long>(delay));
     // Held off like a backoff: another step() meanwhile does not try (and
     // count) again at once.
-    c.not_before_ms = loop_.now() + 100;
+    c.not_before_ms = loop_.now() + delay;
     uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
         if (auto* child = uv::owner<Child>(t)) child->owner->step();
-    }, 100, 0);
+    }, delay, 0);
+    step();
 }
 
 namespace {
@@ -51,6 +58,7 @@ std::pair<Fd, Fd> make_pipe(int read_flags) {
 SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby) {
     SpawnArgs args;
     args.cwd = c.spec.cwd;
+    args.nofile = env_.child_nofile;
     args.env.push_back("SEQ_NAME=" + c.path);
     args.env.push_back("SEQ_INSTANCE=" + std::to_string(c.spawns + 1));  // which start of it this is
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
@@ -86,6 +94,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         args.argv.push_back(pass(Fd(sv[1])));
     } else {
         args.argv = c.spec.command;
+        args.program = c.spec.program;
         if (!as_standby)
             for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
         auto [r, w] = make_pipe(O_NONBLOCK);
@@ -132,7 +141,10 @@ void Supervisor::spawn(Child& c) {
     auto args = spawn_args(c, keep, ours);
     c.notify = std::move(ours.notify);
     const bool notify = c.notify.get() >= 0 || c.spec.readiness == Readiness::sd_notify;
-    c.pid = sup::spawn(args);
+    auto spawned = sup::spawn(args);
+    c.pid = spawned.pid;
+    c.exec.emplace(loop_.get(), std::move(spawned.exec_status), args.program.empty() ? args.argv[0] : args.program,
+                   args.cwd);
     ++c.spawns;
     ++generation_;
     keep.clear();

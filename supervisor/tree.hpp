@@ -46,7 +46,8 @@ struct SupervisorSpec {
 struct ChildSpec {
     std::string name;
     ChildType type = ChildType::worker;
-    std::vector<std::string> command;  // argv; command[0] an absolute path once loaded
+    std::vector<std::string> command;  // argv as written, argv[0] included
+    std::string program;               // the file exec'd: command[0] (or `program`) resolved once loaded
     RestartType restart = RestartType::permanent;
     // ms from SIGTERM to SIGKILL; 0 is brutal_kill, nullopt infinity.
     std::optional<std::uint64_t> shutdown_ms = 5000;

@@ -1,6 +1,9 @@
 #include "tree_file.hpp"
 
+#include "supervisor_variables.hpp"
+
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,12 +27,8 @@ namespace {
 const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "stash", "child"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "shutdown", "start_timeout", "backoff"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"command", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby"};
+const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
-// Set by the supervisor itself: a tree file that set them would be overridden.
-const std::set<std::string_view> reserved_env = {"LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET",
-                                                  "SEQ_NAME", "SEQ_INSTANCE", "SEQ_STASH", "SEQ_NOTIFY_FD",
-                                                  "WATCHDOG_USEC", "WATCHDOG_PID"};
 // Files of the run dir that are not sockets a tree may name.
 const std::set<std::string_view> reserved_paths = {"control.sock", "notify.sock", "supervisor.lock"};
 
@@ -241,6 +240,7 @@ private:
         }
         if (auto* n = t.get("command")) command(*n, path, c);
         else error(t.source(), path, "command", "missing: a worker needs a command to run");
+        program(t, path, c);
         if (auto* n = t.get("readiness"))
             if (auto v = string_of(*n, path, "readiness")) {
                 if (auto r = parse_readiness(*v)) c.readiness = *r;
@@ -266,6 +266,10 @@ private:
             }
         }
         if (auto* n = t.get("env")) env(*n, path, c);
+        // Relative paths in a command ("web.py", "--data-dir data") mean
+        // what they say beside the tree file, wherever the supervisor was
+        // started from: the child runs there unless `cwd` says otherwise.
+        c.cwd = dir_;
         if (auto* n = t.get("cwd"))
             if (auto v = string_of(*n, path, "cwd")) {
                 std::error_code ec;
@@ -326,9 +330,26 @@ private:
             }
             c.command.push_back(s->get());
         }
+    }
+
+    // The file to exec: `program` if given (argv[0] is then only a name, as
+    // `exec -a` makes it), else command[0]; resolved once, here.
+    void program(const toml::table& t, const std::string& path, ChildSpec& c) {
+        const toml::node* at = t.get("program");
+        std::string prog;
+        if (at) {
+            auto v = string_of(*at, path, "program");
+            if (!v) return;
+            prog = *v;
+        } else if (!c.command.empty()) {
+            at = &t.get("command")->as_array()->front();
+            prog = c.command[0];
+        } else {
+            return;
+        }
         std::string why;
-        if (auto found = resolve(c.command[0], why)) c.command[0] = *found;
-        else error(arr->front().source(), path, "command", why);
+        if (auto found = resolve(prog, why)) c.program = *found;
+        else error(at->source(), path, at == t.get("program") ? "program" : "command", why);
     }
 
     void sockets(const toml::node& n, const std::string& path, ChildSpec& c) {
@@ -377,6 +398,10 @@ private:
                 error(e.source(), path, "sockets", in_quotes(s.path) + " is the supervisor's own file in the run dir");
                 continue;
             }
+            if (auto why = unbindable(s.path); !why.empty()) {
+                error(e.source(), path, "sockets", in_quotes(s.path) + ": " + why);
+                continue;
+            }
             if (!socket_names_.insert(s.name).second) {
                 error(e.source(), path, "sockets", "socket " + in_quotes(s.name) + " is named twice in the tree");
                 continue;
@@ -399,13 +424,30 @@ private:
             std::string k(key.str());
             if (k.empty() || k.find('=') != std::string::npos || k.find('\0') != std::string::npos) {
                 error(key.source(), path, "env", in_quotes(k) + " is not an environment variable's name");
-            } else if (reserved_env.count(k)) {
+            } else if (is_supervisor_variable(k)) {
                 error(key.source(), path, "env", in_quotes(k) + " is set by the supervisor itself");
             } else if (auto v = string_of(node, path, "env." + k)) {
                 if (v->find('\0') != std::string::npos) error(node.source(), path, "env." + k, "contains a NUL byte");
                 else c.env[k] = *v;
             }
         }
+    }
+
+    // Why a socket at `p` (relative to the run dir) could not be bound, or
+    // "" if it can be (as far as can be told before binding it).
+    std::string unbindable(const std::string& p) const {
+        if (ctx_.run_dir.empty()) return "";
+        auto full = std::filesystem::path(p.starts_with("/") ? p : ctx_.run_dir + "/" + p).lexically_normal();
+        constexpr std::size_t room = sizeof(sockaddr_un::sun_path) - 1;
+        if (full.string().size() > room)
+            return "too long for a socket: " + std::to_string(full.string().size()) + " bytes as bound (" +
+                   full.string() + "), at most " + std::to_string(room);
+        // The run dir itself is made at start; a folder in it or elsewhere is not.
+        auto dir = full.parent_path();
+        std::error_code ec;
+        if (dir != std::filesystem::path(ctx_.run_dir).lexically_normal() && !std::filesystem::is_directory(dir, ec))
+            return "its folder " + dir.string() + " does not exist";
+        return "";
     }
 
     static std::string executable(const std::filesystem::path& p) {
@@ -508,6 +550,7 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
         out += "command = [";
         for (std::size_t i = 0; i < c.command.size(); ++i) out += (i ? ", " : "") + toml_string(c.command[i]);
         out += "]\n";
+        if (!c.program.empty() && c.program != c.command.front()) out += "program = " + toml_string(c.program) + "\n";
         out += "readiness = " + toml_string(to_string(c.readiness)) + "\n";
         if (c.watchdog_ms > 0) out += "watchdog = " + std::to_string(c.watchdog_ms) + "\n";
         if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";

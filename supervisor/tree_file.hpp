@@ -14,10 +14,15 @@ namespace seq::sup {
 
 // Where the loader looks for programs: a bare name beside seq-supervisor
 // (`program_dir`), then on `path` ($PATH); a relative path from the tree
-// file's own folder.
+// file's own folder, which is also each child's working directory unless
+// its `cwd` says otherwise.
+// `run_dir`, when known, is where relative socket paths will be bound: each
+// socket is then checked to be bindable (its folder exists, its path fits a
+// socket address), so that --check refuses what --config would.
 struct LoadContext {
     std::string program_dir;
     std::string path;
+    std::string run_dir;
 };
 
 // Every error found in one file, each "FILE:LINE:COLUMN: what, naming the key".

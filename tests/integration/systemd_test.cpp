@@ -13,6 +13,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -143,4 +144,52 @@ TEST_CASE("the shipped systemd units pass systemd-analyze verify and match the b
     CHECK(service.find("/seq-supervisor --run-dir %t/sequence\n") != std::string::npos);
     auto printed = sh(bin("seq-supervisor") + " --print-config");
     CHECK(printed.out.find("sockets = [{ name = \"worker\", path = \"sequence.sock\" }]") != std::string::npos);
+}
+
+TEST_CASE("a socket handed over under a name the tree does not have is logged with its name and closed") {
+    TempDir dir;
+    std::string run = dir / "run";
+    REQUIRE(mkdir(run.c_str(), 0700) == 0);
+    auto listener = seq::listen_unix(dir / "stray.sock");
+    // Never at 3, where the shell below lays it down: so that it can be closed at its own number.
+    if (listener.get() == 3) listener = seq::Fd(fcntl(listener.get(), F_DUPFD_CLOEXEC, 4));
+    REQUIRE(fcntl(listener.get(), F_SETFD, 0) == 0);
+    struct stat st{};
+    REQUIRE(fstat(listener.get(), &st) == 0);
+    std::string log = dir / "supervisor.log";
+    Process sup({"/bin/sh", "-c",
+                 "exec 3<&" + std::to_string(listener.get()) + " " + std::to_string(listener.get()) +
+                     "<&-; LISTEN_FDS=1 LISTEN_FDNAMES=stray LISTEN_PID=$$ exec " +
+                     bin("seq-supervisor") + " --run-dir " + run},
+                log);
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(tree_running(run));
+    CHECK(sup.log().find("socket 'stray': inherited (fd 3), but the tree has no socket of that name; closing it") !=
+          std::string::npos);
+    // No fd of the supervisor's is that socket any more.
+    auto inode = "socket:[" + std::to_string(st.st_ino) + "]";
+    bool held = false;
+    for (auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(sup.pid()) + "/fd")) {
+        std::error_code ec;
+        held = held || std::filesystem::read_symlink(e.path(), ec).string() == inode;
+    }
+    CHECK_FALSE(held);
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code(10000ms) == 0);
+}
+
+TEST_CASE("LISTEN_FDS naming an fd that is not open is logged and ignored: its number is not taken when reused") {
+    TempDir dir;
+    std::string run = dir / "run", log = dir / "supervisor.log";
+    // Before the fix, fd 3 was the run dir's lock by then; taken as the
+    // socket and closed, the supervisor died on its own control socket.
+    Process sup({"/bin/sh", "-c", "exec 3<&-; LISTEN_FDS=1 LISTEN_FDNAMES=ghost LISTEN_PID=$$ exec " +
+                                      bin("seq-supervisor") + " --run-dir " + run},
+                log);
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(tree_running(run));
+    CHECK(sup.log().find("LISTEN_FDS: fd 3 ('ghost') is not an open socket; ignoring it") != std::string::npos);
+    CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code(10000ms) == 0);
 }

@@ -29,11 +29,15 @@ using namespace seqtest;
 namespace {
 
 // A supervisor running the tree file `text`, written into `dir`.
+// `env`: NAME=value pairs set in the supervisor's own environment.
 struct TreeSup {
-    TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true)
+    TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true, std::vector<std::string> env = {})
         : run(dir / "run"), file(dir / "tree.toml"), log(dir / "supervisor.log") {
         std::ofstream(file) << text;
-        proc.emplace(std::vector<std::string>{bin("seq-supervisor"), "--run-dir", run, "--config", file}, log);
+        std::vector<std::string> argv{"/usr/bin/env"};
+        argv.insert(argv.end(), env.begin(), env.end());
+        argv.insert(argv.end(), {bin("seq-supervisor"), "--run-dir", run, "--config", file});
+        proc.emplace(argv, log);
         if (wait_running) REQUIRE_MESSAGE(tree_running(run), proc->log());
     }
     // An orderly stop: a kill -9 of the supervisor would leave what its
@@ -280,6 +284,69 @@ TEST_CASE("--check and --config refuse a broken tree file with exit 2, naming fi
         CHECK(empty.out.find(": cannot read: No such file or directory") != std::string::npos);
         CHECK(sh("test -e " + (dir / "run")).code != 0);
     }
+}
+
+TEST_CASE("--check and --config refuse a socket that could not be bound: a missing folder, a path too long for sun_path") {
+    TempDir dir;
+    std::string file = dir / "tree.toml";
+    std::string run = dir / "run";
+    auto with_socket = [&](const std::string& path) {
+        std::ofstream(file) << "[[child]]\nname = \"a\"\ncommand = [\"sleep\", \"100\"]\nsockets = [{ name = \"s\", path = \"" +
+                                   path + "\" }]\n";
+    };
+    with_socket(dir / "missing/s.sock");
+    for (auto opt : {" --check ", " --config "}) {
+        CAPTURE(opt);
+        auto r = sh(bin("seq-supervisor") + " --run-dir " + run + opt + file + " 2>&1");
+        CHECK(r.code == 2);
+        CHECK(r.out.find(file + ":4:12: child \"a\", key \"sockets\": \"" + (dir / "missing/s.sock") +
+                         "\": its folder " + (dir / "missing") + " does not exist") != std::string::npos);
+        CHECK(sh("test -e " + run).code != 0);  // nothing started, not even the run dir
+    }
+    // Relative to the run dir, as --run-dir gives it: fits there, not in a deeper one.
+    auto name = std::string(60, 'x') + ".sock";
+    with_socket(name);
+    CHECK(sh(bin("seq-supervisor") + " --run-dir " + run + " --check " + file + " >/dev/null").code == 0);
+    auto deep = run + "/" + std::string(60, 'd');
+    auto r = sh(bin("seq-supervisor") + " --run-dir " + deep + " --check " + file + " 2>&1");
+    CHECK(r.code == 2);
+    CHECK(r.out.find("too long for a socket: " + std::to_string(deep.size() + 1 + name.size()) + " bytes as bound") !=
+          std::string::npos);
+}
+
+TEST_CASE("a tree started from another folder runs each child beside the tree file: its script and its data dir") {
+    TempDir dir;
+    std::filesystem::create_directories(dir / "app");
+    std::ofstream(dir / "app/web.sh") << "echo \"web in $(pwd)\"\nexec sleep 1000\n";
+    std::string file = dir / "app/tree.toml";
+    std::ofstream(file) << "stash = \"state\"\n"
+                           "[[child]]\nname = \"store\"\ncommand = [\"seq-stash\", \"--data-dir\", \"data\"]\n"
+                           "readiness = \"notify-fd\"\nsockets = [\"state\"]\n"
+                           "[[child]]\nname = \"web\"\ncommand = [\"/bin/sh\", \"web.sh\"]\n"
+                           "[[child]]\nname = \"elsewhere\"\ncommand = [\"/bin/sh\", \"-c\", \"echo elsewhere in $(pwd); exec sleep 1000\"]\n"
+                           "cwd = \"..\"\n";
+    std::string run = dir / "run", log = dir / "supervisor.log";
+    // Started from / : nothing there is the tree's.
+    Process sup({"/bin/sh", "-c", "cd / && exec " + bin("seq-supervisor") + " --run-dir " + run + " --config " + file}, log);
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(tree_running(run));
+    CHECK(eventually([&] { return sup.log().find("web in " + (dir / "app") + "\n") != std::string::npos; }));
+    CHECK(eventually([&] { return sup.log().find("elsewhere in " + dir.path() + "\n") != std::string::npos; }));
+    CHECK(call(run + "/state.sock", {"SET", "k", "v"}).str == "OK");
+    CHECK(std::filesystem::exists(dir / "app/data/stash.db"));
+    CHECK_FALSE(std::filesystem::exists("/data"));
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code(10000ms) == 0);
+}
+
+TEST_CASE("no variable of the supervisor's own reaches a child from the supervisor's environment, others do") {
+    TempDir dir;
+    TreeSup t(dir, sh_child("a", "env | grep -E '^(SEQ_|KEPT=)' | sort | tr '\\n' ' '; echo; exec sleep 1000"), true,
+              {"SEQ_RESERVE=7", "SEQ_STASH=/elsewhere.sock", "SEQ_STANDBY_FOR=1", "KEPT=yes"});
+    INFO("supervisor log:\n", t.proc->log());
+    CHECK(eventually([&] {
+        return std::regex_search(t.proc->log(), std::regex("a\\[[0-9]+\\]: KEPT=yes SEQ_INSTANCE=1 SEQ_LOG=bare SEQ_NAME=a \n"));
+    }));
 }
 
 namespace {
@@ -583,7 +650,7 @@ TEST_CASE("an orderly stop leaves nothing behind, however deep in sessions of th
     CHECK_FALSE(alive(inner));
 }
 
-TEST_CASE("a program gone after the tree was loaded: each start fails (exec, status 127), within intensity, then the supervisor gives up") {
+TEST_CASE("a program gone after the tree was loaded: each start fails (cannot exec), within intensity, then the supervisor gives up") {
     TempDir dir;
     std::string prog = dir / "prog.sh";
     std::ofstream(prog) << "#!/bin/sh\nexec sleep 1000\n";
@@ -593,9 +660,61 @@ TEST_CASE("a program gone after the tree was loaded: each start fails (exec, sta
     pid_t p = t.child("p").pid;
     REQUIRE(unlink(prog.c_str()) == 0);
     REQUIRE(kill(p, SIGKILL) == 0);
-    // The reason is said, by the child itself before it exits 127.
-    CHECK(log_has(t, "supervisor: child " + prog + ": exec: No such file or directory"));
-    CHECK(log_has(t, "exit status 127"));
+    // Said by the supervisor, from the child's report on its exec-status
+    // pipe: a failed start, not a crash with exit status 127.
+    CHECK(log_has(t, "p: cannot exec " + prog + ": No such file or directory; trying again in"));
     CHECK(t.proc->exit_code(10000ms) == 1);
     CHECK(t.proc->log().find("more than 2 restarts in 60s: giving up") != std::string::npos);
+    CHECK(t.proc->log().find("exit status 127") == std::string::npos);
+}
+
+TEST_CASE("an exec that fails (no execute permission) is a failed start: logged, in status, backed off, and no sibling is touched") {
+    TempDir dir;
+    std::string prog = dir / "prog.sh";
+    std::ofstream(prog) << "#!/bin/sh\nexec sleep 1000\n";
+    chmod(prog.c_str(), 0755);
+    TreeSup t(dir, "strategy = \"one_for_all\"\nmax_restarts = 100\nmax_seconds = 60\n" +
+                       sh_child("sibling", "exec sleep 1000") + "[[child]]\nname = \"p\"\ncommand = [\"" + prog +
+                       "\"]\nbackoff = { initial = 300, max = 300 }\n");
+    INFO("supervisor log:\n", t.proc->log());
+    // A crash of p restarts both (one_for_all); the sibling is started
+    // first, then p, whose exec now fails. Were each failure a crash, the
+    // sibling would be restarted again each time.
+    REQUIRE(chmod(prog.c_str(), 0644) == 0);
+    pid_t old_sibling = t.child("sibling").pid;
+    REQUIRE(kill(pid_of(t.run, "p"), SIGKILL) == 0);
+    CHECK(log_has(t, "p: cannot exec " + prog + ": Permission denied; trying again in 300 ms"));
+    CHECK(eventually([&] { return t.child("p").last_exit == "cannot exec " + prog + ": Permission denied"; }));
+    auto sibling = t.child("sibling");
+    CHECK(sibling.pid != old_sibling);
+    CHECK(sibling.restarts == 1);
+    // A second failure, 300 ms later: the sibling still untouched.
+    CHECK(eventually([&] {
+        auto log = t.proc->log();
+        auto first = log.find("Permission denied; trying again");
+        return first != std::string::npos && log.find("Permission denied; trying again", first + 1) != std::string::npos;
+    }));
+    CHECK(t.child("sibling").pid == sibling.pid);
+    REQUIRE(chmod(prog.c_str(), 0755) == 0);
+    CHECK(eventually([&] { return t.child("p").state == "running"; }));
+    CHECK(t.child("sibling").pid == sibling.pid);
+    CHECK(t.child("sibling").restarts == 1);
+}
+
+TEST_CASE("the supervisor raises its own fd limit to the hard limit, and each child gets back the soft limit it was given") {
+    TempDir dir;
+    std::ofstream(dir / "tree.toml") << sh_child("a", "echo \"child limit $(ulimit -Sn)\"; exec sleep 1000");
+    std::string run = dir / "run";
+    Process sup({"/bin/sh", "-c", "ulimit -Sn 256 && exec " + bin("seq-supervisor") + " --run-dir " + run +
+                                      " --config " + (dir / "tree.toml")},
+                dir / "supervisor.log");
+    INFO("supervisor log:\n", sup.log());
+    REQUIRE(tree_running(run));
+    CHECK(eventually([&] { return sup.log().find("child limit 256\n") != std::string::npos; }));
+    std::smatch m;
+    auto limits = slurp("/proc/" + std::to_string(sup.pid()) + "/limits");
+    REQUIRE(std::regex_search(limits, m, std::regex("Max open files +([0-9]+|unlimited) +([0-9]+|unlimited)")));
+    CHECK(m[1] == m[2]);
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code(10000ms) == 0);
 }

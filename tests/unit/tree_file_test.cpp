@@ -12,6 +12,7 @@
 #include "builtin_tree.hpp"
 #include "notify_socket.hpp"
 #include "tree_file.hpp"
+#include "supervisor_variables.hpp"
 
 using namespace seq::sup;
 
@@ -30,7 +31,7 @@ struct Fixture {
         make(root + "/bin/prog", 0755);
         make(root + "/bin/plain", 0644);
         make(root + "/sub/tool", 0755);
-        ctx = {root + "/bin", "/usr/bin:/bin"};
+        ctx = {root + "/bin", "/usr/bin:/bin", ""};
         file = root + "/tree.toml";
     }
     ~Fixture() { std::filesystem::remove_all(root); }
@@ -69,14 +70,15 @@ TEST_CASE("a minimal tree file: every default") {
     auto& c = t.root.children[0];
     CHECK(c.name == "a");
     CHECK(c.type == ChildType::worker);
-    CHECK(c.command == std::vector<std::string>{f.root + "/bin/prog"});
+    CHECK(c.command == std::vector<std::string>{"prog"});  // as written: argv[0] too
+    CHECK(c.program == f.root + "/bin/prog");             // what is exec'd
     CHECK(c.restart == RestartType::permanent);
     CHECK(c.shutdown_ms == 5000u);
     CHECK(c.readiness == Readiness::none);
     CHECK(c.start_timeout_ms == 5000);
     CHECK(c.sockets.empty());
     CHECK(c.env.empty());
-    CHECK(c.cwd.empty());
+    CHECK(c.cwd == f.root);  // the tree file's folder, wherever the supervisor was started
 }
 
 TEST_CASE("every key of a tree file, at every level") {
@@ -124,7 +126,8 @@ restart = "temporary"
     CHECK(t.stash == "state");
     REQUIRE(t.root.children.size() == 2);
     auto& store = t.root.children[0];
-    CHECK(store.command == std::vector<std::string>{f.root + "/bin/prog", "--flag", "two words"});
+    CHECK(store.command == std::vector<std::string>{"prog", "--flag", "two words"});
+    CHECK(store.program == f.root + "/bin/prog");
     CHECK(store.restart == RestartType::transient);
     CHECK(store.shutdown_ms == 250u);
     CHECK(store.readiness == Readiness::notify_fd);
@@ -144,7 +147,8 @@ restart = "temporary"
     CHECK(jobs.sub.max_seconds == 9);
     REQUIRE(jobs.sub.children.size() == 2);
     auto& mailer = jobs.sub.children[0];
-    CHECK(mailer.command == std::vector<std::string>{f.root + "/sub/tool"});  // relative to the tree file
+    CHECK(mailer.command == std::vector<std::string>{"./sub/tool"});
+    CHECK(mailer.program == f.root + "/sub/tool");  // relative to the tree file
     CHECK(mailer.shutdown_ms == 0u);
     CHECK(mailer.readiness == Readiness::sd_notify);
     auto& deep = jobs.sub.children[1];
@@ -195,6 +199,9 @@ TEST_CASE("the built-in tree prints as a tree file that loads back to itself") {
     auto printed = write_tree(builtin_tree(o, ""));
     auto back = f.parse(printed);
     auto expected = builtin_tree(o, f.root + "/bin");
+    // From a file, each child runs beside it (the built-in tree runs where
+    // the supervisor was started, its --data-dir made absolute).
+    for (auto& c : expected.root.children) c.cwd = f.root;
     CHECK(back.root == expected.root);
     CHECK(back.stash == "stash");
     CHECK(contains(printed, "\"--initial\", \"42\""));
@@ -258,7 +265,15 @@ TEST_CASE("commands: missing, empty, not strings, not found, not executable") {
     CHECK(contains(e, "program \"./dir\": not a regular file"));
     // On $PATH, as a shell would find it.
     auto t = f.parse("[[child]]\nname = \"a\"\ncommand = [\"sh\"]\n");
-    CHECK((t.root.children[0].command[0] == "/usr/bin/sh" || t.root.children[0].command[0] == "/bin/sh"));
+    CHECK((t.root.children[0].program == "/usr/bin/sh" || t.root.children[0].program == "/bin/sh"));
+    // `program`: the file exec'd, with argv[0] only a name.
+    t = f.parse("[[child]]\nname = \"a\"\ncommand = [\"web\", \"-x\"]\nprogram = \"prog\"\n");
+    CHECK(t.root.children[0].command == std::vector<std::string>{"web", "-x"});
+    CHECK(t.root.children[0].program == f.root + "/bin/prog");
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"web\"]\nprogram = \"nothing-here\"\n");
+    CHECK(contains(e, ":4:11: child \"a\", key \"program\": program \"nothing-here\" not found beside"));
+    e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"web\"]\nprogram = 3\n");
+    CHECK(contains(e, ":4:11: child \"a\", key \"program\": expected a string"));
 }
 
 TEST_CASE("bad enum values name the key and what it may be") {
@@ -286,6 +301,27 @@ TEST_CASE("numbers: wrong type or out of range") {
                    "key \"start_timeout\": 0 is out of range"));
     CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nshutdown = -5\n"),
                    "key \"shutdown\": -5 is out of range"));
+}
+
+TEST_CASE("sockets that could not be bound are refused when the run dir is known: a missing folder, a path too long") {
+    Fixture f;
+    f.ctx.run_dir = f.root + "/run";
+    auto child = [](const std::string& sockets) {
+        return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = " + sockets + "\n";
+    };
+    CHECK(f.errors(child("[\"s\", { name = \"t\", path = \"" + f.root + "/dir/t.sock\" }]")) == "(valid)");
+    CHECK(contains(f.errors(child("[{ name = \"s\", path = \"/no/such/dir/s.sock\" }]")),
+                   ":4:12: child \"a\", key \"sockets\": \"/no/such/dir/s.sock\": its folder /no/such/dir does not exist"));
+    CHECK(contains(f.errors(child("[{ name = \"s\", path = \"x/s.sock\" }]")),
+                   "\"x/s.sock\": its folder " + f.root + "/run/x does not exist"));
+    auto long_name = std::string(100, 'n') + ".sock";
+    auto full = f.root + "/run/" + long_name;
+    CHECK(contains(f.errors(child("[{ name = \"s\", path = \"" + long_name + "\" }]")),
+                   "\"" + long_name.substr(0, 80) + "\": too long for a socket: " + std::to_string(full.size()) +
+                       " bytes as bound (" + full + "), at most 107"));
+    // Unknown run dir (a nested supervisor, which binds nothing): not checked.
+    f.ctx.run_dir.clear();
+    CHECK(f.errors(child("[{ name = \"s\", path = \"x/s.sock\" }]")) == "(valid)");
 }
 
 TEST_CASE("sockets: used twice, malformed, reserved, stash must name one") {
@@ -326,7 +362,12 @@ TEST_CASE("env and cwd: malformed, reserved, missing folder") {
     auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
     CHECK(contains(f.errors(child("env = { \"A=B\" = \"x\" }")), "key \"env\": \"A=B\" is not an environment variable's name"));
     CHECK(contains(f.errors(child("env = { SEQ_NAME = \"x\" }")), "key \"env\": \"SEQ_NAME\" is set by the supervisor itself"));
-    CHECK(contains(f.errors(child("env = { LISTEN_FDS = \"1\" }")), "is set by the supervisor itself"));
+    // Every one of the supervisor's own, by the one list the supervisor sets them from.
+    for (auto name : supervisor_variables) {
+        CAPTURE(name);
+        CHECK(contains(f.errors(child("env = { " + std::string(name) + " = \"1\" }")),
+                       "key \"env\": \"" + std::string(name) + "\" is set by the supervisor itself"));
+    }
     CHECK(contains(f.errors(child("env = { A = 1 }")), "key \"env.A\": expected a string"));
     CHECK(contains(f.errors(child("env = [\"A=1\"]")), "key \"env\": expected a table"));
     CHECK(contains(f.errors(child("cwd = \"no/such/dir\"")), ":4:7: child \"a\", key \"cwd\": \"no/such/dir\" is not a directory"));
