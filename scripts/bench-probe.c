@@ -9,9 +9,19 @@
  *   bench-probe exit PID              kill -9 PID, then wait on a pidfd until
  *                                     it has exited; prints the us: the part
  *                                     of a recovery that is the kernel's alone
+ *   bench-probe start PROGRAM ARGS... fork+exec PROGRAM ARGS --notify-fd N,
+ *                                     until its newline on N; prints the us and
+ *                                     its pid, then stays its parent until it
+ *                                     exits, passing SIGTERM on
+ *   bench-probe hello SOCKET          connect to SOCKET, then pause for good:
+ *                                     a supervised child that says it started
+ *   bench-probe restart SOCKET PID    kill -9 PID, then wait for the next
+ *                                     "hello" on SOCKET; prints the us and the
+ *                                     pid that connected
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,11 +140,106 @@ static int exit_time(pid_t victim) {
     return 0;
 }
 
+static pid_t started;
+
+static void pass_on(int sig) {
+    if (started > 0) kill(started, sig);
+}
+
+static int start(char** argv, int argc) {
+    /* The write end of the pipe is the one fd the program inherits from us;
+     * its arguments are built before the clock starts. */
+    int p[2];
+    if (pipe2(p, 0) < 0 || fcntl(p[0], F_SETFD, FD_CLOEXEC) < 0) {
+        perror("bench-probe start: pipe");
+        return 1;
+    }
+    char fd[16];
+    snprintf(fd, sizeof fd, "%d", p[1]);
+    char** args = calloc(argc + 3, sizeof *args);
+    memcpy(args, argv, argc * sizeof *args);
+    args[argc] = "--notify-fd";
+    args[argc + 1] = fd;
+    double t0 = now_us();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(2, 1); /* our stdout is for the figure alone, read once */
+        execv(args[0], args);
+        perror("bench-probe start: exec");
+        _exit(127);
+    }
+    started = pid;
+    struct sigaction sa = {.sa_handler = pass_on};
+    sigaction(SIGTERM, &sa, NULL);
+    close(p[1]);
+    struct pollfd w = {.fd = p[0], .events = POLLIN};
+    int ready;
+    while ((ready = poll(&w, 1, 60000)) < 0 && errno == EINTR) {
+    }
+    char b = 0;
+    if (ready == 1 && read(p[0], &b, 1) == 1 && b == '\n') {
+        printf("%.0f %d\n", now_us() - t0, (int)pid);
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "bench-probe start: no newline from %s on --notify-fd: %s\n", args[0],
+                ready == 0 ? "none within 60 s" : "it closed the fd");
+        kill(pid, SIGTERM);
+    }
+    close(p[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return 1;
+    if (b != '\n') return 1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+_Noreturn static void hello(const char* path) {
+    /* No byte written: the connection is the message, and its credentials
+     * name our pid, which is the supervisor's child's (it exec'd us). */
+    dial(path);
+    for (;;) pause();
+}
+
+static int restart(const char* path, pid_t victim) {
+    struct sockaddr_un a = address(path);
+    unlink(path);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr*)&a, sizeof a) < 0 || listen(lfd, 16) < 0) {
+        perror("bench-probe restart: listen");
+        return 1;
+    }
+    double t0 = now_us();
+    if (kill(victim, SIGKILL) < 0) {
+        perror("bench-probe restart: kill");
+        return 1;
+    }
+    struct pollfd p = {.fd = lfd, .events = POLLIN};
+    int cfd = -1;
+    if (poll(&p, 1, 10000) == 1) cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    double t1 = now_us();
+    struct ucred peer;
+    socklen_t len = sizeof peer;
+    if (cfd < 0 || getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &peer, &len) < 0) {
+        fprintf(stderr, "bench-probe restart: no hello on %s within 10 s of kill -9 %d\n", path, (int)victim);
+        return 1;
+    }
+    printf("%.0f %d\n", t1 - t0, (int)peer.pid);
+    close(cfd);
+    close(lfd);
+    unlink(path);
+    return 0;
+}
+
 int main(int argc, char** argv) {
     if (argc == 3 && strcmp(argv[1], "touch") == 0) return touch(argv[2]);
     if (argc == 4 && strcmp(argv[1], "floor") == 0) return floor_time(argv[0], argv[2], atoi(argv[3]));
     if (argc == 4 && strcmp(argv[1], "recover") == 0) return recover(argv[2], (pid_t)atoi(argv[3]));
     if (argc == 3 && strcmp(argv[1], "exit") == 0) return exit_time((pid_t)atoi(argv[2]));
-    fprintf(stderr, "usage: bench-probe touch SOCKET | floor SOCKET N | recover SOCKET PID | exit PID\n");
+    if (argc >= 3 && strcmp(argv[1], "start") == 0) return start(argv + 2, argc - 2);
+    if (argc == 3 && strcmp(argv[1], "hello") == 0) hello(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "restart") == 0) return restart(argv[2], (pid_t)atoi(argv[3]));
+    fprintf(stderr,
+            "usage: bench-probe touch SOCKET | floor SOCKET N | recover SOCKET PID | exit PID\n"
+            "       | start PROGRAM ARGS... | hello SOCKET | restart SOCKET PID\n");
     return 2;
 }

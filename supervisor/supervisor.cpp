@@ -34,24 +34,35 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
 
 Supervisor::~Supervisor() {
     // Whatever still runs (the loop was stopped early) must not outlive us.
-    for (auto& c : children_)
-        for (pid_t pid : {c->pid, c->standby.pid})
-            if (pid > 0) {
-                kill(-pid, SIGKILL);
-                waitpid(pid, nullptr, 0);
-            }
+    for (auto& [pid, instance] : by_pid_) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+    }
 }
 
-std::unique_ptr<Supervisor::Child> Supervisor::make_child(ChildSpec spec) {
+std::unique_ptr<Child> Supervisor::make_child(ChildSpec spec) {
     auto c = std::make_unique<Child>();
     c->spec = std::move(spec);
     c->path = env_.path.empty() ? c->spec.name : env_.path + "/" + c->spec.name;
     c->owner = this;
-    c->timer = uv::make_timer(loop_.get());
-    c->timer->data = c.get();
-    c->watchdog = uv::make_timer(loop_.get());
-    c->watchdog->data = c.get();
+    c->wait = uv::make_timer(loop_.get());
+    c->wait->data = c.get();
+    c->standby_wait = uv::make_timer(loop_.get());
+    c->standby_wait->data = c.get();
     return c;
+}
+
+Supervisor::State Supervisor::state_of(const Child& c) {
+    if (!c.active) return State::down;
+    switch (c.active->phase) {
+    case lifecycle::Phase::starting:
+    case lifecycle::Phase::unready:
+    case lifecycle::Phase::idle: return State::starting;
+    case lifecycle::Phase::running:
+    case lifecycle::Phase::hung: return State::running;
+    case lifecycle::Phase::stopping: return State::stopping;
+    }
+    return State::down;
 }
 
 const char* Supervisor::state_name(State s) {
@@ -79,7 +90,7 @@ std::string Supervisor::child_names() const {
 std::string Supervisor::children_along(std::string_view path) const {
     std::vector<const ChildSpec*> level;
     for (auto& c : children_)
-        if (!c->removed) level.push_back(&c->spec);
+        if (c->goal != Goal::removed) level.push_back(&c->spec);
     std::string where;
     for (auto slash = path.find('/'); slash != std::string_view::npos; slash = path.find('/')) {
         const ChildSpec* found = nullptr;
@@ -119,27 +130,29 @@ void Supervisor::step() {
 }
 
 void Supervisor::converge() {
+    using lifecycle::Phase;
     if (finished_) return;
     // Children gone from the spec are forgotten once they are down, and their
     // standby too: its death is still to be reaped as ours.
-    if (std::erase_if(children_, [](auto& c) { return c->removed && c->state == State::down && c->standby.pid == 0; }))
+    if (std::erase_if(children_, [](auto& c) { return c->goal == Goal::removed && !c->active && !c->standby; }))
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
     // A standby goes with its child: when the child is no longer wanted, or
     // the tree stops. It holds nothing, so nothing waits for it but the end.
     for (auto& c : children_)
-        if (!c->want || shutting_down_) stop_standby(*c, shutting_down_ ? nullptr : "its child is not to run");
+        if (!c->wants_running() || shutting_down_)
+            stop_standby(*c, shutting_down_ ? nullptr : "its child is not to run");
     for (auto& c : children_)
-        if (c->state == State::stopping) return;
+        if (c->active && c->active->phase == Phase::stopping) return;
     for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
         auto& c = **it;
-        if ((c.must_stop || !c.want) && (c.state == State::starting || c.state == State::running)) {
-            begin_stop(c);
+        if ((c.goal == Goal::restart || !c.wants_running()) && c.active) {
+            apply(*c.active, lifecycle::Event::stop);
             return;
         }
     }
     if (shutting_down_) {
         for (auto& c : children_)
-            if (c->standby.pid > 0) return;  // its death steps again
+            if (c->standby) return;  // its death steps again
         finished_ = true;
         ++generation_;
         reap_the_rest();
@@ -148,68 +161,38 @@ void Supervisor::converge() {
         return;
     }
     for (auto& c : children_) {
-        if (c->state == State::starting) return;
-        if (c->state == State::down && c->want) {
-            if (auto now = loop_.now(); c->not_before_ms > now) {
-                uv_timer_start(c->timer.get(), [](uv_timer_t* t) {
-                    if (auto* child = uv::owner<Child>(t)) child->owner->step();
-                }, c->not_before_ms - now, 0);
-                // Backing off. Under one_for_one the children are independent,
-                // so the later ones need not wait for it; otherwise they
-                // depend on it, and wait their turn.
-                if (options_.strategy == Strategy::one_for_one) continue;
-                return;
-            }
-            if (c->standby.ready) {
-                try {
-                    activate_standby(*c);
-                    return;
-                } catch (const std::exception& e) {
-                    log("%s: cannot activate its standby (pid %d): %s; starting it anew", c->path.c_str(),
-                        c->standby.pid, e.what());
-                    stop_standby(*c, nullptr);
-                }
-            }
-            try {
-                spawn(*c);
-            } catch (const std::exception& e) {
-                return start_failed(*c, std::string("cannot start: ") + e.what());
-            }
-            if (c->state != State::running) return;
+        if (state_of(*c) == State::starting) return;
+        if (c->active || !c->wants_running()) continue;
+        if (c->not_before_ms > loop_.now()) {
+            wait_until_due(*c);
+            // Backing off. Under one_for_one the children are independent,
+            // so the later ones need not wait for it; otherwise they
+            // depend on it, and wait their turn.
+            if (options_.strategy == Strategy::one_for_one) continue;
+            return;
         }
+        if (c->standby && c->standby->phase == Phase::idle) {
+            try {
+                activate_standby(*c);
+                return;
+            } catch (const std::exception& e) {
+                log("%s: cannot activate its standby (pid %d): %s; starting it anew", c->path.c_str(),
+                    c->standby->pid, e.what());
+                stop_standby(*c, nullptr);
+            }
+        }
+        try {
+            spawn(*c);
+        } catch (const std::exception& e) {
+            return start_failed(*c, std::string("cannot start: ") + e.what());
+        }
+        if (state_of(*c) != State::running) return;
     }
     // Every child that should run runs: now, in the background, the standbys.
-    for (auto& c : children_) {
-        auto& sb = c->standby;
-        if (c->spec.standby && !sb.broken && sb.pid == 0 && c->want && !c->removed && !c->must_stop &&
-            c->state == State::running && loop_.now() >= sb.not_before_ms)
+    for (auto& c : children_)
+        if (c->spec.standby && !c->standby_refused && !c->standby && c->goal == Goal::run &&
+            state_of(*c) == State::running && loop_.now() >= c->standby_not_before_ms)
             spawn_standby(*c);
-    }
-}
-
-// fork or pipe failed (no memory, no pids, no fds): a failed start like any
-// other, counted against the intensity, and tried again shortly.
-void Supervisor::signal_group(Child& c, int sig) {
-    if (c.pid > 0 && kill(-c.pid, sig) < 0) kill(c.pid, sig);
-}
-
-void Supervisor::begin_stop(Child& c) {
-    end_notify(c);
-    uv_timer_stop(c.watchdog.get());
-    c.state = State::stopping;
-    if (c.spec.shutdown_ms == 0u) {  // brutal_kill
-        signal_group(c, SIGKILL);
-        return;
-    }
-    signal_group(c, SIGTERM);
-    if (!c.spec.shutdown_ms) return;  // infinity: it takes what it takes
-    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
-        auto* child = uv::owner<Child>(t);
-        if (!child || child->state != State::stopping) return;
-        log("%s (pid %d) still running %llu ms after SIGTERM; sending SIGKILL", child->path.c_str(), child->pid,
-            static_cast<unsigned long long>(*child->spec.shutdown_ms));
-        child->owner->signal_group(*child, SIGKILL);
-    }, *c.spec.shutdown_ms, 0);
 }
 
 // Processes we adopted whose group has no running child of ours: left by a
@@ -217,9 +200,7 @@ void Supervisor::begin_stop(Child& c) {
 // subtree of a nested supervisor killed with -9). No orphans: they go too.
 void Supervisor::sweep_orphans() {
     std::set<pid_t> known;
-    for (auto& c : children_)
-        for (pid_t pid : {c->pid, c->standby.pid})
-            if (pid > 0) known.insert(pid);
+    for (auto& [pid, instance] : by_pid_) known.insert(pid);
     for (pid_t pid : adopted_children(known)) {
         pid_t group = live_process_group(pid);
         if (group < 0) continue;                // dead already: only its reaping is left
@@ -234,7 +215,7 @@ void Supervisor::sweep_orphans() {
         if (from && life) {
             bool owner_runs = false;
             for (auto& c : children_)
-                if (c->pid > 0 && *from == c->path && *life == std::to_string(c->spawns)) owner_runs = true;
+                if (c->active && *from == c->path && *life == std::to_string(c->spawns)) owner_runs = true;
             if (owner_runs) continue;
         }
         log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());
@@ -269,24 +250,17 @@ void Supervisor::reap() {
         siginfo_t info{};
         if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0) break;
         pid_t pid = info.si_pid;
-        bool ours = false;
-        for (auto& c : children_)
-            if (c->pid == pid || c->standby.pid == pid) ours = true;
+        auto it = by_pid_.find(pid);
+        Instance* instance = it != by_pid_.end() ? it->second : nullptr;
         // What it started and left running goes with it.
-        if (ours) kill(-pid, SIGKILL);
+        if (instance) kill(-pid, SIGKILL);
         int status = 0;
         if (waitpid(pid, &status, WNOHANG) != pid) break;
-        for (auto& c : children_) {
-            if (c->pid == pid) {
-                on_death(*c, status);
-                break;
-            }
-            if (c->standby.pid == pid) {
-                on_standby_death(*c, status);
-                break;
-            }
-        }
-        adopted = adopted || !ours;
+        adopted = adopted || !instance;
+        if (!instance) continue;
+        by_pid_.erase(pid);
+        if (instance->role == lifecycle::Role::active) on_death(*instance->child, status);
+        else on_standby_death(*instance->child, status);
     }
     // An adopted process died: its own children may be ours now. The look
     // waits a moment, so a restart never waits for it.
@@ -300,30 +274,26 @@ void Supervisor::on_death(Child& c, int status) {
     // it would end early.
     uv_update_time(loop_.get());
     auto now = loop_.now();
-    auto ran = seconds(now - c.started_ms);
+    auto instance = std::move(c.active);
+    auto uptime = now - instance->started_ms;
+    auto ran = seconds(uptime);
     auto how = describe_exit(status);
-    auto pid = c.pid;
+    auto pid = instance->pid;
+    auto death = lifecycle::death_in(instance->phase);
     // A child the restart plan was about to stop has ended as planned: its
     // death is part of that restart, not a new crash to count.
-    bool asked = c.state == State::stopping || c.must_stop;
+    bool asked = death == lifecycle::Death::asked || c.goal == Goal::restart;
     std::optional<std::string> exec_failed;
-    if (c.exec) exec_failed = c.exec->failure();
-    c.exec.reset();
-    uv_timer_stop(c.watchdog.get());
-    if (c.output) {
-        c.output->finish();
-        c.output.reset();
-    }
+    if (instance->exec) exec_failed = instance->exec->failure();
+    if (instance->output) instance->output->finish();
+    instance.reset();
     c.subtree.reset();
+    ++generation_;
     uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
         if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
     }, 20, 0);
-    end_notify(c);
-    uv_timer_stop(c.timer.get());
-    c.state = State::down;
-    c.pid = 0;
     c.last_exit = how;
-    c.must_stop = false;
+    if (c.goal == Goal::restart) c.goal = Goal::run;
     const char* name = c.path.c_str();
     if (asked || shutting_down_) {
         log("%s (pid %d) stopped: %s after %s", name, pid, exec_failed ? exec_failed->c_str() : how.c_str(),
@@ -331,11 +301,11 @@ void Supervisor::on_death(Child& c, int status) {
         return step();
     }
     if (exec_failed) return start_failed(c, *exec_failed);
-    if (c.start_failed) how += ", having never become ready";
-    if (c.watchdog_fired) how += ", after a watchdog timeout";
-    bool normal = is_normal_exit(status) && !c.start_failed && !c.watchdog_fired;
-    if (!c.want || !wants_restart(c.spec.restart, normal)) {
-        c.want = false;
+    if (death == lifecycle::Death::failed_start) how += ", having never become ready";
+    if (death == lifecycle::Death::hung) how += ", after a watchdog timeout";
+    bool normal = is_normal_exit(status) && death == lifecycle::Death::crash;
+    if (!c.wants_running() || !wants_restart(c.spec.restart, normal)) {
+        if (c.goal == Goal::run) c.goal = Goal::down;
         log("%s (pid %d) %s after %s; %s child: not restarted", name, pid, how.c_str(), ran.c_str(),
             std::string(to_string(c.spec.restart)).c_str());
         return step();
@@ -345,25 +315,25 @@ void Supervisor::on_death(Child& c, int status) {
             how.c_str(), ran.c_str(), options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
         gave_up_ = true;
         begin_shutdown();
-        for (auto& other : children_) other->want = false;
+        for (auto& other : children_)
+            if (other->goal != Goal::removed) other->goal = Goal::down;
         return step();
     }
     auto plan = plan_restart(options_.strategy, children_.size(), c.index);
-    auto delay = c.backoff.next(c.spec.backoff, now - c.started_ms);
-    // Only what runs can be stopped: a flag left on a child that is down
-    // would stop it again the moment its restart made it ready.
+    auto delay = c.backoff.next(c.spec.backoff, uptime);
+    // Only what runs can be stopped: a child that is down is only started.
     for (auto i : plan.stop)
-        if (children_[i]->state != State::down) children_[i]->must_stop = true;
+        if (auto& s = *children_[i]; s.active && s.goal == Goal::run) s.goal = Goal::restart;
     std::string restarting;
     for (auto i : plan.start) {
         auto& r = *children_[i];
         // A temporary sibling is stopped with the others but never restarted
         // (OTP); one removed by a reload is only stopped.
-        if (&r != &c && (r.spec.restart == RestartType::temporary || r.removed)) {
-            r.want = false;
+        if (&r != &c && (r.spec.restart == RestartType::temporary || r.goal == Goal::removed)) {
+            if (r.goal != Goal::removed) r.goal = Goal::down;
             continue;
         }
-        r.want = true;
+        if (r.goal != Goal::restart) r.goal = Goal::run;
         r.not_before_ms = now + delay;
         ++r.restarts;
         restarting += (restarting.empty() ? "" : ", ") + r.spec.name;
@@ -384,7 +354,8 @@ void Supervisor::shutdown(const std::string& why) {
     if (shutting_down_) return;
     begin_shutdown();
     log("%s; stopping children in reverse order", why.c_str());
-    for (auto& c : children_) c->want = false;
+    for (auto& c : children_)
+        if (c->goal != Goal::removed) c->goal = Goal::down;
     step();
 }
 
@@ -394,26 +365,25 @@ std::optional<std::string> Supervisor::restart(std::string_view name) {
     if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
     auto [c, rest] = route(name);
     if (!rest.empty()) {
-        if (c->state != State::running || !c->subtree) return "ERR " + c->path + " is not running";
+        if (state_of(*c) != State::running || !c->subtree) return "ERR " + c->path + " is not running";
         log("%s: restart requested", (c->path + "/" + std::string(rest)).c_str());
         return c->subtree->restart(rest);
     }
     log("%s: restart requested", c->path.c_str());
-    c->want = true;
+    c->goal = c->active ? Goal::restart : Goal::run;
     c->not_before_ms = 0;  // asked for: at once
-    if (c->state == State::starting || c->state == State::running) c->must_stop = true;
     ++c->restarts;
     step();
     return std::nullopt;
 }
 
-Supervisor::Child* Supervisor::find(std::string_view name) const {
+Child* Supervisor::find(std::string_view name) const {
     for (auto& c : children_)
-        if (!c->removed && c->spec.name == name) return c.get();
+        if (c->goal != Goal::removed && c->spec.name == name) return c.get();
     return nullptr;
 }
 
-std::pair<Supervisor::Child*, std::string_view> Supervisor::route(std::string_view path) const {
+std::pair<Child*, std::string_view> Supervisor::route(std::string_view path) const {
     auto slash = path.find('/');
     auto* c = find(path.substr(0, slash));
     if (!c || slash == std::string_view::npos) return {c, {}};
@@ -448,15 +418,17 @@ bool Supervisor::has_child(std::string_view path) const {
 }
 
 bool Supervisor::child_settled(const Child& c) {
-    if (c.want ? c.state != State::running : c.state != State::down) return false;
-    if (c.spec.type != ChildType::supervisor || c.state != State::running) return true;
+    auto state = state_of(c);
+    if (c.wants_running() ? state != State::running : state != State::down) return false;
+    if (c.spec.type != ChildType::supervisor || state != State::running) return true;
     auto* snap = c.subtree ? c.subtree->snapshot() : nullptr;
     return snap && snapshot_settled(*snap);
 }
 
 bool Supervisor::child_busy(const Child& c) {
-    if (c.state == State::starting || c.state == State::stopping || c.must_stop) return true;
-    if (c.spec.type != ChildType::supervisor || c.state != State::running) return false;
+    auto state = state_of(c);
+    if (state == State::starting || state == State::stopping || c.goal == Goal::restart) return true;
+    if (c.spec.type != ChildType::supervisor || state != State::running) return false;
     auto* snap = c.subtree ? c.subtree->snapshot() : nullptr;
     return snap && snapshot_busy(*snap);
 }
@@ -495,7 +467,7 @@ std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {
 bool Supervisor::running_since(std::string_view path, const std::vector<std::uint64_t>& since) const {
     auto now = starts(path);
     auto [c, rest] = route(path);
-    bool running = rest.empty() ? c && c->state == State::running : [&] {
+    bool running = rest.empty() ? c && state_of(*c) == State::running : [&] {
         auto* v = nested(path);
         auto* state = v ? resp::field(*v, "state") : nullptr;
         return state && state->str == "running";

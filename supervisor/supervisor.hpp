@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,8 +20,7 @@
 #include <vector>
 
 #include "fd.hpp"
-#include "child_output.hpp"
-#include "exec_watch.hpp"
+#include "child.hpp"
 #include "process.hpp"
 #include "resp.hpp"
 #include "subtree.hpp"
@@ -92,48 +92,9 @@ public:
     bool running_since(std::string_view path, const std::vector<std::uint64_t>& since) const;
 
 private:
+    // What a child is doing, as STATUS says it: its active instance's phase, or down.
     enum class State { down, starting, running, stopping };
-    struct Child {
-        ChildSpec spec;
-        std::string path;  // in the tree: "jobs/mailer"
-        Supervisor* owner = nullptr;
-        std::size_t index = 0;
-        State state = State::down;
-        pid_t pid = 0;
-        bool want = true;        // should be running
-        bool must_stop = false;  // part of a restart plan: stop before anything starts
-        bool start_failed = false;
-        bool removed = false;    // gone from the spec: stopped, then forgotten
-        Backoff backoff;
-        std::uint64_t not_before_ms = 0;  // a restart waits until then (loop ms)
-        std::uint64_t started_ms = 0;
-        unsigned restarts = 0;
-        std::uint64_t spawns = 0;
-        std::string last_exit;
-        Fd notify;
-        uv::Poll notify_poll;
-        std::unique_ptr<ChildOutput> output;
-        std::optional<ExecWatch> exec;
-        // spec.standby: one more instance, started and idle, that takes this
-        // one's place when it dies (README: the standby protocol).
-        struct Standby {
-            pid_t pid = 0;
-            bool ready = false;     // it said "standby": it may be activated
-            bool stopping = false;  // told to go (its activation fd closed, SIGTERM)
-            bool broken = false;    // it did not follow the protocol: none again for this child
-            Fd activate;            // our end of its $SEQ_STANDBY_FD
-            Fd notify;
-            uv::Poll notify_poll;
-            std::unique_ptr<ChildOutput> output;
-            std::optional<ExecWatch> exec;
-            std::uint64_t not_before_ms = 0;  // after a standby died: the next one waits
-            uv::Timer timer;                  // its start timeout, or that wait
-        } standby;
-        std::optional<SubtreeLink> subtree;  // type supervisor: its snapshots, and restarts below it
-        uv::Timer timer;  // start timeout, or SIGKILL after shutdown timeout
-        uv::Timer watchdog;     // its deadline for the next WATCHDOG=1
-        bool watchdog_fired = false;
-    };
+    static State state_of(const Child& c);
     static const char* state_name(State s);
     Child* find(std::string_view name) const;
     // The child of ours that `path` starts with, and the rest of the path below it.
@@ -145,47 +106,54 @@ private:
     // snapshot say all comes from these.
     static bool child_settled(const Child& c);
     static bool child_busy(const Child& c);
-    // The ends of a new process's pipes that we read.
+    // The ends of a new process's pipes that we keep.
     struct Pipes {
-        Fd notify, output;
+        Fd notify, output, activate;
     };
     // `as_standby`: no sockets (they come at activation), and $SEQ_STANDBY_FD.
     SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby = false);
     std::unique_ptr<Child> make_child(ChildSpec spec);
+    std::unique_ptr<Instance> make_instance(Child& c, lifecycle::Role role, const SpawnArgs& args, Spawned spawned,
+                                            Pipes ours);
 
     void step();
     void converge();
     void spawn(Child& c);
+    // An instance's life (supervisor_instance.cpp): every event goes through
+    // apply(), which asks lifecycle::decide and carries out the action;
+    // enter() is the one place a phase changes.
+    void apply(Instance& i, lifecycle::Event e);
+    void enter(Instance& i, lifecycle::Phase p);
+    void on_notify(Instance& i);
+    void on_sd_notify(pid_t sender, std::string_view message);
+    void arm_watchdog(Instance& i);
+    void take_over(Instance& standby);
+    void signal_group(const Instance& i, int sig);
     // Standbys (supervisor_standby.cpp): started once the tree has settled,
     // activated in place of a spawn, and told to go with their child.
     void spawn_standby(Child& c);
     void defer_standby(Child& c, std::uint64_t ms);
     void activate_standby(Child& c);
-    void on_standby_notify(Child& c);
     void on_standby_death(Child& c, int status);
     // True while a standby is still on its way out (the caller waits for it).
     bool stop_standby(Child& c, const char* why);
-    void start_poll(Child& c);
+    // A step at not_before_ms.
+    void wait_until_due(Child& c);
     void start_failed(Child& c, const std::string& why);
-    void begin_stop(Child& c);
     void reap();
     void on_death(Child& c, int status);
-    void on_notify(Child& c);
-    void on_sd_notify(pid_t sender, std::string_view message);
-    void became_ready(Child& c);
-    void arm_watchdog(Child& c);
-    void watchdog_timeout(Child& c);
-    void signal_group(Child& c, int sig);
     void sweep_orphans();
     // At the end: sweeps and reaps until nothing adopted is left.
     void reap_the_rest();
-    void end_notify(Child& c);
     std::string seconds(std::uint64_t ms) const;
 
     uv::Loop& loop_;
     SupervisorSpec options_;  // strategy and intensity (its children are in children_)
     Environment env_;
     std::vector<std::unique_ptr<Child>> children_;
+    // Every live process of ours, active or standby: a death, or a
+    // notification, finds its instance without a look at every child.
+    std::unordered_map<pid_t, Instance*> by_pid_;
     Intensity intensity_;
     uv::Signal sigchld_;
     uv::Timer sweep_;

@@ -30,7 +30,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
     }
     for (auto& want : spec.children) {
         auto it = std::find_if(children_.begin(), children_.end(), [&](auto& c) {
-            return c && !c->removed && c->spec.name == want.name && c->spec.type == want.type;
+            return c && c->goal != Goal::removed && c->spec.name == want.name && c->spec.type == want.type;
         });
         if (it == children_.end()) {
             next.push_back(make_child(want));
@@ -46,7 +46,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             bool subtree_changed = !(c->spec.sub == want.sub) || stash_changed;
             c->spec = want;
             // A nested supervisor still starting runs its old subtree too.
-            if (subtree_changed && (c->state == State::running || c->state == State::starting) && c->subtree) {
+            auto state = state_of(*c);
+            if (subtree_changed && (state == State::running || state == State::starting) && c->subtree) {
                 Tree sub{want.sub, ""};
                 if (auto why = c->subtree->reload(write_tree(sub), env_.stash))
                     log("%s: %s", c->path.c_str(), why->c_str());
@@ -55,8 +56,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
         } else {
             stop_standby(*c, "its spec changed");  // started from the old one
             c->spec = want;
-            c->want = true;
-            if (c->state == State::starting || c->state == State::running) c->must_stop = true;
+            c->goal = c->active ? Goal::restart : Goal::run;
             note(changed, c->spec.name + " (restarted)");
         }
         next.push_back(std::move(c));
@@ -64,10 +64,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
     // What is no longer wanted is stopped, last in the order so first to go.
     for (auto& c : children_)
         if (c) {
-            if (!c->removed) note(removed, c->spec.name);
-            c->removed = true;
-            c->want = false;
-            c->must_stop = false;
+            if (c->goal != Goal::removed) note(removed, c->spec.name);
+            c->goal = Goal::removed;
             next.push_back(std::move(c));
         }
     children_ = std::move(next);

@@ -1,6 +1,6 @@
-// How the supervisor starts a child and learns that it is ready: what it is
-// handed (argv, sockets, fds, environment, a pipe for its output), and the
-// readiness protocols (a newline on an fd, or READY=1 on $NOTIFY_SOCKET).
+// How the supervisor starts a child: what it is handed (argv, sockets, fds,
+// environment, a pipe for its output), the fork and exec, and a start that
+// fails. Its readiness is read in supervisor_instance.cpp.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -21,6 +21,10 @@ namespace seq::sup {
 // crash, so no strategy runs and no sibling is touched; but it counts
 // against the intensity, so a program that cannot start ends in giving up,
 // and it is tried again after its backoff (at least 100 ms).
+// A start that failed (fork or a pipe refused, or the child's exec): not a
+// crash, so no strategy runs and no sibling is touched; but it counts
+// against the intensity, so a program that cannot start ends in giving up,
+// and it is tried again after its backoff (at least 100 ms).
 void Supervisor::start_failed(Child& c, const std::string& why) {
     c.last_exit = why;
     if (!intensity_.record(loop_.now())) {
@@ -28,7 +32,8 @@ void Supervisor::start_failed(Child& c, const std::string& why) {
             options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
         gave_up_ = true;
         begin_shutdown();
-        for (auto& other : children_) other->want = false;
+        for (auto& other : children_)
+            if (other->goal != Goal::removed) other->goal = Goal::down;
         return step();
     }
     auto delay = std::max<std::uint64_t>(100, c.backoff.next(c.spec.backoff, 0));
@@ -36,10 +41,14 @@ void Supervisor::start_failed(Child& c, const std::string& why) {
     // Held off like a backoff: another step() meanwhile does not try (and
     // count) again at once.
     c.not_before_ms = loop_.now() + delay;
-    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
-        if (auto* child = uv::owner<Child>(t)) child->owner->step();
-    }, delay, 0);
     step();
+}
+
+void Supervisor::wait_until_due(Child& c) {
+    auto now = loop_.now();
+    uv_timer_start(c.wait.get(), [](uv_timer_t* t) {
+        if (auto* child = uv::owner<Child>(t)) child->owner->step();
+    }, c.not_before_ms > now ? c.not_before_ms - now : 0, 0);
 }
 
 namespace {
@@ -122,10 +131,10 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
             throw std::runtime_error(std::string("socketpair: ") + std::strerror(errno));
-        c.standby.activate = Fd(sv[0]);
+        ours.activate = Fd(sv[0]);
         args.env.push_back("SEQ_STANDBY_FD=" + pass(Fd(sv[1])));
         // Ours until reaped, so the number cannot name anyone else meanwhile.
-        if (c.pid > 0) args.env.push_back("SEQ_STANDBY_FOR=" + std::to_string(c.pid));
+        if (c.active) args.env.push_back("SEQ_STANDBY_FOR=" + std::to_string(c.active->pid));
     }
     return args;
 }
@@ -139,135 +148,15 @@ void Supervisor::spawn(Child& c) {
     std::vector<Fd> keep;
     Pipes ours;
     auto args = spawn_args(c, keep, ours);
-    c.notify = std::move(ours.notify);
-    const bool notify = c.notify.get() >= 0 || c.spec.readiness == Readiness::sd_notify;
     auto spawned = sup::spawn(args);
-    c.pid = spawned.pid;
-    c.exec.emplace(loop_.get(), std::move(spawned.exec_status), args.program.empty() ? args.argv[0] : args.program,
-                   args.cwd);
-    ++c.spawns;
-    ++generation_;
     keep.clear();
-    c.output.reset();
-    if (ours.output) c.output = std::make_unique<ChildOutput>(loop_.get(), std::move(ours.output), c.path, c.pid);
-    c.started_ms = loop_.now();
-    c.start_failed = false;
-    c.watchdog_fired = false;
-    c.must_stop = false;
-    if (!notify) {
-        c.state = State::running;
-        log("%s started (pid %d)", c.path.c_str(), c.pid);
-        arm_watchdog(c);
-        return;
-    }
-    c.state = State::starting;
-    start_poll(c);
+    const bool notify = ours.notify || c.spec.readiness == Readiness::sd_notify;
+    c.active = make_instance(c, lifecycle::Role::active, args, std::move(spawned), std::move(ours));
+    ++c.spawns;
+    if (c.goal == Goal::restart) c.goal = Goal::run;
+    if (notify) return enter(*c.active, lifecycle::Phase::starting);
+    enter(*c.active, lifecycle::Phase::running);
+    log("%s started (pid %d)", c.path.c_str(), c.active->pid);
 }
-
-// Waits for the child's readiness, within its start timeout.
-void Supervisor::start_poll(Child& c) {
-    if (c.notify) {
-        if (!c.notify_poll) c.notify_poll = uv::make_poll(loop_.get(), c.notify.get());
-        c.notify_poll->data = &c;
-        uv_poll_start(c.notify_poll.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
-            if (auto* child = uv::owner<Child>(h)) child->owner->on_notify(*child);
-        });
-    }
-    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
-        auto* child = uv::owner<Child>(t);
-        if (!child || child->state != State::starting) return;
-        log("%s (pid %d) not ready after %llu ms; killing it", child->path.c_str(), child->pid,
-            static_cast<unsigned long long>(child->spec.start_timeout_ms));
-        child->start_failed = true;
-        child->owner->signal_group(*child, SIGKILL);
-    }, c.spec.start_timeout_ms, 0);
-}
-
-// s6's rule: ready at the first newline, whatever comes before it, in as
-// many writes as the child likes; the pipe's end without one says nothing.
-void Supervisor::on_notify(Child& c) {
-    char buf[64];
-    for (;;) {
-        ssize_t n = read(c.notify.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) return;  // more to come
-        bool ready = n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find('\n') != std::string_view::npos;
-        if (n > 0 && !ready) continue;
-        end_notify(c);
-        if (ready) became_ready(c);
-        return;  // closed without a newline: its death or the start timeout decides
-    }
-}
-
-// A notification counts for the child that sent it, or one in its process
-// group (a helper it ran, such as systemd-notify), and from nobody else.
-void Supervisor::on_sd_notify(pid_t sender, std::string_view message) {
-    Child* from = nullptr;
-    for (auto& c : children_)
-        if (c->pid == sender) from = c.get();
-    if (!from) {
-        pid_t group = live_process_group(sender);
-        for (auto& c : children_)
-            if (c->pid > 0 && c->pid == group) from = c.get();
-    }
-    if (!from) {
-        // At most a line a second, whoever floods the socket.
-        if (loop_.now() >= ignored_log_ms_ + 1000) {
-            ignored_log_ms_ = loop_.now();
-            log("ignored a notification from pid %d: not a child of this supervisor", static_cast<int>(sender));
-        }
-        return;
-    }
-    if (from->state == State::starting && from->spec.readiness == Readiness::sd_notify && says_ready(message))
-        became_ready(*from);
-    if (from->state == State::running && from->spec.watchdog_ms > 0) {
-        if (says(message, "WATCHDOG=trigger")) watchdog_timeout(*from);  // it asks to be treated as hung
-        else if (says(message, "WATCHDOG=1")) arm_watchdog(*from);
-    }
-}
-
-// Counted from when the child is running (ready): its start has its own
-// timeout. Each WATCHDOG=1 moves the deadline on.
-void Supervisor::arm_watchdog(Child& c) {
-    if (c.spec.watchdog_ms == 0) return;
-    uv_timer_start(c.watchdog.get(), [](uv_timer_t* t) {
-        if (auto* child = uv::owner<Child>(t)) child->owner->watchdog_timeout(*child);
-    }, c.spec.watchdog_ms, 0);
-}
-
-// A hung child is a crashed child: SIGABRT (a core where cores are on), then
-// SIGKILL after its shutdown time; its death is a crash like any other.
-void Supervisor::watchdog_timeout(Child& c) {
-    if (c.state != State::running || c.watchdog_fired) return;
-    c.watchdog_fired = true;
-    uv_timer_stop(c.watchdog.get());
-    log("%s (pid %d) watchdog timeout: no WATCHDOG=1 for %llu ms; sending SIGABRT", c.path.c_str(), c.pid,
-        static_cast<unsigned long long>(c.spec.watchdog_ms));
-    signal_group(c, SIGABRT);
-    signal_group(c, SIGCONT);  // a stopped child takes its SIGABRT now, not when someone continues it
-    auto grace = c.spec.shutdown_ms.value_or(5000);
-    uv_timer_start(c.timer.get(), [](uv_timer_t* t) {
-        auto* child = uv::owner<Child>(t);
-        if (!child || child->state != State::running || !child->watchdog_fired) return;
-        log("%s (pid %d) still running after SIGABRT; sending SIGKILL", child->path.c_str(), child->pid);
-        child->owner->signal_group(*child, SIGKILL);
-    }, grace, 0);
-}
-
-void Supervisor::became_ready(Child& c) {
-    uv_timer_stop(c.timer.get());
-    c.state = State::running;
-    log("%s ready (pid %d) in %llu ms", c.path.c_str(), c.pid,
-        static_cast<unsigned long long>(loop_.now() - c.started_ms));
-    arm_watchdog(c);
-    step();
-}
-
-void Supervisor::end_notify(Child& c) {
-    c.notify_poll.close();
-    c.notify.reset();
-}
-
-// The child and every process of its group: what it started goes with it.
 
 }  // namespace seq::sup

@@ -49,22 +49,24 @@ resp::Value Supervisor::snapshot() {
         auto kv = array();
         put(kv, "name", bulk(c->spec.name));
         put(kv, "type", bulk(to_string(c->spec.type)));
-        put(kv, "pid", c->pid > 0 ? integer(c->pid) : resp::Value{});
-        bool waiting = c->state == State::down && c->want && c->not_before_ms > now;
-        put(kv, "state", bulk(c->state == State::down && !c->want ? "stopped" : waiting ? "waiting" : state_name(c->state)));
+        auto state = state_of(*c);
+        put(kv, "pid", c->active ? integer(c->active->pid) : resp::Value{});
+        bool waiting = state == State::down && c->wants_running() && c->not_before_ms > now;
+        put(kv, "state", bulk(state == State::down && !c->wants_running() ? "stopped" : waiting ? "waiting" : state_name(state)));
         put(kv, "restarts", integer(c->restarts));
         put(kv, "spawns", integer(static_cast<std::int64_t>(c->spawns)));
         put(kv, "last_exit", c->last_exit.empty() ? resp::Value{} : bulk(c->last_exit));
-        put(kv, "uptime_ms", c->pid > 0 ? integer(static_cast<std::int64_t>(now - c->started_ms)) : resp::Value{});
+        put(kv, "uptime_ms", c->active ? integer(static_cast<std::int64_t>(now - c->active->started_ms)) : resp::Value{});
         // Backing off: how long until it starts again.
         put(kv, "restart_in_ms", waiting ? integer(static_cast<std::int64_t>(c->not_before_ms - now)) : resp::Value{});
         if (c->spec.standby)  // its pid once it is idle and may be activated
-            put(kv, "standby", c->standby.ready ? integer(c->standby.pid) : resp::Value{});
+            put(kv, "standby", c->standby && c->standby->phase == lifecycle::Phase::idle ? integer(c->standby->pid)
+                                                                                       : resp::Value{});
         if (c->spec.type == ChildType::supervisor) {
             put(kv, "strategy", bulk(to_string(c->spec.sub.strategy)));
             put(kv, "max_restarts", integer(c->spec.sub.max_restarts));
             put(kv, "max_seconds", integer(static_cast<std::int64_t>(c->spec.sub.max_seconds)));
-            const resp::Value* snap = c->pid > 0 && c->subtree ? c->subtree->snapshot() : nullptr;
+            const resp::Value* snap = c->active && c->subtree ? c->subtree->snapshot() : nullptr;
             auto* window = snap && !snap->elems.empty() ? resp::field(snap->elems[0], "restarts_in_window") : nullptr;
             put(kv, "restarts_in_window", window ? *window : integer(0));
             put(kv, "children", snap ? aged_children(*snap, now - c->subtree->received_ms()) : array());

@@ -1,0 +1,55 @@
+// A child of one supervisor as it supervises it: its spec, what is wanted of
+// it, its count of starts, and its processes (instances.hpp): the active one
+// and, behind it, a standby. The decisions about it are elsewhere
+// (strategy.hpp, intensity.hpp, backoff.hpp, lifecycle.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "backoff.hpp"
+#include "instance.hpp"
+#include "subtree.hpp"
+#include "tree.hpp"
+#include "uv.hpp"
+
+namespace seq::sup {
+
+class Supervisor;
+
+// What the supervisor wants of a child: converge() moves it there.
+enum class Goal {
+    run,      // running, or started when its turn comes
+    restart,  // its instance stops, then it runs again (a restart plan, a reload, seqctl restart)
+    down,     // not to run: it ended for good, or the tree is stopping; a strategy may start it again
+    removed,  // gone from the spec: stopped, then forgotten
+};
+
+struct Child {
+    ChildSpec spec;
+    std::string path;  // in the tree: "jobs/mailer"
+    Supervisor* owner = nullptr;
+    std::size_t index = 0;
+    Goal goal = Goal::run;
+    Backoff backoff;
+    std::uint64_t not_before_ms = 0;  // a start waits until then (loop ms)
+    unsigned restarts = 0;
+    std::uint64_t spawns = 0;
+    std::string last_exit;
+    std::unique_ptr<Instance> active;
+    // spec.standby: one more instance, started and idle, that takes the
+    // active one's place when it dies (README: the standby protocol).
+    std::unique_ptr<Instance> standby;
+    bool standby_refused = false;             // it did not follow the protocol: none again
+    std::uint64_t standby_not_before_ms = 0;  // after a standby died: the next one waits
+    uv::Timer wait;                           // a step at not_before_ms
+    uv::Timer standby_wait;                   // a step at standby_not_before_ms
+    std::optional<SubtreeLink> subtree;       // type supervisor: its snapshots, and restarts below it
+
+    bool wants_running() const { return goal == Goal::run || goal == Goal::restart; }
+};
+
+}  // namespace seq::sup

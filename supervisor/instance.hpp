@@ -1,0 +1,40 @@
+// One process of a child, from its fork to its reaping: what the supervisor
+// holds of it. Its phase (lifecycle.hpp) says which of these are in use, and
+// Supervisor::enter drops the rest at every change of phase, as systemd's
+// service_set_state does: no timer, poll or pipe outlives the phase it was
+// for. A standby taken into service is the same Instance, moved from the
+// standby's place to the active one.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "child_output.hpp"
+#include "exec_watch.hpp"
+#include "fd.hpp"
+#include "lifecycle.hpp"
+#include "uv.hpp"
+
+namespace seq::sup {
+
+struct Child;
+
+struct Instance {
+    Child* child = nullptr;
+    lifecycle::Role role = lifecycle::Role::active;
+    lifecycle::Phase phase = lifecycle::Phase::starting;
+    pid_t pid = 0;
+    std::uint64_t started_ms = 0;  // loop ms of its start, or of its activation
+    Fd notify;                     // our end of its $SEQ_NOTIFY_FD
+    uv::Poll notify_poll;          // read while it is starting
+    Fd activate;                   // a standby's $SEQ_STANDBY_FD, our end: closed, it stops
+    std::unique_ptr<ChildOutput> output;
+    std::optional<ExecWatch> exec;
+    uv::Timer timer;     // starting: its start timeout; stopping, hung: the grace before SIGKILL
+    uv::Timer watchdog;  // running: when the next WATCHDOG=1 is due
+};
+
+}  // namespace seq::sup

@@ -1,0 +1,114 @@
+#include "lifecycle.hpp"
+
+namespace seq::sup::lifecycle {
+
+namespace {
+
+// Whatever the phase: a stop, a death, and a grace that is up.
+Decision common(Phase phase, Event event) {
+    switch (event) {
+    case Event::died: return {phase, Action::reap};
+    case Event::stop:
+        // Already on its way out at our asking: nothing more to ask.
+        if (phase == Phase::stopping) return {phase, Action::none};
+        return {Phase::stopping, Action::terminate};
+    case Event::grace_timeout:
+        // Only a phase that set a grace has one to be up; a timer from a
+        // phase already left is late and means nothing.
+        if (phase == Phase::stopping || phase == Phase::hung) return {phase, Action::kill};
+        return {phase, Action::none};
+    default: return {phase, Action::none};
+    }
+}
+
+Decision active(Phase phase, Event event) {
+    switch (phase) {
+    case Phase::starting:
+        if (event == Event::ready) return {Phase::running, Action::serve};
+        if (event == Event::start_timeout) return {Phase::unready, Action::kill_unready};
+        break;
+    case Phase::running:
+        if (event == Event::watchdog_ping) return {phase, Action::rearm_watchdog};
+        if (event == Event::watchdog_timeout) return {Phase::hung, Action::abort_hung};
+        break;
+    default: break;
+    }
+    return common(phase, event);
+}
+
+Decision standby(Phase phase, Event event) {
+    switch (phase) {
+    case Phase::starting:
+        if (event == Event::said_standby) return {Phase::idle, Action::stand_by};
+        if (event == Event::said_other) return {Phase::stopping, Action::refuse_standby};
+        if (event == Event::start_timeout) return {Phase::unready, Action::kill_unready};
+        break;
+    case Phase::idle:
+        if (event == Event::activate) return {Phase::starting, Action::take_over};
+        break;
+    default: break;
+    }
+    return common(phase, event);
+}
+
+}  // namespace
+
+Decision decide(Role role, Phase phase, Event event) {
+    return role == Role::active ? active(phase, event) : standby(phase, event);
+}
+
+Death death_in(Phase phase) {
+    switch (phase) {
+    case Phase::stopping: return Death::asked;
+    case Phase::unready: return Death::failed_start;
+    case Phase::hung: return Death::hung;
+    default: return Death::crash;
+    }
+}
+
+std::string_view to_string(Phase p) {
+    switch (p) {
+    case Phase::starting: return "starting";
+    case Phase::idle: return "idle";
+    case Phase::running: return "running";
+    case Phase::hung: return "hung";
+    case Phase::unready: return "unready";
+    case Phase::stopping: return "stopping";
+    }
+    return "?";
+}
+
+std::string_view to_string(Event e) {
+    switch (e) {
+    case Event::ready: return "ready";
+    case Event::said_standby: return "said_standby";
+    case Event::said_other: return "said_other";
+    case Event::start_timeout: return "start_timeout";
+    case Event::watchdog_ping: return "watchdog_ping";
+    case Event::watchdog_timeout: return "watchdog_timeout";
+    case Event::grace_timeout: return "grace_timeout";
+    case Event::stop: return "stop";
+    case Event::activate: return "activate";
+    case Event::died: return "died";
+    }
+    return "?";
+}
+
+std::string_view to_string(Action a) {
+    switch (a) {
+    case Action::none: return "none";
+    case Action::serve: return "serve";
+    case Action::stand_by: return "stand_by";
+    case Action::kill_unready: return "kill_unready";
+    case Action::abort_hung: return "abort_hung";
+    case Action::rearm_watchdog: return "rearm_watchdog";
+    case Action::terminate: return "terminate";
+    case Action::kill: return "kill";
+    case Action::take_over: return "take_over";
+    case Action::refuse_standby: return "refuse_standby";
+    case Action::reap: return "reap";
+    }
+    return "?";
+}
+
+}  // namespace seq::sup::lifecycle
