@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "backoff.hpp"
 #include "instance.hpp"
@@ -25,8 +27,13 @@ enum class Goal {
     run,      // running, or started when its turn comes
     restart,  // its instance stops, then it runs again (a restart plan, a reload, seqctl restart)
     down,     // not to run: it ended for good, or the tree is stopping; a strategy may start it again
+    held,     // stopped by request, or autostart = false: only a request starts it (OTP's terminate_child)
     removed,  // gone from the spec: stopped, then forgotten
 };
+
+// What caused a start after the first (STATUS's last_start).
+enum class Cause { strategy, request, reload, upgrade };
+std::string_view to_string(Cause c);
 
 struct Child {
     ChildSpec spec;
@@ -36,8 +43,9 @@ struct Child {
     Goal goal = Goal::run;
     Backoff backoff;
     std::uint64_t not_before_ms = 0;  // a start waits until then (loop ms)
-    unsigned restarts = 0;
-    std::uint64_t spawns = 0;
+    std::uint64_t spawns = 0;  // starts (activations included); every one after the first is a restart
+    Cause next_cause = Cause::strategy;  // of the start to come
+    Cause last_cause = Cause::strategy;  // of the latest start
     std::string last_exit;
     std::unique_ptr<Instance> active;
     // spec.standby: one more instance, started and idle, that takes the
@@ -48,6 +56,10 @@ struct Child {
     uv::Timer wait;                           // a step at not_before_ms
     uv::Timer standby_wait;                   // a step at standby_not_before_ms
     std::optional<SubtreeLink> subtree;       // type supervisor: its snapshots, and restarts below it
+    // Type supervisor: the stops (true) and starts (false) asked for below
+    // it, by path, handed to each new process of it: what was asked for
+    // lasts across its restarts.
+    std::map<std::string, bool> asked_below;
 
     bool wants_running() const { return goal == Goal::run || goal == Goal::restart; }
 };

@@ -8,13 +8,24 @@
 
 #include "commands.hpp"
 #include "log.hpp"
+#include "process.hpp"
 
 namespace seq::sup {
+
+namespace {
+
+struct Command {
+    std::string_view name;
+    std::size_t min_args, max_args;  // the command's name included
+    Server::Verdict (Control::*run)(Connection&, Control::Args);
+};
+
+}  // namespace
 
 Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions options)
     : sup_(sup),
       server_(loop.get(), std::move(listener), options,
-              [this](Connection& c, std::span<const std::string_view> args) { return handle(c, args); }, "control"),
+              [this](Connection& c, Args args) { return handle(c, args); }, "control"),
       check_(uv::make_check(loop.get())) {
     server_.set_peer_filter(peer_refusal);
     server_.on_close([this](Connection& c) {
@@ -35,73 +46,123 @@ void Control::resume_waiting() {
         if (auto* c = server_.find(id)) server_.resume(*c);
 }
 
-Server::Verdict Control::handle(Connection& c, std::span<const std::string_view> args) {
-    auto& out = c.out();
-    auto cmd = args[0];
-    if (is_command(cmd, "status")) {
-        if (args.size() != 1) resp::append_error(out, wrong_args(cmd));
-        else sup_.status(out);
-    } else if (is_command(cmd, "restart")) {
-        if (args.size() != 2) resp::append_error(out, wrong_args(cmd));
-        else return restart(c, args[1]);
-    } else if (is_command(cmd, "stop")) {
-        if (args.size() != 1) {
-            resp::append_error(out, wrong_args(cmd));
-        } else {
-            resp::append_simple(out, "OK");
-            sup_.shutdown("STOP received on the control socket");
+Server::Verdict Control::handle(Connection& c, Args args) {
+    static constexpr Command table[] = {
+        {"status", 1, 1, &Control::status},     {"restart", 2, 2, &Control::restart},
+        {"stop", 1, 2, &Control::stop},         {"start", 2, 2, &Control::start_child},
+        {"signal", 3, 3, &Control::signal},     {"reload", 1, 1, &Control::reload},
+        {"ping", 1, 1, &Control::ping},
+    };
+    for (auto& cmd : table) {
+        if (!is_command(args[0], cmd.name)) continue;
+        if (args.size() < cmd.min_args || args.size() > cmd.max_args) {
+            resp::append_error(c.out(), wrong_args(args[0]));
+            return Server::Verdict::done;
         }
-    } else if (is_command(cmd, "reload")) {
-        if (args.size() != 1) {
-            resp::append_error(out, wrong_args(cmd));
-        } else if (sup_.stopping()) {
-            resp::append_error(out, "ERR the supervisor is stopping: nothing is reloaded");
-        } else {
-            auto r = reload_ ? reload_() : Outcome{false, "ERR reload is not available here"};
-            if (r.ok) resp::append_simple(out, "OK " + r.text);
-            else resp::append_error(out, r.text);
-        }
-    } else if (is_command(cmd, "ping")) {
-        resp::append_simple(out, "PONG");
-    } else {
-        resp::append_error(out, unknown_command(cmd));
+        return (this->*cmd.run)(c, args);
     }
+    resp::append_error(c.out(), unknown_command(args[0]));
     return Server::Verdict::done;
 }
 
-// Seen again on every loop iteration while it waits (Server's defer).
-Server::Verdict Control::restart(Connection& c, std::string_view name) {
+Server::Verdict Control::status(Connection& c, Args) {
+    sup_.status(c.out());
+    return Server::Verdict::done;
+}
+
+Server::Verdict Control::ping(Connection& c, Args) {
+    resp::append_simple(c.out(), "PONG");
+    return Server::Verdict::done;
+}
+
+Server::Verdict Control::reload(Connection& c, Args) {
     auto& out = c.out();
-    auto defer = [&] {
-        waiting_.insert(c.id());
-        return Server::Verdict::defer;
-    };
-    if (auto it = awaited_.find(c.id()); it != awaited_.end()) {
-        if (sup_.running_since(it->second.name, it->second.since)) {
-            awaited_.erase(it);
-            resp::append_simple(out, "OK");
-        } else if (sup_.stopping()) {
-            resp::append_error(out, "ERR the supervisor is stopping: " + it->second.name + " was not restarted");
-            awaited_.erase(it);
-        } else {
-            return defer();
-        }
+    if (sup_.stopping()) {
+        resp::append_error(out, "ERR the supervisor is stopping: nothing is reloaded");
         return Server::Verdict::done;
     }
+    auto r = reload_ ? reload_() : Outcome{false, "ERR reload is not available here"};
+    if (r.ok) resp::append_simple(out, "OK " + r.text);
+    else resp::append_error(out, r.text);
+    return Server::Verdict::done;
+}
+
+Server::Verdict Control::defer(Connection& c) {
+    waiting_.insert(c.id());
+    return Server::Verdict::defer;
+}
+
+// Seen again on every loop iteration while it waits (Server's defer): the
+// request was carried out once, and now its outcome is awaited.
+Server::Verdict Control::wait(Connection& c, std::string_view path, Until until, std::vector<std::uint64_t> since) {
+    auto it = awaited_.find(c.id());
+    if (it == awaited_.end()) it = awaited_.emplace(c.id(), Awaited{until, std::string(path), std::move(since)}).first;
+    auto& a = it->second;
+    auto state = sup_.state_at(a.path);
+    bool done = a.until == Until::restarted ? sup_.running_since(a.path, a.since)
+                : a.until == Until::stopped ? state == "stopped"
+                                            : state == "running";
+    if (done) {
+        resp::append_simple(c.out(), "OK");
+    } else if (sup_.stopping()) {
+        const char* verb = a.until == Until::restarted ? "restarted" : a.until == Until::stopped ? "stopped" : "started";
+        resp::append_error(c.out(), "ERR the supervisor is stopping: " + a.path + " was not " + verb);
+    } else {
+        return defer(c);
+    }
+    awaited_.erase(it);
+    return Server::Verdict::done;
+}
+
+Server::Verdict Control::restart(Connection& c, Args args) {
+    if (awaited_.count(c.id())) return wait(c, args[1], Until::restarted);
     // A refusal (no such child, stopping) is said at once; a restart waits
-    // for the tree to settle first.
-    bool refused = !sup_.has_child(name) || sup_.stopping();
-    // A start or stop under way finishes first; a child waiting out its
-    // backoff does not hold a restart up (nor does the one restarted wait).
-    if (!refused && sup_.in_transition()) return defer();
-    auto since = sup_.starts(name);
+    // for the tree to settle first: a start or stop under way finishes
+    // first (a child waiting out its backoff does not hold a restart up).
+    bool refused = !sup_.has_child(args[1]) || sup_.stopping();
+    if (!refused && sup_.in_transition()) return defer(c);
+    auto since = sup_.starts(args[1]);
     if (!since.empty()) ++since.back();
-    if (auto why = sup_.restart(name)) {
-        resp::append_error(out, *why);
+    if (auto why = sup_.restart(args[1])) {
+        resp::append_error(c.out(), *why);
         return Server::Verdict::done;
     }
-    awaited_[c.id()] = {std::string(name), since};
-    return defer();
+    return wait(c, args[1], Until::restarted, std::move(since));
+}
+
+Server::Verdict Control::stop(Connection& c, Args args) {
+    if (args.size() == 1) {
+        resp::append_simple(c.out(), "OK");
+        sup_.shutdown("STOP received on the control socket");
+        return Server::Verdict::done;
+    }
+    if (awaited_.count(c.id())) return wait(c, args[1], Until::stopped);
+    if (auto why = sup_.stop_child(args[1])) {
+        resp::append_error(c.out(), *why);
+        return Server::Verdict::done;
+    }
+    return wait(c, args[1], Until::stopped);
+}
+
+Server::Verdict Control::start_child(Connection& c, Args args) {
+    if (awaited_.count(c.id())) return wait(c, args[1], Until::running);
+    if (auto why = sup_.start_child(args[1])) {
+        resp::append_error(c.out(), *why);
+        return Server::Verdict::done;
+    }
+    return wait(c, args[1], Until::running);
+}
+
+Server::Verdict Control::signal(Connection& c, Args args) {
+    auto sig = parse_child_signal(args[2]);
+    std::optional<std::string> why;
+    if (!sig)
+        why = "ERR '" + std::string(args[2].substr(0, 32)) +
+              "' is not a signal to send: one of HUP, INT, QUIT, KILL, USR1, USR2, TERM, or its number";
+    else why = sup_.signal_child(args[1], *sig);
+    if (why) resp::append_error(c.out(), *why);
+    else resp::append_simple(c.out(), "OK");
+    return Server::Verdict::done;
 }
 
 std::optional<std::string> peer_refusal(int fd) {

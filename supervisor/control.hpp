@@ -1,11 +1,21 @@
-// The supervisor's control socket: STATUS, RESTART path, RELOAD, STOP, PING over RESP,
-// served only to peers of the same user (or root).
+// The supervisor's control socket, served only to peers of the same user (or
+// root), over RESP: one table of commands (control.cpp), each with its
+// arity, looked up once per request.
 //
-// RESTART answers once the child is running again, as systemctl restart
-// does, and waits first for the tree to settle if a start or stop is under
-// way: restarts from a script (or from two shells) happen one after the
-// other, so no restart of the stash can catch the worker between its old
-// life and its new one, when no process holds the number.
+//   STATUS               the tree as a value (README: seqctl status)
+//   RESTART path         stop a child and start it again
+//   STOP [path]          a child: stop it and keep it down; none: the whole tree
+//   START path           start a child stopped by STOP (or autostart = false)
+//   SIGNAL path signal   send HUP, INT, QUIT, KILL, USR1, USR2 or TERM to its process group
+//   RELOAD               read the tree file again
+//   PING
+//
+// RESTART, STOP path and START path answer once it is done (running again,
+// stopped, running), as systemctl does. RESTART waits first for the tree to
+// settle if a start or stop is under way: restarts from a script (or from
+// two shells) happen one after the other, so no restart of the stash can
+// catch the worker between its old life and its new one, when no process
+// holds the number.
 #pragma once
 
 #include <cstdint>
@@ -35,23 +45,36 @@ public:
     };
     void on_reload(std::function<Outcome()> f) { reload_ = std::move(f); }
 
+    using Args = std::span<const std::string_view>;
+
 private:
-    Server::Verdict handle(Connection& c, std::span<const std::string_view> args);
-    Server::Verdict restart(Connection& c, std::string_view name);
+    Server::Verdict handle(Connection& c, Args args);
+    Server::Verdict status(Connection& c, Args args);
+    Server::Verdict restart(Connection& c, Args args);
+    Server::Verdict stop(Connection& c, Args args);
+    Server::Verdict start_child(Connection& c, Args args);
+    Server::Verdict signal(Connection& c, Args args);
+    Server::Verdict reload(Connection& c, Args args);
+    Server::Verdict ping(Connection& c, Args args);
+    // What a deferred request waits for, checked on every loop iteration.
+    enum class Until { restarted, stopped, running };
+    Server::Verdict wait(Connection& c, std::string_view path, Until until, std::vector<std::uint64_t> since = {});
+    Server::Verdict defer(Connection& c);
     void resume_waiting();
 
     Supervisor& sup_;
     std::function<Outcome()> reload_;
     Server server_;
     // Loop iterations are when the tree changes; each ends by looking again
-    // at the RESTARTs that wait. No wakeup of its own: idle costs nothing.
+    // at the requests that wait. No wakeup of its own: idle costs nothing.
     uv::Check check_;
-    std::unordered_set<std::uint64_t> waiting_;  // connections whose RESTART is deferred
+    std::unordered_set<std::uint64_t> waiting_;  // connections whose request is deferred
     struct Awaited {
-        std::string name;
+        Until until;
+        std::string path;
         std::vector<std::uint64_t> since;  // starts along its path that mean "restarted"
     };
-    std::unordered_map<std::uint64_t, Awaited> awaited_;  // restarts issued, by connection
+    std::unordered_map<std::uint64_t, Awaited> awaited_;  // requests carried out, by connection
 };
 
 // SO_PEERCRED: nullopt if the peer on `fd` runs as our user or as root, else

@@ -12,9 +12,11 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "builtin_tree.hpp"
+#include "commands.hpp"
 #include "control.hpp"
 #include "daemon.hpp"
 #include "log.hpp"
@@ -206,7 +208,9 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
 
 // A nested supervisor: its subtree comes as a tree file on `tree_fd`, its
 // sockets as LISTEN_FDS, and its parent listens on `control_fd`.
-int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_fd) {
+// `asked`: the stops and starts asked for below it by path, which last
+// across its restarts (its parent keeps them).
+int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_fd, std::map<std::string, bool> asked) {
     using namespace seq;
     log_init("supervisor " + path);
     std::string text;
@@ -229,25 +233,39 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     env.path = path;
     env.self = self_path();
     env.child_nofile = sup::raise_fd_limit();
+    env.asked = std::move(asked);
     for (auto& [name, fd] : inherited_listen_fds()) env.sockets[name] = fd;
     if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
     uv::Loop loop;
     sup::Supervisor supervisor(loop, tree.root, env);
-    // Up: a snapshot whenever the subtree changes. Down: restarts by path.
-    sup::Uplink uplink(
-        loop.get(), Fd(control_fd), [&] { return supervisor.snapshot(); }, [&] { return supervisor.generation(); },
-        [&](std::string_view child) {
-            if (auto why = supervisor.restart(child)) log("restart of %s refused: %s", std::string(child).c_str(), why->c_str());
-        },
-        [&](std::string_view text, std::string_view stash) {
+    // Up: a snapshot whenever the subtree changes. Down: what the control
+    // socket was asked for a child below us, checked there first (so a
+    // refusal here is only logged), and a new subtree.
+    auto command = [&](std::span<const std::string_view> args) {
+        auto is = [&](std::string_view name, std::size_t n) { return is_command(args[0], name) && args.size() == n; };
+        std::optional<std::string> why;
+        if (is("restart", 2)) why = supervisor.restart(args[1]);
+        else if (is("stop", 2)) why = supervisor.stop_child(args[1]);
+        else if (is("start", 2)) why = supervisor.start_child(args[1]);
+        else if (is("signal", 3)) {
+            auto sig = sup::parse_child_signal(args[2]);
+            why = sig ? supervisor.signal_child(args[1], *sig) : "ERR not a signal to send: " + std::string(args[2]);
+        } else if (is("reload", 3)) {
             // Checked by our parent before it came down; its sockets are ours already.
             try {
-                env.stash = stash;
-                supervisor.reconfigure(sup::parse_tree(text, "<subtree " + path + ">", load_context()).root, env);
+                env.stash = args[2];
+                supervisor.reconfigure(sup::parse_tree(args[1], "<subtree " + path + ">", load_context()).root, env);
             } catch (const sup::TreeFileError& e) {
-                log("reload refused: %s", e.what());
+                why = std::string("reload refused: ") + e.what();
             }
-        });
+        } else {
+            why = "ERR not a command from a parent supervisor: " + lowercase(args[0]);
+        }
+        if (why) log("%s refused: %s", lowercase(args[0]).c_str(), why->c_str());
+    };
+    sup::Uplink uplink(
+        loop.get(), Fd(control_fd), [&] { return supervisor.snapshot(); }, [&] { return supervisor.generation(); },
+        command);
     // Ready, as OTP's start_link returns, once every child of the subtree is.
     supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
@@ -283,6 +301,9 @@ int main(int argc, char** argv) {
     auto* nested_opt = app.add_option("--nested", nested)->group("");
     app.add_option("--tree-fd", tree_fd)->group("")->needs(nested_opt);
     app.add_option("--control-fd", control_fd)->group("")->needs(nested_opt);
+    std::vector<std::string> stopped, started;
+    app.add_option("--stopped", stopped)->group("")->needs(nested_opt);
+    app.add_option("--started", started)->group("")->needs(nested_opt);
     seq::add_notify_fd(app, notify_fd, "once every child of the tree runs");
     std::vector<CLI::Option*> builtin;
     builtin.push_back(app.add_option("--strategy", strategy, "which children a death restarts")
@@ -341,7 +362,12 @@ int main(int argc, char** argv) {
     // The stash runs where we were started; made absolute, --print-config
     // prints a tree that means the same from the file's own folder.
     if (!b.data_dir.empty()) b.data_dir = std::filesystem::absolute(b.data_dir).lexically_normal().string();
-    if (!nested.empty()) return run_nested(nested, tree_fd, control_fd, notify_fd);
+    if (!nested.empty()) {
+        std::map<std::string, bool> asked;
+        for (auto& p : stopped) asked[p] = true;
+        for (auto& p : started) asked[p] = false;
+        return run_nested(nested, tree_fd, control_fd, notify_fd, std::move(asked));
+    }
     log_init("supervisor");
 
     // Given at all, even as "": an empty value is a file that cannot be read,

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <algorithm>
@@ -193,6 +194,20 @@ std::optional<rlim_t> raise_fd_limit() {
     l.rlim_cur = l.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &l) < 0) return std::nullopt;
     return before;
+}
+
+std::optional<int> parse_child_signal(std::string_view s) {
+    static constexpr std::pair<std::string_view, int> allowed[] = {
+        {"HUP", SIGHUP}, {"INT", SIGINT}, {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+        {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"TERM", SIGTERM},
+    };
+    std::string name;
+    for (char ch : s.substr(0, 16)) name += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (name.size() != s.size()) return std::nullopt;
+    if (name.starts_with("SIG")) name.erase(0, 3);
+    for (auto [n, sig] : allowed)
+        if (name == n || name == std::to_string(sig)) return sig;
+    return std::nullopt;
 }
 
 std::string describe_exit(int st) {

@@ -58,6 +58,11 @@ std::optional<std::string> read_exec_failure(int exec_status, const std::string&
 // get back (a select() loop breaks past 1024 fds), or nullopt if unchanged.
 std::optional<rlim_t> raise_fd_limit();
 
+// The signals a child may be sent on request (seqctl signal, as s6-svc and
+// supervisorctl signal): HUP, INT, QUIT, KILL, USR1, USR2 and TERM, by name
+// (with or without SIG, in any case) or by number; nullopt for any other.
+std::optional<int> parse_child_signal(std::string_view s);
+
 // "exit status 3", "killed by SIGKILL", "killed by SIGSEGV (core dumped)".
 std::string describe_exit(int wait_status);
 bool is_normal_exit(int wait_status);

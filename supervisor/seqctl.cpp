@@ -116,6 +116,14 @@ std::string uptime(const seq::resp::Value* v) {
     return buf;
 }
 
+// LAST EXIT, or why a stopped child is down when that is not its last exit.
+std::string last_exit(const seq::resp::Value& c) {
+    auto* by = field(c, "stopped_by");
+    if (by && by->str == "request") return "by request";
+    if (by && by->str == "autostart") return "autostart = false";
+    return text(field(c, "last_exit"));
+}
+
 // A waiting child (restart backoff) shows how long it has left to wait.
 std::string uptime_or_wait(const seq::resp::Value& c) {
     auto* wait = field(c, "restart_in_ms");
@@ -147,7 +155,7 @@ void print_children(const std::vector<seq::resp::Value>& children, std::size_t d
         auto name = std::string(depth * 2, ' ') + text(field(c, "name"));
         std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), name.c_str(),
                     text(field(c, "pid")).c_str(), text(field(c, "state")).c_str(), text(field(c, "restarts")).c_str(),
-                    text(field(c, "last_exit")).c_str(), uptime_or_wait(c).c_str());
+                    last_exit(c).c_str(), uptime_or_wait(c).c_str());
         // Its standby, idle and ready to take over, on a line of its own.
         if (auto* sb = field(c, "standby"); sb && sb->type == seq::resp::Value::Type::integer) {
             auto label = std::string(depth * 2 + 2, ' ') + "(standby)";
@@ -230,9 +238,20 @@ int main(int argc, char** argv) {
     auto* restart = app.add_subcommand("restart", "stop a child and start it again");
     restart->add_option("PATH", child, "the child's path in the tree: stash or worker in the built-in tree, "
                                        "jobs/mailer under a nested supervisor")->required();
+    std::string stop_path;
+    auto* stop = app.add_subcommand("stop", "with PATH: stop that child and keep it stopped (no strategy restarts "
+                                            "it; seqctl start does); without: stop every child in reverse order, "
+                                            "then the supervisor");
+    stop->add_option("PATH", stop_path, "the child's path in the tree (a supervisor stops its subtree first)");
+    std::string start_path;
+    auto* start = app.add_subcommand("start", "start a child that seqctl stop stopped, or that has autostart = false");
+    start->add_option("PATH", start_path, "the child's path in the tree")->required();
+    std::string signal_path, signal_name;
+    auto* signal = app.add_subcommand("signal", "send a signal to a child's process group");
+    signal->add_option("PATH", signal_path, "the child's path in the tree")->required();
+    signal->add_option("SIGNAL", signal_name, "HUP, INT, QUIT, KILL, USR1, USR2 or TERM (or its number)")->required();
     auto* reload = app.add_subcommand("reload", "read the tree file again: start added children, stop removed ones, "
                                                 "restart changed ones, leave the rest running");
-    auto* stop = app.add_subcommand("stop", "stop the children in reverse order, then the supervisor");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (app.get_subcommands().empty()) {
         std::string names;
@@ -242,7 +261,7 @@ int main(int argc, char** argv) {
         return code::usage;
     }
     if (run_dir.empty()) run_dir = seq::default_run_dir();
-    bool to_supervisor = *status || *restart || *reload || *stop;
+    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal;
     if (to_supervisor && !socket.empty()) {
         std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
                              "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
@@ -258,7 +277,9 @@ int main(int argc, char** argv) {
     if (*status) request = {"STATUS"};
     if (*restart) request = {"RESTART", child};
     if (*reload) request = {"RELOAD"};
-    if (*stop) request = {"STOP"};
+    if (*stop) request = stop_path.empty() ? std::vector<std::string>{"STOP"} : std::vector<std::string>{"STOP", stop_path};
+    if (*start) request = {"START", start_path};
+    if (*signal) request = {"SIGNAL", signal_path, signal_name};
 
     try {
         seq::Client client(socket, std::chrono::milliseconds(timeout_ms));

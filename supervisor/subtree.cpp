@@ -95,8 +95,8 @@ void SubtreeLink::flush() {
     });
 }
 
-std::optional<std::string> SubtreeLink::restart(std::string_view rest) {
-    if (auto why = send({"RESTART", rest})) return "ERR " + *why;
+std::optional<std::string> SubtreeLink::command(std::initializer_list<std::string_view> args) {
+    if (auto why = send(args)) return "ERR " + *why;
     return std::nullopt;
 }
 
@@ -178,11 +178,10 @@ resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms) {
     return copy;
 }
 
-Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart,
-               Reload reload)
+Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command)
     : fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), prepare_(uv::make_prepare(loop)),
-      snapshot_(std::move(snapshot)), generation_(std::move(generation)), restart_(std::move(restart)),
-      reload_(std::move(reload)), parser_(big_requests()) {
+      snapshot_(std::move(snapshot)), generation_(std::move(generation)), command_(std::move(command)),
+      parser_(big_requests()) {
     poll_->data = this;
     prepare_->data = this;
     set_nonblocking(fd_.get());
@@ -251,8 +250,7 @@ void Uplink::on_readable() {
             fd_.reset();
             return;
         }
-        if (args_.size() == 2 && is_command(args_[0], "restart")) restart_(args_[1]);
-        if (args_.size() == 3 && is_command(args_[0], "reload")) reload_(args_[1], args_[2]);
+        if (!args_.empty()) command_(args_);
         used += parser_.consumed();
     }
     in_.erase(0, used);

@@ -1,8 +1,9 @@
 // A nested supervisor as its parent sees it: a process of our own program,
 // handed its subtree as a tree file on an fd, with a channel both ways. Up
 // the channel come snapshots of its state (the same STATUS value the control
-// socket serves), sent whenever the subtree changes; down it go restarts of
-// children by path. The snapshot is what the parent answers from, so STATUS
+// socket serves), sent whenever the subtree changes; down it go the control
+// socket's commands for children below it (RESTART, STOP, START, SIGNAL, by
+// path) and a new subtree (RELOAD). The snapshot is what the parent answers from, so STATUS
 // of the whole tree never waits on a child process.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <functional>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,9 +28,9 @@ public:
     // The latest snapshot, if one came: [flags, [children...]].
     const resp::Value* snapshot() const { return have_ ? &snapshot_ : nullptr; }
     std::uint64_t received_ms() const { return received_ms_; }
-    // Asks the nested supervisor to restart its child at `rest` (a path
-    // below it); nullopt once sent, else why not.
-    std::optional<std::string> restart(std::string_view rest);
+    // Hands the nested supervisor a command for a child below it (a path
+    // relative to it); nullopt once sent, else why not, as an error reply.
+    std::optional<std::string> command(std::initializer_list<std::string_view> args);
     // Hands it a new subtree (a tree file's text) to converge to, and the
     // stash's path its children are to be given.
     std::optional<std::string> reload(std::string_view tree_text, std::string_view stash);
@@ -66,14 +68,13 @@ bool snapshot_busy(const resp::Value& snapshot);
 resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms);
 
 // The nested supervisor's end: sends a snapshot whenever `generation` moves,
-// and hands each RESTART and RELOAD it reads to `restart` and `reload`.
+// and hands each command it reads to `command`.
 class Uplink {
 public:
     using Snapshot = std::function<resp::Value()>;
-    using Restart = std::function<void(std::string_view path)>;
-    using Reload = std::function<void(std::string_view tree_text, std::string_view stash)>;
+    using Command = std::function<void(std::span<const std::string_view> args)>;
     using Generation = std::function<std::uint64_t()>;
-    Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Restart restart, Reload reload);
+    Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command);
 
 private:
     void on_prepare();
@@ -87,8 +88,7 @@ private:
     uv::Prepare prepare_;
     Snapshot snapshot_;
     Generation generation_;
-    Restart restart_;
-    Reload reload_;
+    Command command_;
     std::uint64_t sent_ = ~std::uint64_t{0};
     // One snapshot at most on its way: a parent that does not read (stopped,
     // say) holds up our snapshots, never our loop.

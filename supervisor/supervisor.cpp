@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <set>
 
+#include "daemon.hpp"
 #include "log.hpp"
 #include "process.hpp"
 
@@ -27,6 +28,13 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     for (auto& child : spec.children) {
         children_.push_back(make_child(std::move(child)));
         children_.back()->index = children_.size() - 1;
+    }
+    // What was asked of this subtree before this process of it started.
+    for (auto& [path, stop] : env_.asked) {
+        auto [c, rest] = route(path);
+        if (!c) continue;
+        if (!rest.empty()) c->asked_below[std::string(rest)] = stop;
+        else c->goal = stop ? Goal::held : Goal::run;
     }
     sigchld_->data = this;
     sweep_->data = this;
@@ -45,6 +53,7 @@ std::unique_ptr<Child> Supervisor::make_child(ChildSpec spec) {
     c->spec = std::move(spec);
     c->path = env_.path.empty() ? c->spec.name : env_.path + "/" + c->spec.name;
     c->owner = this;
+    if (!c->spec.autostart) c->goal = Goal::held;
     c->wait = uv::make_timer(loop_.get());
     c->wait->data = c.get();
     c->standby_wait = uv::make_timer(loop_.get());
@@ -316,7 +325,7 @@ void Supervisor::on_death(Child& c, int status) {
         gave_up_ = true;
         begin_shutdown();
         for (auto& other : children_)
-            if (other->goal != Goal::removed) other->goal = Goal::down;
+            if (other->wants_running()) other->goal = Goal::down;
         return step();
     }
     auto plan = plan_restart(options_.strategy, children_.size(), c.index);
@@ -328,14 +337,16 @@ void Supervisor::on_death(Child& c, int status) {
     for (auto i : plan.start) {
         auto& r = *children_[i];
         // A temporary sibling is stopped with the others but never restarted
-        // (OTP); one removed by a reload is only stopped.
-        if (&r != &c && (r.spec.restart == RestartType::temporary || r.goal == Goal::removed)) {
-            if (r.goal != Goal::removed) r.goal = Goal::down;
+        // (OTP); one removed by a reload is only stopped; one stopped by
+        // request stays stopped.
+        if (r.goal == Goal::removed || r.goal == Goal::held) continue;
+        if (&r != &c && r.spec.restart == RestartType::temporary) {
+            r.goal = Goal::down;
             continue;
         }
         if (r.goal != Goal::restart) r.goal = Goal::run;
         r.not_before_ms = now + delay;
-        ++r.restarts;
+        r.next_cause = Cause::strategy;
         restarting += (restarting.empty() ? "" : ", ") + r.spec.name;
     }
     if (delay > 0) restarting += " in " + seconds(delay);
@@ -355,26 +366,114 @@ void Supervisor::shutdown(const std::string& why) {
     begin_shutdown();
     log("%s; stopping children in reverse order", why.c_str());
     for (auto& c : children_)
-        if (c->goal != Goal::removed) c->goal = Goal::down;
+        if (c->wants_running()) c->goal = Goal::down;
     step();
 }
 
-std::optional<std::string> Supervisor::restart(std::string_view name) {
-    if (!has_child(name))
-        return "ERR no child at '" + std::string(name.substr(0, 128)) + "' (" + children_along(name) + ")";
-    if (shutting_down_) return "ERR the supervisor is stopping: nothing is restarted";
-    auto [c, rest] = route(name);
-    if (!rest.empty()) {
-        if (state_of(*c) != State::running || !c->subtree) return "ERR " + c->path + " is not running";
-        log("%s: restart requested", (c->path + "/" + std::string(rest)).c_str());
-        return c->subtree->restart(rest);
+std::string_view to_string(Cause c) {
+    switch (c) {
+    case Cause::strategy: return "strategy";
+    case Cause::request: return "request";
+    case Cause::reload: return "reload";
+    case Cause::upgrade: return "upgrade";
     }
-    log("%s: restart requested", c->path.c_str());
-    c->goal = c->active ? Goal::restart : Goal::run;
-    c->not_before_ms = 0;  // asked for: at once
-    ++c->restarts;
-    step();
-    return std::nullopt;
+    return "?";
+}
+
+// Routes a request for the child at `path`: to `here` for a child of ours,
+// or down to the nested supervisor it is below (`below` gets that child
+// and the rest of the path). The refusals every request shares come first.
+std::optional<std::string> Supervisor::control(std::string_view verb, std::string_view path,
+                                               const std::function<std::optional<std::string>(Child&)>& here,
+                                               const std::function<std::optional<std::string>(Child&, std::string_view)>& below) {
+    if (!has_child(path))
+        return "ERR no child at '" + std::string(path.substr(0, 128)) + "' (" + children_along(path) + ")";
+    if (shutting_down_) return "ERR the supervisor is stopping: nothing is " + std::string(verb);
+    auto [c, rest] = route(path);
+    if (rest.empty()) return here(*c);
+    return below(*c, rest);
+}
+
+std::optional<std::string> Supervisor::restart(std::string_view path) {
+    return control(
+        "restarted", path,
+        [&](Child& c) -> std::optional<std::string> {
+            log("%s: restart requested", c.path.c_str());
+            c.goal = c.active ? Goal::restart : Goal::run;
+            c.next_cause = Cause::request;
+            c.not_before_ms = 0;  // asked for: at once
+            step();
+            return std::nullopt;
+        },
+        [&](Child& c, std::string_view rest) -> std::optional<std::string> {
+            if (state_of(c) != State::running || !c.subtree) return "ERR " + c.path + " is not running";
+            log("%s: restart requested", (c.path + "/" + std::string(rest)).c_str());
+            c.asked_below.erase(std::string(rest));
+            return c.subtree->command({"RESTART", rest});
+        });
+}
+
+std::optional<std::string> Supervisor::stop_child(std::string_view path) {
+    return control(
+        "stopped", path,
+        [&](Child& c) -> std::optional<std::string> {
+            if (c.goal != Goal::held) log("%s: stop requested", c.path.c_str());
+            c.goal = Goal::held;
+            step();
+            return std::nullopt;
+        },
+        [&](Child& c, std::string_view rest) -> std::optional<std::string> {
+            // Kept here too: a restart of that supervisor keeps it stopped.
+            c.asked_below[std::string(rest)] = true;
+            if (!c.subtree) return std::nullopt;  // nothing of it runs; its next start has it
+            return c.subtree->command({"STOP", rest});
+        });
+}
+
+std::optional<std::string> Supervisor::start_child(std::string_view path) {
+    return control(
+        "started", path,
+        [&](Child& c) -> std::optional<std::string> {
+            if (c.wants_running()) return std::nullopt;  // running, or on its way
+            log("%s: start requested", c.path.c_str());
+            c.goal = Goal::run;
+            c.next_cause = Cause::request;
+            c.not_before_ms = 0;
+            step();
+            return std::nullopt;
+        },
+        [&](Child& c, std::string_view rest) -> std::optional<std::string> {
+            c.asked_below[std::string(rest)] = false;
+            if (!c.subtree) return "ERR " + c.path + " is not running: start it first";
+            return c.subtree->command({"START", rest});
+        });
+}
+
+std::optional<std::string> Supervisor::signal_child(std::string_view path, int sig) {
+    return control(
+        "signalled", path,
+        [&](Child& c) -> std::optional<std::string> {
+            if (!c.active) return "ERR " + c.path + " is not running: there is no process to signal";
+            log("%s: sending %s to pid %d and its group, as requested", c.path.c_str(), signal_name(sig).c_str(),
+                c.active->pid);
+            signal_group(*c.active, sig);
+            return std::nullopt;
+        },
+        [&](Child& c, std::string_view rest) -> std::optional<std::string> {
+            if (!c.subtree) return "ERR " + c.path + " is not running";
+            return c.subtree->command({"SIGNAL", rest, std::to_string(sig)});
+        });
+}
+
+std::string Supervisor::state_at(std::string_view path) const {
+    auto [c, rest] = route(path);
+    if (!c) return "";
+    if (rest.empty()) return child_state_name(*c, loop_.now());
+    // Below a supervisor that does not run, nothing runs.
+    if (!c->active) return has_child(path) ? "stopped" : "";
+    auto* v = nested(path);
+    auto* state = v ? resp::field(*v, "state") : nullptr;
+    return state ? state->str : "";
 }
 
 Child* Supervisor::find(std::string_view name) const {
@@ -402,19 +501,7 @@ bool Supervisor::has_child(std::string_view path) const {
     if (!c) return false;
     if (rest.empty()) return true;
     // Below a nested supervisor: in its spec, whether or not it runs now.
-    const SupervisorSpec* spec = &c->spec.sub;
-    for (;;) {
-        auto slash = rest.find('/');
-        auto name = rest.substr(0, slash);
-        const ChildSpec* found = nullptr;
-        for (auto& k : spec->children)
-            if (k.name == name) found = &k;
-        if (!found) return false;
-        if (slash == std::string_view::npos) return true;
-        if (found->type != ChildType::supervisor) return false;
-        spec = &found->sub;
-        rest = rest.substr(slash + 1);
-    }
+    return find_spec(c->spec.sub, rest) != nullptr;
 }
 
 bool Supervisor::child_settled(const Child& c) {

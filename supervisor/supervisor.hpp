@@ -40,6 +40,9 @@ struct Environment {
     std::string stash;                   // $SEQ_STASH for every child; empty for none
     std::string self;                    // seq-supervisor, run again for a nested supervisor
     std::optional<rlim_t> child_nofile;  // RLIMIT_NOFILE's soft limit as we were given it: our children's
+    // Stops (true) and starts (false) asked for in the subtree by path, to
+    // keep: a nested supervisor is handed them by its parent at each start.
+    std::map<std::string, bool> asked;
 };
 
 class Supervisor {
@@ -50,9 +53,22 @@ public:
     void start();
     // Stops every child in reverse start order, then stops the loop.
     void shutdown(const std::string& why);
-    // A manual restart of one child; nullopt if it is under way, else why not
-    // (no child of that name, or the tree is stopping), as an error reply.
-    std::optional<std::string> restart(std::string_view name);
+    // Per-child control by path ("web", "jobs/mailer"): nullopt once under
+    // way, else why not as an error reply (no child there, the tree is
+    // stopping, nothing runs to signal).
+    // A restart: stopped, then started again, whatever it was doing.
+    std::optional<std::string> restart(std::string_view path);
+    // A stop that lasts: no strategy starts it again, and it counts for no
+    // intensity (OTP's terminate_child); a supervisor stops its subtree first.
+    std::optional<std::string> stop_child(std::string_view path);
+    // Undoes a stop (or autostart = false): it starts, and nothing else does.
+    std::optional<std::string> start_child(std::string_view path);
+    // `sig` to the child's process group.
+    std::optional<std::string> signal_child(std::string_view path, int sig);
+    // What STATUS says of the child at `path`: "running", "stopped"...; ""
+    // if nothing is known of it (no such child, or below a supervisor that
+    // has sent no snapshot yet).
+    std::string state_at(std::string_view path) const;
     // Takes a new spec for the children (seqctl reload): starts the added,
     // stops the removed, restarts the changed, and leaves the same ones
     // running. A nested supervisor whose subtree changed is handed the new
@@ -96,6 +112,12 @@ private:
     enum class State { down, starting, running, stopping };
     static State state_of(const Child& c);
     static const char* state_name(State s);
+    // As STATUS says it: "stopped" for a child that is down and to stay so,
+    // "waiting" for one backing off, else its state.
+    static std::string child_state_name(const Child& c, std::uint64_t now);
+    std::optional<std::string> control(std::string_view verb, std::string_view path,
+                                       const std::function<std::optional<std::string>(Child&)>& here,
+                                       const std::function<std::optional<std::string>(Child&, std::string_view)>& below);
     Child* find(std::string_view name) const;
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;

@@ -163,6 +163,7 @@ void Supervisor::take_over(Instance& standby) {
     i.role = Role::active;
     i.started_ms = loop_.now();
     ++c.spawns;
+    c.last_cause = std::exchange(c.next_cause, Cause::strategy);
     if (c.goal == Goal::restart) c.goal = Goal::run;
     enter(i, Phase::starting);
 }

@@ -44,6 +44,13 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             // Its own fields take effect as they are used; its subtree is
             // its business: what is unchanged there keeps running too.
             bool subtree_changed = !(c->spec.sub == want.sub) || stash_changed;
+            // What was asked below it lasts while the spec it was asked of is unchanged.
+            std::erase_if(c->asked_below, [&](auto& asked) {
+                auto* before = find_spec(c->spec.sub, asked.first);
+                auto* after = find_spec(want.sub, asked.first);
+                return !before || !after || !(*before == *after);
+            });
+            if (c->goal == Goal::held && want.autostart) c->goal = Goal::run;
             c->spec = want;
             // A nested supervisor still starting runs its old subtree too.
             auto state = state_of(*c);
@@ -55,9 +62,13 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             note(changed, c->spec.name);
         } else {
             stop_standby(*c, "its spec changed");  // started from the old one
+            // A stop asked for lasts only while its spec is unchanged.
+            bool stays_down = !c->active && c->goal == Goal::held && !want.autostart;
             c->spec = want;
-            c->goal = c->active ? Goal::restart : Goal::run;
-            note(changed, c->spec.name + " (restarted)");
+            c->goal = c->active ? Goal::restart : stays_down ? Goal::held : Goal::run;
+            c->next_cause = Cause::reload;
+            c->asked_below.clear();
+            note(changed, c->spec.name + (c->active ? " (restarted)" : ""));
         }
         next.push_back(std::move(c));
     }

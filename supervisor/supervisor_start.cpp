@@ -101,6 +101,10 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         args.argv.push_back(pass(std::move(tree)));
         args.argv.push_back("--control-fd");
         args.argv.push_back(pass(Fd(sv[1])));
+        for (auto& [path, stop] : c.asked_below) {
+            args.argv.push_back(stop ? "--stopped" : "--started");
+            args.argv.push_back(path);
+        }
     } else {
         args.argv = c.spec.command;
         args.program = c.spec.program;
@@ -153,6 +157,7 @@ void Supervisor::spawn(Child& c) {
     const bool notify = ours.notify || c.spec.readiness == Readiness::sd_notify;
     c.active = make_instance(c, lifecycle::Role::active, args, std::move(spawned), std::move(ours));
     ++c.spawns;
+    c.last_cause = std::exchange(c.next_cause, Cause::strategy);
     if (c.goal == Goal::restart) c.goal = Goal::run;
     if (notify) return enter(*c.active, lifecycle::Phase::starting);
     enter(*c.active, lifecycle::Phase::running);

@@ -35,6 +35,13 @@ void put(resp::Value& kv, std::string_view key, resp::Value value) {
 
 }  // namespace
 
+std::string Supervisor::child_state_name(const Child& c, std::uint64_t now) {
+    auto state = state_of(c);
+    if (state != State::down) return state_name(state);
+    if (!c.wants_running()) return "stopped";
+    return c.not_before_ms > now ? "waiting" : "down";
+}
+
 resp::Value Supervisor::snapshot() {
     auto now = loop_.now();
     auto top = array();
@@ -49,11 +56,15 @@ resp::Value Supervisor::snapshot() {
         auto kv = array();
         put(kv, "name", bulk(c->spec.name));
         put(kv, "type", bulk(to_string(c->spec.type)));
-        auto state = state_of(*c);
         put(kv, "pid", c->active ? integer(c->active->pid) : resp::Value{});
-        bool waiting = state == State::down && c->wants_running() && c->not_before_ms > now;
-        put(kv, "state", bulk(state == State::down && !c->wants_running() ? "stopped" : waiting ? "waiting" : state_name(state)));
-        put(kv, "restarts", integer(c->restarts));
+        auto state = child_state_name(*c, now);
+        bool waiting = state == "waiting";
+        put(kv, "state", bulk(state));
+        // Every start after the first is a restart, whatever caused it.
+        put(kv, "restarts", integer(static_cast<std::int64_t>(c->spawns > 0 ? c->spawns - 1 : 0)));
+        put(kv, "last_start", c->spawns > 1 ? bulk(to_string(c->last_cause)) : resp::Value{});
+        if (c->goal == Goal::held && !c->active)
+            put(kv, "stopped_by", bulk(c->spawns == 0 && !c->spec.autostart ? "autostart" : "request"));
         put(kv, "spawns", integer(static_cast<std::int64_t>(c->spawns)));
         put(kv, "last_exit", c->last_exit.empty() ? resp::Value{} : bulk(c->last_exit));
         put(kv, "uptime_ms", c->active ? integer(static_cast<std::int64_t>(now - c->active->started_ms)) : resp::Value{});

@@ -26,6 +26,21 @@ std::string_view to_string(Readiness r) {
     return "?";
 }
 
+const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path) {
+    const SupervisorSpec* level = &s;
+    for (;;) {
+        auto slash = path.find('/');
+        auto name = path.substr(0, slash);
+        const ChildSpec* found = nullptr;
+        for (auto& k : level->children)
+            if (k.name == name) found = &k;
+        if (!found || slash == std::string_view::npos) return found;
+        if (found->type != ChildType::supervisor) return nullptr;
+        level = &found->sub;
+        path = path.substr(slash + 1);
+    }
+}
+
 std::vector<SocketSpec> sockets_of(const SupervisorSpec& s) {
     std::vector<SocketSpec> out;
     for (auto& c : s.children) {

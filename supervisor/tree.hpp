@@ -49,6 +49,7 @@ struct ChildSpec {
     std::vector<std::string> command;  // argv as written, argv[0] included
     std::string program;               // the file exec'd: command[0] (or `program`) resolved once loaded
     RestartType restart = RestartType::permanent;
+    bool autostart = true;  // false: the tree starts without it, `seqctl start` brings it up
     // ms from SIGTERM to SIGKILL; 0 is brutal_kill, nullopt infinity.
     std::optional<std::uint64_t> shutdown_ms = 5000;
     Readiness readiness = Readiness::none;
@@ -89,6 +90,9 @@ struct Tree {
     SupervisorSpec root;
     std::string stash;  // a socket's name: its path goes to every child as $SEQ_STASH
 };
+
+// The spec of the child at `path` ("mailer", "deep/leaf") below `s`, or null.
+const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path);
 
 // Every socket of the subtree, in start order, depth first.
 std::vector<SocketSpec> sockets_of(const SupervisorSpec& s);

@@ -25,7 +25,8 @@ namespace seq::sup {
 namespace {
 
 const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "stash", "child"};
-const std::set<std::string_view> common_keys = {"name", "type", "restart", "shutdown", "start_timeout", "backoff"};
+const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "shutdown", "start_timeout",
+                                                "backoff"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
 const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
@@ -220,6 +221,10 @@ private:
                 if (auto r = parse_restart_type(*v)) c.restart = *r;
                 else error(n->source(), path, "restart", in_quotes(*v) + " is not one of permanent, transient, temporary");
             }
+        if (auto* n = t.get("autostart")) {
+            if (auto* b = n->as_boolean()) c.autostart = b->get();
+            else error(n->source(), path, "autostart", "expected true or false");
+        }
         if (auto* n = t.get("shutdown")) {
             if (auto* s = n->as_string()) {
                 if (s->get() == "brutal_kill") c.shutdown_ms = 0;
@@ -529,6 +534,7 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
         out += "name = " + toml_string(c.name) + "\n";
         if (c.type == ChildType::supervisor) out += "type = \"supervisor\"\n";
         out += "restart = " + toml_string(to_string(c.restart)) + "\n";
+        if (!c.autostart) out += "autostart = false\n";
         if (!c.shutdown_ms) out += "shutdown = \"infinity\"\n";
         else if (*c.shutdown_ms == 0) out += "shutdown = \"brutal_kill\"\n";
         else out += "shutdown = " + std::to_string(*c.shutdown_ms) + "\n";

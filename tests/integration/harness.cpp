@@ -175,6 +175,9 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
             if (k == "state") s.state = val.str;
             if (k == "restarts") s.restarts = val.integer;
             if (k == "last_exit") s.last_exit = val.str;
+            if (k == "stopped_by") s.stopped_by = val.str;
+            if (k == "last_start") s.last_start = val.str;
+            if (k == "restarts_in_window") s.restarts_in_window = val.integer;
             if (k == "children") below = &val;
         }
         out[prefix + name] = s;
@@ -205,6 +208,39 @@ bool tree_running(const std::string& run_dir, Ms deadline) {
             }
         },
         deadline);
+}
+
+TreeSup::TreeSup(const TempDir& dir, const std::string& text, bool wait_running, std::vector<std::string> env)
+    : run(dir / "run"), file(dir / "tree.toml"), log(dir / "supervisor.log") {
+    std::ofstream(file) << text;
+    std::vector<std::string> argv{"/usr/bin/env"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.insert(argv.end(), {bin("seq-supervisor"), "--run-dir", run, "--config", file});
+    proc.emplace(argv, log);
+    if (wait_running && !tree_running(run)) throw std::runtime_error("the tree did not come up:\n" + proc->log());
+}
+
+// An orderly stop: a kill -9 of the supervisor would leave what its
+// children started running (nothing is left to stop it).
+TreeSup::~TreeSup() {
+    if (proc && proc->running()) {
+        proc->signal(SIGTERM);
+        proc->wait_exit(10000ms);
+    }
+}
+
+std::int64_t TreeSup::restarts_in_window() const {
+    auto v = call(run + "/control.sock", {"STATUS"});
+    auto* n = v.elems.empty() ? nullptr : seq::resp::field(v.elems[0], "restarts_in_window");
+    return n ? n->integer : -1;
+}
+
+bool log_has(const TreeSup& t, const std::string& text, Ms deadline) {
+    return eventually([&] { return t.proc->log().find(text) != std::string::npos; }, deadline);
+}
+
+std::string sh_child(const std::string& name, const std::string& script, const std::string& more) {
+    return "[[child]]\nname = \"" + name + "\"\ncommand = [\"/bin/sh\", \"-c\", '''" + script + "''']\n" + more + "\n";
 }
 
 Shell sh(const std::string& command) {

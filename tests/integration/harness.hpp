@@ -104,6 +104,9 @@ struct ChildStatus {
     std::string state;
     std::int64_t restarts = 0;
     std::string last_exit;
+    std::string stopped_by;  // "request", "autostart"; "" if not stopped so
+    std::string last_start;  // what caused the latest start after the first
+    std::int64_t restarts_in_window = 0;  // a nested supervisor's
 };
 std::map<std::string, ChildStatus> tree_status(const std::string& run_dir);
 // Waits until every child runs and each pid differs from `old` where given.
@@ -116,6 +119,27 @@ std::optional<pid_t> standby_of(const std::string& run, const std::string& name)
 pid_t pid_of(const std::string& run_dir, const std::string& name);
 // Waits until every child runs and `name`'s pid is no longer `old`.
 bool restarted(const std::string& run_dir, const std::string& name, pid_t old, Ms deadline = 5000ms);
+
+// A supervisor running the tree file `text`, written into `dir`, as
+// `--config`; `env`: NAME=value pairs set in the supervisor's own
+// environment. Stopped in order when it goes.
+struct TreeSup {
+    TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true, std::vector<std::string> env = {});
+    ~TreeSup();
+    TreeSup(const TreeSup&) = delete;
+    TreeSup& operator=(const TreeSup&) = delete;
+    ChildStatus child(const std::string& path) const { return tree_status(run).at(path); }
+    // The top supervisor's restarts within its intensity window.
+    std::int64_t restarts_in_window() const;
+    std::string run, file, log;
+    std::optional<Process> proc;
+};
+
+// Whether `text` shows up in the supervisor's log within the deadline.
+bool log_has(const TreeSup& t, const std::string& text, Ms deadline = 5000ms);
+
+// A [[child]] table running `script` under /bin/sh, with `more` keys.
+std::string sh_child(const std::string& name, const std::string& script, const std::string& more = "");
 
 // Runs a shell command line; returns its exit code and stdout.
 struct Shell {

@@ -28,35 +28,6 @@ using namespace seqtest;
 
 namespace {
 
-// A supervisor running the tree file `text`, written into `dir`.
-// `env`: NAME=value pairs set in the supervisor's own environment.
-struct TreeSup {
-    TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true, std::vector<std::string> env = {})
-        : run(dir / "run"), file(dir / "tree.toml"), log(dir / "supervisor.log") {
-        std::ofstream(file) << text;
-        std::vector<std::string> argv{"/usr/bin/env"};
-        argv.insert(argv.end(), env.begin(), env.end());
-        argv.insert(argv.end(), {bin("seq-supervisor"), "--run-dir", run, "--config", file});
-        proc.emplace(argv, log);
-        if (wait_running) REQUIRE_MESSAGE(tree_running(run), proc->log());
-    }
-    // An orderly stop: a kill -9 of the supervisor would leave what its
-    // children started running (nothing is left to stop it).
-    ~TreeSup() {
-        if (proc && proc->running()) {
-            proc->signal(SIGTERM);
-            proc->wait_exit(10000ms);
-        }
-    }
-    ChildStatus child(const std::string& name) const { return tree_status(run).at(name); }
-    std::string run, file, log;
-    std::optional<Process> proc;
-};
-
-bool log_has(const TreeSup& t, const std::string& text, Ms deadline = 5000ms) {
-    return eventually([&] { return t.proc->log().find(text) != std::string::npos; }, deadline);
-}
-
 // The number after the `nth` (from 0) `prefix` in the log, once it is there; -1 if never.
 long long number_after(const TreeSup& t, const std::string& prefix, int nth = 0) {
     long long n = -1;
@@ -93,9 +64,6 @@ pid_t process_parent(pid_t pid) {
     return static_cast<pid_t>(std::atol(stat.c_str() + close + 4));
 }
 
-std::string sh_child(const std::string& name, const std::string& script, const std::string& more = "") {
-    return "[[child]]\nname = \"" + name + "\"\ncommand = [\"/bin/sh\", \"-c\", '''" + script + "''']\n" + more + "\n";
-}
 
 }  // namespace
 

@@ -73,6 +73,7 @@ TEST_CASE("a minimal tree file: every default") {
     CHECK(c.command == std::vector<std::string>{"prog"});  // as written: argv[0] too
     CHECK(c.program == f.root + "/bin/prog");             // what is exec'd
     CHECK(c.restart == RestartType::permanent);
+    CHECK(c.autostart);
     CHECK(c.shutdown_ms == 5000u);
     CHECK(c.readiness == Readiness::none);
     CHECK(c.start_timeout_ms == 5000);
@@ -274,6 +275,17 @@ TEST_CASE("commands: missing, empty, not strings, not found, not executable") {
     CHECK(contains(e, ":4:11: child \"a\", key \"program\": program \"nothing-here\" not found beside"));
     e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"web\"]\nprogram = 3\n");
     CHECK(contains(e, ":4:11: child \"a\", key \"program\": expected a string"));
+}
+
+TEST_CASE("autostart: false keeps a child down at start, for a worker or a supervisor, and anything but a boolean is refused") {
+    Fixture f;
+    auto t = f.parse("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nautostart = false\n"
+                     "[[child]]\nname = \"s\"\ntype = \"supervisor\"\nautostart = false\n");
+    CHECK_FALSE(t.root.children[0].autostart);
+    CHECK_FALSE(t.root.children[1].autostart);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nautostart = \"no\"\n"),
+                   ":4:13: child \"a\", key \"autostart\": expected true or false"));
 }
 
 TEST_CASE("bad enum values name the key and what it may be") {
