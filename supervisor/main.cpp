@@ -36,7 +36,9 @@ const char* const exit_codes_help = R"(Exit codes:
      with --check: the tree file is valid
   1  gave up: more than max_restarts restarts within max_seconds
   2  bad command line, or a tree file that is not valid (each error names file:line:column and the key)
-  3  the run dir or a socket is unusable (held by another supervisor, wrong owner or mode))";
+  3  the run dir or a socket is unusable (held by another supervisor, wrong owner or mode)
+  N  with auto_shutdown: a significant child ended the tree, and this is its exit status
+     (128 + the signal's number if a signal ended it))";
 
 // A socket the supervisor binds and owns across its children's lives; or
 // one it was handed (socket activation), which its owner keeps and removes.
@@ -203,6 +205,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     control.start();
     supervisor.start();
     loop.run();
+    if (auto status = supervisor.auto_shutdown_status()) return *status;
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
 }
 

@@ -317,6 +317,7 @@ void Supervisor::on_death(Child& c, int status) {
         if (c.goal == Goal::run) c.goal = Goal::down;
         log("%s (pid %d) %s after %s; %s child: not restarted", name, pid, how.c_str(), ran.c_str(),
             std::string(to_string(c.spec.restart)).c_str());
+        if (c.spec.significant) significant_ended(c, status);
         return step();
     }
     if (!intensity_.record(now)) {
@@ -354,6 +355,19 @@ void Supervisor::on_death(Child& c, int status) {
         ran.c_str(), std::string(to_string(options_.strategy)).c_str(), restarting.c_str(), intensity_.recent(now),
         options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
     step();
+}
+
+// OTP's auto_shutdown: a significant child ended by itself (a transient's
+// normal exit, any end of a temporary), and this supervisor ends with it,
+// in order; at the top, seq-supervisor exits with that child's status.
+void Supervisor::significant_ended(const Child& c, int status) {
+    if (options_.auto_shutdown == AutoShutdown::never) return;
+    if (options_.auto_shutdown == AutoShutdown::all_significant)
+        for (auto& other : children_)
+            if (other->spec.significant && (other->active || other->wants_running())) return;
+    exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    shutdown(c.path + ", a significant child, ended (auto_shutdown = " +
+             std::string(to_string(options_.auto_shutdown)) + ")");
 }
 
 void Supervisor::begin_shutdown() {

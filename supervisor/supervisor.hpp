@@ -77,6 +77,9 @@ public:
     std::string reconfigure(const SupervisorSpec& spec, Environment env);
     // Whether it gave up because the restart intensity was exceeded.
     bool gave_up() const { return gave_up_; }
+    // The exit status of the significant child whose end shut it down
+    // (auto_shutdown), as a shell gives it (128 + a signal's number).
+    std::optional<int> auto_shutdown_status() const { return exit_status_; }
     // The state of the tree as a RESP reply (see README: seqctl status), and
     // as a value (what a nested supervisor sends its parent).
     void status(std::string& out);
@@ -164,6 +167,7 @@ private:
     void start_failed(Child& c, const std::string& why);
     void reap();
     void on_death(Child& c, int status);
+    void significant_ended(const Child& c, int status);
     void sweep_orphans();
     // At the end: sweeps and reaps until nothing adopted is left.
     void reap_the_rest();
@@ -183,6 +187,7 @@ private:
     std::uint64_t ignored_log_ms_ = 0;  // a look for orphans, soon after a death
     bool shutting_down_ = false;
     bool gave_up_ = false;
+    std::optional<int> exit_status_;
     bool finished_ = false;
     std::uint64_t generation_ = 0;
     std::function<void()> first_settled_;

@@ -19,7 +19,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
     std::string added, changed, same, removed;
     auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
     if (spec.strategy != options_.strategy || spec.max_restarts != options_.max_restarts ||
-        spec.max_seconds != options_.max_seconds) {
+        spec.max_seconds != options_.max_seconds || spec.auto_shutdown != options_.auto_shutdown) {
+        options_.auto_shutdown = spec.auto_shutdown;
         options_.strategy = spec.strategy;
         options_.max_restarts = spec.max_restarts;
         options_.max_seconds = spec.max_seconds;

@@ -10,6 +10,22 @@ std::optional<ChildType> parse_child_type(std::string_view s) {
 
 std::string_view to_string(ChildType t) { return t == ChildType::supervisor ? "supervisor" : "worker"; }
 
+std::optional<AutoShutdown> parse_auto_shutdown(std::string_view s) {
+    if (s == "never") return AutoShutdown::never;
+    if (s == "any_significant") return AutoShutdown::any_significant;
+    if (s == "all_significant") return AutoShutdown::all_significant;
+    return std::nullopt;
+}
+
+std::string_view to_string(AutoShutdown a) {
+    switch (a) {
+    case AutoShutdown::never: return "never";
+    case AutoShutdown::any_significant: return "any_significant";
+    case AutoShutdown::all_significant: return "all_significant";
+    }
+    return "?";
+}
+
 std::optional<Readiness> parse_readiness(std::string_view s) {
     if (s == "none") return Readiness::none;
     if (s == "notify-fd") return Readiness::notify_fd;

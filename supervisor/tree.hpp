@@ -21,7 +21,13 @@ enum class ChildType { worker, supervisor };
 // the fd passed as --notify-fd (s6), or READY=1 on $NOTIFY_SOCKET (systemd).
 enum class Readiness { none, notify_fd, sd_notify };
 
+// OTP 24's auto_shutdown: what the end of a significant child does to its
+// supervisor.
+enum class AutoShutdown { never, any_significant, all_significant };
+
 std::optional<ChildType> parse_child_type(std::string_view s);
+std::optional<AutoShutdown> parse_auto_shutdown(std::string_view s);
+std::string_view to_string(AutoShutdown a);
 std::string_view to_string(ChildType t);
 std::optional<Readiness> parse_readiness(std::string_view s);
 std::string_view to_string(Readiness r);
@@ -39,6 +45,7 @@ struct SupervisorSpec {
     Strategy strategy = Strategy::one_for_one;
     unsigned max_restarts = 3;
     std::uint64_t max_seconds = 5;
+    AutoShutdown auto_shutdown = AutoShutdown::never;
     std::vector<ChildSpec> children;
     bool operator==(const SupervisorSpec&) const;
 };
@@ -50,6 +57,9 @@ struct ChildSpec {
     std::string program;               // the file exec'd: command[0] (or `program`) resolved once loaded
     RestartType restart = RestartType::permanent;
     bool autostart = true;  // false: the tree starts without it, `seqctl start` brings it up
+    // Its end by itself (a transient's normal exit, any end of a temporary)
+    // ends its supervisor, as auto_shutdown says.
+    bool significant = false;
     // ms from SIGTERM to SIGKILL; 0 is brutal_kill, nullopt infinity.
     std::optional<std::uint64_t> shutdown_ms = 5000;
     Readiness readiness = Readiness::none;
@@ -69,7 +79,7 @@ struct ChildSpec {
 
 inline bool SupervisorSpec::operator==(const SupervisorSpec& o) const {
     return strategy == o.strategy && max_restarts == o.max_restarts && max_seconds == o.max_seconds &&
-           children == o.children;
+           auto_shutdown == o.auto_shutdown && children == o.children;
 }
 
 // The ranges of a tree file's numbers. seq-supervisor's flags for the

@@ -24,12 +24,12 @@ namespace seq::sup {
 
 namespace {
 
-const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "stash", "child"};
-const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "shutdown", "start_timeout",
-                                                "backoff"};
+const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "child"};
+const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
+                                                "start_timeout", "backoff"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
 const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby"};
-const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "child"};
+const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child"};
 // Files of the run dir that are not sockets a tree may name.
 const std::set<std::string_view> reserved_paths = {"control.sock", "notify.sock", "supervisor.lock"};
 
@@ -153,6 +153,12 @@ private:
             if (auto v = integer_of(*n, child, "max_restarts", bounds::max_restarts)) s.max_restarts = static_cast<unsigned>(*v);
         if (auto* n = t.get("max_seconds"))
             if (auto v = integer_of(*n, child, "max_seconds", bounds::max_seconds)) s.max_seconds = static_cast<std::uint64_t>(*v);
+        if (auto* n = t.get("auto_shutdown"))
+            if (auto v = string_of(*n, child, "auto_shutdown")) {
+                if (auto a = parse_auto_shutdown(*v)) s.auto_shutdown = *a;
+                else error(n->source(), child, "auto_shutdown",
+                           in_quotes(*v) + " is not one of never, any_significant, all_significant");
+            }
     }
 
     void children(const toml::table& t, const std::string& prefix, SupervisorSpec& s) {
@@ -221,6 +227,17 @@ private:
                 if (auto r = parse_restart_type(*v)) c.restart = *r;
                 else error(n->source(), path, "restart", in_quotes(*v) + " is not one of permanent, transient, temporary");
             }
+        if (auto* n = t.get("significant")) {
+            if (auto* b = n->as_boolean()) {
+                c.significant = b->get();
+                // OTP refuses it too: a permanent child never ends for good.
+                if (c.significant && c.restart == RestartType::permanent)
+                    error(n->source(), path, "significant",
+                          "only for a transient or temporary child (a permanent one is always restarted)");
+            } else {
+                error(n->source(), path, "significant", "expected true or false");
+            }
+        }
         if (auto* n = t.get("autostart")) {
             if (auto* b = n->as_boolean()) c.autostart = b->get();
             else error(n->source(), path, "autostart", "expected true or false");
@@ -526,6 +543,7 @@ void write_flags(std::string& out, const SupervisorSpec& s) {
     out += "strategy = " + toml_string(to_string(s.strategy)) + "\n";
     out += "max_restarts = " + std::to_string(s.max_restarts) + "\n";
     out += "max_seconds = " + std::to_string(s.max_seconds) + "\n";
+    if (s.auto_shutdown != AutoShutdown::never) out += "auto_shutdown = " + toml_string(to_string(s.auto_shutdown)) + "\n";
 }
 
 void write_children(std::string& out, const SupervisorSpec& s, const std::string& table) {
@@ -535,6 +553,7 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
         if (c.type == ChildType::supervisor) out += "type = \"supervisor\"\n";
         out += "restart = " + toml_string(to_string(c.restart)) + "\n";
         if (!c.autostart) out += "autostart = false\n";
+        if (c.significant) out += "significant = true\n";
         if (!c.shutdown_ms) out += "shutdown = \"infinity\"\n";
         else if (*c.shutdown_ms == 0) out += "shutdown = \"brutal_kill\"\n";
         else out += "shutdown = " + std::to_string(*c.shutdown_ms) + "\n";

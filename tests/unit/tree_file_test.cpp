@@ -288,6 +288,26 @@ TEST_CASE("autostart: false keeps a child down at start, for a worker or a super
                    ":4:13: child \"a\", key \"autostart\": expected true or false"));
 }
 
+TEST_CASE("significant and auto_shutdown: OTP's rules, every error named") {
+    Fixture f;
+    auto t = f.parse("auto_shutdown = \"all_significant\"\n"
+                     "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nrestart = \"transient\"\nsignificant = true\n"
+                     "[[child]]\nname = \"s\"\ntype = \"supervisor\"\nrestart = \"temporary\"\nsignificant = true\n"
+                     "auto_shutdown = \"any_significant\"\n");
+    CHECK(t.root.auto_shutdown == AutoShutdown::all_significant);
+    CHECK(t.root.children[0].significant);
+    CHECK(t.root.children[1].significant);
+    CHECK(t.root.children[1].sub.auto_shutdown == AutoShutdown::any_significant);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(f.parse("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n").root.auto_shutdown == AutoShutdown::never);
+    CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsignificant = true\n"),
+                   ":4:15: child \"a\", key \"significant\": only for a transient or temporary child"));
+    CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nrestart = \"temporary\"\nsignificant = 1\n"),
+                   "key \"significant\": expected true or false"));
+    CHECK(contains(f.errors("auto_shutdown = \"always\"\n"),
+                   ":1:17: key \"auto_shutdown\": \"always\" is not one of never, any_significant, all_significant"));
+}
+
 TEST_CASE("bad enum values name the key and what it may be") {
     Fixture f;
     auto e = f.errors("strategy = \"one_for_none\"\n");
