@@ -283,21 +283,15 @@ void Supervisor::on_death(Child& c, int status) {
     // it would end early.
     uv_update_time(loop_.get());
     auto now = loop_.now();
-    auto instance = std::move(c.active);
-    auto uptime = now - instance->started_ms;
-    auto ran = seconds(uptime);
-    auto how = describe_exit(status);
-    auto pid = instance->pid;
-    auto death = lifecycle::death_in(instance->phase);
+    auto ended = retire(std::move(c.active), status);
+    auto ran = seconds(ended.uptime_ms);
+    auto how = ended.how;
+    auto pid = ended.pid;
+    auto death = lifecycle::death_in(ended.phase);
     // A child the restart plan was about to stop has ended as planned: its
     // death is part of that restart, not a new crash to count.
     bool asked = death == lifecycle::Death::asked || c.goal == Goal::restart;
-    std::optional<std::string> exec_failed;
-    if (instance->exec) exec_failed = instance->exec->failure();
-    if (instance->output) instance->output->finish();
-    instance.reset();
     c.subtree.reset();
-    ++generation_;
     uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
         if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
     }, 20, 0);
@@ -305,11 +299,10 @@ void Supervisor::on_death(Child& c, int status) {
     if (c.goal == Goal::restart) c.goal = Goal::run;
     const char* name = c.path.c_str();
     if (asked || shutting_down_) {
-        log("%s (pid %d) stopped: %s after %s", name, pid, exec_failed ? exec_failed->c_str() : how.c_str(),
-            ran.c_str());
+        log("%s (pid %d) stopped: %s after %s", name, pid, how.c_str(), ran.c_str());
         return step();
     }
-    if (exec_failed) return start_failed(c, *exec_failed);
+    if (ended.exec_failed) return start_failed(c, how);
     if (death == lifecycle::Death::failed_start) how += ", having never become ready";
     if (death == lifecycle::Death::hung) how += ", after a watchdog timeout";
     bool normal = is_normal_exit(status) && death == lifecycle::Death::crash;
@@ -320,17 +313,10 @@ void Supervisor::on_death(Child& c, int status) {
         if (c.spec.significant) significant_ended(c, status);
         return step();
     }
-    if (!intensity_.record(now)) {
-        log("%s (pid %d) %s after %s; more than %u restarts in %llus: giving up, stopping every child", name, pid,
-            how.c_str(), ran.c_str(), options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
-        gave_up_ = true;
-        begin_shutdown();
-        for (auto& other : children_)
-            if (other->wants_running()) other->goal = Goal::down;
-        return step();
-    }
+    if (!intensity_.record(now))
+        return give_up(c.path + " (pid " + std::to_string(pid) + ") " + how + " after " + ran);
     auto plan = plan_restart(options_.strategy, children_.size(), c.index);
-    auto delay = c.backoff.next(c.spec.backoff, uptime);
+    auto delay = c.backoff.next(c.spec.backoff, ended.uptime_ms);
     // Only what runs can be stopped: a child that is down is only started.
     for (auto i : plan.stop)
         if (auto& s = *children_[i]; s.active && s.goal == Goal::run) s.goal = Goal::restart;
@@ -355,6 +341,29 @@ void Supervisor::on_death(Child& c, int status) {
         ran.c_str(), std::string(to_string(options_.strategy)).c_str(), restarting.c_str(), intensity_.recent(now),
         options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
     step();
+}
+
+// More restarts than the intensity allows: the children cannot be kept up.
+void Supervisor::give_up(const std::string& what) {
+    log("%s; more than %u restarts in %llus: giving up, stopping every child", what.c_str(), options_.max_restarts,
+        static_cast<unsigned long long>(options_.max_seconds));
+    gave_up_ = true;
+    begin_shutdown();
+    for (auto& other : children_)
+        if (other->wants_running()) other->goal = Goal::down;
+    step();
+}
+
+Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) {
+    Retired r{i->pid, i->phase, loop_.now() - i->started_ms, describe_exit(status), false};
+    if (i->exec)
+        if (auto& failed = i->exec->failure()) {
+            r.how = *failed;
+            r.exec_failed = true;
+        }
+    if (i->output) i->output->finish();
+    ++generation_;
+    return r;  // its handles close with it
 }
 
 // OTP's auto_shutdown: a significant child ended by itself (a transient's

@@ -168,6 +168,17 @@ private:
     void reap();
     void on_death(Child& c, int status);
     void significant_ended(const Child& c, int status);
+    void give_up(const std::string& what);
+    // An instance that died, once reaped: what is left to say of it (its
+    // exit, or the exec it could not do), its output read to the end.
+    struct Retired {
+        pid_t pid;
+        lifecycle::Phase phase;
+        std::uint64_t uptime_ms;
+        std::string how;
+        bool exec_failed;
+    };
+    Retired retire(std::unique_ptr<Instance> i, int status);
     void sweep_orphans();
     // At the end: sweeps and reaps until nothing adopted is left.
     void reap_the_rest();

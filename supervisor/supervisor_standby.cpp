@@ -67,21 +67,13 @@ void Supervisor::activate_standby(Child& c) {
 }
 
 void Supervisor::on_standby_death(Child& c, int status) {
-    auto sb = std::move(c.standby);
-    auto how = describe_exit(status);
-    if (sb->exec)
-        if (auto& failed = sb->exec->failure()) how = *failed;
-    if (sb->output) sb->output->finish();
-    const bool asked = sb->phase == lifecycle::Phase::stopping;
-    const bool was_idle = sb->phase == lifecycle::Phase::idle;
-    const pid_t pid = sb->pid;
-    sb.reset();
-    ++generation_;
-    if (asked) {
-        log("%s: standby (pid %d) stopped: %s", c.path.c_str(), pid, how.c_str());
+    auto ended = retire(std::move(c.standby), status);
+    if (ended.phase == lifecycle::Phase::stopping) {
+        log("%s: standby (pid %d) stopped: %s", c.path.c_str(), ended.pid, ended.how.c_str());
     } else {
-        log("%s: standby (pid %d) %s %s; another in %llu ms", c.path.c_str(), pid, how.c_str(),
-            was_idle ? "while idle" : "before it was idle", static_cast<unsigned long long>(standby_retry_ms));
+        log("%s: standby (pid %d) %s %s; another in %llu ms", c.path.c_str(), ended.pid, ended.how.c_str(),
+            ended.phase == lifecycle::Phase::idle ? "while idle" : "before it was idle",
+            static_cast<unsigned long long>(standby_retry_ms));
         defer_standby(c, standby_retry_ms);
     }
     step();

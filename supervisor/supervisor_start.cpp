@@ -27,15 +27,7 @@ namespace seq::sup {
 // and it is tried again after its backoff (at least 100 ms).
 void Supervisor::start_failed(Child& c, const std::string& why) {
     c.last_exit = why;
-    if (!intensity_.record(loop_.now())) {
-        log("%s: %s; more than %u restarts in %llus: giving up", c.path.c_str(), why.c_str(),
-            options_.max_restarts, static_cast<unsigned long long>(options_.max_seconds));
-        gave_up_ = true;
-        begin_shutdown();
-        for (auto& other : children_)
-            if (other->goal != Goal::removed) other->goal = Goal::down;
-        return step();
-    }
+    if (!intensity_.record(loop_.now())) return give_up(c.path + ": " + why);
     auto delay = std::max<std::uint64_t>(100, c.backoff.next(c.spec.backoff, 0));
     log("%s: %s; trying again in %llu ms", c.path.c_str(), why.c_str(), static_cast<unsigned long long>(delay));
     // Held off like a backoff: another step() meanwhile does not try (and
