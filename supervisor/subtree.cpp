@@ -60,8 +60,14 @@ void SubtreeLink::on_readable() {
         }
         used += parser_.consumed();
         parser_ = resp::ReplyParser();
-        snapshot_ = std::move(v);
-        have_ = true;
+        auto report = from_resp(v);
+        if (!report) {
+            log("%s: a snapshot from the nested supervisor that is not a tree's state; ignoring it from now on",
+                path_.c_str());
+            poll_.close();
+            return;
+        }
+        snapshot_ = std::move(*report);
         received_ms_ = uv_now(loop_);
     }
     in_.erase(0, used);
@@ -104,80 +110,6 @@ std::optional<std::string> SubtreeLink::reload(std::string_view tree_text, std::
     return send({"RELOAD", tree_text, stash});
 }
 
-namespace {
-const resp::Value* children_of(const resp::Value& snapshot) {
-    if (snapshot.type != Type::array || snapshot.elems.size() != 2 || snapshot.elems[1].type != Type::array)
-        return nullptr;
-    return &snapshot.elems[1];
-}
-
-const resp::Value* find_in(const resp::Value& children, std::string_view path) {
-    auto slash = path.find('/');
-    auto name = path.substr(0, slash);
-    for (auto& c : children.elems) {
-        auto* n = resp::field(c, "name");
-        if (!n || n->str != name) continue;
-        if (slash == std::string_view::npos) return &c;
-        auto* below = resp::field(c, "children");
-        return below ? find_in(*below, path.substr(slash + 1)) : nullptr;
-    }
-    return nullptr;
-}
-
-bool any_busy(const resp::Value& children) {
-    for (auto& c : children.elems) {
-        auto* b = resp::field(c, "busy");
-        if (b && b->integer == 1) return true;
-    }
-    return false;
-}
-
-bool all_settled(const resp::Value& children) {
-    for (auto& c : children.elems) {
-        auto* s = resp::field(c, "settled");
-        if (!s || s->integer != 1) return false;
-    }
-    return true;
-}
-
-void age(resp::Value& children, std::int64_t by) {
-    for (auto& c : children.elems)
-        for (std::size_t i = 0; i + 1 < c.elems.size(); i += 2) {
-            if (c.elems[i].str == "uptime_ms" && c.elems[i + 1].type == Type::integer) c.elems[i + 1].integer += by;
-            if (c.elems[i].str == "children") age(c.elems[i + 1], by);
-        }
-}
-}  // namespace
-
-const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_view path) {
-    auto* children = children_of(snapshot);
-    return children ? find_in(*children, path) : nullptr;
-}
-
-bool snapshot_settled(const resp::Value& snapshot) {
-    auto* children = children_of(snapshot);
-    auto& top = snapshot.type == Type::array && !snapshot.elems.empty() ? snapshot.elems[0] : snapshot;
-    auto* state = resp::field(top, "state");
-    return children && state && state->str == "running" && all_settled(*children);
-}
-
-bool snapshot_busy(const resp::Value& snapshot) {
-    auto* children = children_of(snapshot);
-    return children && any_busy(*children);
-}
-
-resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms) {
-    auto* children = children_of(snapshot);
-    if (!children) {
-        resp::Value empty;
-        empty.type = Type::array;
-        return empty;
-    }
-    auto copy = *children;
-    age(copy, static_cast<std::int64_t>(age_ms));
-    return copy;
-}
-
 Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command)
     : fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), prepare_(uv::make_prepare(loop)),
       snapshot_(std::move(snapshot)), generation_(std::move(generation)), command_(std::move(command)),
@@ -200,7 +132,7 @@ void Uplink::on_prepare() {
     auto g = generation_();
     if (g == sent_) return;
     sent_ = g;
-    resp::append_value(pending_, snapshot_());
+    resp::append_value(pending_, to_resp(snapshot_()));
     flush();
 }
 

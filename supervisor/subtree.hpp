@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fd.hpp"
+#include "report.hpp"
 #include "resp.hpp"
 #include "uv.hpp"
 
@@ -25,8 +26,8 @@ namespace seq::sup {
 class SubtreeLink {
 public:
     SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot);
-    // The latest snapshot, if one came: [flags, [children...]].
-    const resp::Value* snapshot() const { return have_ ? &snapshot_ : nullptr; }
+    // The latest snapshot, if one came.
+    const TreeReport* snapshot() const { return snapshot_ ? &*snapshot_ : nullptr; }
     std::uint64_t received_ms() const { return received_ms_; }
     // Hands the nested supervisor a command for a child below it (a path
     // relative to it); nullopt once sent, else why not, as an error reply.
@@ -51,27 +52,16 @@ private:
     std::string in_;
     std::string out_;
     resp::ReplyParser parser_;
-    resp::Value snapshot_;
+    std::optional<TreeReport> snapshot_;
     std::function<void()> on_snapshot_;
-    bool have_ = false;
     std::uint64_t received_ms_ = 0;
 };
-
-// The child at `path` ("mailer", "deep/leaf") in a snapshot's children, or null.
-const resp::Value* find_in_snapshot(const resp::Value& snapshot, std::string_view path);
-// Whether every child in the snapshot, to any depth, is where it should be.
-bool snapshot_settled(const resp::Value& snapshot);
-// Whether a start or stop is under way anywhere in the snapshot.
-bool snapshot_busy(const resp::Value& snapshot);
-// The snapshot's children with each uptime_ms grown by `age_ms`: a snapshot
-// is as old as the last change below it.
-resp::Value aged_children(const resp::Value& snapshot, std::uint64_t age_ms);
 
 // The nested supervisor's end: sends a snapshot whenever `generation` moves,
 // and hands each command it reads to `command`.
 class Uplink {
 public:
-    using Snapshot = std::function<resp::Value()>;
+    using Snapshot = std::function<TreeReport()>;
     using Command = std::function<void(std::span<const std::string_view> args)>;
     using Generation = std::function<std::uint64_t()>;
     Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command);

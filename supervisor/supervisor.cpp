@@ -494,9 +494,8 @@ std::string Supervisor::state_at(std::string_view path) const {
     if (rest.empty()) return child_state_name(*c, loop_.now());
     // Below a supervisor that does not run, nothing runs.
     if (!c->active) return has_child(path) ? "stopped" : "";
-    auto* v = nested(path);
-    auto* state = v ? resp::field(*v, "state") : nullptr;
-    return state ? state->str : "";
+    auto* below = nested(path);
+    return below ? below->state : "";
 }
 
 Child* Supervisor::find(std::string_view name) const {
@@ -513,10 +512,10 @@ std::pair<Child*, std::string_view> Supervisor::route(std::string_view path) con
 }
 
 // A child below a nested supervisor, as its latest snapshot has it.
-const resp::Value* Supervisor::nested(std::string_view path) const {
+const ChildReport* Supervisor::nested(std::string_view path) const {
     auto [c, rest] = route(path);
     if (!c || rest.empty() || !c->subtree || !c->subtree->snapshot()) return nullptr;
-    return find_in_snapshot(*c->subtree->snapshot(), rest);
+    return find_child(c->subtree->snapshot()->children, rest);
 }
 
 bool Supervisor::has_child(std::string_view path) const {
@@ -531,16 +530,16 @@ bool Supervisor::child_settled(const Child& c) {
     auto state = state_of(c);
     if (c.wants_running() ? state != State::running : state != State::down) return false;
     if (c.spec.type != ChildType::supervisor || state != State::running) return true;
-    auto* snap = c.subtree ? c.subtree->snapshot() : nullptr;
-    return snap && snapshot_settled(*snap);
+    auto* below = c.subtree ? c.subtree->snapshot() : nullptr;
+    return below && sup::settled(*below);
 }
 
 bool Supervisor::child_busy(const Child& c) {
     auto state = state_of(c);
     if (state == State::starting || state == State::stopping || c.goal == Goal::restart) return true;
     if (c.spec.type != ChildType::supervisor || state != State::running) return false;
-    auto* snap = c.subtree ? c.subtree->snapshot() : nullptr;
-    return snap && snapshot_busy(*snap);
+    auto* below = c.subtree ? c.subtree->snapshot() : nullptr;
+    return below && sup::busy(*below);
 }
 
 bool Supervisor::settled() const {
@@ -556,19 +555,16 @@ std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {
     auto [c, rest] = route(path);
     if (!c) return out;
     out.push_back(c->spawns);
-    const resp::Value* snap = c->subtree ? c->subtree->snapshot() : nullptr;
-    const resp::Value* children = snap && snap->elems.size() == 2 ? &snap->elems[1] : nullptr;
+    auto* below = c->subtree ? c->subtree->snapshot() : nullptr;
+    const std::vector<ChildReport>* children = below ? &below->children : nullptr;
     // Down the nested snapshots, one supervisor's children at a time.
     while (!rest.empty() && children) {
         auto slash = rest.find('/');
-        const resp::Value* child = nullptr;
-        for (auto& k : children->elems)
-            if (auto* n = resp::field(k, "name"); n && n->str == rest.substr(0, slash)) child = &k;
+        auto* child = find_child(*children, rest.substr(0, slash));
         if (!child) break;
-        auto* n = resp::field(*child, "spawns");
-        out.push_back(n ? static_cast<std::uint64_t>(n->integer) : 0);
+        out.push_back(static_cast<std::uint64_t>(child->spawns));
         if (slash == std::string_view::npos) break;
-        children = resp::field(*child, "children");
+        children = &child->children;
         rest = rest.substr(slash + 1);
     }
     return out;
@@ -578,9 +574,8 @@ bool Supervisor::running_since(std::string_view path, const std::vector<std::uin
     auto now = starts(path);
     auto [c, rest] = route(path);
     bool running = rest.empty() ? c && state_of(*c) == State::running : [&] {
-        auto* v = nested(path);
-        auto* state = v ? resp::field(*v, "state") : nullptr;
-        return state && state->str == "running";
+        auto* below = nested(path);
+        return below && below->state == "running";
     }();
     // Started again since: a later start somewhere along the path.
     return running && now.size() == since.size() && now >= since;

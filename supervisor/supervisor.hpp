@@ -83,7 +83,7 @@ public:
     // The state of the tree as a RESP reply (see README: seqctl status), and
     // as a value (what a nested supervisor sends its parent).
     void status(std::string& out);
-    resp::Value snapshot();
+    TreeReport snapshot();
     // Moves whenever anything in the subtree may have changed.
     std::uint64_t generation() const { return generation_; }
     // Called once, the first time every child runs (a nested supervisor's readiness).
@@ -124,7 +124,7 @@ private:
     Child* find(std::string_view name) const;
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;
-    const resp::Value* nested(std::string_view path) const;
+    const ChildReport* nested(std::string_view path) const;
     // One child, and for a nested supervisor the subtree its latest snapshot
     // shows: where it should be (running, or down for good), and whether a
     // start or stop is under way. What settled(), in_transition() and the

@@ -1,0 +1,62 @@
+// The state of a supervisor's tree as a value, typed: what STATUS answers,
+// and the snapshot a nested supervisor sends its parent. It is RESP only at
+// the edges, the control socket and the channel between supervisors
+// (to_resp, from_resp); everything between reads the fields.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resp.hpp"
+
+namespace seq::sup {
+
+struct ChildReport {
+    std::string name;
+    std::string type;  // "worker" or "supervisor"
+    std::optional<std::int64_t> pid;
+    std::string state;  // running, starting, stopping, waiting, down, stopped
+    std::int64_t restarts = 0;
+    std::int64_t spawns = 0;
+    std::optional<std::string> last_start;  // what caused the latest start after the first
+    std::optional<std::string> stopped_by;  // held down: "request" or "autostart"
+    std::optional<std::string> last_exit;
+    std::optional<std::int64_t> uptime_ms;
+    std::optional<std::int64_t> restart_in_ms;  // backing off
+    bool standby_kept = false;                  // its spec keeps a standby
+    std::optional<std::int64_t> standby;        // that standby's pid, once idle
+    // A supervisor's own flags and its subtree.
+    std::string strategy;
+    std::int64_t max_restarts = 0, max_seconds = 0, restarts_in_window = 0;
+    std::vector<ChildReport> children;
+    bool settled = false;  // where it should be (running, or down for good), its subtree too
+    bool busy = false;     // a start or stop under way, in its subtree too
+};
+
+struct TreeReport {
+    std::string strategy;
+    std::int64_t max_restarts = 0, max_seconds = 0, restarts_in_window = 0;
+    std::int64_t pid = 0;
+    std::string state;  // running or stopping
+    std::vector<ChildReport> children;
+};
+
+// [flags, [child...]], each a flat key/value array (README: seqctl status).
+resp::Value to_resp(const TreeReport& r);
+// nullopt if `v` is not such a value.
+std::optional<TreeReport> from_resp(const resp::Value& v);
+
+// The child at `path` ("mailer", "deep/leaf") among `children`, or null.
+const ChildReport* find_child(const std::vector<ChildReport>& children, std::string_view path);
+// Whether the whole tree is where it should be, and whether anything in it
+// is starting or stopping.
+bool settled(const TreeReport& r);
+bool busy(const TreeReport& r);
+// Every uptime_ms below grown by `ms`: a snapshot is as old as the last
+// change it reports.
+void age(std::vector<ChildReport>& children, std::int64_t ms);
+
+}  // namespace seq::sup
