@@ -38,6 +38,7 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     }
     sigchld_->data = this;
     sweep_->data = this;
+    touch_all();
 }
 
 Supervisor::~Supervisor() {
@@ -134,25 +135,43 @@ void Supervisor::start() {
 // only when every child before it is ready.
 void Supervisor::step() {
     ++generation_;
-    converge();
+    // A step asked for from inside converge (a start that failed, giving
+    // up) runs once this one is done, not in the middle of its look.
+    if (converging_) {
+        again_ = true;
+        return;
+    }
+    converging_ = true;
+    do {
+        again_ = false;
+        converge();
+    } while (again_);
+    converging_ = false;
     if (first_settled_ && settled()) std::exchange(first_settled_, nullptr)();
 }
 
 void Supervisor::converge() {
     using lifecycle::Phase;
     if (finished_) return;
+    // Only the children touched since they were last quiet are looked at:
+    // a death, a timer or a request costs its own child's work, never a
+    // look at every child of a large tree. Their order is the start order.
+    std::erase_if(pending_, [&](Child* c) { return !needs_work(*c); });
     // Children gone from the spec are forgotten once they are down, and their
     // standby too: its death is still to be reaped as ours.
-    if (std::erase_if(children_, [](auto& c) { return c->goal == Goal::removed && !c->active && !c->standby; }))
+    if (std::erase_if(pending_, [](Child* c) { return c->goal == Goal::removed && !c->active && !c->standby; })) {
+        std::erase_if(children_, [](auto& c) { return c->goal == Goal::removed && !c->active && !c->standby; });
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
+    }
+    const std::vector<Child*> work(pending_.begin(), pending_.end());
     // A standby goes with its child: when the child is no longer wanted, or
     // the tree stops. It holds nothing, so nothing waits for it but the end.
-    for (auto& c : children_)
+    for (auto* c : work)
         if (!c->wants_running() || shutting_down_)
             stop_standby(*c, shutting_down_ ? nullptr : "its child is not to run");
-    for (auto& c : children_)
+    for (auto* c : work)
         if (c->active && c->active->phase == Phase::stopping) return;
-    for (auto it = children_.rbegin(); it != children_.rend(); ++it) {
+    for (auto it = work.rbegin(); it != work.rend(); ++it) {
         auto& c = **it;
         if ((c.goal == Goal::restart || !c.wants_running()) && c.active) {
             apply(*c.active, lifecycle::Event::stop);
@@ -160,7 +179,7 @@ void Supervisor::converge() {
         }
     }
     if (shutting_down_) {
-        for (auto& c : children_)
+        for (auto* c : work)
             if (c->standby) return;  // its death steps again
         finished_ = true;
         ++generation_;
@@ -169,7 +188,7 @@ void Supervisor::converge() {
         loop_.stop();
         return;
     }
-    for (auto& c : children_) {
+    for (auto* c : work) {
         if (state_of(*c) == State::starting) return;
         if (c->active || !c->wants_running()) continue;
         if (c->not_before_ms > loop_.now()) {
@@ -193,15 +212,41 @@ void Supervisor::converge() {
         try {
             spawn(*c);
         } catch (const std::exception& e) {
-            return start_failed(*c, std::string("cannot start: ") + e.what());
+            start_failed(*c, std::string("cannot start: ") + e.what());
+            return;
         }
         if (state_of(*c) != State::running) return;
     }
     // Every child that should run runs: now, in the background, the standbys.
-    for (auto& c : children_)
+    for (auto* c : work)
         if (c->spec.standby && !c->standby_refused && !c->standby && c->goal == Goal::run &&
-            state_of(*c) == State::running && loop_.now() >= c->standby_not_before_ms)
-            spawn_standby(*c);
+            state_of(*c) == State::running) {
+            if (loop_.now() >= c->standby_not_before_ms) spawn_standby(*c);
+        }
+}
+
+bool Supervisor::needs_work(const Child& c) const {
+    using lifecycle::Phase;
+    if (c.standby && (!c.wants_running() || shutting_down_)) return true;  // to stop, or its end awaited
+    if (c.active) {
+        auto p = c.active->phase;
+        if (p != Phase::running && p != Phase::hung) return true;  // starting or stopping: the others wait
+        if (c.goal != Goal::run) return true;                        // to stop
+    } else if (c.wants_running() || c.goal == Goal::removed) {
+        return true;  // to start (or to wait first), or to forget
+    }
+    // A standby to start behind it, now or once its wait is over.
+    return c.spec.standby && !c.standby_refused && !c.standby && c.goal == Goal::run && c.active &&
+           c.active->phase == Phase::running;
+}
+
+void Supervisor::want(Child& c, Goal g) {
+    c.goal = g;
+    touch(c);
+}
+
+void Supervisor::touch_all() {
+    for (auto& c : children_) pending_.insert(c.get());
 }
 
 // Processes we adopted whose group has no running child of ours: left by a
@@ -284,6 +329,7 @@ void Supervisor::on_death(Child& c, int status) {
     uv_update_time(loop_.get());
     auto now = loop_.now();
     auto ended = retire(std::move(c.active), status);
+    touch(c);
     auto ran = seconds(ended.uptime_ms);
     auto how = ended.how;
     auto pid = ended.pid;
@@ -296,7 +342,7 @@ void Supervisor::on_death(Child& c, int status) {
         if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
     }, 20, 0);
     c.last_exit = how;
-    if (c.goal == Goal::restart) c.goal = Goal::run;
+    if (c.goal == Goal::restart) want(c, Goal::run);
     const char* name = c.path.c_str();
     if (asked || shutting_down_) {
         log("%s (pid %d) stopped: %s after %s", name, pid, how.c_str(), ran.c_str());
@@ -307,7 +353,7 @@ void Supervisor::on_death(Child& c, int status) {
     if (death == lifecycle::Death::hung) how += ", after a watchdog timeout";
     bool normal = is_normal_exit(status) && death == lifecycle::Death::crash;
     if (!c.wants_running() || !wants_restart(c.spec.restart, normal)) {
-        if (c.goal == Goal::run) c.goal = Goal::down;
+        if (c.goal == Goal::run) want(c, Goal::down);
         log("%s (pid %d) %s after %s; %s child: not restarted", name, pid, how.c_str(), ran.c_str(),
             std::string(to_string(c.spec.restart)).c_str());
         if (c.spec.significant) significant_ended(c, status);
@@ -319,7 +365,7 @@ void Supervisor::on_death(Child& c, int status) {
     auto delay = c.backoff.next(c.spec.backoff, ended.uptime_ms);
     // Only what runs can be stopped: a child that is down is only started.
     for (auto i : plan.stop)
-        if (auto& s = *children_[i]; s.active && s.goal == Goal::run) s.goal = Goal::restart;
+        if (auto& s = *children_[i]; s.active && s.goal == Goal::run) want(s, Goal::restart);
     std::string restarting;
     for (auto i : plan.start) {
         auto& r = *children_[i];
@@ -328,10 +374,10 @@ void Supervisor::on_death(Child& c, int status) {
         // request stays stopped.
         if (r.goal == Goal::removed || r.goal == Goal::held) continue;
         if (&r != &c && r.spec.restart == RestartType::temporary) {
-            r.goal = Goal::down;
+            want(r, Goal::down);
             continue;
         }
-        if (r.goal != Goal::restart) r.goal = Goal::run;
+        if (r.goal != Goal::restart) want(r, Goal::run);
         r.not_before_ms = now + delay;
         r.next_cause = Cause::strategy;
         restarting += (restarting.empty() ? "" : ", ") + r.spec.name;
@@ -350,7 +396,7 @@ void Supervisor::give_up(const std::string& what) {
     gave_up_ = true;
     begin_shutdown();
     for (auto& other : children_)
-        if (other->wants_running()) other->goal = Goal::down;
+        if (other->wants_running()) want(*other, Goal::down);
     step();
 }
 
@@ -389,7 +435,7 @@ void Supervisor::shutdown(const std::string& why) {
     begin_shutdown();
     log("%s; stopping children in reverse order", why.c_str());
     for (auto& c : children_)
-        if (c->wants_running()) c->goal = Goal::down;
+        if (c->wants_running()) want(*c, Goal::down);
     step();
 }
 
@@ -422,7 +468,7 @@ std::optional<std::string> Supervisor::restart(std::string_view path) {
         "restarted", path,
         [&](Child& c) -> std::optional<std::string> {
             log("%s: restart requested", c.path.c_str());
-            c.goal = c.active ? Goal::restart : Goal::run;
+            want(c, c.active ? Goal::restart : Goal::run);
             c.next_cause = Cause::request;
             c.not_before_ms = 0;  // asked for: at once
             step();
@@ -441,7 +487,7 @@ std::optional<std::string> Supervisor::stop_child(std::string_view path) {
         "stopped", path,
         [&](Child& c) -> std::optional<std::string> {
             if (c.goal != Goal::held) log("%s: stop requested", c.path.c_str());
-            c.goal = Goal::held;
+            want(c, Goal::held);
             step();
             return std::nullopt;
         },
@@ -459,7 +505,7 @@ std::optional<std::string> Supervisor::start_child(std::string_view path) {
         [&](Child& c) -> std::optional<std::string> {
             if (c.wants_running()) return std::nullopt;  // running, or on its way
             log("%s: start requested", c.path.c_str());
-            c.goal = Goal::run;
+            want(c, Goal::run);
             c.next_cause = Cause::request;
             c.not_before_ms = 0;
             step();

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <unordered_map>
 #include <memory>
 #include <optional>
@@ -143,6 +144,13 @@ private:
 
     void step();
     void converge();
+    // Whether converge() has anything to do for `c`: a start, a stop, a
+    // standby, a wait, or others waiting on it. The children that may are
+    // in pending_, touched whenever their goal, process or phase changes.
+    bool needs_work(const Child& c) const;
+    void want(Child& c, Goal g);
+    void touch(Child& c) { pending_.insert(&c); }
+    void touch_all();
     void spawn(Child& c);
     // An instance's life (supervisor_instance.cpp): every event goes through
     // apply(), which asks lifecycle::decide and carries out the action;
@@ -191,6 +199,11 @@ private:
     // Every live process of ours, active or standby: a death, or a
     // notification, finds its instance without a look at every child.
     std::unordered_map<pid_t, Instance*> by_pid_;
+    struct ByIndex {
+        bool operator()(const Child* a, const Child* b) const { return a->index < b->index; }
+    };
+    std::set<Child*, ByIndex> pending_;  // may need converge's work (in start order)
+    bool converging_ = false, again_ = false;
     Intensity intensity_;
     uv::Signal sigchld_;
     uv::Timer sweep_;

@@ -47,12 +47,14 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->watchdog->data = i.get();
     by_pid_[i->pid] = i.get();
     ++generation_;
+    touch(c);
     return i;
 }
 
 void Supervisor::enter(Instance& i, Phase p) {
     i.phase = p;
     ++generation_;
+    touch(*i.child);
     // Its notify fd is read only while it starts; an idle standby keeps the
     // fd, on which its ready newline comes once it is activated.
     if (p != Phase::starting && i.notify_poll) uv_poll_stop(i.notify_poll.get());
@@ -164,7 +166,7 @@ void Supervisor::take_over(Instance& standby) {
     i.started_ms = loop_.now();
     ++c.spawns;
     c.last_cause = std::exchange(c.next_cause, Cause::strategy);
-    if (c.goal == Goal::restart) c.goal = Goal::run;
+    if (c.goal == Goal::restart) want(c, Goal::run);
     enter(i, Phase::starting);
 }
 

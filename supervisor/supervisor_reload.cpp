@@ -15,6 +15,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
     // change for all of them.
     const bool stash_changed = env.stash != env_.stash;
     env_ = std::move(env);
+    // Indices change below: what pending_ holds, ordered by them, is made anew after.
+    pending_.clear();
     std::vector<std::unique_ptr<Child>> next;
     std::string added, changed, same, removed;
     auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
@@ -81,7 +83,9 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             next.push_back(std::move(c));
         }
     children_ = std::move(next);
+    pending_.clear();  // what was touched above was ordered by the old indices
     for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
+    touch_all();
     auto said = "added: " + (added.empty() ? "-" : added) + "; removed: " + (removed.empty() ? "-" : removed) +
                 "; changed: " + (changed.empty() ? "-" : changed) + "; unchanged: " + (same.empty() ? "-" : same);
     log("reloaded: %s", said.c_str());

@@ -31,7 +31,10 @@ constexpr std::uint64_t standby_after_activation_ms = 20;
 void Supervisor::defer_standby(Child& c, std::uint64_t ms) {
     c.standby_not_before_ms = loop_.now() + ms;
     uv_timer_start(c.standby_wait.get(), [](uv_timer_t* t) {
-        if (auto* child = uv::owner<Child>(t)) child->owner->step();
+        if (auto* child = uv::owner<Child>(t)) {
+            child->owner->touch(*child);
+            child->owner->step();
+        }
     }, ms, 0);
 }
 
@@ -68,6 +71,7 @@ void Supervisor::activate_standby(Child& c) {
 
 void Supervisor::on_standby_death(Child& c, int status) {
     auto ended = retire(std::move(c.standby), status);
+    touch(c);
     if (ended.phase == lifecycle::Phase::stopping) {
         log("%s: standby (pid %d) stopped: %s", c.path.c_str(), ended.pid, ended.how.c_str());
     } else {

@@ -39,7 +39,10 @@ void Supervisor::start_failed(Child& c, const std::string& why) {
 void Supervisor::wait_until_due(Child& c) {
     auto now = loop_.now();
     uv_timer_start(c.wait.get(), [](uv_timer_t* t) {
-        if (auto* child = uv::owner<Child>(t)) child->owner->step();
+        if (auto* child = uv::owner<Child>(t)) {
+            child->owner->touch(*child);
+            child->owner->step();
+        }
     }, c.not_before_ms > now ? c.not_before_ms - now : 0, 0);
 }
 
@@ -150,7 +153,7 @@ void Supervisor::spawn(Child& c) {
     c.active = make_instance(c, lifecycle::Role::active, args, std::move(spawned), std::move(ours));
     ++c.spawns;
     c.last_cause = std::exchange(c.next_cause, Cause::strategy);
-    if (c.goal == Goal::restart) c.goal = Goal::run;
+    if (c.goal == Goal::restart) want(c, Goal::run);
     if (notify) return enter(*c.active, lifecycle::Phase::starting);
     enter(*c.active, lifecycle::Phase::running);
     log("%s started (pid %d)", c.path.c_str(), c.active->pid);
