@@ -11,7 +11,8 @@
 
 namespace seq {
 
-Client::Client(std::string path, Duration timeout) : path_(std::move(path)), timeout_(timeout) {
+Client::Client(std::string path, Duration timeout, resp::Limits limits)
+    : path_(std::move(path)), timeout_(timeout), parser_(limits) {
     try {
         fd_ = connect_unix(path_, true);
     } catch (const std::exception& e) {

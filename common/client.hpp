@@ -27,7 +27,8 @@ struct IoError : std::runtime_error {
 class Client {
 public:
     using Duration = std::chrono::milliseconds;
-    explicit Client(std::string path, Duration timeout = std::chrono::seconds(5));
+    // `limits`: on the replies it reads.
+    explicit Client(std::string path, Duration timeout = std::chrono::seconds(5), resp::Limits limits = {});
 
     resp::Value call(std::span<const std::string_view> args);
     resp::Value call(std::initializer_list<std::string_view> args) {

@@ -22,6 +22,16 @@ struct Limits {
     std::size_t max_depth = 8;               // nesting of arrays in replies
 };
 
+// For a tree's state (a supervisor's STATUS, and the snapshots between
+// supervisors): an array per child, at any depth a tree file nests, for
+// trees of many thousands of children.
+inline Limits tree_state_limits() {
+    Limits l;
+    l.max_args = 1 << 20;
+    l.max_depth = 256;
+    return l;
+}
+
 enum class Status { ok, incomplete, error };
 
 // Parses a strictly formed signed 64-bit decimal ("-12", "0"; no "+", no spaces).

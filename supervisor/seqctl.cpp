@@ -282,7 +282,9 @@ int main(int argc, char** argv) {
     if (*signal) request = {"SIGNAL", signal_path, signal_name};
 
     try {
-        seq::Client client(socket, std::chrono::milliseconds(timeout_ms));
+        // STATUS of a large tree is one array per child.
+        seq::Client client(socket, std::chrono::milliseconds(timeout_ms),
+                           *status ? seq::resp::tree_state_limits() : seq::resp::Limits{});
         std::vector<std::string_view> args(request.begin(), request.end());
         auto reply = client.call(args);
         if (reply.is_error()) {

@@ -26,7 +26,7 @@ resp::Limits big_requests() {
 
 SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot)
     : loop_(loop), fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), path_(std::move(path)),
-      on_snapshot_(std::move(on_snapshot)) {
+      parser_(resp::tree_state_limits()), on_snapshot_(std::move(on_snapshot)) {
     poll_->data = this;
     uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int events) {
         if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(events);
@@ -59,7 +59,7 @@ void SubtreeLink::on_readable() {
             return;
         }
         used += parser_.consumed();
-        parser_ = resp::ReplyParser();
+        parser_ = resp::ReplyParser(resp::tree_state_limits());
         auto report = from_resp(v);
         if (!report) {
             log("%s: a snapshot from the nested supervisor that is not a tree's state; ignoring it from now on",

@@ -226,3 +226,20 @@ TEST_CASE("RESTARTS counts every start after the first, and status says what cau
     CHECK(t.child("a").last_start == "reload");
     CHECK(seqctl(t, "status --json").out.find("\"last_start\": \"reload\"") != std::string::npos);
 }
+
+TEST_CASE("a tree of more than 1024 children below a nested supervisor: its snapshot reaches the top, and seqctl status lists them") {
+    TempDir dir;
+    // Its start_timeout: a thousand forks take seconds on a small machine.
+    std::string tree = "[[child]]\nname = \"pool\"\ntype = \"supervisor\"\nstart_timeout = 100000\n";
+    for (int i = 0; i < 1100; ++i)
+        tree += "  [[child.child]]\n  name = \"c" + std::to_string(i) + "\"\n  command = [\"sleep\", \"1000\"]\n";
+    TreeSup t(dir, tree, false);
+    INFO("supervisor log tail:\n", t.proc->log().substr(t.proc->log().size() > 2000 ? t.proc->log().size() - 2000 : 0));
+    CHECK(eventually([&] { return state_of(t, "pool/c1099") == "running"; }, 60000ms));
+    auto r = seqctl(t, "status");
+    CHECK(r.code == 0);
+    CHECK(r.out.find("  c1099 ") != std::string::npos);
+    CHECK(t.proc->log().find("garbled") == std::string::npos);
+    CHECK(seqctl(t, "stop pool/c7").code == 0);
+    CHECK(t.child("pool/c7").stopped_by == "request");
+}

@@ -112,7 +112,8 @@ std::string slurp(const std::string& path) {
 }
 
 seq::resp::Value call(const std::string& socket, std::initializer_list<std::string_view> args, Ms timeout) {
-    seq::Client c(socket, timeout);
+    // Replies as large as a big tree's STATUS.
+    seq::Client c(socket, timeout, seq::resp::tree_state_limits());
     return c.call(args);
 }
 
