@@ -18,15 +18,16 @@
  *   bench-probe restart SOCKET PID    kill -9 PID, then wait for the next
  *                                     "hello" on SOCKET; prints the us and the
  *                                     pid that connected
- *   bench-probe spawn N PROGRAM ARGS  fork+exec N of PROGRAM ARGS, none waited
- *                                     for before the next, until every exec
- *                                     has succeeded; prints the us, kills them
+ *   bench-probe spawn N PROGRAM ARGS  posix_spawn N of PROGRAM ARGS, each
+ *                                     exec'd before the next starts; prints
+ *                                     the us, then kills them
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+extern char** environ;
 
 static double now_us(void) {
     struct timespec t;
@@ -241,29 +244,18 @@ static int restart(const char* path, pid_t victim) {
 }
 
 static int spawn(int n, char** argv) {
-    /* A close-on-exec pipe per child closes when its exec succeeds, which is
-     * when a supervisor counts a child as running. */
-    int* ends = calloc(n, sizeof *ends);
+    /* glibc's posix_spawn: a child that shares our memory until its exec,
+     * and returns once the exec went through (or says why not): the fastest
+     * way a C program starts a process, and the way a supervisor counts a
+     * child as running. */
     pid_t* pids = calloc(n, sizeof *pids);
-    int p[2];
     double t0 = now_us();
     for (int i = 0; i < n; ++i) {
-        if (pipe2(p, O_CLOEXEC) < 0 || (pids[i] = fork()) < 0) {
-            perror("bench-probe spawn");
+        int err = posix_spawn(&pids[i], argv[0], NULL, NULL, argv, environ);
+        if (err != 0) {
+            fprintf(stderr, "bench-probe spawn: %s: %s\n", argv[0], strerror(err));
             return 1;
         }
-        if (pids[i] == 0) {
-            execv(argv[0], argv);
-            _exit(127);
-        }
-        close(p[1]);
-        ends[i] = p[0];
-    }
-    char b;
-    for (int i = 0; i < n; ++i) {
-        while (read(ends[i], &b, 1) < 0 && errno == EINTR) {
-        }
-        close(ends[i]);
     }
     double t1 = now_us();
     for (int i = 0; i < n; ++i) kill(pids[i], SIGKILL);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,9 +51,119 @@ std::pair<Fd, Fd> cloexec_pipe() {
 
 }  // namespace
 
+namespace {
+
+// Everything the child needs, made before it exists: between its start and
+// its exec it may only make async-signal-safe calls, so it must not
+// allocate, and under CLONE_VM it runs in our memory while we wait.
+struct ChildPlan {
+    const char* program;
+    char* const* argv;
+    char* const* envp;
+    int* sources;  // fds to lay down at 3, 4, ...: moved in place by the child
+    std::size_t source_count;
+    int devnull;
+    int output_fd;
+    const char* cwd;
+    pid_t parent;
+    bool set_nofile;
+    rlimit nofile;
+    int report;  // the exec-status pipe's write end
+    char* listen_pid;
+    char* watchdog_pid;
+};
+
+[[noreturn]] void run_child(ChildPlan& p) {
+    // Its report goes above every fd laid down below, where no dup2 reaches
+    // it; the exec closes it, which is how the parent learns it succeeded.
+    const int report_at = 3 + static_cast<int>(p.source_count);
+    int report = fcntl(p.report, F_DUPFD_CLOEXEC, report_at);
+    auto fail = [&](Step step) {
+        Report r{step, errno};
+        [[maybe_unused]] auto n = ::write(report, &r, sizeof r);
+        _exit(127);
+    };
+    // Die with the supervisor. The parent may already be gone by now, in
+    // which case the death signal was never armed: check after arming.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(Step::setup);
+    if (getppid() != p.parent) _exit(127);
+    // Its own process group: a ^C at the terminal reaches the supervisor
+    // alone, which then stops the children in order; and stopping the child
+    // signals the group, its own children included.
+    setpgid(0, 0);
+    // Ignored signals would stay ignored across exec, and the mask too;
+    // whatever arrived meanwhile is delivered, with its default action, here.
+    // (Its dispositions are its own copy: CLONE_SIGHAND is not shared.)
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+
+    // Standard streams first: every source below is at 3 or above.
+    if (p.devnull >= 0) dup2(p.devnull, 0);
+    if (p.output_fd >= 0) {
+        dup2(p.output_fd, 1);
+        dup2(p.output_fd, 2);
+    }
+    // Move the sources out of the way first, so that no dup2 overwrites a
+    // source not yet moved, then lay them down at 3, 4, ...
+    // Parked at or above the last target, the lowest free fds there, so no
+    // parked fd is a target and no fixed number can exceed RLIMIT_NOFILE.
+    for (std::size_t i = 0; i < p.source_count; ++i) {
+        int moved = fcntl(p.sources[i], F_DUPFD_CLOEXEC, report_at);
+        if (moved < 0) fail(Step::setup);
+        p.sources[i] = moved;
+    }
+    for (std::size_t i = 0; i < p.source_count; ++i)
+        if (dup2(p.sources[i], 3 + static_cast<int>(i)) < 0) fail(Step::setup);
+    // The report moves down to the first fd past the sources (the parked
+    // copies there are no longer needed), and everything above it goes.
+    if (report != report_at) {
+        if (dup3(report, report_at, O_CLOEXEC) < 0) fail(Step::setup);
+        report = report_at;
+    }
+    close_range(static_cast<unsigned>(report_at) + 1, ~0U, 0);
+    if (p.set_nofile && setrlimit(RLIMIT_NOFILE, &p.nofile) < 0) fail(Step::fd_limit);
+    if (p.cwd && chdir(p.cwd) < 0) fail(Step::cwd);
+    if (p.listen_pid) format_uint(p.listen_pid + 11, static_cast<unsigned long>(getpid()));
+    if (p.watchdog_pid) format_uint(p.watchdog_pid + 13, static_cast<unsigned long>(getpid()));
+    execve(p.program, p.argv, p.envp);
+    fail(Step::exec);
+    _exit(127);
+}
+
+// A new process that shares our memory and runs `run_child` on a stack of
+// its own while we are suspended until its exec (or its exit): what glibc's
+// posix_spawn does. A fork would copy our page tables first, which takes
+// longer the more children we hold: with thousands, several times longer.
+// Under AddressSanitizer the child's instrumented code on a foreign stack
+// is not to be trusted, so there it is a fork.
+#if defined(__SANITIZE_ADDRESS__)
+#define SEQ_SPAWN_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SEQ_SPAWN_FORK 1
+#endif
+#endif
+
+pid_t start_child(ChildPlan& plan) {
+#ifdef SEQ_SPAWN_FORK
+    pid_t pid = fork();
+    if (pid == 0) run_child(plan);
+    return pid;
+#else
+    constexpr std::size_t stack_size = 64 << 10;
+    std::vector<unsigned char> stack(stack_size);
+    auto* top = stack.data() + stack_size;  // it grows down; clone aligns it
+    return clone([](void* arg) -> int { run_child(*static_cast<ChildPlan*>(arg)); }, top,
+                 CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+#endif
+}
+
+}  // namespace
+
 Spawned spawn(const SpawnArgs& a) {
-    // Everything the child needs is built here, before fork: the child may
-    // only make async-signal-safe calls, so it must not allocate.
+    // Everything the child needs is built here, before it starts.
     auto overridden = [&](const char* e) {
         std::string_view var(e);
         if (is_supervisor_variable(var.substr(0, var.find('=')))) return true;
@@ -81,18 +192,27 @@ Spawned spawn(const SpawnArgs& a) {
     std::vector<char*> argv;
     for (auto& s : argv_store) argv.push_back(s.data());
     argv.push_back(nullptr);
-    const char* program = a.program.empty() ? argv[0] : a.program.c_str();
     std::vector<int> sources;
     for (const auto& lf : a.listen_fds) sources.push_back(lf.second);
     sources.insert(sources.end(), a.extra_fds.begin(), a.extra_fds.end());
     Fd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
-    const char* cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
-    const pid_t parent = getpid();
-    rlimit nofile{};
-    const bool set_nofile = a.nofile && getrlimit(RLIMIT_NOFILE, &nofile) == 0;
-    if (set_nofile) nofile.rlim_cur = std::min(*a.nofile, nofile.rlim_max);
     auto [status_read, status_write] = cloexec_pipe();
     fcntl(status_read.get(), F_SETFL, O_NONBLOCK);
+    ChildPlan plan{};
+    plan.program = a.program.empty() ? argv[0] : a.program.c_str();
+    plan.argv = argv.data();
+    plan.envp = envp.data();
+    plan.sources = sources.data();
+    plan.source_count = sources.size();
+    plan.devnull = devnull.get();
+    plan.output_fd = a.output_fd;
+    plan.cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
+    plan.parent = getpid();
+    plan.set_nofile = a.nofile && getrlimit(RLIMIT_NOFILE, &plan.nofile) == 0;
+    if (plan.set_nofile) plan.nofile.rlim_cur = std::min(*a.nofile, plan.nofile.rlim_max);
+    plan.report = status_write.get();
+    plan.listen_pid = a.listen_fds.empty() ? nullptr : listen_pid;
+    plan.watchdog_pid = a.watchdog_pid ? watchdog_pid : nullptr;
 
     // Until the child has reset every disposition, a signal sent to it would
     // run the supervisor's handler there; libuv's writes to a pipe the child
@@ -101,74 +221,15 @@ Spawned spawn(const SpawnArgs& a) {
     sigset_t all, before;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &before);
-    pid_t pid = fork();
-    if (pid != 0) {
-        int fork_errno = errno;
-        // Its group exists as soon as fork returns, so that a signal to the
-        // group at once cannot miss (the child does the same: whichever runs
-        // first wins, and the other's call changes nothing).
-        if (pid > 0) setpgid(pid, pid);
-        pthread_sigmask(SIG_SETMASK, &before, nullptr);
-        if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(fork_errno));
-        return {pid, std::move(status_read)};
-    }
-
-    // --- the child ---
-    // Its report goes above every fd laid down below, where no dup2 reaches
-    // it; the exec closes it, which is how the parent learns it succeeded.
-    const int report_at = 3 + static_cast<int>(sources.size());
-    int report = fcntl(status_write.get(), F_DUPFD_CLOEXEC, report_at);
-    auto fail = [&](Step step) {
-        Report r{step, errno};
-        [[maybe_unused]] auto n = ::write(report, &r, sizeof r);
-        _exit(127);
-    };
-    // Die with the supervisor. The parent may already be gone by now, in
-    // which case the death signal was never armed: check after arming.
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(Step::setup);
-    if (getppid() != parent) _exit(127);
-    // Its own process group: a ^C at the terminal reaches the supervisor
-    // alone, which then stops the children in order; and stopping the child
-    // signals the group, its own children included.
-    setpgid(0, 0);
-    // Ignored signals would stay ignored across exec, and the mask too;
-    // whatever arrived meanwhile is delivered, with its default action, here.
-    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-
-    // Standard streams first: every source below is at 3 or above.
-    if (devnull) dup2(devnull.get(), 0);
-    if (a.output_fd >= 0) {
-        dup2(a.output_fd, 1);
-        dup2(a.output_fd, 2);
-    }
-    // Move the sources out of the way first, so that no dup2 overwrites a
-    // source not yet moved, then lay them down at 3, 4, ...
-    // Parked at or above the last target, the lowest free fds there, so no
-    // parked fd is a target and no fixed number can exceed RLIMIT_NOFILE.
-    for (std::size_t i = 0; i < sources.size(); ++i) {
-        int moved = fcntl(sources[i], F_DUPFD_CLOEXEC, report_at);
-        if (moved < 0) fail(Step::setup);
-        sources[i] = moved;
-    }
-    for (std::size_t i = 0; i < sources.size(); ++i)
-        if (dup2(sources[i], 3 + static_cast<int>(i)) < 0) fail(Step::setup);
-    // The report moves down to the first fd past the sources (the parked
-    // copies there are no longer needed), and everything above it goes.
-    if (report != report_at) {
-        if (dup3(report, report_at, O_CLOEXEC) < 0) fail(Step::setup);
-        report = report_at;
-    }
-    close_range(static_cast<unsigned>(report_at) + 1, ~0U, 0);
-    if (set_nofile && setrlimit(RLIMIT_NOFILE, &nofile) < 0) fail(Step::fd_limit);
-    if (cwd && chdir(cwd) < 0) fail(Step::cwd);
-    if (!a.listen_fds.empty()) format_uint(listen_pid + 11, static_cast<unsigned long>(getpid()));
-    if (a.watchdog_pid) format_uint(watchdog_pid + 13, static_cast<unsigned long>(getpid()));
-    execve(program, argv.data(), envp.data());
-    fail(Step::exec);
-    _exit(127);
+    pid_t pid = start_child(plan);
+    int start_errno = errno;
+    // Its group exists as soon as we go on, so that a signal to the group at
+    // once cannot miss (the child does the same: whichever runs first wins,
+    // and the other's call changes nothing).
+    if (pid > 0) setpgid(pid, pid);
+    pthread_sigmask(SIG_SETMASK, &before, nullptr);
+    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(start_errno));
+    return {pid, std::move(status_read)};
 }
 
 std::optional<std::string> read_exec_failure(int fd, const std::string& program, const std::string& cwd) {
