@@ -33,6 +33,8 @@ struct Instance {
     Fd activate;                   // a standby's $SEQ_STANDBY_FD, our end: closed, it stops
     std::unique_ptr<ChildOutput> output;
     std::optional<ExecWatch> exec;
+    Fd pidfd;            // readable once it has died
+    uv::Poll pid_poll;
     uv::Timer timer;     // starting: its start timeout; stopping, hung: the grace before SIGKILL
     uv::Timer watchdog;  // running: when the next WATCHDOG=1 is due
 };

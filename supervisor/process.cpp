@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -71,9 +73,15 @@ struct ChildPlan {
     int report;  // the exec-status pipe's write end
     char* listen_pid;
     char* watchdog_pid;
+    int unshare_below;  // > 0: it shares our fd table, and first copies only the fds below this
 };
 
 [[noreturn]] void run_child(ChildPlan& p) {
+    // A table of its own, made of our fds below the slots' end alone: what
+    // it inherits lies there (SpawnSlots), and no other child's fds are
+    // copied into it only to be closed. Our table is not touched.
+    if (p.unshare_below > 0 && close_range(static_cast<unsigned>(p.unshare_below), ~0U, CLOSE_RANGE_UNSHARE) < 0)
+        _exit(127);
     // Its report goes above every fd laid down below, where no dup2 reaches
     // it; the exec closes it, which is how the parent learns it succeeded.
     const int report_at = 3 + static_cast<int>(p.source_count);
@@ -148,6 +156,7 @@ struct ChildPlan {
 
 pid_t start_child(ChildPlan& plan) {
 #ifdef SEQ_SPAWN_FORK
+    plan.unshare_below = 0;  // a fork copies the whole table; the slots still hold what it needs
     pid_t pid = fork();
     if (pid == 0) run_child(plan);
     return pid;
@@ -156,13 +165,27 @@ pid_t start_child(ChildPlan& plan) {
     std::vector<unsigned char> stack(stack_size);
     auto* top = stack.data() + stack_size;  // it grows down; clone aligns it
     return clone([](void* arg) -> int { run_child(*static_cast<ChildPlan*>(arg)); }, top,
-                 CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+                 CLONE_VM | CLONE_VFORK | (plan.unshare_below > 0 ? CLONE_FILES : 0) | SIGCHLD, &plan);
 #endif
 }
 
 }  // namespace
 
-Spawned spawn(const SpawnArgs& a) {
+SpawnSlots::SpawnSlots() {
+    // Under a low limit, fds are scarce, and so few that copying them all
+    // costs nothing: no slots.
+    rlimit l{};
+    if (getrlimit(RLIMIT_NOFILE, &l) < 0 || l.rlim_cur < 1024) return;
+    placeholder_ = Fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    for (int i = 0; i < count && placeholder_; ++i) {
+        Fd slot(fcntl(placeholder_.get(), F_DUPFD_CLOEXEC, 3));
+        if (!slot) break;
+        end_ = std::max(end_, slot.get() + 1);
+        slots_.push_back(std::move(slot));
+    }
+}
+
+Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     // Everything the child needs is built here, before it starts.
     auto overridden = [&](const char* e) {
         std::string_view var(e);
@@ -213,6 +236,27 @@ Spawned spawn(const SpawnArgs& a) {
     plan.report = status_write.get();
     plan.listen_pid = a.listen_fds.empty() ? nullptr : listen_pid;
     plan.watchdog_pid = a.watchdog_pid ? watchdog_pid : nullptr;
+    // What it inherits, laid on the slots for the time of its start; the
+    // placeholders go back once it has its own table (or has exec'd).
+    std::vector<int*> inherited{&plan.devnull, &plan.report};
+    if (plan.output_fd >= 0) inherited.push_back(&plan.output_fd);
+    for (auto& s : sources) inherited.push_back(&s);
+    std::size_t used = 0;
+    if (slots && inherited.size() <= slots->slots_.size()) {
+        for (; used < inherited.size(); ++used) {
+            int slot = slots->slots_[used].get();
+            if (dup3(*inherited[used], slot, O_CLOEXEC) < 0) break;
+            *inherited[used] = slot;
+        }
+        if (used == inherited.size()) plan.unshare_below = slots->end_;
+    }
+    struct Restore {
+        SpawnSlots* slots;
+        std::size_t used;
+        ~Restore() {
+            for (std::size_t i = 0; i < used; ++i) dup3(slots->placeholder_.get(), slots->slots_[i].get(), O_CLOEXEC);
+        }
+    } restore{slots, used};
 
     // Until the child has reset every disposition, a signal sent to it would
     // run the supervisor's handler there; libuv's writes to a pipe the child
@@ -229,7 +273,9 @@ Spawned spawn(const SpawnArgs& a) {
     if (pid > 0) setpgid(pid, pid);
     pthread_sigmask(SIG_SETMASK, &before, nullptr);
     if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(start_errno));
-    return {pid, std::move(status_read)};
+    // Ours and not yet reaped, so the pid cannot name anyone else.
+    Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    return {pid, std::move(status_read), std::move(pidfd)};
 }
 
 std::optional<std::string> read_exec_failure(int fd, const std::string& program, const std::string& cwd) {

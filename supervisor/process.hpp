@@ -43,10 +43,31 @@ inline int child_fd(const SpawnArgs& a, std::size_t i) {
 struct Spawned {
     pid_t pid = 0;
     Fd exec_status;
+    Fd pidfd;  // readable once it has died: its death, known without a look at every child; -1 where unsupported
 };
 
-// Forks and execs. Throws if a pipe or fork fails.
-Spawned spawn(const SpawnArgs& args);
+// A few fds held from the start, at low numbers: each spawn lays what the
+// child is to inherit on them for the time of its start, and the child
+// copies our fd table only up to them (close_range's CLOSE_RANGE_UNSHARE).
+// Without them it copies every fd we hold, one per other child at least,
+// and closes them all again: with thousands of children, most of a
+// restart's time.
+class SpawnSlots {
+public:
+    static constexpr int count = 16;
+    SpawnSlots();
+
+private:
+    friend Spawned spawn(const SpawnArgs&, SpawnSlots*);
+    Fd placeholder_;  // /dev/null: what a slot holds between spawns
+    std::vector<Fd> slots_;
+    int end_ = 0;  // above every slot
+};
+
+// Starts the child and execs. Throws if a pipe or the clone (fork) fails.
+// With `slots`, and no more to inherit than they hold, its start does not
+// grow with the fds we hold.
+Spawned spawn(const SpawnArgs& args, SpawnSlots* slots = nullptr);
 
 // What failed in the child, from `exec_status`, as "cannot exec /srv/app:
 // Permission denied"; nullopt if it has said nothing (yet). `program` and

@@ -295,7 +295,28 @@ void Supervisor::reap_the_rest() {
     }
 }
 
+// SIGCHLD. Each instance of ours is reaped through its pidfd, the moment
+// it dies (reap_instance): a wait for any child looks at every one of them,
+// which with thousands costs a restart milliseconds. What we adopted as a
+// subreaper is reaped here, with the look for orphans, a moment later.
+// Where pidfds are missing, everything is reaped here and now.
 void Supervisor::reap() {
+    if (pidfds_) return sweep_soon();
+    reap_all();
+}
+
+void Supervisor::sweep_soon() {
+    // Not pushed back by each death: a steady stream of them still gets its sweeps.
+    if (finished_ || uv_is_active(reinterpret_cast<uv_handle_t*>(sweep_.get()))) return;
+    uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
+        if (auto* s = uv::owner<Supervisor>(t)) {
+            s->reap_all();
+            s->sweep_orphans();
+        }
+    }, 20, 0);
+}
+
+void Supervisor::reap_all() {
     bool adopted = false;
     for (;;) {
         // Peek first: while the dead child is a zombie its pid (and so its
@@ -304,23 +325,28 @@ void Supervisor::reap() {
         siginfo_t info{};
         if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0) break;
         pid_t pid = info.si_pid;
-        auto it = by_pid_.find(pid);
-        Instance* instance = it != by_pid_.end() ? it->second : nullptr;
-        // What it started and left running goes with it.
-        if (instance) kill(-pid, SIGKILL);
-        int status = 0;
-        if (waitpid(pid, &status, WNOHANG) != pid) break;
-        adopted = adopted || !instance;
-        if (!instance) continue;
-        by_pid_.erase(pid);
-        if (instance->role == lifecycle::Role::active) on_death(*instance->child, status);
-        else on_standby_death(*instance->child, status);
+        if (auto it = by_pid_.find(pid); it != by_pid_.end()) {
+            if (!reap_instance(*it->second)) break;
+            continue;
+        }
+        if (waitpid(pid, nullptr, WNOHANG) != pid) break;
+        adopted = true;
     }
-    // An adopted process died: its own children may be ours now. The look
-    // waits a moment, so a restart never waits for it.
-    if (adopted && !finished_) uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
-        if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
-    }, 20, 0);
+    // An adopted process died: its own children may be ours now.
+    if (adopted) sweep_soon();
+}
+
+bool Supervisor::reap_instance(Instance& i) {
+    const pid_t pid = i.pid;
+    // Still a zombie: what it started and left running goes with it.
+    kill(-pid, SIGKILL);
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) != pid) return false;
+    by_pid_.erase(pid);
+    auto& c = *i.child;
+    if (i.role == lifecycle::Role::active) on_death(c, status);
+    else on_standby_death(c, status);
+    return true;
 }
 
 void Supervisor::on_death(Child& c, int status) {
@@ -338,9 +364,7 @@ void Supervisor::on_death(Child& c, int status) {
     // death is part of that restart, not a new crash to count.
     bool asked = death == lifecycle::Death::asked || c.goal == Goal::restart;
     c.subtree.reset();
-    uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
-        if (auto* s = uv::owner<Supervisor>(t)) s->sweep_orphans();
-    }, 20, 0);
+    sweep_soon();  // what it left in groups of their own is ours now
     c.last_exit = how;
     if (c.goal == Goal::restart) want(c, Goal::run);
     const char* name = c.path.c_str();

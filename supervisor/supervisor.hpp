@@ -174,6 +174,11 @@ private:
     void wait_until_due(Child& c);
     void start_failed(Child& c, const std::string& why);
     void reap();
+    void reap_all();
+    // Reaps `i` if it has died, and carries out its death; false if it has not.
+    bool reap_instance(Instance& i);
+    // Reaps what is left and looks for orphans, 20 ms from the first call.
+    void sweep_soon();
     void on_death(Child& c, int status);
     void significant_ended(const Child& c, int status);
     void give_up(const std::string& what);
@@ -204,7 +209,9 @@ private:
     };
     std::set<Child*, ByIndex> pending_;  // may need converge's work (in start order)
     bool converging_ = false, again_ = false;
+    bool pidfds_ = true;  // every instance has a pidfd (Linux 5.3 and later)
     Intensity intensity_;
+    SpawnSlots slots_;  // low fds a new child's inheritance is laid on (process.hpp)
     uv::Signal sigchld_;
     uv::Timer sweep_;
     std::optional<NotifySocket> notify_socket_;  // for sd_notify readiness, made when first needed

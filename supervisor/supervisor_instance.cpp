@@ -41,6 +41,14 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->exec.emplace(loop_.get(), std::move(spawned.exec_status), args.program.empty() ? args.argv[0] : args.program,
                     args.cwd);
     if (ours.output) i->output = std::make_unique<ChildOutput>(loop_.get(), std::move(ours.output), c.path, i->pid);
+    if (!spawned.pidfd) pidfds_ = false;
+    if (spawned.pidfd) {
+        i->pidfd = std::move(spawned.pidfd);
+        i->pid_poll = uv::make_poll(loop_.get(), i->pidfd.get());
+        uv_poll_start(with_owner(i->pid_poll, i.get()), UV_READABLE, [](uv_poll_t* h, int, int) {
+            if (auto* in = uv::owner<Instance>(h)) in->child->owner->reap_instance(*in);
+        });
+    }
     i->timer = uv::make_timer(loop_.get());
     i->timer->data = i.get();
     i->watchdog = uv::make_timer(loop_.get());

@@ -45,7 +45,7 @@ void Supervisor::spawn_standby(Child& c) {
     try {
         std::vector<Fd> keep;  // the child's ends: closed once it has them, or the spawn failed
         args = spawn_args(c, keep, ours, true);
-        spawned = sup::spawn(args);
+        spawned = sup::spawn(args, &slots_);
     } catch (const std::exception& e) {
         // Out of fds is a likely cause: give back what this attempt took
         // before anything else runs.

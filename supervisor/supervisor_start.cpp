@@ -147,7 +147,7 @@ void Supervisor::spawn(Child& c) {
     std::vector<Fd> keep;
     Pipes ours;
     auto args = spawn_args(c, keep, ours);
-    auto spawned = sup::spawn(args);
+    auto spawned = sup::spawn(args, &slots_);
     keep.clear();
     const bool notify = ours.notify || c.spec.readiness == Readiness::sd_notify;
     c.active = make_instance(c, lifecycle::Role::active, args, std::move(spawned), std::move(ours));

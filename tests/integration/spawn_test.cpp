@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "fd.hpp"
 #include "harness.hpp"
@@ -79,11 +80,11 @@ struct Ran {
     std::optional<std::string> failure;
     std::string output;
 };
-Ran run(seq::sup::SpawnArgs args, const seqtest::TempDir& dir) {
+Ran run(seq::sup::SpawnArgs args, const seqtest::TempDir& dir, seq::sup::SpawnSlots* slots = nullptr) {
     auto out = dir / "out";
     seq::Fd file(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     args.output_fd = file.get();
-    auto child = seq::sup::spawn(args);
+    auto child = seq::sup::spawn(args, slots);
     Ran r;
     r.status = wait_exit(child.pid, 5000).value_or(-1);
     r.failure = seq::sup::read_exec_failure(child.exec_status.get(), args.program.empty() ? args.argv[0] : args.program,
@@ -163,4 +164,37 @@ TEST_CASE("spawn: no variable of the supervisor's own list reaches a child from 
     unsetenv("SEQ_STANDBY_FD");
     unsetenv("SEQ_TEST_KEPT");
     CHECK(r.output == "SEQ_NAME=web\nSEQ_TEST_KEPT=yes\n");
+}
+
+TEST_CASE("spawn with slots: the child gets exactly its fds, however many we hold, and ours are as they were") {
+    seqtest::TempDir dir;
+    seq::sup::SpawnSlots slots;
+    // Many fds of ours, above the slots, as a supervisor of many children holds.
+    std::vector<seq::Fd> held;
+    for (int i = 0; i < 500; ++i) held.emplace_back(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    int a[2], b[2];
+    REQUIRE(pipe2(a, O_CLOEXEC) == 0);
+    REQUIRE(pipe2(b, O_CLOEXEC) == 0);
+    seq::Fd a0(a[0]), a1(a[1]), b0(b[0]), b1(b[1]);
+    seq::sup::SpawnArgs args;
+    args.argv = {"/bin/ls", "-1", "/proc/self/fd"};
+    args.extra_fds = {a1.get(), b1.get()};
+    auto r = run(args, dir, &slots);
+    CHECK(r.status == 0);
+    CHECK_FALSE(r.failure);
+    CHECK(r.output == "0\n1\n2\n3\n4\n5\n");
+    // The pipes passed are still ours, and still the pipes (the slots went
+    // back to their placeholders, not onto our fds).
+    CHECK(write(a1.get(), "x", 1) == 1);
+    char c = 0;
+    CHECK(read(a0.get(), &c, 1) == 1);
+    CHECK(c == 'x');
+    // An exec that fails is reported through the slots too, and the same
+    // slots serve the next start.
+    args.argv = {dir / "missing"};
+    r = run(args, dir, &slots);
+    CHECK(r.failure == "cannot exec " + (dir / "missing") + ": No such file or directory");
+    args.argv = {"/bin/sh", "-c", "echo again"};
+    args.extra_fds.clear();
+    CHECK(run(args, dir, &slots).output == "again\n");
 }

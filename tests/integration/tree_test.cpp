@@ -285,12 +285,12 @@ TEST_CASE("--check and --config refuse a socket that could not be bound: a missi
 TEST_CASE("a tree started from another folder runs each child beside the tree file: its script and its data dir") {
     TempDir dir;
     std::filesystem::create_directories(dir / "app");
-    std::ofstream(dir / "app/web.sh") << "echo \"web in $(pwd)\"\nexec sleep 1000\n";
+    std::ofstream(dir / "app/web.py") << "import os, time\nprint('web in', os.getcwd(), flush=True)\ntime.sleep(1000)\n";
     std::string file = dir / "app/tree.toml";
     std::ofstream(file) << "stash = \"state\"\n"
                            "[[child]]\nname = \"store\"\ncommand = [\"seq-stash\", \"--data-dir\", \"data\"]\n"
                            "readiness = \"notify-fd\"\nsockets = [\"state\"]\n"
-                           "[[child]]\nname = \"web\"\ncommand = [\"/bin/sh\", \"web.sh\"]\n"
+                           "[[child]]\nname = \"web\"\ncommand = [\"python3\", \"web.py\"]\n"
                            "[[child]]\nname = \"elsewhere\"\ncommand = [\"/bin/sh\", \"-c\", \"echo elsewhere in $(pwd); exec sleep 1000\"]\n"
                            "cwd = \"..\"\n";
     std::string run = dir / "run", log = dir / "supervisor.log";
