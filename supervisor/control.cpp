@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 
 #include "commands.hpp"
 #include "log.hpp"
@@ -99,9 +100,15 @@ Server::Verdict Control::wait(Connection& c, std::string_view path, Until until,
     if (it == awaited_.end()) it = awaited_.emplace(c.id(), Awaited{until, std::string(path), std::move(since)}).first;
     auto& a = it->second;
     auto state = sup_.state_at(a.path);
-    bool done = a.until == Until::restarted ? sup_.running_since(a.path, a.since)
-                : a.until == Until::stopped ? state == "stopped"
-                                            : state == "running";
+    // A start: started since it was asked, and running, or already ended by
+    // itself (a job that ran for a moment): a state it passed through
+    // between two looks is not waited for. A restart: running again.
+    auto starts = sup_.starts(a.path);
+    bool started = starts.size() == a.since.size() && starts >= a.since &&
+                   (state == "running" || (state == "stopped" && !sup_.stopping()));
+    bool done = a.until == Until::stopped     ? state == "stopped"
+                : a.until == Until::restarted ? sup_.running_since(a.path, a.since)
+                                              : started;
     if (done) {
         resp::append_simple(c.out(), "OK");
     } else if (sup_.stopping()) {
@@ -120,7 +127,7 @@ Server::Verdict Control::restart(Connection& c, Args args) {
     // for the tree to settle first: a start or stop under way finishes
     // first (a child waiting out its backoff does not hold a restart up).
     bool refused = !sup_.has_child(args[1]) || sup_.stopping();
-    if (!refused && sup_.in_transition()) return defer(c);
+    if (!refused && (sup_.in_transition() || !known_to_depth(args[1]))) return defer(c);
     auto since = sup_.starts(args[1]);
     if (!since.empty()) ++since.back();
     if (auto why = sup_.restart(args[1])) {
@@ -146,11 +153,34 @@ Server::Verdict Control::stop(Connection& c, Args args) {
 
 Server::Verdict Control::start_child(Connection& c, Args args) {
     if (awaited_.count(c.id())) return wait(c, args[1], Until::running);
+    bool refused = !sup_.has_child(args[1]) || sup_.stopping();
+    if (!refused && !known_to_depth(args[1])) return defer(c);
+    // Running already: nothing to start, nothing to wait for.
+    auto since = sup_.starts(args[1]);
+    if (!refused && sup_.state_at(args[1]) == "running") since.clear();
+    if (!since.empty()) ++since.back();
     if (auto why = sup_.start_child(args[1])) {
         resp::append_error(c.out(), *why);
         return Server::Verdict::done;
     }
-    return wait(c, args[1], Until::running);
+    if (since.empty()) {
+        resp::append_simple(c.out(), "OK");
+        return Server::Verdict::done;
+    }
+    return wait(c, args[1], Until::running, std::move(since));
+}
+
+// Whether the snapshots reach down to `path`: a child a reload just added
+// below a nested supervisor is there only once that one has said so.
+bool Control::known_to_depth(std::string_view path) const {
+    auto depth = static_cast<std::size_t>(std::count(path.begin(), path.end(), '/')) + 1;
+    auto known = sup_.starts(path).size();
+    if (known == depth || known == 0) return true;
+    // Below a supervisor that does not run, nothing more will be said: the
+    // request is answered (refused, or kept for its next start) as it is.
+    std::size_t cut = 0;
+    for (std::size_t i = 0; i < known; ++i) cut = path.find('/', cut) + (i + 1 < known ? 1 : 0);
+    return sup_.state_at(path.substr(0, cut)) != "running";
 }
 
 Server::Verdict Control::signal(Connection& c, Args args) {

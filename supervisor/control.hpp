@@ -60,6 +60,7 @@ private:
     enum class Until { restarted, stopped, running };
     Server::Verdict wait(Connection& c, std::string_view path, Until until, std::vector<std::uint64_t> since = {});
     Server::Verdict defer(Connection& c);
+    bool known_to_depth(std::string_view path) const;
     void resume_waiting();
 
     Supervisor& sup_;

@@ -81,7 +81,9 @@ struct ChildPlan {
     // A table of its own, made of our fds below the slots' end alone: what
     // it inherits lies there (SpawnSlots), and no other child's fds are
     // copied into it only to be closed. Our table is not touched.
-    if (p.unshare_below > 0 && close_range(static_cast<unsigned>(p.unshare_below), ~0U, CLOSE_RANGE_UNSHARE) < 0)
+    // Where that is refused, a copy of the whole table, as a plain vfork has.
+    if (p.unshare_below > 0 && close_range(static_cast<unsigned>(p.unshare_below), ~0U, CLOSE_RANGE_UNSHARE) < 0 &&
+        unshare(CLONE_FILES) < 0)
         _exit(127);
     // Its report goes above every fd laid down below, where no dup2 reaches
     // it; the exec closes it, which is how the parent learns it succeeded.

@@ -380,7 +380,8 @@ void Supervisor::on_death(Child& c, int status) {
         if (c.goal == Goal::run) want(c, Goal::down);
         log("%s (pid %d) %s after %s; %s child: not restarted", name, pid, how.c_str(), ran.c_str(),
             std::string(to_string(c.spec.restart)).c_str());
-        if (c.spec.significant) significant_ended(c, status);
+        // One stopped by request, or removed, ended by our asking, not by itself.
+        if (c.spec.significant && c.goal != Goal::held && c.goal != Goal::removed) significant_ended(c, status);
         return step();
     }
     if (!intensity_.record(now))
@@ -536,8 +537,8 @@ std::optional<std::string> Supervisor::start_child(std::string_view path) {
             return std::nullopt;
         },
         [&](Child& c, std::string_view rest) -> std::optional<std::string> {
-            c.asked_below[std::string(rest)] = false;
             if (!c.subtree) return "ERR " + c.path + " is not running: start it first";
+            c.asked_below[std::string(rest)] = false;
             return c.subtree->command({"START", rest});
         });
 }

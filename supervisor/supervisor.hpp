@@ -162,6 +162,7 @@ private:
     void arm_watchdog(Instance& i);
     void take_over(Instance& standby);
     void signal_group(const Instance& i, int sig);
+    static int stop_signal(const Child& c);
     // Standbys (supervisor_standby.cpp): started once the tree has settled,
     // activated in place of a spawn, and told to go with their child.
     void spawn_standby(Child& c);

@@ -146,7 +146,7 @@ void Supervisor::apply(Instance& i, Event e) {
     case Action::rearm_watchdog: return arm_watchdog(i);
     case Action::terminate:
         enter(i, d.next);
-        return signal_group(i, c.spec.shutdown_ms == 0u ? SIGKILL : SIGTERM);
+        return signal_group(i, stop_signal(c));
     case Action::kill:
         if (i.phase == Phase::hung) log("%s (pid %d) still running after SIGABRT; sending SIGKILL", path, i.pid);
         else
@@ -160,7 +160,7 @@ void Supervisor::apply(Instance& i, Event e) {
             "the standby protocol; stopping it, and starting no standby for %s again",
             path, i.pid, c.spec.name.c_str());
         enter(i, d.next);
-        return signal_group(i, SIGTERM);
+        return signal_group(i, stop_signal(c));
     }
 }
 
@@ -230,6 +230,10 @@ void Supervisor::arm_watchdog(Instance& i) {
     },
                    i.child->spec.watchdog_ms, 0);
 }
+
+// What a stop begins with: SIGTERM, or SIGKILL for brutal_kill (which has
+// no grace after it, so a SIGTERM ignored would be waited on for ever).
+int Supervisor::stop_signal(const Child& c) { return c.spec.shutdown_ms == 0u ? SIGKILL : SIGTERM; }
 
 // The process and every process of its group: what it started goes with it.
 void Supervisor::signal_group(const Instance& i, int sig) {

@@ -24,8 +24,9 @@ std::string trapping_child(const std::string& name) {
                     "readiness = \"notify-fd\"");
 }
 
+// A reply may wait on starts and stops: room for a slow, loaded machine.
 Shell seqctl(const TreeSup& t, const std::string& args) {
-    return sh(bin("seqctl") + " --run-dir " + t.run + " " + args + " 2>&1");
+    return sh(bin("seqctl") + " --run-dir " + t.run + " --timeout 20000 " + args + " 2>&1");
 }
 
 // The state STATUS gives `path`; "" while STATUS has none (a nested
@@ -242,4 +243,37 @@ TEST_CASE("a tree of more than 1024 children below a nested supervisor: its snap
     CHECK(t.proc->log().find("garbled") == std::string::npos);
     CHECK(seqctl(t, "stop pool/c7").code == 0);
     CHECK(t.child("pool/c7").stopped_by == "request");
+}
+
+TEST_CASE("seqctl start of a job that ends at once answers once it has run, and restart waits for a child added by a reload below a nested supervisor") {
+    TempDir dir;
+    TreeSup t(dir, sh_child("keeper", "exec sleep 1000") +
+                       sh_child("job", "echo job ran", "restart = \"temporary\"\nautostart = false") +
+                       "[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
+                       "  [[child.child]]\n  name = \"a\"\n  command = [\"sleep\", \"1000\"]\n",
+              false);
+    INFO("supervisor log:\n", t.proc->log());
+    REQUIRE(eventually([&] { return state_of(t, "jobs/a") == "running"; }, 20000ms));
+    // It runs for a moment: its reply comes though no look saw it running.
+    for (int i = 0; i < 3; ++i) {
+        auto r = seqctl(t, "start job");
+        CHECK(r.code == 0);
+        CHECK(r.out == "OK\n");
+    }
+    CHECK(t.child("job").restarts == 2);
+    // Added below jobs by a reload, and restarted before jobs has said so.
+    std::ofstream(t.file) << sh_child("keeper", "exec sleep 1000") +
+                                 sh_child("job", "echo job ran", "restart = \"temporary\"\nautostart = false") +
+                                 "[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
+                                 "  [[child.child]]\n  name = \"a\"\n  command = [\"sleep\", \"1000\"]\n"
+                                 "  [[child.child]]\n  name = \"new\"\n  command = [\"sleep\", \"1001\"]\n";
+    REQUIRE(seqctl(t, "reload").code == 0);
+    auto r = seqctl(t, "restart jobs/new");
+    CHECK(r.code == 0);
+    CHECK(state_of(t, "jobs/new") == "running");
+    // Below a supervisor that is stopped, a restart is refused at once, not waited on.
+    REQUIRE(seqctl(t, "stop jobs").code == 0);
+    r = seqctl(t, "restart jobs/a");
+    CHECK(r.code == 1);
+    CHECK(r.out.find("ERR jobs is not running") != std::string::npos);
 }

@@ -356,3 +356,21 @@ standby = true
     // And the new instance gets a standby of its own.
     CHECK(wait_standby(run, "p", standby) != standby);
 }
+
+TEST_CASE("a standby refused for not knowing the protocol, that ignores SIGTERM, is killed at once under brutal_kill") {
+    TempDir dir;
+    // brutal_kill has no grace: a SIGTERM it ignored would be waited on for ever.
+    auto tree = shell_child_tree(dir, "deaf", "trap '' TERM; echo >&$SEQ_NOTIFY_FD; exec sleep 1000",
+                                 "shutdown = \"brutal_kill\"\n");
+    Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
+    REQUIRE(tree_running(dir / "run"));
+    CHECK(eventually([&] {
+        return slurp(dir / "supervisor.log").find("the program does not implement the standby protocol") !=
+               std::string::npos;
+    }));
+    CHECK(eventually([&] {
+        return sh("ps -o pid= --ppid " + std::to_string(sup.pid()) + " | wc -l").out == "1\n";
+    }));
+    sup.signal(SIGTERM);
+    CHECK(sup.exit_code(5000ms) == 0);
+}
