@@ -115,22 +115,6 @@ TEST_CASE("spawn: an exec that fails is reported on the exec-status pipe, naming
     CHECK(r.failure == "cannot enter its cwd " + (dir / "nowhere") + ": No such file or directory");
 }
 
-TEST_CASE("spawn: an exec that succeeds ends the pipe with nothing said, and the child has no fd of it") {
-    seqtest::TempDir dir;
-    int a[2], b[2];
-    REQUIRE(pipe2(a, O_CLOEXEC) == 0);
-    REQUIRE(pipe2(b, O_CLOEXEC) == 0);
-    seq::Fd a0(a[0]), a1(a[1]), b0(b[0]), b1(b[1]);
-    seq::sup::SpawnArgs args;
-    // ls opens the folder it lists at the lowest free fd: 5, after 0-2 and the two passed.
-    args.argv = {"/bin/ls", "-1", "/proc/self/fd"};
-    args.extra_fds = {a1.get(), b1.get()};
-    auto r = run(args, dir);
-    CHECK(r.status == 0);
-    CHECK_FALSE(r.failure);
-    CHECK(r.output == "0\n1\n2\n3\n4\n5\n");
-}
-
 TEST_CASE("spawn: argv[0] is what was written, the program only what is exec'd") {
     seqtest::TempDir dir;
     seq::sup::SpawnArgs args;
@@ -166,7 +150,7 @@ TEST_CASE("spawn: no variable of the supervisor's own list reaches a child from 
     CHECK(r.output == "SEQ_NAME=web\nSEQ_TEST_KEPT=yes\n");
 }
 
-TEST_CASE("spawn with slots: the child gets exactly its fds, however many we hold, and ours are as they were") {
+TEST_CASE("spawn: an exec that succeeds ends its pipe with nothing said, and the child gets exactly its fds, with slots or without, however many we hold") {
     seqtest::TempDir dir;
     seq::sup::SpawnSlots slots;
     // Many fds of ours, above the slots, as a supervisor of many children holds.
@@ -177,12 +161,16 @@ TEST_CASE("spawn with slots: the child gets exactly its fds, however many we hol
     REQUIRE(pipe2(b, O_CLOEXEC) == 0);
     seq::Fd a0(a[0]), a1(a[1]), b0(b[0]), b1(b[1]);
     seq::sup::SpawnArgs args;
+    // ls opens the folder it lists at the lowest free fd: 5, after 0-2 and the two passed.
     args.argv = {"/bin/ls", "-1", "/proc/self/fd"};
     args.extra_fds = {a1.get(), b1.get()};
-    auto r = run(args, dir, &slots);
-    CHECK(r.status == 0);
-    CHECK_FALSE(r.failure);
-    CHECK(r.output == "0\n1\n2\n3\n4\n5\n");
+    for (auto* with : {static_cast<seq::sup::SpawnSlots*>(nullptr), &slots}) {
+        CAPTURE(with != nullptr);
+        auto r = run(args, dir, with);
+        CHECK(r.status == 0);
+        CHECK_FALSE(r.failure);
+        CHECK(r.output == "0\n1\n2\n3\n4\n5\n");
+    }
     // The pipes passed are still ours, and still the pipes (the slots went
     // back to their placeholders, not onto our fds).
     CHECK(write(a1.get(), "x", 1) == 1);
@@ -192,8 +180,7 @@ TEST_CASE("spawn with slots: the child gets exactly its fds, however many we hol
     // An exec that fails is reported through the slots too, and the same
     // slots serve the next start.
     args.argv = {dir / "missing"};
-    r = run(args, dir, &slots);
-    CHECK(r.failure == "cannot exec " + (dir / "missing") + ": No such file or directory");
+    CHECK(run(args, dir, &slots).failure == "cannot exec " + (dir / "missing") + ": No such file or directory");
     args.argv = {"/bin/sh", "-c", "echo again"};
     args.extra_fds.clear();
     CHECK(run(args, dir, &slots).output == "again\n");

@@ -43,6 +43,16 @@ std::string shell_child_tree(const TempDir& dir, const std::string& name, const 
     return tree;
 }
 
+// The log says the standby was refused for not knowing the protocol, and
+// only the active instance is left: the supervisor's children are one.
+bool standby_refused(const TempDir& dir, const Process& sup) {
+    return eventually([&] {
+               return slurp(dir / "supervisor.log").find("the program does not implement the standby protocol") !=
+                      std::string::npos;
+           }) &&
+           eventually([&] { return sh("ps -o pid= --ppid " + std::to_string(sup.pid()) + " | wc -l").out == "1\n"; });
+}
+
 // The RLIMIT_NOFILE under which `pid` has exactly `spare` fd numbers free.
 rlim_t limit_leaving(pid_t pid, int spare) {
     std::set<int> open;
@@ -144,15 +154,7 @@ TEST_CASE("a program that does not implement the standby protocol is stopped as 
     auto tree = shell_child_tree(dir, "plain", "echo >&$SEQ_NOTIFY_FD; exec sleep 1000");
     Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
     REQUIRE(tree_running(dir / "run"));
-    CHECK(eventually([&] {
-        return slurp(dir / "supervisor.log").find("the program does not implement the standby protocol") !=
-               std::string::npos;
-    }));
-    // Only the active instance is left: the supervisor's children are one.
-    CHECK(eventually([&] {
-        auto r = sh("ps -o pid= --ppid " + std::to_string(sup.pid()) + " | wc -l");
-        return r.out == "1\n";
-    }));
+    CHECK(standby_refused(dir, sup));
     CHECK(!standby_of(dir / "run", "plain"));
     // And no standby is tried again for it.
     auto pid = pid_of(dir / "run", "plain");
@@ -364,13 +366,7 @@ TEST_CASE("a standby refused for not knowing the protocol, that ignores SIGTERM,
                                  "shutdown = \"brutal_kill\"\n");
     Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--config", tree}, dir / "supervisor.log");
     REQUIRE(tree_running(dir / "run"));
-    CHECK(eventually([&] {
-        return slurp(dir / "supervisor.log").find("the program does not implement the standby protocol") !=
-               std::string::npos;
-    }));
-    CHECK(eventually([&] {
-        return sh("ps -o pid= --ppid " + std::to_string(sup.pid()) + " | wc -l").out == "1\n";
-    }));
+    CHECK(standby_refused(dir, sup));
     sup.signal(SIGTERM);
     CHECK(sup.exit_code(5000ms) == 0);
 }
