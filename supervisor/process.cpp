@@ -15,8 +15,8 @@
 #include <cstring>
 #include <algorithm>
 #include <dirent.h>
-#include <fstream>
-#include <sstream>
+#include <charconv>
+#include <cstdio>
 #include <stdexcept>
 
 #include "daemon.hpp"
@@ -340,7 +340,26 @@ std::string describe_exit(int st) {
 
 bool is_normal_exit(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 
-std::vector<pid_t> adopted_children(const std::set<pid_t>& known) {
+namespace {
+
+// A /proc file whole, by plain reads: no stream, whose checks under UBSan
+// need fds of their own, which a supervisor short of fds does not have.
+std::string read_proc(const std::string& path) {
+    std::string out;
+    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return out;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+std::vector<pid_t> adopted_children(const std::function<bool(pid_t)>& known) {
     std::vector<pid_t> out;
     // Each task lists the children it parented; orphans come to the one
     // that is the subreaper, but a look at every task costs little.
@@ -348,41 +367,53 @@ std::vector<pid_t> adopted_children(const std::set<pid_t>& known) {
     if (!tasks) return out;
     while (auto* t = readdir(tasks)) {
         if (t->d_name[0] == '.') continue;
-        std::ifstream f(std::string("/proc/self/task/") + t->d_name + "/children");
-        for (long pid; f >> pid;)
-            if (!known.count(static_cast<pid_t>(pid))) out.push_back(static_cast<pid_t>(pid));
+        auto list = read_proc(std::string("/proc/self/task/") + t->d_name + "/children");
+        const char* at = list.data();
+        const char* end = at + list.size();
+        while (at < end) {
+            pid_t pid = 0;
+            auto [next, ec] = std::from_chars(at, end, pid);
+            if (ec != std::errc()) {
+                ++at;  // the space between two pids
+                continue;
+            }
+            if (!known || !known(pid)) out.push_back(pid);
+            at = next;
+        }
     }
     closedir(tasks);
     return out;
 }
 
 pid_t live_process_group(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(f, line)) return -1;
+    auto line = read_proc("/proc/" + std::to_string(pid) + "/stat");
     // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
     auto close = line.rfind(')');
     if (close == std::string::npos) return -1;
-    std::istringstream rest(line.substr(close + 1));
     char state = 0;
     long ppid = 0, pgrp = -1;
-    if (!(rest >> state >> ppid >> pgrp) || state == 'Z' || state == 'X') return -1;
+    if (std::sscanf(line.c_str() + close + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3 || state == 'Z' ||
+        state == 'X')
+        return -1;
     return static_cast<pid_t>(pgrp);
 }
 
 std::optional<std::string> process_env(pid_t pid, std::string_view name) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    auto env = read_proc("/proc/" + std::to_string(pid) + "/environ");
     std::string prefix = std::string(name) + "=";
-    for (std::string var; std::getline(f, var, '\0');)
-        if (var.compare(0, prefix.size(), prefix) == 0) return var.substr(prefix.size());
+    for (std::size_t at = 0; at < env.size();) {
+        auto end = env.find('\0', at);
+        if (end == std::string::npos) end = env.size();
+        if (env.compare(at, prefix.size(), prefix) == 0) return env.substr(at + prefix.size(), end - at - prefix.size());
+        at = end + 1;
+    }
     return std::nullopt;
 }
 
 std::string process_name(pid_t pid) {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/comm");
-    std::string name;
-    if (!std::getline(f, name)) return "?";
-    return name;
+    auto name = read_proc("/proc/" + std::to_string(pid) + "/comm");
+    if (!name.empty() && name.back() == '\n') name.pop_back();
+    return name.empty() ? "?" : name;
 }
 
 }  // namespace seq::sup

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -90,7 +91,8 @@ bool is_normal_exit(int wait_status);
 
 // Our child processes that are not in `known`: grandchildren we adopted as a
 // subreaper after their parent died.
-std::vector<pid_t> adopted_children(const std::set<pid_t>& known);
+// `known`: null, or whether a pid is one we know (then it is left out).
+std::vector<pid_t> adopted_children(const std::function<bool(pid_t)>& known);
 // A process's group, or -1 if it is gone or a zombie (then only its reaping is left).
 pid_t live_process_group(pid_t pid);
 // Its command name, for a log line ("?" if gone).

@@ -253,12 +253,11 @@ void Supervisor::touch_all() {
 // child that is gone (a double fork, a background job of a killed shell, the
 // subtree of a nested supervisor killed with -9). No orphans: they go too.
 void Supervisor::sweep_orphans() {
-    std::set<pid_t> known;
-    for (auto& [pid, instance] : by_pid_) known.insert(pid);
+    auto known = [this](pid_t pid) { return by_pid_.count(pid) > 0; };
     for (pid_t pid : adopted_children(known)) {
         pid_t group = live_process_group(pid);
         if (group < 0) continue;                // dead already: only its reaping is left
-        if (known.count(group)) continue;       // in a live child's group: it goes with that child
+        if (known(group)) continue;             // in a live child's group: it goes with that child
         // Adopted, but left by a child that still runs (a job it put in a
         // session of its own, whose parent shell ended): that child's
         // business. $SEQ_NAME and $SEQ_INSTANCE, inherited from the child,
