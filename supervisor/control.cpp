@@ -104,11 +104,9 @@ Server::Verdict Control::wait(Connection& c, std::string_view path, Until until,
     // itself (a job that ran for a moment): a state it passed through
     // between two looks is not waited for. A restart: running again.
     auto starts = sup_.starts(a.path);
-    bool started = starts.size() == a.since.size() && starts >= a.since &&
-                   (state == "running" || (state == "stopped" && !sup_.stopping()));
-    bool done = a.until == Until::stopped     ? state == "stopped"
-                : a.until == Until::restarted ? sup_.running_since(a.path, a.since)
-                                              : started;
+    bool started = starts.size() == a.since.size() && starts >= a.since;  // a later start along the path
+    bool ended = a.until == Until::running && state == "stopped" && !sup_.stopping();
+    bool done = a.until == Until::stopped ? state == "stopped" : started && (state == "running" || ended);
     if (done) {
         resp::append_simple(c.out(), "OK");
     } else if (sup_.stopping()) {

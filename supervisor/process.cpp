@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <charconv>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
 
 #include "daemon.hpp"
@@ -165,8 +166,9 @@ pid_t start_child(ChildPlan& plan) {
     return pid;
 #else
     constexpr std::size_t stack_size = 64 << 10;
-    std::vector<unsigned char> stack(stack_size);
-    auto* top = stack.data() + stack_size;  // it grows down; clone aligns it
+    // Not zeroed: the child writes before it reads, and this is every restart's path.
+    auto stack = std::make_unique_for_overwrite<unsigned char[]>(stack_size);
+    auto* top = stack.get() + stack_size;  // it grows down; clone aligns it
     auto entry = [](void* arg) -> int { run_child(*static_cast<ChildPlan*>(arg)); };
     pid_t pid = clone(entry, top, CLONE_VM | CLONE_VFORK | (plan.unshare_below > 0 ? CLONE_FILES : 0) | SIGCHLD, &plan);
     // Refused (a kernel or sandbox that does not take these flags): then the

@@ -106,10 +106,6 @@ std::optional<std::string> SubtreeLink::command(std::initializer_list<std::strin
     return std::nullopt;
 }
 
-std::optional<std::string> SubtreeLink::reload(std::string_view tree_text, std::string_view stash) {
-    return send({"RELOAD", tree_text, stash});
-}
-
 Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command)
     : fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), prepare_(uv::make_prepare(loop)),
       snapshot_(std::move(snapshot)), generation_(std::move(generation)), command_(std::move(command)),

@@ -32,9 +32,6 @@ public:
     // Hands the nested supervisor a command for a child below it (a path
     // relative to it); nullopt once sent, else why not, as an error reply.
     std::optional<std::string> command(std::initializer_list<std::string_view> args);
-    // Hands it a new subtree (a tree file's text) to converge to, and the
-    // stash's path its children are to be given.
-    std::optional<std::string> reload(std::string_view tree_text, std::string_view stash);
 
 private:
     void on_events(int events);

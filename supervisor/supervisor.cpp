@@ -640,15 +640,4 @@ std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {
     return out;
 }
 
-bool Supervisor::running_since(std::string_view path, const std::vector<std::uint64_t>& since) const {
-    auto now = starts(path);
-    auto [c, rest] = route(path);
-    bool running = rest.empty() ? c && state_of(*c) == State::running : [&] {
-        auto* below = nested(path);
-        return below && below->state == "running";
-    }();
-    // Started again since: a later start somewhere along the path.
-    return running && now.size() == since.size() && now >= since;
-}
-
 }  // namespace seq::sup

@@ -107,9 +107,6 @@ public:
     // have been started: a restart of a nested supervisor starts its
     // children's counts again, and this still grows.
     std::vector<std::uint64_t> starts(std::string_view path) const;
-    // Whether the child at `path` runs, started at `since` or later (compared
-    // supervisor by supervisor along the path).
-    bool running_since(std::string_view path, const std::vector<std::uint64_t>& since) const;
 
 private:
     // What a child is doing, as STATUS says it: its active instance's phase, or down.

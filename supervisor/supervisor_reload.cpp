@@ -59,7 +59,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
             auto state = state_of(*c);
             if (subtree_changed && (state == State::running || state == State::starting) && c->subtree) {
                 Tree sub{want.sub, ""};
-                if (auto why = c->subtree->reload(write_tree(sub), env_.stash))
+                // A new subtree (a tree file's text) to converge to, and the stash its children get.
+                if (auto why = c->subtree->command({"RELOAD", write_tree(sub), env_.stash}))
                     log("%s: %s", c->path.c_str(), why->c_str());
             }
             note(changed, c->spec.name);
