@@ -113,7 +113,7 @@ TEST_CASE("tree file: each child gets its name, the stash, its env, cwd and sock
                   sh_child("show",
                            "echo \"name=$SEQ_NAME stash=$SEQ_STASH greeting=$GREETING cwd=$(pwd) "
                            "fds=$LISTEN_FDS:$LISTEN_FDNAMES\"; echo to-stderr >&2; printf 'no newline'; "
-                           "exec sleep 1000",
+                           "touch " + (dir / "written") + "; exec sleep 1000",
                            "env = { GREETING = \"hello there\" }\ncwd = \"/tmp\"\n"
                            "sockets = [{ name = \"web\", path = \"web.sock\" }]"));
     INFO("supervisor log:\n", t.proc->log());
@@ -121,7 +121,9 @@ TEST_CASE("tree file: each child gets its name, the stash, its env, cwd and sock
     std::string prefix = "show[" + std::to_string(show) + "]: ";
     CHECK(log_has(t, prefix + "name=show stash=" + t.run + "/state.sock greeting=hello there cwd=/tmp fds=1:web"));
     CHECK(log_has(t, prefix + "to-stderr"));
-    // A last line without a newline is logged when the child goes.
+    // A last line without a newline is logged when the child goes: once
+    // it has written it (a kill before would find nothing to log).
+    REQUIRE(eventually([&] { return access((dir / "written").c_str(), F_OK) == 0; }));
     kill(show, SIGKILL);
     CHECK(log_has(t, prefix + "no newline"));
 }
