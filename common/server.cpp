@@ -1,5 +1,8 @@
 #include "server.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -311,6 +314,10 @@ void Server::start() {
     if (!accept_poll_) {
         accept_poll_ = uv::make_poll(loop_, listener_.get());
         accept_poll_->data = this;
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        tcp_ = getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
+               (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
     }
     accept_paused_ = false;
     uv::check(uv_poll_start(accept_poll_.get(), UV_READABLE,
@@ -339,6 +346,12 @@ void Server::on_accept() {
             return;
         }
         Fd client(fd);
+        // A reply is one write, sent whole: Nagle would hold a pipelined
+        // client's next reply until the previous one was acknowledged.
+        if (tcp_) {
+            int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+        }
         // A refusal is one short error line into an empty socket buffer: it
         // cannot block, and a peer that never reads it costs us nothing.
         auto refuse = [fd](std::string_view why) {

@@ -166,6 +166,7 @@ private:
     std::string name_;
     bool auto_release_ = true;
     bool accept_paused_ = false;
+    bool tcp_ = false;  // the listener is TCP: each client gets TCP_NODELAY
     std::function<void(Connection&)> close_hook_;
     std::function<std::optional<std::string>(int)> peer_filter_;
     std::uint64_t next_id_ = 1;

@@ -19,8 +19,8 @@ Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
         c.sockets = {std::move(socket)};
         return c;
     };
-    auto stash = daemon("stash", "seq-stash", {"stash", "stash.sock"});
-    auto worker = daemon("worker", "seq-worker", {"worker", "sequence.sock"});
+    auto stash = daemon("stash", "seq-stash", unix_socket("stash", "stash.sock"));
+    auto worker = daemon("worker", "seq-worker", unix_socket("worker", "sequence.sock"));
     worker.command.insert(worker.command.begin() + 1, {"--initial", std::to_string(o.initial)});
     if (!o.data_dir.empty()) {
         stash.command.insert(stash.command.end(), {"--data-dir", o.data_dir, "--fsync", o.fsync});

@@ -19,6 +19,7 @@
 #include "commands.hpp"
 #include "control.hpp"
 #include "daemon.hpp"
+#include "held_sockets.hpp"
 #include "log.hpp"
 #include "process.hpp"
 #include "run_dir.hpp"
@@ -39,21 +40,6 @@ const char* const exit_codes_help = R"(Exit codes:
   3  the run dir or a socket is unusable (held by another supervisor, wrong owner or mode)
   N  with auto_shutdown: a significant child ended the tree, and this is its exit status
      (128 + the signal's number if a signal ended it))";
-
-// A socket the supervisor binds and owns across its children's lives; or
-// one it was handed (socket activation), which its owner keeps and removes.
-struct OwnedSocket {
-    seq::Fd fd;
-    std::string path;
-    bool bound_here = true;
-    explicit OwnedSocket(std::string p) : fd(seq::listen_unix(p)), path(std::move(p)) {}
-    OwnedSocket(int inherited, std::string p) : fd(inherited), path(std::move(p)), bound_here(false) {}
-    OwnedSocket(const OwnedSocket&) = delete;
-    OwnedSocket& operator=(const OwnedSocket&) = delete;
-    ~OwnedSocket() {
-        if (bound_here) unlink(path.c_str());
-    }
-};
 
 std::string self_path() {
     char buf[PATH_MAX];
@@ -87,63 +73,6 @@ std::optional<seq::sup::Tree> load(const std::string& file, const std::string& r
     return std::nullopt;
 }
 
-// The listening sockets of the whole tree, bound by the top supervisor in
-// the run dir and held across their users' lives (and across reloads).
-class Sockets {
-public:
-    // `inherited`: listening sockets handed to us by name (systemd's socket
-    // activation); one of those is used instead of binding its name's path,
-    // so that it outlives even a kill -9 of this supervisor.
-    Sockets(const seq::sup::RunDir& dir, std::map<std::string, int> inherited)
-        : dir_(dir), inherited_(std::move(inherited)) {}
-    // The control socket: inherited as "control", or bound in the run dir.
-    std::unique_ptr<OwnedSocket> control() { return take_or_bind("control", dir_.file("control.sock")); }
-    // Binds what `tree` names and is not bound yet; throws, naming the
-    // socket, and changing nothing, if one cannot be bound.
-    seq::sup::Environment bind(const seq::sup::Tree& tree) {
-        std::map<std::string, std::shared_ptr<OwnedSocket>> next;
-        seq::sup::Environment env;
-        env.self = self_path();
-        for (auto& s : seq::sup::sockets_of(tree.root)) {
-            auto path = s.path.starts_with("/") ? s.path : dir_.file(s.path);
-            auto it = bound_.find(s.name);
-            if (it != bound_.end() && it->second->path == path) next[s.name] = it->second;
-            else next[s.name] = take_or_bind(s.name, path);
-            env.sockets[s.name] = next[s.name]->fd.get();
-            if (s.name == tree.stash) env.stash = path;
-        }
-        // Those no longer named are closed and removed; a child still
-        // running holds its own copy until it stops.
-        bound_ = std::move(next);
-        return env;
-    }
-    // What was handed to us under a name no socket of the tree has: a
-    // client would connect and wait for ever. Said, and closed.
-    void close_unclaimed() {
-        for (auto& [name, fd] : inherited_) {
-            seq::log("socket '%s': inherited (fd %d), but the tree has no socket of that name; closing it",
-                     name.c_str(), fd);
-            close(fd);
-        }
-        inherited_.clear();
-    }
-
-private:
-    std::unique_ptr<OwnedSocket> take_or_bind(const std::string& name, const std::string& path) {
-        auto it = inherited_.find(name);
-        if (it == inherited_.end()) return std::make_unique<OwnedSocket>(path);
-        seq::set_nonblocking(it->second);
-        auto s = std::make_unique<OwnedSocket>(it->second, path);
-        inherited_.erase(it);  // taken: a reload that drops it closes it for good
-        seq::log("socket '%s': inherited (fd %d), not bound here", name.c_str(), s->fd.get());
-        return s;
-    }
-
-    const seq::sup::RunDir& dir_;
-    std::map<std::string, int> inherited_;
-    std::map<std::string, std::shared_ptr<OwnedSocket>> bound_;
-};
-
 // Binds the tree's sockets in the run dir, then supervises it until it
 // stops. With a tree file, RELOAD on the control socket reads it again.
 int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients,
@@ -153,14 +82,15 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     auto inherited = inherited_listen_fds();  // before we open anything under their numbers
     uv::Loop loop;
     std::optional<sup::RunDir> dir;
-    std::optional<Sockets> sockets;
-    std::unique_ptr<OwnedSocket> control_sock;
+    std::optional<sup::HeldSockets> sockets;
+    std::unique_ptr<sup::HeldSocket> control_sock;
     sup::Environment env;
     ServiceManager manager;  // systemd, when it started us (Type=notify)
     try {
         dir.emplace(run_dir);
         sockets.emplace(*dir, std::move(inherited));
         env = sockets->bind(tree);
+        env.self = self_path();
         env.child_nofile = child_nofile;
         control_sock = sockets->control();
         sockets->close_unclaimed();
@@ -180,6 +110,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         try {
             auto next = sup::load_tree_file(file, load_context(run_dir));
             auto env = sockets->bind(next);
+            env.self = self_path();
             env.child_nofile = child_nofile;
             return {true, supervisor.reconfigure(next.root, std::move(env))};
         } catch (const sup::TreeFileError& e) {

@@ -50,6 +50,16 @@ resp::Value child_value(const ChildReport& c) {
     put(kv, "uptime_ms", maybe(c.uptime_ms));
     put(kv, "restart_in_ms", maybe(c.restart_in_ms));
     if (c.standby_kept) put(kv, "standby", maybe(c.standby));
+    if (!c.sockets.empty()) {
+        auto list = array();
+        for (auto& s : c.sockets) {
+            auto one = array();
+            put(one, "name", bulk(s.name));
+            put(one, "address", bulk(s.address));
+            list.elems.push_back(std::move(one));
+        }
+        put(kv, "sockets", std::move(list));
+    }
     if (c.type == "supervisor") {
         put(kv, "strategy", bulk(c.strategy));
         put(kv, "max_restarts", integer(c.max_restarts));
@@ -99,6 +109,20 @@ bool read_str(const resp::Value& v, std::optional<std::string>& out) {
 
 bool read_children(const resp::Value& v, std::vector<ChildReport>& out);
 
+bool read_sockets(const resp::Value& v, std::vector<ChildReport::Socket>& out) {
+    if (v.type != Type::array) return false;
+    for (auto& kv : v.elems) {
+        auto& s = out.emplace_back();
+        bool ok = each_field(kv, [&](std::string_view k, const resp::Value& f) {
+            if (k == "name") return read_str(f, s.name);
+            if (k == "address") return read_str(f, s.address);
+            return true;
+        });
+        if (!ok) return false;
+    }
+    return true;
+}
+
 bool read_child(const resp::Value& kv, ChildReport& c) {
     return each_field(kv, [&](std::string_view k, const resp::Value& v) {
         std::int64_t flag = 0;
@@ -114,6 +138,7 @@ bool read_child(const resp::Value& kv, ChildReport& c) {
         if (k == "uptime_ms") return read_int(v, c.uptime_ms);
         if (k == "restart_in_ms") return read_int(v, c.restart_in_ms);
         if (k == "standby") return (c.standby_kept = true, read_int(v, c.standby));
+        if (k == "sockets") return read_sockets(v, c.sockets);
         if (k == "strategy") return read_str(v, c.strategy);
         if (k == "max_restarts") return read_int(v, c.max_restarts);
         if (k == "max_seconds") return read_int(v, c.max_seconds);

@@ -26,6 +26,12 @@ struct ChildReport {
     std::optional<std::string> last_exit;
     std::optional<std::int64_t> uptime_ms;
     std::optional<std::int64_t> restart_in_ms;  // backing off
+    struct Socket {
+        std::string name;
+        std::string address;  // as bound: HOST:PORT (the real port for port 0), or a Unix socket's path
+        bool operator==(const Socket&) const = default;
+    };
+    std::vector<Socket> sockets;                // a worker's listening sockets
     bool standby_kept = false;                  // its spec keeps a standby
     std::optional<std::int64_t> standby;        // that standby's pid, once idle
     // A supervisor's own flags and its subtree.

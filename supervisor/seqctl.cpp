@@ -84,13 +84,14 @@ std::string json_value(const seq::resp::Value& v) {
 }
 
 // A flat [key, value, key, value...] array as a JSON object; a nested
-// supervisor's "children" as an array of such objects.
+// supervisor's "children" and a child's "sockets" as arrays of such objects.
 std::string json_object(const seq::resp::Value& kv) {
     std::string r = "{";
     for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2) {
         r += (i ? ", " : "") + json_string(kv.elems[i].str) + ": ";
         const auto& v = kv.elems[i + 1];
-        if (kv.elems[i].str == "children" && v.type == seq::resp::Value::Type::array) {
+        const auto& key = kv.elems[i].str;
+        if ((key == "children" || key == "sockets") && v.type == seq::resp::Value::Type::array) {
             r += "[";
             for (std::size_t j = 0; j < v.elems.size(); ++j) r += (j ? ", " : "") + json_object(v.elems[j]);
             r += "]";

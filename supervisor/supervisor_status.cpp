@@ -2,6 +2,7 @@
 // snapshot a nested supervisor sends its parent.
 #include <unistd.h>
 
+#include "listen_address.hpp"
 #include "supervisor.hpp"
 
 namespace seq::sup {
@@ -40,6 +41,9 @@ TreeReport Supervisor::snapshot() {
         if (c->goal == Goal::held && !c->active)
             k.stopped_by = c->spawns == 0 && !c->spec.autostart ? "autostart" : "request";
         if (!c->last_exit.empty()) k.last_exit = c->last_exit;
+        for (auto& so : c->spec.sockets)
+            if (auto fd = env_.sockets.find(so.name); fd != env_.sockets.end())
+                k.sockets.push_back({so.name, bound_address(fd->second)});
         k.standby_kept = c->spec.standby;  // its pid once it is idle and may be activated
         if (c->standby && c->standby->phase == lifecycle::Phase::idle) k.standby = c->standby->pid;
         if (c->spec.type == ChildType::supervisor) {

@@ -32,12 +32,32 @@ std::string_view to_string(ChildType t);
 std::optional<Readiness> parse_readiness(std::string_view s);
 std::string_view to_string(Readiness r);
 
-// A listening socket the top supervisor binds and keeps across its users' lives.
+// A listening socket the top supervisor binds and keeps across its users'
+// lives: a Unix one at `path`, or a TCP one at `listen`.
 struct SocketSpec {
-    std::string name;  // as the child finds it in LISTEN_FDNAMES
-    std::string path;  // relative to the run dir, or absolute
+    static constexpr int default_backlog = 4096;  // Linux's SOMAXCONN since 5.4; the kernel caps it at net.core.somaxconn
+    std::string name;    // as the child finds it in LISTEN_FDNAMES
+    std::string path;    // Unix: relative to the run dir, or absolute; empty for TCP
+    std::string listen;  // TCP: HOST:PORT, written as to_string(ListenAddress) writes it; empty for Unix
+    int backlog = default_backlog;
+    bool reuse_address = true;  // TCP: SO_REUSEADDR, so that a restarted tree binds past TIME_WAIT
+    bool ipv6_only = true;      // TCP over IPv6: IPV6_V6ONLY; false takes IPv4 too on [::]
+    bool tcp() const { return !listen.empty(); }
+    // Where it is bound: the same where means the same socket, kept across a
+    // reload. A port the kernel picks (port 0) is known by its name instead.
+    std::string where() const {
+        if (!tcp()) return path;
+        return "tcp " + listen + (listen.ends_with(":0") ? " " + name : "");
+    }
     bool operator==(const SocketSpec&) const = default;
 };
+
+inline SocketSpec unix_socket(std::string name, std::string path) {
+    SocketSpec s;
+    s.name = std::move(name);
+    s.path = std::move(path);
+    return s;
+}
 
 struct ChildSpec;
 
@@ -94,6 +114,7 @@ inline constexpr Bounds ms{0, 86'400'000};  // shutdown, and each of backoff's
 inline constexpr Bounds start_timeout{1, 86'400'000};
 inline constexpr Bounds watchdog{10, 86'400'000};
 inline constexpr Bounds reserve{1, max_reserve};
+inline constexpr Bounds backlog{1, 65535};
 }  // namespace bounds
 
 struct Tree {

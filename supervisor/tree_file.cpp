@@ -1,5 +1,6 @@
 #include "tree_file.hpp"
 
+#include "listen_address.hpp"
 #include "supervisor_variables.hpp"
 
 #include <sys/stat.h>
@@ -84,10 +85,14 @@ public:
         supervisor_flags(doc, "", tree.root);
         children(doc, "", tree.root);
         if (stash) {
-            bool found = false;
-            for (auto& s : sockets_of(tree.root)) found = found || s.name == stash->first;
+            const SocketSpec* found = nullptr;
+            for (auto& s : sockets_of(tree.root))
+                if (s.name == stash->first) found = &s;
             if (!found)
                 error(stash->second, "", "stash", "no socket named " + in_quotes(stash->first) + " in the tree");
+            else if (found->tcp())
+                error(stash->second, "", "stash",
+                      in_quotes(stash->first) + " is a TCP socket; $SEQ_STASH names a Unix socket's path");
             tree.stash = stash->first;
         }
         return tree;
@@ -377,24 +382,18 @@ private:
     void sockets(const toml::node& n, const std::string& path, ChildSpec& c) {
         auto* arr = n.as_array();
         if (!arr) {
-            error(n.source(), path, "sockets", "expected an array, such as [\"web\"] or [{ name = \"web\", path = \"web.sock\" }]");
+            error(n.source(), path, "sockets",
+                  "expected an array, such as [\"web\"], [{ name = \"web\", path = \"web.sock\" }] or "
+                  "[{ name = \"web\", listen = \"127.0.0.1:8080\" }]");
             return;
         }
         for (auto& e : *arr) {
             SocketSpec s;
+            const toml::node* listen = nullptr;
             if (auto* str = e.as_string()) {
                 s.name = str->get();
             } else if (auto* tab = e.as_table()) {
-                for (auto&& [key, node] : *tab) {
-                    if (key.str() == "name") {
-                        if (auto v = string_of(node, path, "sockets.name")) s.name = *v;
-                    } else if (key.str() == "path") {
-                        if (auto v = string_of(node, path, "sockets.path")) s.path = *v;
-                    } else {
-                        unknown(key, path, {"name", "path"}, nullptr, "sockets");
-                    }
-                }
-                if (!tab->get("name")) error(e.source(), path, "sockets", "a socket table needs a name");
+                if (!socket_table(*tab, path, s, listen)) continue;
             } else {
                 error(e.source(), path, "sockets", "expected a socket's name or { name = ..., path = ... }");
                 continue;
@@ -408,32 +407,91 @@ private:
                 error(e.source(), path, "sockets", in_quotes(s.name) + " is not a socket name (letters, digits, '_', '-', '.')");
                 continue;
             }
-            if (s.path.empty()) s.path = s.name + ".sock";
-            // "./web.sock" and "web.sock" are one file: compared, and kept, as one.
-            auto normal = std::filesystem::path(s.path).lexically_normal();
-            if (auto leaf = normal.filename(); leaf.empty() || leaf == "." || leaf == "..") {
-                error(e.source(), path, "sockets", in_quotes(s.path) + " names a directory, not a socket's file");
-                continue;
-            }
-            s.path = normal.string();
-            if (s.path.find('\0') != std::string::npos || reserved_paths.count(s.path)) {
-                error(e.source(), path, "sockets", in_quotes(s.path) + " is the supervisor's own file in the run dir");
-                continue;
-            }
-            if (auto why = unbindable(s.path); !why.empty()) {
-                error(e.source(), path, "sockets", in_quotes(s.path) + ": " + why);
-                continue;
-            }
             if (!socket_names_.insert(s.name).second) {
                 error(e.source(), path, "sockets", "socket " + in_quotes(s.name) + " is named twice in the tree");
                 continue;
             }
-            if (!socket_paths_.insert(s.path).second) {
-                error(e.source(), path, "sockets", "socket path " + in_quotes(s.path) + " is used twice in the tree");
-                continue;
+            if (listen) {
+                std::string why;
+                auto a = parse_listen_address(s.listen, why);
+                if (!a) {
+                    error(listen->source(), path, "sockets.listen", in_quotes(s.listen) + ": " + why);
+                    continue;
+                }
+                s.listen = to_string(*a);  // "[0::1]:80" and "[::1]:80" are one address
+                if (a->family() == AF_INET && e.as_table()->get("ipv6_only"))
+                    error(e.source(), path, "sockets.ipv6_only", "only for an IPv6 address (" + s.listen + " is IPv4)");
+                if (!socket_paths_.insert(s.where()).second) {
+                    error(e.source(), path, "sockets", "address " + s.listen + " is used twice in the tree");
+                    continue;
+                }
+            } else {
+                if (!unix_path(e, path, s)) continue;
             }
             c.sockets.push_back(std::move(s));
         }
+    }
+
+    // { name = ..., path = ... } or { name = ..., listen = ..., backlog, reuse_address, ipv6_only }.
+    bool socket_table(const toml::table& tab, const std::string& path, SocketSpec& s, const toml::node*& listen) {
+        static const std::set<std::string_view> keys = {"name", "path", "listen", "backlog", "reuse_address", "ipv6_only"};
+        bool ok = true;
+        for (auto&& [key, node] : tab) {
+            auto k = key.str();
+            auto full = "sockets." + std::string(k);
+            if (k == "name") {
+                if (auto v = string_of(node, path, full)) s.name = *v;
+            } else if (k == "path") {
+                if (auto v = string_of(node, path, full)) s.path = *v;
+            } else if (k == "listen") {
+                if (auto v = string_of(node, path, full)) s.listen = *v, listen = &node;
+                else ok = false;
+            } else if (k == "backlog") {
+                if (auto v = integer_of(node, path, full, bounds::backlog)) s.backlog = static_cast<int>(*v);
+            } else if (k == "reuse_address" || k == "ipv6_only") {
+                if (auto* b = node.as_boolean()) (k == "reuse_address" ? s.reuse_address : s.ipv6_only) = b->get();
+                else error(node.source(), path, full, "expected true or false");
+            } else {
+                unknown(key, path, keys, nullptr, "sockets");
+            }
+        }
+        if (!tab.get("name")) error(tab.source(), path, "sockets", "a socket table needs a name");
+        if (tab.get("path") && tab.get("listen")) {
+            error(tab.source(), path, "sockets",
+                  "a socket has either a path (Unix) or listen (TCP), not both");
+            return false;
+        }
+        if (!listen)
+            for (auto k : {"reuse_address", "ipv6_only"})
+                if (tab.get(k))
+                    error(tab.get(k)->source(), path, "sockets." + std::string(k),
+                          "only for a TCP socket (one with listen = \"HOST:PORT\")");
+        return ok;
+    }
+
+    // A Unix socket's path, made normal and checked bindable and unique.
+    bool unix_path(const toml::node& e, const std::string& path, SocketSpec& s) {
+        if (s.path.empty()) s.path = s.name + ".sock";
+        // "./web.sock" and "web.sock" are one file: compared, and kept, as one.
+        auto normal = std::filesystem::path(s.path).lexically_normal();
+        if (auto leaf = normal.filename(); leaf.empty() || leaf == "." || leaf == "..") {
+            error(e.source(), path, "sockets", in_quotes(s.path) + " names a directory, not a socket's file");
+            return false;
+        }
+        s.path = normal.string();
+        if (s.path.find('\0') != std::string::npos || reserved_paths.count(s.path)) {
+            error(e.source(), path, "sockets", in_quotes(s.path) + " is the supervisor's own file in the run dir");
+            return false;
+        }
+        if (auto why = unbindable(s.path); !why.empty()) {
+            error(e.source(), path, "sockets", in_quotes(s.path) + ": " + why);
+            return false;
+        }
+        if (!socket_paths_.insert(s.path).second) {
+            error(e.source(), path, "sockets", "socket path " + in_quotes(s.path) + " is used twice in the tree");
+            return false;
+        }
+        return true;
     }
 
     void env(const toml::node& n, const std::string& path, ChildSpec& c) {
@@ -546,6 +604,23 @@ void write_flags(std::string& out, const SupervisorSpec& s) {
     if (s.auto_shutdown != AutoShutdown::never) out += "auto_shutdown = " + toml_string(to_string(s.auto_shutdown)) + "\n";
 }
 
+// A socket as its shortest entry: its bare name when it is name.sock with
+// every default.
+std::string socket_entry(const SocketSpec& so) {
+    bool plain = so.backlog == SocketSpec::default_backlog;
+    if (!so.tcp() && so.path == so.name + ".sock" && plain) return toml_string(so.name);
+    std::string out = "{ name = " + toml_string(so.name);
+    if (so.tcp()) {
+        out += ", listen = " + toml_string(so.listen);
+        if (!so.reuse_address) out += ", reuse_address = false";
+        if (!so.ipv6_only) out += ", ipv6_only = false";
+    } else {
+        out += ", path = " + toml_string(so.path);
+    }
+    if (!plain) out += ", backlog = " + std::to_string(so.backlog);
+    return out + " }";
+}
+
 void write_children(std::string& out, const SupervisorSpec& s, const std::string& table) {
     for (auto& c : s.children) {
         out += "\n[[" + table + "]]\n";
@@ -585,8 +660,7 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
             for (std::size_t i = 0; i < c.sockets.size(); ++i) {
                 auto& so = c.sockets[i];
                 out += i ? ", " : "";
-                if (so.path == so.name + ".sock") out += toml_string(so.name);
-                else out += "{ name = " + toml_string(so.name) + ", path = " + toml_string(so.path) + " }";
+                out += socket_entry(so);
             }
             out += "]\n";
         }

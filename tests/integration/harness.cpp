@@ -1,13 +1,19 @@
 #include "harness.hpp"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <mutex>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -180,6 +186,12 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
             if (k == "last_start") s.last_start = val.str;
             if (k == "restarts_in_window") s.restarts_in_window = val.integer;
             if (k == "children") below = &val;
+            if (k == "sockets")
+                for (auto& so : val.elems) {
+                    auto* n = seq::resp::field(so, "name");
+                    auto* a = seq::resp::field(so, "address");
+                    if (n && a) s.sockets[n->str] = a->str;
+                }
         }
         out[prefix + name] = s;
         if (below) collect(*below, prefix + name + "/", out);
@@ -309,6 +321,119 @@ bool restarted(const std::string& run_dir, const std::string& name, pid_t old, M
             }
         },
         deadline);
+}
+
+HttpResult http_get(const std::string& address, const std::string& path, Ms timeout) {
+    HttpResult r;
+    auto colon = address.rfind(':');
+    std::string host = address.substr(0, colon), port = address.substr(colon + 1);
+    if (host.starts_with("[")) host = host.substr(1, host.size() - 2);
+    addrinfo hints{};
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* ai = nullptr;
+    if (getaddrinfo(host.c_str(), port.c_str(), &hints, &ai) != 0) throw std::runtime_error("bad address " + address);
+    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> list(ai, freeaddrinfo);
+    seq::Fd fd(socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>(timeout.count() % 1000 * 1000)};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
+        r.outcome = errno == ECONNREFUSED ? HttpResult::refused : HttpResult::failed;
+        r.why = std::string("connect: ") + std::strerror(errno);
+        return r;
+    }
+    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + address + "\r\n\r\n";
+    if (send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+        r.why = std::string("send: ") + std::strerror(errno);
+        return r;
+    }
+    std::string reply;
+    char buf[4096];
+    for (;;) {
+        auto n = recv(fd.get(), buf, sizeof buf, 0);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            r.why = std::string("recv: ") + std::strerror(errno) + " after " + std::to_string(reply.size()) + " bytes";
+            return r;
+        }
+        reply.append(buf, static_cast<std::size_t>(n));
+    }
+    auto head_end = reply.find("\r\n\r\n");
+    if (!reply.starts_with("HTTP/1.") || head_end == std::string::npos || reply.size() < 12) {
+        r.why = "no whole reply (" + std::to_string(reply.size()) + " bytes)";
+        return r;
+    }
+    r.status = std::atoi(reply.c_str() + 9);
+    r.body = reply.substr(head_end + 4);
+    auto cl = reply.find("Content-Length: ");
+    if (cl != std::string::npos && cl < head_end &&
+        static_cast<std::size_t>(std::atol(reply.c_str() + cl + 16)) != r.body.size()) {
+        r.why = "a body cut short";
+        return r;
+    }
+    r.outcome = HttpResult::ok;
+    return r;
+}
+
+struct HttpLoad::State {
+    std::atomic<bool> stop{false};
+    std::mutex mu;
+    std::vector<std::string> bodies;
+    std::vector<std::string> problems;
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+};
+
+HttpLoad::HttpLoad(std::string address, int clients, std::string path) : state_(std::make_shared<State>()) {
+    for (int i = 0; i < clients; ++i)
+        threads_.emplace_back([this, address, path] {
+            while (!state_->stop) {
+                auto r = http_get(address, path);
+                if (r.outcome == HttpResult::ok && r.status == 200) {
+                    ++ok_;
+                    std::lock_guard lock(state_->mu);
+                    state_->bodies.push_back(r.body);
+                    continue;
+                }
+                ++(r.outcome == HttpResult::refused ? refused_ : failed_);
+                auto ms = std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - state_->since).count();
+                std::lock_guard lock(state_->mu);
+                state_->problems.push_back(std::to_string(ms) + " ms: " +
+                                           (r.outcome == HttpResult::refused ? "refused, " : "failed, ") +
+                                           (r.why.empty() ? "status " + std::to_string(r.status) : r.why));
+            }
+        });
+}
+
+HttpLoad::~HttpLoad() { stop(); }
+
+void HttpLoad::stop() {
+    state_->stop = true;
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+}
+
+std::vector<std::string> HttpLoad::take_bodies() {
+    std::lock_guard lock(state_->mu);
+    return std::exchange(state_->bodies, {});
+}
+
+std::string HttpLoad::report() const {
+    std::lock_guard lock(state_->mu);
+    std::string r = std::to_string(ok_) + " ok, " + std::to_string(refused_) + " refused, " +
+                    std::to_string(failed_) + " failed";
+    for (std::size_t i = 0; i < state_->problems.size() && i < 20; ++i) r += "\n  " + state_->problems[i];
+    return r;
+}
+
+bool has_ipv6_loopback() {
+    seq::Fd fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return false;
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    return bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
 }
 
 }  // namespace seqtest

@@ -4,7 +4,10 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
+#include <thread>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -107,6 +110,7 @@ struct ChildStatus {
     std::string stopped_by;  // "request", "autostart"; "" if not stopped so
     std::string last_start;  // what caused the latest start after the first
     std::int64_t restarts_in_window = 0;  // a nested supervisor's
+    std::map<std::string, std::string> sockets;  // name: address as bound (HOST:PORT, or a path)
 };
 std::map<std::string, ChildStatus> tree_status(const std::string& run_dir);
 // Waits until every child runs and each pid differs from `old` where given.
@@ -140,6 +144,44 @@ bool log_has(const TreeSup& t, const std::string& text, Ms deadline = 5000ms);
 
 // A [[child]] table running `script` under /bin/sh, with `more` keys.
 std::string sh_child(const std::string& name, const std::string& script, const std::string& more = "");
+
+// One HTTP/1.0 GET on a fresh TCP connection to `address` (HOST:PORT, or
+// [V6]:PORT): refused (nothing listening, or reset before it was taken),
+// failed (taken, then cut before a whole reply), or answered with `body`.
+struct HttpResult {
+    enum Outcome { ok, refused, failed } outcome = failed;
+    int status = 0;
+    std::string body;
+    std::string why;  // for refused and failed
+};
+HttpResult http_get(const std::string& address, const std::string& path = "/", Ms timeout = 5000ms);
+
+// Clients in threads, each sending GETs to `address` one after another
+// until stop(), counting what came back. Each refused or failed request
+// is kept with its time for the test's message.
+class HttpLoad {
+public:
+    HttpLoad(std::string address, int clients, std::string path = "/");
+    ~HttpLoad();
+    HttpLoad(const HttpLoad&) = delete;
+    HttpLoad& operator=(const HttpLoad&) = delete;
+    void stop();
+    std::int64_t ok() const { return ok_; }
+    std::int64_t refused() const { return refused_; }
+    std::int64_t failed() const { return failed_; }
+    // Every body answered since the last call, and clears them.
+    std::vector<std::string> take_bodies();
+    std::string report() const;  // "N ok, N refused, N failed: why..."
+
+private:
+    struct State;
+    std::shared_ptr<State> state_;
+    std::vector<std::thread> threads_;
+    std::atomic<std::int64_t> ok_{0}, refused_{0}, failed_{0};
+};
+
+// Whether this machine can bind [::1]: IPv6 on loopback.
+bool has_ipv6_loopback();
 
 // Runs a shell command line; returns its exit code and stdout.
 struct Shell {

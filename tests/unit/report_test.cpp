@@ -29,6 +29,7 @@ TreeReport sample() {
     web.last_start = "request";
     web.last_exit = "killed by SIGKILL";
     web.uptime_ms = 3000;
+    web.sockets = {{"http", "127.0.0.1:41234"}, {"admin", "/run/x/admin.sock"}};
     web.standby_kept = true;
     web.standby = 4502;
     web.settled = true;
@@ -77,6 +78,8 @@ TEST_CASE("report: to RESP and back, through the wire, is the same report, neste
     CHECK(mailer->restart_in_ms == 1600);
     CHECK_FALSE(mailer->pid);
     CHECK(back->children[0].standby == 4502);
+    CHECK(back->children[0].sockets == r.children[0].sockets);
+    CHECK(back->children[1].sockets.empty());
     CHECK_FALSE(back->children[1].standby_kept);  // no standby key: its spec keeps none
     CHECK(find_child(back->children, "jobs/nobody") == nullptr);
     CHECK(find_child(back->children, "web/x") == nullptr);
@@ -94,6 +97,8 @@ TEST_CASE("report: what is not a tree's state is refused, and a field it does no
     CHECK_FALSE(from_resp(parse("*2\r\n*2\r\n$3\r\npid\r\n$1\r\nx\r\n*0\r\n")));       // pid not a number
     CHECK_FALSE(from_resp(parse("*2\r\n*0\r\n*1\r\n*2\r\n$4\r\nname\r\n:5\r\n")));    // a name that is a number
     CHECK_FALSE(from_resp(parse("*2\r\n*0\r\n*1\r\n*2\r\n$8\r\nchildren\r\n:5\r\n")));  // children of a child
+    CHECK_FALSE(from_resp(parse("*2\r\n*0\r\n*1\r\n*2\r\n$7\r\nsockets\r\n:5\r\n")));   // sockets not an array
+    CHECK_FALSE(from_resp(parse("*2\r\n*0\r\n*1\r\n*2\r\n$7\r\nsockets\r\n*1\r\n*2\r\n$4\r\nname\r\n:1\r\n")));
     auto r = from_resp(parse("*2\r\n*2\r\n$6\r\nfuture\r\n:7\r\n*1\r\n*4\r\n$4\r\nname\r\n$1\r\na\r\n$3\r\nnew\r\n*0\r\n"));
     REQUIRE(r);
     REQUIRE(r->children.size() == 1);

@@ -134,9 +134,9 @@ restart = "temporary"
     CHECK(store.readiness == Readiness::notify_fd);
     CHECK(store.start_timeout_ms == 900);
     REQUIRE(store.sockets.size() == 3);
-    CHECK(store.sockets[0] == SocketSpec{"state", "state.sock"});
-    CHECK(store.sockets[1] == SocketSpec{"web", "/tmp/web.sock"});
-    CHECK(store.sockets[2] == SocketSpec{"alt", "alt.sock"});
+    CHECK(store.sockets[0] == unix_socket("state", "state.sock"));
+    CHECK(store.sockets[1] == unix_socket("web", "/tmp/web.sock"));
+    CHECK(store.sockets[2] == unix_socket("alt", "alt.sock"));
     CHECK(store.env == std::map<std::string, std::string>{{"LANG", "C"}, {"odd key", "v"}});
     CHECK(store.cwd == f.root + "/dir");
     auto& jobs = t.root.children[1];
@@ -387,6 +387,62 @@ TEST_CASE("sockets: used twice, malformed, reserved, stash must name one") {
                    "key \"sockets\": a socket's name cannot be empty"));
     CHECK(contains(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"\" }]\n"),
                    "key \"sockets\": a socket's name cannot be empty"));
+}
+
+TEST_CASE("TCP sockets: listen, backlog, reuse_address, ipv6_only, their defaults, every error, and the round trip") {
+    Fixture f;
+    auto t = f.parse("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n"
+                     "sockets = [{ name = \"web\", listen = \"127.0.0.1:8080\" },"
+                     " { name = \"v6\", listen = \"[0::1]:0\", backlog = 16, reuse_address = false, ipv6_only = false },"
+                     " { name = \"u\", path = \"u.sock\", backlog = 8 }]\n");
+    auto& s = t.root.children[0].sockets;
+    REQUIRE(s.size() == 3);
+    CHECK(s[0].tcp());
+    CHECK(s[0].listen == "127.0.0.1:8080");
+    CHECK(s[0].path.empty());
+    CHECK(s[0].backlog == SocketSpec::default_backlog);
+    CHECK(s[0].reuse_address);
+    CHECK(s[0].ipv6_only);
+    CHECK(s[1].listen == "[::1]:0");
+    CHECK(s[1].backlog == 16);
+    CHECK_FALSE(s[1].reuse_address);
+    CHECK_FALSE(s[1].ipv6_only);
+    CHECK_FALSE(s[2].tcp());
+    CHECK(s[2].backlog == 8);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    // Port 0 twice is two ports; any other address twice is refused.
+    CHECK(f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n"
+                   "sockets = [{ name = \"x\", listen = \"127.0.0.1:0\" }, { name = \"y\", listen = \"127.0.0.1:0\" }]\n") ==
+          "(valid)");
+    auto e = f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n"
+                      "sockets = [{ name = \"x\", listen = \"127.0.0.1:80\" }, { name = \"y\", listen = \"127.0.0.1:80\" }]\n");
+    CHECK(contains(e, "key \"sockets\": address 127.0.0.1:80 is used twice in the tree"));
+    auto one = [&](const std::string& entry) {
+        return f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [" + entry + "]\n");
+    };
+    CHECK(contains(one("{ name = \"x\", listen = \"localhost:80\" }"),
+                   ":4:35: child \"a\", key \"sockets.listen\": \"localhost:80\": 'localhost' is not an IPv4 address"));
+    CHECK(contains(one("{ name = \"x\", listen = \"127.0.0.1:70000\" }"),
+                   "key \"sockets.listen\": \"127.0.0.1:70000\": port 70000 is out of range: 1 to 65535"));
+    CHECK(contains(one("{ name = \"x\", listen = 80 }"), "key \"sockets.listen\": expected a string"));
+    CHECK(contains(one("{ name = \"x\", listen = \"1.2.3.4:1\", path = \"x.sock\" }"),
+                   "key \"sockets\": a socket has either a path (Unix) or listen (TCP), not both"));
+    CHECK(contains(one("{ name = \"x\", listen = \"1.2.3.4:1\", backlog = 0 }"),
+                   "key \"sockets.backlog\": 0 is out of range (1 to 65535)"));
+    CHECK(contains(one("{ name = \"x\", listen = \"1.2.3.4:1\", backlog = 65536 }"),
+                   "key \"sockets.backlog\": 65536 is out of range (1 to 65535)"));
+    CHECK(contains(one("{ name = \"x\", listen = \"1.2.3.4:1\", reuse_address = \"yes\" }"),
+                   "key \"sockets.reuse_address\": expected true or false"));
+    CHECK(contains(one("{ name = \"x\", listen = \"1.2.3.4:1\", ipv6_only = false }"),
+                   "key \"sockets.ipv6_only\": only for an IPv6 address (1.2.3.4:1 is IPv4)"));
+    CHECK(contains(one("{ name = \"x\", path = \"x.sock\", reuse_address = true }"),
+                   "key \"sockets.reuse_address\": only for a TCP socket (one with listen = \"HOST:PORT\")"));
+    CHECK(contains(one("{ name = \"x\", listen = \"1.2.3.4:1\", backlgo = 3 }"),
+                   "key \"sockets.backlgo\": unknown key; did you mean \"backlog\"?"));
+    // $SEQ_STASH is a path: the stash must be a Unix socket.
+    e = f.errors("stash = \"s\"\n[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n"
+                 "sockets = [{ name = \"s\", listen = \"127.0.0.1:0\" }]\n");
+    CHECK(contains(e, "key \"stash\": \"s\" is a TCP socket; $SEQ_STASH names a Unix socket's path"));
 }
 
 TEST_CASE("env and cwd: malformed, reserved, missing folder") {

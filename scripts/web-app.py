@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""A small HTTP service to run under seq-supervisor: the example of the
+README's "Serving the web" (scripts/web-tree.toml), and the server the tests
+kill. It serves on the listening socket its supervisor holds (fd 3, from
+LISTEN_FDS), so that a connection made while it restarts waits in the
+backlog; it says it is ready on $SEQ_NOTIFY_FD; and it keeps its hit counter
+in the stash ($SEQ_STASH, INCR over the Redis protocol), so that the count
+survives any kill -9 of any instance.
+
+GET /      -> "hits N index I pid P"   (I: $SEQ_INDEX in a pool)
+GET /slow  -> the same after 200 ms, for tests that kill a request in flight
+"""
+import os
+import socket
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+
+class Stash:
+    """INCR on the stash's Unix socket; reconnects after the stash restarts."""
+
+    def __init__(self, path):
+        self.path, self.sock = path, None
+
+    def incr(self, key):
+        for attempt in (1, 2):
+            try:
+                if self.sock is None:
+                    self.sock = socket.socket(socket.AF_UNIX)
+                    self.sock.connect(self.path)
+                    self.reader = self.sock.makefile("rb")
+                k = key.encode()
+                self.sock.sendall(b"*2\r\n$4\r\nINCR\r\n$%d\r\n%s\r\n" % (len(k), k))
+                line = self.reader.readline()
+                if line.startswith(b":"):
+                    return int(line[1:])
+                raise OSError("stash replied %r" % line)
+            except OSError:
+                self.sock = None
+                if attempt == 2:
+                    raise
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/slow":
+            time.sleep(0.2)
+        try:
+            hits = self.server.stash.incr("hits") if self.server.stash else self.server.count + 1
+            self.server.count = hits
+        except OSError as e:
+            self.send_error(503, "stash unreachable: %s" % e)
+            return
+        body = ("hits %d index %s pid %d\n" % (hits, os.environ.get("SEQ_INDEX", "-"), os.getpid())).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt, *args):
+        pass  # one line per request would drown the supervisor's log
+
+
+def main():
+    if os.environ.get("LISTEN_PID") != str(os.getpid()) or int(os.environ.get("LISTEN_FDS", "0")) < 1:
+        sys.exit("web-app: no listening socket handed over (LISTEN_FDS): run it under seq-supervisor")
+    listener = socket.socket(fileno=3)
+    listener.setblocking(True)
+    server = HTTPServer(listener.getsockname(), Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = listener
+    stash = os.environ.get("SEQ_STASH")
+    server.stash, server.count = (Stash(stash) if stash else None), 0
+    if "SEQ_NOTIFY_FD" in os.environ:
+        fd = int(os.environ["SEQ_NOTIFY_FD"])
+        os.write(fd, b"\n")
+        os.close(fd)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+#include "held_sockets.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+#include "listen_address.hpp"
+#include "log.hpp"
+#include "socket.hpp"
+
+namespace seq::sup {
+
+namespace {
+
+std::string read_small(const std::string& path) {
+    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return "";
+    std::string out;
+    char buf[8192];
+    for (ssize_t n; (n = read(fd.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+    return out;
+}
+
+// The inodes of the sockets listening on TCP `port` in our network
+// namespace, from /proc/net/tcp and tcp6 (local address HEX:PORT, state 0A).
+std::set<std::string> listening_inodes(unsigned port) {
+    std::set<std::string> inodes;
+    char want[8];
+    std::snprintf(want, sizeof want, ":%04X", port);
+    for (auto* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        auto text = read_small(file);
+        std::size_t at = text.find('\n');  // past the header
+        while (at != std::string::npos && at + 1 < text.size()) {
+            auto end = text.find('\n', at + 1);
+            auto line = text.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+            at = end;
+            // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+            char local[64], state[8];
+            unsigned long inode = 0;
+            if (std::sscanf(line.c_str(), "%*s %63s %*s %7s %*s %*s %*s %*s %*s %lu", local, state, &inode) != 3)
+                continue;
+            std::string l = local;
+            if (std::strcmp(state, "0A") == 0 && l.ends_with(want) && inode != 0) inodes.insert(std::to_string(inode));
+        }
+    }
+    return inodes;
+}
+
+// "pid 123 (python3)" for the first process we may look into that holds
+// one of `inodes`; "" if none can be told.
+std::string holder(const std::set<std::string>& inodes) {
+    if (inodes.empty()) return "";
+    std::unique_ptr<DIR, int (*)(DIR*)> proc(opendir("/proc"), closedir);
+    if (!proc) return "";
+    while (auto* e = readdir(proc.get())) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        std::string base = std::string("/proc/") + e->d_name;
+        std::unique_ptr<DIR, int (*)(DIR*)> fds(opendir((base + "/fd").c_str()), closedir);
+        if (!fds) continue;  // not ours to look into
+        while (auto* f = readdir(fds.get())) {
+            char link[64];
+            auto n = readlinkat(dirfd(fds.get()), f->d_name, link, sizeof link - 1);
+            if (n <= 8) continue;
+            link[n] = '\0';
+            std::string_view l(link, static_cast<std::size_t>(n));
+            if (!l.starts_with("socket:[")) continue;
+            if (!inodes.count(std::string(l.substr(8, l.size() - 9)))) continue;
+            auto comm = read_small(base + "/comm");
+            if (!comm.empty() && comm.back() == '\n') comm.pop_back();
+            return std::string("pid ") + e->d_name + (comm.empty() ? "" : " (" + comm + ")");
+        }
+    }
+    return "";
+}
+
+std::string port_of(const std::string& listen) { return listen.substr(listen.rfind(':') + 1); }
+
+}  // namespace
+
+HeldSocket::~HeldSocket() {
+    if (!unlink.empty()) ::unlink(unlink.c_str());
+}
+
+Fd listen_tcp(const SocketSpec& s) {
+    std::string why;
+    auto a = parse_listen_address(s.listen, why);
+    const std::string what = "socket '" + s.name + "' (" + s.listen + ")";
+    if (!a) throw std::runtime_error(what + ": " + why);
+    Fd fd(socket(a->family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) throw SystemError(what + ": socket", errno);
+    int on = 1;
+    if (s.reuse_address && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
+        throw SystemError(what + ": SO_REUSEADDR", errno);
+    if (a->family() == AF_INET6) {
+        int v6only = s.ipv6_only ? 1 : 0;
+        if (setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0)
+            throw SystemError(what + ": IPV6_V6ONLY", errno);
+    }
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a->addr), a->len) < 0) {
+        int err = errno;
+        std::string msg = what + ": binding: " + std::strerror(err);
+        if (err == EADDRINUSE) {
+            auto port = static_cast<unsigned>(std::stoul(port_of(s.listen)));
+            auto who = holder(listening_inodes(port));
+            msg += who.empty() ? " (held by a process this user cannot see, or one not listening yet)"
+                               : " (held by " + who + ")";
+        }
+        throw std::runtime_error(msg);
+    }
+    if (listen(fd.get(), s.backlog) < 0) throw SystemError(what + ": listening", errno);
+    return fd;
+}
+
+std::unique_ptr<HeldSocket> HeldSockets::control() {
+    SocketSpec s;
+    s.name = "control";
+    s.path = dir_.file("control.sock");
+    s.backlog = 1024;
+    return take_or_bind(s, s.path);
+}
+
+Environment HeldSockets::bind(const Tree& tree) {
+    std::map<std::string, std::shared_ptr<HeldSocket>> next;
+    Environment env;
+    for (auto s : sockets_of(tree.root)) {
+        if (!s.tcp()) s.path = s.path.starts_with("/") ? s.path : dir_.file(s.path);
+        auto where = s.where();
+        std::shared_ptr<HeldSocket> held;
+        if (auto it = bound_.find(where); it != bound_.end()) {
+            held = it->second;
+            // An option set at bind cannot change without a new bind, which
+            // the socket held at that address would refuse.
+            if (s.tcp() && held->spec.ipv6_only != s.ipv6_only)
+                throw std::runtime_error("socket '" + s.name + "' (" + s.listen +
+                                         "): ipv6_only cannot change while the socket is held; stop the tree and "
+                                         "start it again to rebind it");
+        } else {
+            held = take_or_bind(s, s.tcp() ? "" : s.path);
+        }
+        next[where] = held;
+        env.sockets[s.name] = held->fd.get();
+        if (s.name == tree.stash) env.stash = s.path;
+    }
+    // Only now, with every bind done, are the changes made: a backlog
+    // changed in place (listen again), those no longer named closed and
+    // removed; a child still running holds its own copy until it stops.
+    for (auto s : sockets_of(tree.root)) {
+        if (!s.tcp()) s.path = s.path.starts_with("/") ? s.path : dir_.file(s.path);
+        auto& held = next[s.where()];
+        if (held->spec.backlog != s.backlog) listen(held->fd.get(), s.backlog);
+        held->spec = s;
+    }
+    bound_ = std::move(next);
+    return env;
+}
+
+void HeldSockets::close_unclaimed() {
+    for (auto& [name, fd] : inherited_) {
+        log("socket '%s': inherited (fd %d), but the tree has no socket of that name; closing it", name.c_str(), fd);
+        close(fd);
+    }
+    inherited_.clear();
+}
+
+std::unique_ptr<HeldSocket> HeldSockets::take_or_bind(const SocketSpec& s, const std::string& path) {
+    auto it = inherited_.find(s.name);
+    if (it == inherited_.end()) {
+        if (s.tcp()) return std::make_unique<HeldSocket>(listen_tcp(s), "", s);
+        return std::make_unique<HeldSocket>(listen_unix(path, s.backlog), path, s);
+    }
+    set_nonblocking(it->second);
+    auto held = std::make_unique<HeldSocket>(Fd(it->second), "", s);
+    inherited_.erase(it);  // taken: a reload that drops it closes it for good
+    log("socket '%s': inherited (fd %d), not bound here", s.name.c_str(), held->fd.get());
+    return held;
+}
+
+}  // namespace seq::sup
