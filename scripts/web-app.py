@@ -9,8 +9,13 @@ survives any kill -9 of any instance.
 
 GET /      -> "hits N index I pid P"   (I: $SEQ_INDEX in a pool)
 GET /slow  -> the same after 200 ms, for tests that kill a request in flight
+
+SIGTERM (a stop, a scale down, a restart) is graceful: the request being
+served is answered, no new one is taken, and it exits 0. What waits in the
+backlog is the supervisor's socket's, and the next instance serves it.
 """
 import os
+import signal
 import socket
 import sys
 import time
@@ -67,17 +72,24 @@ def main():
     if os.environ.get("LISTEN_PID") != str(os.getpid()) or int(os.environ.get("LISTEN_FDS", "0")) < 1:
         sys.exit("web-app: no listening socket handed over (LISTEN_FDS): run it under seq-supervisor")
     listener = socket.socket(fileno=3)
-    listener.setblocking(True)
+    # Another instance may take the connection select() said was there: the
+    # accept then fails at once (and is let go) instead of waiting, deaf to
+    # SIGTERM, for the next one.
+    listener.setblocking(False)
     server = HTTPServer(listener.getsockname(), Handler, bind_and_activate=False)
     server.socket.close()
     server.socket = listener
     stash = os.environ.get("SEQ_STASH")
     server.stash, server.count = (Stash(stash) if stash else None), 0
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    server.timeout = 0.1  # how soon a SIGTERM between requests is seen
     if "SEQ_NOTIFY_FD" in os.environ:
         fd = int(os.environ["SEQ_NOTIFY_FD"])
         os.write(fd, b"\n")
         os.close(fd)
-    server.serve_forever()
+    while not stopping:
+        server.handle_request()
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ Server::Verdict Control::handle(Connection& c, Args args) {
         {"status", 1, 1, &Control::status},     {"restart", 2, 2, &Control::restart},
         {"stop", 1, 2, &Control::stop},         {"start", 2, 2, &Control::start_child},
         {"signal", 3, 3, &Control::signal},     {"reload", 1, 1, &Control::reload},
-        {"ping", 1, 1, &Control::ping},
+        {"ping", 1, 1, &Control::ping},         {"scale", 3, 3, &Control::scale},
     };
     for (auto& cmd : table) {
         if (!is_command(args[0], cmd.name)) continue;
@@ -191,6 +191,21 @@ Server::Verdict Control::signal(Connection& c, Args args) {
     if (why) resp::append_error(c.out(), *why);
     else resp::append_simple(c.out(), "OK");
     return Server::Verdict::done;
+}
+
+Server::Verdict Control::scale(Connection& c, Args args) {
+    if (awaited_.count(c.id())) return wait(c, args[1], Until::running);
+    auto n = resp::parse_int(args[2]);
+    std::optional<std::string> why;
+    if (!n || *n < bounds::instances.lo || *n > bounds::instances.hi)
+        why = "ERR '" + std::string(args[2].substr(0, 32)) + "' is not a number of instances: 1 to " +
+              std::to_string(bounds::instances.hi);
+    else why = sup_.scale(args[1], static_cast<unsigned>(*n));
+    if (why) {
+        resp::append_error(c.out(), *why);
+        return Server::Verdict::done;
+    }
+    return wait(c, args[1], Until::running, sup_.starts(args[1]));
 }
 
 std::optional<std::string> peer_refusal(int fd) {

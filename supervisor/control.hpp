@@ -7,11 +7,15 @@
 //   STOP [path]          a child: stop it and keep it down; none: the whole tree
 //   START path           start a child stopped by STOP (or autostart = false)
 //   SIGNAL path signal   send HUP, INT, QUIT, KILL, USR1, USR2 or TERM to its process group
+//   SCALE path n         a pool's number of instances (1 to 10000)
 //   RELOAD               read the tree file again
 //   PING
 //
-// RESTART, STOP path and START path answer once it is done (running again,
-// stopped, running), as systemctl does. RESTART waits first for the tree to
+// A path names a child ("web", "jobs/mailer"), a pool (all its instances)
+// or one instance of a pool ("web#3").
+// RESTART, STOP path, START path and SCALE answer once it is done (running
+// again, stopped, running; every instance running and none on its way out),
+// as systemctl does. RESTART waits first for the tree to
 // settle if a start or stop is under way: restarts from a script (or from
 // two shells) happen one after the other, so no restart of the stash can
 // catch the worker between its old life and its new one, when no process
@@ -54,6 +58,7 @@ private:
     Server::Verdict stop(Connection& c, Args args);
     Server::Verdict start_child(Connection& c, Args args);
     Server::Verdict signal(Connection& c, Args args);
+    Server::Verdict scale(Connection& c, Args args);
     Server::Verdict reload(Connection& c, Args args);
     Server::Verdict ping(Connection& c, Args args);
     // What a deferred request waits for, checked on every loop iteration.

@@ -184,6 +184,10 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
         else if (is("signal", 3)) {
             auto sig = sup::parse_child_signal(args[2]);
             why = sig ? supervisor.signal_child(args[1], *sig) : "ERR not a signal to send: " + std::string(args[2]);
+        } else if (is("scale", 3)) {
+            auto n = resp::parse_int(args[2]);
+            why = n && *n > 0 && *n <= sup::bounds::instances.hi ? supervisor.scale(args[1], static_cast<unsigned>(*n))
+                                                                 : "ERR not a number of instances: " + std::string(args[2]);
         } else if (is("reload", 3)) {
             // Checked by our parent before it came down; its sockets are ours already.
             try {

@@ -60,6 +60,11 @@ resp::Value child_value(const ChildReport& c) {
         }
         put(kv, "sockets", std::move(list));
     }
+    if (c.pool) {
+        auto list = array();
+        for (auto& k : c.instances) list.elems.push_back(child_value(k));
+        put(kv, "instances", std::move(list));
+    }
     if (c.type == "supervisor") {
         put(kv, "strategy", bulk(c.strategy));
         put(kv, "max_restarts", integer(c.max_restarts));
@@ -144,6 +149,7 @@ bool read_child(const resp::Value& kv, ChildReport& c) {
         if (k == "max_seconds") return read_int(v, c.max_seconds);
         if (k == "restarts_in_window") return read_int(v, c.restarts_in_window);
         if (k == "children") return read_children(v, c.children);
+        if (k == "instances") return (c.pool = true, read_children(v, c.instances));
         if (k == "settled") return read_int(v, flag) && ((c.settled = flag == 1), true);
         if (k == "busy") return read_int(v, flag) && ((c.busy = flag == 1), true);
         return true;  // a field of a newer supervisor: not ours to read
@@ -195,6 +201,9 @@ const ChildReport* find_child(const std::vector<ChildReport>& children, std::str
     auto slash = path.find('/');
     auto name = path.substr(0, slash);
     for (auto& c : children) {
+        if (slash == std::string_view::npos && c.pool)
+            for (auto& k : c.instances)
+                if (k.name == name) return &k;
         if (c.name != name) continue;
         if (slash == std::string_view::npos) return &c;
         return find_child(c.children, path.substr(slash + 1));
@@ -215,6 +224,7 @@ void age(std::vector<ChildReport>& children, std::int64_t ms) {
     for (auto& c : children) {
         if (c.uptime_ms) *c.uptime_ms += ms;
         age(c.children, ms);
+        age(c.instances, ms);
     }
 }
 

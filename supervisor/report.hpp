@@ -34,6 +34,10 @@ struct ChildReport {
     std::vector<Socket> sockets;                // a worker's listening sockets
     bool standby_kept = false;                  // its spec keeps a standby
     std::optional<std::int64_t> standby;        // that standby's pid, once idle
+    // A pool: its instances ("web#0"...), each a report of its own; the
+    // pool's own fields sum them up (Supervisor::sum_up).
+    bool pool = false;
+    std::vector<ChildReport> instances;
     // A supervisor's own flags and its subtree.
     std::string strategy;
     std::int64_t max_restarts = 0, max_seconds = 0, restarts_in_window = 0;
@@ -55,7 +59,8 @@ resp::Value to_resp(const TreeReport& r);
 // nullopt if `v` is not such a value.
 std::optional<TreeReport> from_resp(const resp::Value& v);
 
-// The child at `path` ("mailer", "deep/leaf") among `children`, or null.
+// The child at `path` ("mailer", "deep/leaf", "web#2": an instance of a
+// pool) among `children`, or null.
 const ChildReport* find_child(const std::vector<ChildReport>& children, std::string_view path);
 // Whether the whole tree is where it should be, and whether anything in it
 // is starting or stopping.

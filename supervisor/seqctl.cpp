@@ -84,14 +84,15 @@ std::string json_value(const seq::resp::Value& v) {
 }
 
 // A flat [key, value, key, value...] array as a JSON object; a nested
-// supervisor's "children" and a child's "sockets" as arrays of such objects.
+// supervisor's "children", a pool's "instances" and a child's "sockets" as
+// arrays of such objects.
 std::string json_object(const seq::resp::Value& kv) {
     std::string r = "{";
     for (std::size_t i = 0; i + 1 < kv.elems.size(); i += 2) {
         r += (i ? ", " : "") + json_string(kv.elems[i].str) + ": ";
         const auto& v = kv.elems[i + 1];
         const auto& key = kv.elems[i].str;
-        if ((key == "children" || key == "sockets") && v.type == seq::resp::Value::Type::array) {
+        if ((key == "children" || key == "sockets" || key == "instances") && v.type == seq::resp::Value::Type::array) {
             r += "[";
             for (std::size_t j = 0; j < v.elems.size(); ++j) r += (j ? ", " : "") + json_object(v.elems[j]);
             r += "]";
@@ -148,6 +149,7 @@ void measure(const std::vector<seq::resp::Value>& children, std::size_t depth, s
         width = std::max(width, depth * 2 + text(field(c, "name")).size());
         if (field(c, "standby")) width = std::max(width, depth * 2 + 2 + std::string_view("(standby)").size());
         if (auto* below = field(c, "children")) measure(below->elems, depth + 1, width);
+        if (auto* below = field(c, "instances")) measure(below->elems, depth + 1, width);
     }
 }
 
@@ -164,6 +166,7 @@ void print_children(const std::vector<seq::resp::Value>& children, std::size_t d
                         "idle", "-", "-", "-");
         }
         if (auto* below = field(c, "children")) print_children(below->elems, depth + 1, width);
+        if (auto* below = field(c, "instances")) print_children(below->elems, depth + 1, width);
     }
 }
 
@@ -238,7 +241,8 @@ int main(int argc, char** argv) {
     std::string child;
     auto* restart = app.add_subcommand("restart", "stop a child and start it again");
     restart->add_option("PATH", child, "the child's path in the tree: stash or worker in the built-in tree, "
-                                       "jobs/mailer under a nested supervisor")->required();
+                                       "jobs/mailer under a nested supervisor; a pool (all its instances) or "
+                                       "web#3 (one)")->required();
     std::string stop_path;
     auto* stop = app.add_subcommand("stop", "with PATH: stop that child and keep it stopped (no strategy restarts "
                                             "it; seqctl start does); without: stop every child in reverse order, "
@@ -251,6 +255,13 @@ int main(int argc, char** argv) {
     auto* signal = app.add_subcommand("signal", "send a signal to a child's process group");
     signal->add_option("PATH", signal_path, "the child's path in the tree")->required();
     signal->add_option("SIGNAL", signal_name, "HUP, INT, QUIT, KILL, USR1, USR2 or TERM (or its number)")->required();
+    std::string scale_path, scale_n;
+    auto* scale = app.add_subcommand("scale", "run N instances of a pool (a worker with instances in the tree "
+                                              "file): up starts the new ones, down stops the highest first; "
+                                              "answers once they run, and lasts until a reload changes the "
+                                              "file's instances");
+    scale->add_option("PATH", scale_path, "the pool's path in the tree")->required();
+    scale->add_option("N", scale_n, "1 to 10000")->required();
     auto* reload = app.add_subcommand("reload", "read the tree file again: start added children, stop removed ones, "
                                                 "restart changed ones, leave the rest running");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
@@ -262,7 +273,7 @@ int main(int argc, char** argv) {
         return code::usage;
     }
     if (run_dir.empty()) run_dir = seq::default_run_dir();
-    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal;
+    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale;
     if (to_supervisor && !socket.empty()) {
         std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
                              "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
@@ -281,6 +292,7 @@ int main(int argc, char** argv) {
     if (*stop) request = stop_path.empty() ? std::vector<std::string>{"STOP"} : std::vector<std::string>{"STOP", stop_path};
     if (*start) request = {"START", start_path};
     if (*signal) request = {"SIGNAL", signal_path, signal_name};
+    if (*scale) request = {"SCALE", scale_path, scale_n};
 
     try {
         // STATUS of a large tree is one array per child.

@@ -43,9 +43,13 @@ bool wants_restart(RestartType type, bool normal_exit) {
     return false;
 }
 
-Plan plan_restart(Strategy s, std::size_t count, std::size_t dead) {
+Plan plan_restart(Strategy s, std::size_t count, std::size_t dead, bool pooled) {
     Plan p;
     if (dead >= count) return p;
+    if (pooled) {
+        p.start.push_back(dead);
+        return p;
+    }
     std::size_t first = dead;  // one_for_one and rest_for_one start from the dead child
     std::size_t last = s == Strategy::one_for_one ? dead + 1 : count;
     if (s == Strategy::one_for_all) first = 0;

@@ -22,10 +22,13 @@ std::string_view to_string(RestartType t);
 bool wants_restart(RestartType type, bool normal_exit);
 
 // What a death of child `dead` (of `count`, in start order) sets off.
+// `pooled`: the dead child is one instance of a pool, which the strategy
+// sees as one child that one instance's death does not end: that instance
+// alone is started again, whatever the strategy.
 struct Plan {
     std::vector<std::size_t> stop;   // the others to stop first, in reverse start order
     std::vector<std::size_t> start;  // then to start, in start order (dead included)
 };
-Plan plan_restart(Strategy s, std::size_t count, std::size_t dead);
+Plan plan_restart(Strategy s, std::size_t count, std::size_t dead, bool pooled = false);
 
 }  // namespace seq::sup

@@ -25,7 +25,7 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     : loop_(loop), options_(spec), env_(std::move(env)), intensity_(spec.max_restarts, spec.max_seconds * 1000),
       sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())) {
     options_.children.clear();
-    for (auto& child : spec.children) {
+    for (auto& child : expand(spec.children)) {
         children_.push_back(make_child(std::move(child)));
         children_.back()->index = children_.size() - 1;
     }
@@ -188,8 +188,20 @@ void Supervisor::converge() {
         loop_.stop();
         return;
     }
+    // The instances of a pool start side by side: one still starting holds
+    // up only the children after the pool.
+    std::string_view starting_pool;
+    auto wait_for = [&](const Child& c) {
+        if (c.spec.pool.empty()) return true;
+        starting_pool = c.spec.pool;
+        return false;
+    };
     for (auto* c : work) {
-        if (state_of(*c) == State::starting) return;
+        if (!starting_pool.empty() && c->spec.pool != starting_pool) return;
+        if (state_of(*c) == State::starting) {
+            if (wait_for(*c)) return;
+            continue;
+        }
         if (c->active || !c->wants_running()) continue;
         if (c->not_before_ms > loop_.now()) {
             wait_until_due(*c);
@@ -215,8 +227,9 @@ void Supervisor::converge() {
             start_failed(*c, std::string("cannot start: ") + e.what());
             return;
         }
-        if (state_of(*c) != State::running) return;
+        if (state_of(*c) != State::running && wait_for(*c)) return;
     }
+    if (!starting_pool.empty()) return;
     // Every child that should run runs: now, in the background, the standbys.
     for (auto* c : work)
         if (c->spec.standby && !c->standby_refused && !c->standby && c->goal == Goal::run &&
@@ -385,7 +398,7 @@ void Supervisor::on_death(Child& c, int status) {
     }
     if (!intensity_.record(now))
         return give_up(c.path + " (pid " + std::to_string(pid) + ") " + how + " after " + ran);
-    auto plan = plan_restart(options_.strategy, children_.size(), c.index);
+    auto plan = plan_restart(options_.strategy, children_.size(), c.index, !c.spec.pool.empty());
     auto delay = c.backoff.next(c.spec.backoff, ended.uptime_ms);
     // Only what runs can be stopped: a child that is down is only started.
     for (auto i : plan.stop)
@@ -483,8 +496,19 @@ std::optional<std::string> Supervisor::control(std::string_view verb, std::strin
         return "ERR no child at '" + std::string(path.substr(0, 128)) + "' (" + children_along(path) + ")";
     if (shutting_down_) return "ERR the supervisor is stopping: nothing is " + std::string(verb);
     auto [c, rest] = route(path);
-    if (rest.empty()) return here(*c);
-    return below(*c, rest);
+    if (c && rest.empty()) return here(*c);
+    if (c) return below(*c, rest);
+    // A pool: each of its instances. Refused only if refused for all (a
+    // signal to a pool with one instance down reaches the others).
+    std::optional<std::string> why;
+    bool done = false;
+    for (auto* m : members(path)) {
+        auto r = here(*m);
+        done = done || !r;
+        if (r && !why) why = r;
+    }
+    if (done) return std::nullopt;
+    return why;
 }
 
 std::optional<std::string> Supervisor::restart(std::string_view path) {
@@ -560,6 +584,15 @@ std::optional<std::string> Supervisor::signal_child(std::string_view path, int s
 
 std::string Supervisor::state_at(std::string_view path) const {
     auto [c, rest] = route(path);
+    if (!c && pools_.count(path)) {
+        ChildReport pool;
+        auto now = loop_.now();
+        for (auto* m : members(path)) pool.instances.emplace_back().state = child_state_name(*m, now);
+        for (auto& k : children_)
+            if (k->goal == Goal::removed && k->active && k->spec.pool == path) pool.instances.emplace_back().state = "stopping";
+        sum_up(pool);
+        return pool.state;
+    }
     if (!c) return "";
     if (rest.empty()) return child_state_name(*c, loop_.now());
     // Below a supervisor that does not run, nothing runs.
@@ -590,7 +623,7 @@ const ChildReport* Supervisor::nested(std::string_view path) const {
 
 bool Supervisor::has_child(std::string_view path) const {
     auto [c, rest] = route(path);
-    if (!c) return false;
+    if (!c) return pools_.count(path) > 0;
     if (rest.empty()) return true;
     // Below a nested supervisor: in its spec, whether or not it runs now.
     return find_spec(c->spec.sub, rest) != nullptr;
@@ -623,6 +656,11 @@ bool Supervisor::in_transition() const {
 std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {
     std::vector<std::uint64_t> out;
     auto [c, rest] = route(path);
+    if (!c && pools_.count(path)) {
+        std::uint64_t all = 0;
+        for (auto* m : members(path)) all += m->spawns;
+        return {all};
+    }
     if (!c) return out;
     out.push_back(c->spawns);
     auto* below = c->subtree ? c->subtree->snapshot() : nullptr;

@@ -66,6 +66,9 @@ public:
     std::optional<std::string> start_child(std::string_view path);
     // `sig` to the child's process group.
     std::optional<std::string> signal_child(std::string_view path, int sig);
+    // A pool's number of instances, until a reload changes the file's:
+    // up starts the new indexes, down stops the highest first.
+    std::optional<std::string> scale(std::string_view path, unsigned n);
     // What STATUS says of the child at `path`: "running", "stopped"...; ""
     // if nothing is known of it (no such child, or below a supervisor that
     // has sent no snapshot yet).
@@ -120,6 +123,14 @@ private:
                                        const std::function<std::optional<std::string>(Child&)>& here,
                                        const std::function<std::optional<std::string>(Child&, std::string_view)>& below);
     Child* find(std::string_view name) const;
+    // Pools (supervisor_pool.cpp). The specs to run: each pool as its
+    // instances' specs, as many as the file says, or as scale asked for
+    // while the file's number is the same.
+    std::vector<ChildSpec> expand(const std::vector<ChildSpec>& specs);
+    // The instances of the pool `name` that are not being removed, by index.
+    std::vector<Child*> members(std::string_view name) const;
+    // The pool's own line in a report, from its instances' (in `instances`).
+    static void sum_up(ChildReport& pool);
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;
     const ChildReport* nested(std::string_view path) const;
@@ -199,6 +210,12 @@ private:
     SupervisorSpec options_;  // strategy and intensity (its children are in children_)
     Environment env_;
     std::vector<std::unique_ptr<Child>> children_;
+    struct Pool {
+        ChildSpec spec;                 // as the file gives it
+        unsigned file_instances = 0;    // its `instances`
+        unsigned count = 0;             // how many run: the file's, or what scale asked for since
+    };
+    std::map<std::string, Pool, std::less<>> pools_;
     // Every live process of ours, active or standby: a death, or a
     // notification, finds its instance without a look at every child.
     std::unordered_map<pid_t, Instance*> by_pid_;

@@ -31,7 +31,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
                           std::to_string(spec.max_restarts) + " restarts in " + std::to_string(spec.max_seconds) +
                           "s)");
     }
-    for (auto& want : spec.children) {
+    for (auto& want : expand(spec.children)) {
         auto it = std::find_if(children_.begin(), children_.end(), [&](auto& c) {
             return c && c->goal != Goal::removed && c->spec.name == want.name && c->spec.type == want.type;
         });

@@ -65,6 +65,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     args.nofile = env_.child_nofile;
     args.env.push_back("SEQ_NAME=" + c.path);
     args.env.push_back("SEQ_INSTANCE=" + std::to_string(c.spawns + 1));  // which start of it this is
+    if (!c.spec.pool.empty()) args.env.push_back("SEQ_INDEX=" + std::to_string(c.spec.pool_index));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
     auto pass = [&](Fd fd) {

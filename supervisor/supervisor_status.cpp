@@ -24,7 +24,19 @@ TreeReport Supervisor::snapshot() {
     r.pid = getpid();
     r.state = shutting_down_ ? "stopping" : "running";
     for (auto& c : children_) {
-        auto& k = r.children.emplace_back();
+        // An instance of a pool goes below the pool's line, made at its first instance.
+        auto* list = &r.children;
+        if (!c->spec.pool.empty()) {
+            if (r.children.empty() || !r.children.back().pool || r.children.back().name != c->spec.pool) {
+                auto& p = r.children.emplace_back();
+                p.name = c->spec.pool;
+                p.type = to_string(c->spec.type);
+                p.pool = true;
+                p.standby_kept = c->spec.standby;
+            }
+            list = &r.children.back().instances;
+        }
+        auto& k = list->emplace_back();
         k.name = c->spec.name;
         k.type = to_string(c->spec.type);
         if (c->active) {
@@ -58,7 +70,11 @@ TreeReport Supervisor::snapshot() {
         }
         k.settled = child_settled(*c);
         k.busy = child_busy(*c);
+        // Scaled down: on its way out.
+        if (c->goal == Goal::removed && c->active) k.state = "stopping";
     }
+    for (auto& k : r.children)
+        if (k.pool) sum_up(k);
     return r;
 }
 

@@ -42,6 +42,29 @@ std::string_view to_string(Readiness r) {
     return "?";
 }
 
+ChildSpec member_spec(const ChildSpec& pool, unsigned k) {
+    ChildSpec m = pool;
+    m.name = pool.name + "#" + std::to_string(k);
+    m.pool = pool.name;
+    m.pool_index = k;
+    m.instances = 0;
+    return m;
+}
+
+std::optional<std::pair<std::string_view, unsigned>> split_member(std::string_view name) {
+    auto hash = name.rfind('#');
+    if (hash == std::string_view::npos || hash == 0 || hash + 1 == name.size() || name.size() - hash > 6)
+        return std::nullopt;
+    unsigned k = 0;
+    for (char ch : name.substr(hash + 1)) {
+        if (ch < '0' || ch > '9') return std::nullopt;
+        k = k * 10 + static_cast<unsigned>(ch - '0');
+    }
+    // One spelling only: "web#03" is not "web#3".
+    if (name.size() - hash > 2 && name[hash + 1] == '0') return std::nullopt;
+    return std::pair{name.substr(0, hash), k};
+}
+
 const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path) {
     const SupervisorSpec* level = &s;
     for (;;) {
@@ -50,6 +73,11 @@ const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path) {
         const ChildSpec* found = nullptr;
         for (auto& k : level->children)
             if (k.name == name) found = &k;
+        // "web#3" below a nested supervisor: an instance of the pool "web"
+        // (how many it has now is that supervisor's to say).
+        if (auto m = split_member(name); !found && m && slash == std::string_view::npos)
+            for (auto& k : level->children)
+                if (k.name == m->first && k.instances > 0 && m->second < bounds::instances.hi) found = &k;
         if (!found || slash == std::string_view::npos) return found;
         if (found->type != ChildType::supervisor) return nullptr;
         level = &found->sub;

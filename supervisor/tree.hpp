@@ -90,6 +90,14 @@ struct ChildSpec {
     // Keep one more instance started and idle, activated when this one dies
     // (README: the standby protocol). Needs notify-fd readiness and a socket.
     bool standby = false;
+    // A pool: this many processes of the one spec, each given the same
+    // sockets (the kernel spreads the connections), each restarted alone.
+    // 0: not a pool, one process as ever.
+    unsigned instances = 0;
+    // The spec of one instance of a pool, as member_spec makes it from the
+    // pool's: its pool's name and its index ($SEQ_INDEX). Empty otherwise.
+    std::string pool;
+    unsigned pool_index = 0;
     std::vector<SocketSpec> sockets;
     std::map<std::string, std::string> env;
     std::string cwd;  // empty: the supervisor's own
@@ -115,6 +123,7 @@ inline constexpr Bounds start_timeout{1, 86'400'000};
 inline constexpr Bounds watchdog{10, 86'400'000};
 inline constexpr Bounds reserve{1, max_reserve};
 inline constexpr Bounds backlog{1, 65535};
+inline constexpr Bounds instances{1, 10'000};
 }  // namespace bounds
 
 struct Tree {
@@ -124,6 +133,11 @@ struct Tree {
 
 // The spec of the child at `path` ("mailer", "deep/leaf") below `s`, or null.
 const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path);
+
+// Instance `k` of the pool `pool`: its spec, named "web#3".
+ChildSpec member_spec(const ChildSpec& pool, unsigned k);
+// "web#3": the pool's name and the index, if `name` names an instance.
+std::optional<std::pair<std::string_view, unsigned>> split_member(std::string_view name);
 
 // Every socket of the subtree, in start order, depth first.
 std::vector<SocketSpec> sockets_of(const SupervisorSpec& s);

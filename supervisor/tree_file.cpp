@@ -29,7 +29,7 @@ const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_se
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby"};
+const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child"};
 // Files of the run dir that are not sockets a tree may name.
 const std::set<std::string_view> reserved_paths = {"control.sock", "notify.sock", "supervisor.lock"};
@@ -216,7 +216,9 @@ private:
         for (auto&& [key, node] : t) {
             auto k = key.str();
             if (common_keys.count(k)) continue;
-            if (sup && worker_keys.count(k))
+            if (sup && k == "instances")
+                unknown(key, path, {}, "only for a worker: a supervisor is not a pool (put the pool below it)");
+            else if (sup && worker_keys.count(k))
                 unknown(key, path, {}, "not for a child of type \"supervisor\" (its children have their own)");
             else if (!sup && supervisor_keys.count(k))
                 unknown(key, path, {}, "only for a child of type = \"supervisor\"");
@@ -292,6 +294,14 @@ private:
                 error(n->source(), path, "standby", "expected true or false");
             }
         }
+        if (auto* n = t.get("instances"))
+            if (auto v = integer_of(*n, path, "instances", bounds::instances)) {
+                c.instances = static_cast<unsigned>(*v);
+                // OTP's significant child is one process whose end ends the
+                // supervisor; a pool's instances end and restart one by one.
+                if (c.significant)
+                    error(n->source(), path, "instances", "a pool cannot be significant (each instance restarts alone)");
+            }
         if (auto* n = t.get("env")) env(*n, path, c);
         // Relative paths in a command ("web.py", "--data-dir data") mean
         // what they say beside the tree file, wherever the supervisor was
@@ -655,6 +665,7 @@ void write_children(std::string& out, const SupervisorSpec& s, const std::string
         if (c.watchdog_ms > 0) out += "watchdog = " + std::to_string(c.watchdog_ms) + "\n";
         if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";
         if (c.standby) out += "standby = true\n";
+        if (c.instances > 0) out += "instances = " + std::to_string(c.instances) + "\n";
         if (!c.sockets.empty()) {
             out += "sockets = [";
             for (std::size_t i = 0; i < c.sockets.size(); ++i) {

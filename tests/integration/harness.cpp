@@ -174,6 +174,7 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
         ChildStatus s;
         std::string name;
         const seq::resp::Value* below = nullptr;
+        const seq::resp::Value* instances = nullptr;
         for (std::size_t i = 0; i + 1 < c.elems.size(); i += 2) {
             const auto& k = c.elems[i].str;
             const auto& val = c.elems[i + 1];
@@ -186,6 +187,7 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
             if (k == "last_start") s.last_start = val.str;
             if (k == "restarts_in_window") s.restarts_in_window = val.integer;
             if (k == "children") below = &val;
+            if (k == "instances") instances = &val;
             if (k == "sockets")
                 for (auto& so : val.elems) {
                     auto* n = seq::resp::field(so, "name");
@@ -195,6 +197,7 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
         }
         out[prefix + name] = s;
         if (below) collect(*below, prefix + name + "/", out);
+        if (instances) collect(*instances, prefix, out);  // "web#0", beside the pool "web"
     }
 }
 }  // namespace
@@ -223,14 +226,16 @@ bool tree_running(const std::string& run_dir, Ms deadline) {
         deadline);
 }
 
-TreeSup::TreeSup(const TempDir& dir, const std::string& text, bool wait_running, std::vector<std::string> env)
+TreeSup::TreeSup(const TempDir& dir, const std::string& text, bool wait_running, std::vector<std::string> env,
+                 Ms deadline)
     : run(dir / "run"), file(dir / "tree.toml"), log(dir / "supervisor.log") {
     std::ofstream(file) << text;
     std::vector<std::string> argv{"/usr/bin/env"};
     argv.insert(argv.end(), env.begin(), env.end());
     argv.insert(argv.end(), {bin("seq-supervisor"), "--run-dir", run, "--config", file});
     proc.emplace(argv, log);
-    if (wait_running && !tree_running(run)) throw std::runtime_error("the tree did not come up:\n" + proc->log());
+    if (wait_running && !tree_running(run, deadline))
+        throw std::runtime_error("the tree did not come up:\n" + proc->log());
 }
 
 // An orderly stop: a kill -9 of the supervisor would leave what its

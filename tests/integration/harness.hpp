@@ -101,6 +101,9 @@ struct DurableTree {
     std::optional<Process> sup;
 };
 
+// Waits for what starts Python programs (scripts/web-app.py): long, as a condition.
+constexpr Ms python_starts = 60000ms;
+
 // A supervisor on `dir`/run, and what its STATUS says.
 struct ChildStatus {
     pid_t pid = 0;
@@ -128,7 +131,10 @@ bool restarted(const std::string& run_dir, const std::string& name, pid_t old, M
 // `--config`; `env`: NAME=value pairs set in the supervisor's own
 // environment. Stopped in order when it goes.
 struct TreeSup {
-    TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true, std::vector<std::string> env = {});
+    // `deadline`: how long the tree may take to come up (Python's starts
+    // take seconds when a dozen share a small, loaded machine).
+    TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true, std::vector<std::string> env = {},
+            Ms deadline = 5000ms);
     ~TreeSup();
     TreeSup(const TreeSup&) = delete;
     TreeSup& operator=(const TreeSup&) = delete;

@@ -27,6 +27,7 @@ std::string web_tree(const std::string& listen, const std::string& more = "") {
            "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\"]\nreadiness = \"notify-fd\"\n"
            "sockets = [\"stash\"]\n"
            "[[child]]\nname = \"web\"\ncommand = [\"" + web_app() + "\"]\nreadiness = \"notify-fd\"\n"
+           "start_timeout = 60000\n"
            "sockets = [{ name = \"http\", listen = \"" + listen + "\"" + more + " }]\n";
 }
 
@@ -43,8 +44,8 @@ void kill_under_load(const TreeSup& t, const std::string& child, HttpLoad& load,
         auto old = pid_of(t.run, child);
         auto before = load.ok();
         REQUIRE(kill(old, SIGKILL) == 0);
-        REQUIRE(restarted(t.run, child, old));
-        REQUIRE(eventually([&] { return load.ok() > before + 2; }));
+        REQUIRE(restarted(t.run, child, old, python_starts));
+        REQUIRE(eventually([&] { return load.ok() > before + 2; }, python_starts));
     }
 }
 
@@ -52,7 +53,7 @@ void kill_under_load(const TreeSup& t, const std::string& child, HttpLoad& load,
 
 TEST_CASE("a TCP socket on port 0: the HTTP app answers on the port status shows, and kill -9 under a connect loop refuses no connection") {
     TempDir dir;
-    TreeSup t(dir, web_tree("127.0.0.1:0"));
+    TreeSup t(dir, web_tree("127.0.0.1:0"), true, {}, python_starts);
     auto addr = address_of(t, "web", "http");
     INFO("address ", addr, "\nsupervisor log:\n", t.proc->log());
     REQUIRE(std::regex_match(addr, std::regex("127\\.0\\.0\\.1:[1-9][0-9]*")));
@@ -83,14 +84,14 @@ TEST_CASE("an IPv6 TCP socket on [::1]:0, and [::]:0 with ipv6_only = false taki
     }
     TempDir dir;
     {
-        TreeSup t(dir, web_tree("[::1]:0"));
+        TreeSup t(dir, web_tree("[::1]:0"), true, {}, python_starts);
         auto addr = address_of(t, "web", "http");
         INFO(t.proc->log());
         REQUIRE(std::regex_match(addr, std::regex("\\[::1\\]:[1-9][0-9]*")));
         CHECK(http_get(addr).outcome == HttpResult::ok);
     }
     TempDir dual;
-    TreeSup t(dual, web_tree("[::]:0", ", ipv6_only = false"));
+    TreeSup t(dual, web_tree("[::]:0", ", ipv6_only = false"), true, {}, python_starts);
     auto addr = address_of(t, "web", "http");
     auto port = addr.substr(addr.rfind(':') + 1);
     INFO(addr, "\n", t.proc->log());
@@ -159,7 +160,7 @@ TEST_CASE("a TCP port in use is exit 3, naming the socket, the address and the p
 
 TEST_CASE("a reload keeps a TCP socket bound at the same address (port 0 keeps its port), and moves one whose address changed") {
     TempDir dir;
-    TreeSup t(dir, web_tree("127.0.0.1:0"));
+    TreeSup t(dir, web_tree("127.0.0.1:0"), true, {}, python_starts);
     auto addr = address_of(t, "web", "http");
     auto pid = pid_of(t.run, "web");
     // The same tree again: same port, same process.
@@ -169,14 +170,14 @@ TEST_CASE("a reload keeps a TCP socket bound at the same address (port 0 keeps i
     // A backlog changed in place: the socket is kept, the child restarted for its new spec.
     std::ofstream(t.file) << web_tree("127.0.0.1:0", ", backlog = 16");
     REQUIRE(call(t.run + "/control.sock", {"RELOAD"}).type != seq::resp::Value::Type::error);
-    REQUIRE(restarted(t.run, "web", pid));
+    REQUIRE(restarted(t.run, "web", pid, python_starts));
     CHECK(address_of(t, "web", "http") == addr);
     CHECK(http_get(addr).outcome == HttpResult::ok);
     // A new address: bound, and the old one closed once nothing holds it.
     std::ofstream(t.file) << web_tree("127.0.0.2:0");
     REQUIRE(call(t.run + "/control.sock", {"RELOAD"}).type != seq::resp::Value::Type::error);
     REQUIRE(eventually([&] { return address_of(t, "web", "http").starts_with("127.0.0.2:"); }));
-    REQUIRE(tree_running(t.run));
+    REQUIRE(tree_running(t.run, python_starts));
     CHECK(http_get(address_of(t, "web", "http")).outcome == HttpResult::ok);
     CHECK(eventually([&] { return http_get(addr).outcome == HttpResult::refused; }));
 }
@@ -195,7 +196,7 @@ TEST_CASE("a TCP socket handed over by socket activation is matched by name, wha
                          bin("seq-supervisor") + " --run-dir " + run + " --config " + (dir / "tree.toml");
     Process sup({"/bin/sh", "-c", script}, dir / "supervisor.log");
     INFO(sup.log());
-    REQUIRE(tree_running(run));
+    REQUIRE(tree_running(run, python_starts));
     CHECK(tree_status(run).at("web").sockets.at("http") == addr);
     CHECK(http_get(addr).outcome == HttpResult::ok);
     CHECK(sup.log().find("socket 'http': inherited (fd 3), not bound here") != std::string::npos);

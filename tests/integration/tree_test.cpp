@@ -300,7 +300,8 @@ TEST_CASE("a tree started from another folder runs each child beside the tree fi
     Process sup({"/bin/sh", "-c", "cd / && exec " + bin("seq-supervisor") + " --run-dir " + run + " --config " + file}, log);
     INFO("supervisor log:\n", sup.log());
     REQUIRE(tree_running(run));
-    CHECK(eventually([&] { return sup.log().find("web in " + (dir / "app") + "\n") != std::string::npos; }));
+    CHECK(eventually([&] { return sup.log().find("web in " + (dir / "app") + "\n") != std::string::npos; },
+                     python_starts));
     CHECK(eventually([&] { return sup.log().find("elsewhere in " + dir.path() + "\n") != std::string::npos; }));
     CHECK(call(run + "/state.sock", {"SET", "k", "v"}).str == "OK");
     CHECK(std::filesystem::exists(dir / "app/data/stash.db"));

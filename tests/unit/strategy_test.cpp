@@ -89,6 +89,20 @@ TEST_CASE("the dead child is never in the stop list and always in the start list
             }
 }
 
+TEST_CASE("an instance of a pool is started again alone, under every strategy: the pool is one child to its siblings") {
+    for (auto s : {Strategy::one_for_one, Strategy::one_for_all, Strategy::rest_for_one}) {
+        CAPTURE(to_string(s));
+        for (std::size_t dead = 0; dead < 5; ++dead) {
+            auto p = plan_restart(s, 5, dead, true);
+            CHECK(p.stop.empty());
+            CHECK(p.start == V{dead});
+        }
+        CHECK(plan_restart(s, 5, 5, true).start.empty());
+    }
+    // Not pooled, the same death under one_for_all stops and starts them all.
+    CHECK(plan_restart(Strategy::one_for_all, 5, 2, false).start == V{0, 1, 2, 3, 4});
+}
+
 TEST_CASE("a dead index out of range plans nothing") {
     for (auto s : {Strategy::one_for_one, Strategy::one_for_all, Strategy::rest_for_one}) {
         CAPTURE(to_string(s));

@@ -445,6 +445,42 @@ TEST_CASE("TCP sockets: listen, backlog, reuse_address, ipv6_only, their default
     CHECK(contains(e, "key \"stash\": \"s\" is a TCP socket; $SEQ_STASH names a Unix socket's path"));
 }
 
+TEST_CASE("instances: a worker's pool, its range, not on a supervisor nor a significant child, the round trip, and its members' specs") {
+    Fixture f;
+    auto t = f.parse("[[child]]\nname = \"web\"\ncommand = [\"prog\"]\ninstances = 4\n");
+    CHECK(t.root.children[0].instances == 4);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(f.parse("[[child]]\nname = \"web\"\ncommand = [\"prog\"]\n").root.children[0].instances == 0);
+    auto one = [&](const std::string& keys) { return f.errors("[[child]]\nname = \"web\"\ncommand = [\"prog\"]\n" + keys); };
+    CHECK(contains(one("instances = 0\n"), ":4:13: child \"web\", key \"instances\": 0 is out of range (1 to 10000)"));
+    CHECK(contains(one("instances = 10001\n"), "key \"instances\": 10001 is out of range (1 to 10000)"));
+    CHECK(contains(one("instances = \"4\"\n"), "key \"instances\": expected a whole number"));
+    CHECK(contains(one("restart = \"transient\"\nsignificant = true\ninstances = 2\n"),
+                   "key \"instances\": a pool cannot be significant (each instance restarts alone)"));
+    CHECK(contains(f.errors("[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\ninstances = 2\n"),
+                   "child \"jobs\", key \"instances\": only for a worker: a supervisor is not a pool (put the pool below it)"));
+    auto m = member_spec(t.root.children[0], 3);
+    CHECK(m.name == "web#3");
+    CHECK(m.pool == "web");
+    CHECK(m.pool_index == 3);
+    CHECK(m.instances == 0);
+    CHECK(m.command == t.root.children[0].command);
+    CHECK(split_member("web#3") == std::pair<std::string_view, unsigned>{"web", 3});
+    CHECK(split_member("web#0") == std::pair<std::string_view, unsigned>{"web", 0});
+    CHECK(split_member("web#9999") == std::pair<std::string_view, unsigned>{"web", 9999});
+    for (auto bad : {"web", "web#", "#3", "web#03", "web#3x", "web#-1", "web#123456"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(split_member(bad));
+    }
+    // Below a nested supervisor, an instance of a pool is found by its pool's spec.
+    auto nested = f.parse("[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
+                          "[[child.child]]\nname = \"w\"\ncommand = [\"prog\"]\ninstances = 2\n"
+                          "[[child.child]]\nname = \"x\"\ncommand = [\"prog\"]\n");
+    CHECK(find_spec(nested.root, "jobs/w#5") == &nested.root.children[0].sub.children[0]);
+    CHECK(find_spec(nested.root, "jobs/x#0") == nullptr);  // not a pool
+    CHECK(find_spec(nested.root, "jobs/w#5/y") == nullptr);
+}
+
 TEST_CASE("env and cwd: malformed, reserved, missing folder") {
     Fixture f;
     auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
