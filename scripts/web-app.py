@@ -5,7 +5,8 @@ kill. It serves on the listening socket its supervisor holds (fd 3, from
 LISTEN_FDS), so that a connection made while it restarts waits in the
 backlog; it says it is ready on $SEQ_NOTIFY_FD; and it keeps its hit counter
 in the stash ($SEQ_STASH, INCR over the Redis protocol), so that the count
-survives any kill -9 of any instance.
+survives any kill -9 of any instance. With `standby = true` it follows the
+standby protocol: started ahead, imports done, idle until activated.
 
 GET /      -> "hits N index I pid P"   (I: $SEQ_INDEX in a pool)
 GET /slow  -> the same after 200 ms, for tests that kill a request in flight
@@ -68,10 +69,32 @@ class Handler(BaseHTTPRequestHandler):
         pass  # one line per request would drown the supervisor's log
 
 
+def standby(notify_fd):
+    """The standby protocol (README): idle until activated, then the
+    listening socket comes in the activation message. None: told to stop."""
+    channel = socket.socket(fileno=int(os.environ.pop("SEQ_STANDBY_FD")))
+    os.write(notify_fd, b"standby\n")
+    names, ancillary, _, _ = channel.recvmsg(4096, socket.CMSG_SPACE(64 * 4))
+    fds = []
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds += list(memoryview(data).cast("i"))
+    if not names or not fds:
+        return None
+    return fds[0]
+
+
 def main():
-    if os.environ.get("LISTEN_PID") != str(os.getpid()) or int(os.environ.get("LISTEN_FDS", "0")) < 1:
+    notify_fd = int(os.environ.pop("SEQ_NOTIFY_FD", "-1"))
+    if "SEQ_STANDBY_FD" in os.environ:
+        fd = standby(notify_fd)
+        if fd is None:
+            return
+    elif os.environ.get("LISTEN_PID") == str(os.getpid()) and int(os.environ.get("LISTEN_FDS", "0")) >= 1:
+        fd = 3
+    else:
         sys.exit("web-app: no listening socket handed over (LISTEN_FDS): run it under seq-supervisor")
-    listener = socket.socket(fileno=3)
+    listener = socket.socket(fileno=fd)
     # Another instance may take the connection select() said was there: the
     # accept then fails at once (and is let go) instead of waiting, deaf to
     # SIGTERM, for the next one.
@@ -84,10 +107,9 @@ def main():
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     server.timeout = 0.1  # how soon a SIGTERM between requests is seen
-    if "SEQ_NOTIFY_FD" in os.environ:
-        fd = int(os.environ["SEQ_NOTIFY_FD"])
-        os.write(fd, b"\n")
-        os.close(fd)
+    if notify_fd >= 0:
+        os.write(notify_fd, b"\n")
+        os.close(notify_fd)
     while not stopping:
         server.handle_request()
 

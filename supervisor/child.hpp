@@ -62,6 +62,9 @@ struct Child {
     std::map<std::string, bool> asked_below;
 
     bool wants_running() const { return goal == Goal::run || goal == Goal::restart; }
+    // Whether a standby is kept behind it: a pool keeps one for all its
+    // instances, behind its first (borrow_standby hands it to the one that died).
+    bool keeps_standby() const { return spec.standby && (spec.pool.empty() || spec.pool_index == 0); }
 };
 
 }  // namespace seq::sup

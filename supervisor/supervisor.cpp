@@ -211,6 +211,7 @@ void Supervisor::converge() {
             if (options_.strategy == Strategy::one_for_one) continue;
             return;
         }
+        borrow_standby(*c);
         if (c->standby && c->standby->phase == Phase::idle) {
             try {
                 activate_standby(*c);
@@ -232,7 +233,7 @@ void Supervisor::converge() {
     if (!starting_pool.empty()) return;
     // Every child that should run runs: now, in the background, the standbys.
     for (auto* c : work)
-        if (c->spec.standby && !c->standby_refused && !c->standby && c->goal == Goal::run &&
+        if (c->keeps_standby() && !c->standby_refused && !c->standby && c->goal == Goal::run &&
             state_of(*c) == State::running) {
             if (loop_.now() >= c->standby_not_before_ms) spawn_standby(*c);
         }
@@ -249,7 +250,7 @@ bool Supervisor::needs_work(const Child& c) const {
         return true;  // to start (or to wait first), or to forget
     }
     // A standby to start behind it, now or once its wait is over.
-    return c.spec.standby && !c.standby_refused && !c.standby && c.goal == Goal::run && c.active &&
+    return c.keeps_standby() && !c.standby_refused && !c.standby && c.goal == Goal::run && c.active &&
            c.active->phase == Phase::running;
 }
 

@@ -176,6 +176,8 @@ private:
     void spawn_standby(Child& c);
     void defer_standby(Child& c, std::uint64_t ms);
     void activate_standby(Child& c);
+    // An instance of a pool about to start takes the pool's idle standby.
+    void borrow_standby(Child& c);
     void on_standby_death(Child& c, int status);
     // True while a standby is still on its way out (the caller waits for it).
     bool stop_standby(Child& c, const char* why);

@@ -124,7 +124,9 @@ void Supervisor::apply(Instance& i, Event e) {
         return step();
     case Action::stand_by:
         enter(i, d.next);
-        log("%s: standby ready (pid %d)", path, i.pid);
+        // A pool's standby is the pool's, whichever instance it will replace.
+        log("%s: standby ready (pid %d)", (c.spec.pool.empty() ? c.path : c.path.substr(0, c.path.rfind('#'))).c_str(),
+            i.pid);
         return;
     case Action::kill_unready:
         enter(i, d.next);

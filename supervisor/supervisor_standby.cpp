@@ -69,6 +69,18 @@ void Supervisor::activate_standby(Child& c) {
     defer_standby(c, standby_after_activation_ms);
 }
 
+void Supervisor::borrow_standby(Child& c) {
+    if (c.spec.pool.empty() || !c.spec.standby || c.standby) return;
+    auto all = members(c.spec.pool);
+    if (all.empty() || all.front() == &c) return;
+    auto& keeper = *all.front();
+    if (!keeper.standby || keeper.standby->phase != lifecycle::Phase::idle) return;
+    c.standby = std::move(keeper.standby);
+    c.standby->child = &c;
+    // The keeper's next one, once the activated instance has had its CPU.
+    defer_standby(keeper, standby_after_activation_ms);
+}
+
 void Supervisor::on_standby_death(Child& c, int status) {
     auto ended = retire(std::move(c.standby), status);
     touch(c);

@@ -63,9 +63,12 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     SpawnArgs args;
     args.cwd = c.spec.cwd;
     args.nofile = env_.child_nofile;
-    args.env.push_back("SEQ_NAME=" + c.path);
+    // A pool's standby stands for whichever instance dies first: it is
+    // the pool's, and learns no index.
+    const bool pool_standby = as_standby && !c.spec.pool.empty();
+    args.env.push_back("SEQ_NAME=" + (pool_standby ? c.path.substr(0, c.path.rfind('#')) : c.path));
     args.env.push_back("SEQ_INSTANCE=" + std::to_string(c.spawns + 1));  // which start of it this is
-    if (!c.spec.pool.empty()) args.env.push_back("SEQ_INDEX=" + std::to_string(c.spec.pool_index));
+    if (!c.spec.pool.empty() && !as_standby) args.env.push_back("SEQ_INDEX=" + std::to_string(c.spec.pool_index));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
     auto pass = [&](Fd fd) {
@@ -134,7 +137,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         ours.activate = Fd(sv[0]);
         args.env.push_back("SEQ_STANDBY_FD=" + pass(Fd(sv[1])));
         // Ours until reaped, so the number cannot name anyone else meanwhile.
-        if (c.active) args.env.push_back("SEQ_STANDBY_FOR=" + std::to_string(c.active->pid));
+        if (c.active && !pool_standby) args.env.push_back("SEQ_STANDBY_FOR=" + std::to_string(c.active->pid));
     }
     return args;
 }

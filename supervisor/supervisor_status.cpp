@@ -56,8 +56,11 @@ TreeReport Supervisor::snapshot() {
         for (auto& so : c->spec.sockets)
             if (auto fd = env_.sockets.find(so.name); fd != env_.sockets.end())
                 k.sockets.push_back({so.name, bound_address(fd->second)});
-        k.standby_kept = c->spec.standby;  // its pid once it is idle and may be activated
-        if (c->standby && c->standby->phase == lifecycle::Phase::idle) k.standby = c->standby->pid;
+        // Its standby's pid once it is idle and may be activated; a pool's
+        // is said on the pool's line.
+        auto& keeper = c->spec.pool.empty() ? k : r.children.back();
+        k.standby_kept = c->spec.standby && c->spec.pool.empty();
+        if (c->standby && c->standby->phase == lifecycle::Phase::idle) keeper.standby = c->standby->pid;
         if (c->spec.type == ChildType::supervisor) {
             k.strategy = to_string(c->spec.sub.strategy);
             k.max_restarts = c->spec.sub.max_restarts;

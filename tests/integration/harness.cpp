@@ -390,10 +390,11 @@ struct HttpLoad::State {
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
 };
 
-HttpLoad::HttpLoad(std::string address, int clients, std::string path) : state_(std::make_shared<State>()) {
+HttpLoad::HttpLoad(std::string address, int clients, std::string path, Ms pause) : state_(std::make_shared<State>()) {
     for (int i = 0; i < clients; ++i)
-        threads_.emplace_back([this, address, path] {
-            while (!state_->stop) {
+        threads_.emplace_back([this, address, path, pause] {
+            for (bool first = true; !state_->stop; first = false) {
+                if (!first) std::this_thread::sleep_for(pause);
                 auto r = http_get(address, path);
                 if (r.outcome == HttpResult::ok && r.status == 200) {
                     ++ok_;

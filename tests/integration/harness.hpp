@@ -162,12 +162,13 @@ struct HttpResult {
 };
 HttpResult http_get(const std::string& address, const std::string& path = "/", Ms timeout = 5000ms);
 
-// Clients in threads, each sending GETs to `address` one after another
+// Clients in threads, each sending GETs to `address` one after another,
+// `pause` apart (steady load, not all the CPU: other tests run beside it),
 // until stop(), counting what came back. Each refused or failed request
 // is kept with its time for the test's message.
 class HttpLoad {
 public:
-    HttpLoad(std::string address, int clients, std::string path = "/");
+    HttpLoad(std::string address, int clients, std::string path = "/", Ms pause = 5ms);
     ~HttpLoad();
     HttpLoad(const HttpLoad&) = delete;
     HttpLoad& operator=(const HttpLoad&) = delete;

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <regex>
 #include <set>
@@ -275,4 +276,34 @@ TEST_CASE("the README's web example runs: scripts/web-tree.toml (on port 0 here)
     REQUIRE(sh(bin("seqctl") + " --run-dir " + t.run + " --timeout 60000 scale web 2").code == 0);
     CHECK(instances(t.run).size() == 2);
     CHECK(http_get(addr).body.starts_with("hits 3 index "));
+}
+
+TEST_CASE("standby = true on a pool keeps one idle standby, which takes the place of whichever instance dies") {
+    TempDir dir;
+    auto text = pool_tree(3);
+    text.replace(text.find("instances = 3"), 13, "instances = 3\nstandby = true");
+    TreeSup t(dir, text, true, {}, python_starts);
+    INFO(t.proc->log());
+    std::optional<pid_t> standby;
+    REQUIRE(eventually([&] { return (standby = standby_of(t.run, "web")).has_value(); }, python_starts));
+    // One standby for the pool: the stash, three instances, and it.
+    CHECK(sh("ps -o pid= --ppid " + std::to_string(t.proc->pid()) + " | wc -l").out == "5\n");
+    for (auto victim : {"web#2", "web#0"}) {
+        CAPTURE(victim);
+        auto before = instances(t.run);
+        REQUIRE(kill(before.at(victim), SIGKILL) == 0);
+        // That very process is the instance now: no fork, no exec.
+        REQUIRE(eventually([&] { return instances(t.run).at(victim) == *standby; }));
+        REQUIRE(tree_running(t.run, python_starts));
+        for (auto& [name, pid] : before)
+            if (name != victim) CHECK(instances(t.run).at(name) == pid);
+        CHECK(http_get(address(t)).outcome == HttpResult::ok);
+        auto old = *standby;
+        REQUIRE(eventually([&] {
+            standby = standby_of(t.run, "web");
+            return standby && *standby != old;
+        }, python_starts));
+    }
+    CHECK(log_has(t, "web#0: activated its standby"));
+    CHECK(log_has(t, "web: standby ready (pid "));
 }
