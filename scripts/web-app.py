@@ -92,8 +92,17 @@ def main():
             return
     elif os.environ.get("LISTEN_PID") == str(os.getpid()) and int(os.environ.get("LISTEN_FDS", "0")) >= 1:
         fd = 3
+    elif len(sys.argv) == 3 and sys.argv[1] == "--port":
+        # For a supervisor that holds no socket (scripts/bench runs it under
+        # supervisord): bound here, and gone with each death.
+        own = socket.socket()
+        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        own.bind(("127.0.0.1", int(sys.argv[2])))
+        own.listen(4096)
+        fd = own.detach()
     else:
-        sys.exit("web-app: no listening socket handed over (LISTEN_FDS): run it under seq-supervisor")
+        sys.exit("web-app: no listening socket handed over (LISTEN_FDS): run it under seq-supervisor "
+                 "(or give --port N to bind 127.0.0.1:N itself)")
     listener = socket.socket(fileno=fd)
     # Another instance may take the connection select() said was there: the
     # accept then fails at once (and is let go) instead of waiting, deaf to

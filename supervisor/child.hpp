@@ -65,6 +65,8 @@ struct Child {
     // Whether a standby is kept behind it: a pool keeps one for all its
     // instances, behind its first (borrow_standby hands it to the one that died).
     bool keeps_standby() const { return spec.standby && (spec.pool.empty() || spec.pool_index == 0); }
+    // "jobs/web" for "jobs/web#2": the pool's path; its own for any other child.
+    std::string pool_path() const { return spec.pool.empty() ? path : path.substr(0, path.rfind('#')); }
 };
 
 }  // namespace seq::sup

@@ -32,6 +32,8 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     // What was asked of this subtree before this process of it started.
     for (auto& [path, stop] : env_.asked) {
         auto [c, rest] = route(path);
+        // A pool: each of its instances.
+        for (auto* m : c ? std::vector<Child*>{} : members(path)) m->goal = stop ? Goal::held : Goal::run;
         if (!c) continue;
         if (!rest.empty()) c->asked_below[std::string(rest)] = stop;
         else c->goal = stop ? Goal::held : Goal::run;
@@ -657,11 +659,7 @@ bool Supervisor::in_transition() const {
 std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {
     std::vector<std::uint64_t> out;
     auto [c, rest] = route(path);
-    if (!c && pools_.count(path)) {
-        std::uint64_t all = 0;
-        for (auto* m : members(path)) all += m->spawns;
-        return {all};
-    }
+    if (auto it = pools_.find(path); !c && it != pools_.end()) return {it->second.starts};
     if (!c) return out;
     out.push_back(c->spawns);
     auto* below = c->subtree ? c->subtree->snapshot() : nullptr;

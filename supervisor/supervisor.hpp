@@ -131,6 +131,8 @@ private:
     std::vector<Child*> members(std::string_view name) const;
     // The pool's own line in a report, from its instances' (in `instances`).
     static void sum_up(ChildReport& pool);
+    // One more start of `c` (a spawn or an activation), and of its pool.
+    void counted_start(Child& c);
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;
     const ChildReport* nested(std::string_view path) const;
@@ -216,6 +218,7 @@ private:
         ChildSpec spec;                 // as the file gives it
         unsigned file_instances = 0;    // its `instances`
         unsigned count = 0;             // how many run: the file's, or what scale asked for since
+        std::uint64_t starts = 0;       // of its instances, ever: what a wait on the pool counts (never less)
     };
     std::map<std::string, Pool, std::less<>> pools_;
     // Every live process of ours, active or standby: a death, or a

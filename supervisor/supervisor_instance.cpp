@@ -40,7 +40,10 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->activate = std::move(ours.activate);
     i->exec.emplace(loop_.get(), std::move(spawned.exec_status), args.program.empty() ? args.argv[0] : args.program,
                     args.cwd);
-    if (ours.output) i->output = std::make_unique<ChildOutput>(loop_.get(), std::move(ours.output), c.path, i->pid);
+    // A pool's standby speaks for the pool: which instance it will be is not known yet.
+    if (ours.output)
+        i->output = std::make_unique<ChildOutput>(loop_.get(), std::move(ours.output),
+                                                  role == Role::standby ? c.pool_path() : c.path, i->pid);
     if (!spawned.pidfd) pidfds_ = false;
     if (spawned.pidfd) {
         i->pidfd = std::move(spawned.pidfd);
@@ -125,8 +128,7 @@ void Supervisor::apply(Instance& i, Event e) {
     case Action::stand_by:
         enter(i, d.next);
         // A pool's standby is the pool's, whichever instance it will replace.
-        log("%s: standby ready (pid %d)", (c.spec.pool.empty() ? c.path : c.path.substr(0, c.path.rfind('#'))).c_str(),
-            i.pid);
+        log("%s: standby ready (pid %d)", c.pool_path().c_str(), i.pid);
         return;
     case Action::kill_unready:
         enter(i, d.next);
@@ -174,7 +176,7 @@ void Supervisor::take_over(Instance& standby) {
     auto& i = *c.active;
     i.role = Role::active;
     i.started_ms = loop_.now();
-    ++c.spawns;
+    counted_start(c);
     c.last_cause = std::exchange(c.next_cause, Cause::strategy);
     if (c.goal == Goal::restart) want(c, Goal::run);
     enter(i, Phase::starting);

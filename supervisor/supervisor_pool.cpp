@@ -19,9 +19,12 @@ std::vector<ChildSpec> Supervisor::expand(const std::vector<ChildSpec>& specs) {
             out.push_back(s);
             continue;
         }
-        Pool p{s, s.instances, s.instances};
-        if (auto it = pools_.find(s.name); it != pools_.end() && it->second.file_instances == s.instances)
-            p.count = it->second.count;  // scaled since, and the file says the same number
+        Pool p{s, s.instances, s.instances, 0};
+        if (auto it = pools_.find(s.name); it != pools_.end()) {
+            p.starts = it->second.starts;
+            // Scaled since, and the file says the same number.
+            if (it->second.file_instances == s.instances) p.count = it->second.count;
+        }
         for (unsigned k = 0; k < p.count; ++k) out.push_back(member_spec(s, k));
         next.emplace(s.name, std::move(p));
     }
@@ -54,14 +57,20 @@ std::optional<std::string> Supervisor::scale(std::string_view path, unsigned n) 
     if (it == pools_.end()) return not_pool();
     auto& pool = it->second;
     auto now = members(path);
-    log("%s: scaling from %zu to %u instances, as requested", p.c_str(), now.size(), n);
+    log("%s: scaling from %zu to %u instances, as requested", now.front()->pool_path().c_str(), now.size(), n);
+    // A pool stopped by request stays so: its new instances too.
+    const bool held = std::all_of(now.begin(), now.end(), [](Child* m) { return m->goal == Goal::held; });
     pool.count = n;
     if (n < now.size()) {
         // Stopped as removed children are: the last in start order first.
         for (std::size_t k = n; k < now.size(); ++k) want(*now[k], Goal::removed);
     } else if (n > now.size()) {
         auto at = children_.begin() + static_cast<std::ptrdiff_t>(now.back()->index + 1);
-        for (auto k = static_cast<unsigned>(now.size()); k < n; ++k) at = children_.insert(at, make_child(member_spec(pool.spec, k))) + 1;
+        for (auto k = static_cast<unsigned>(now.size()); k < n; ++k) {
+            auto m = make_child(member_spec(pool.spec, k));
+            if (held) m->goal = Goal::held;
+            at = children_.insert(at, std::move(m)) + 1;
+        }
         // Indices change: what pending_ holds, ordered by them, is made anew.
         pending_.clear();
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
@@ -69,6 +78,11 @@ std::optional<std::string> Supervisor::scale(std::string_view path, unsigned n) 
     }
     step();
     return std::nullopt;
+}
+
+void Supervisor::counted_start(Child& c) {
+    ++c.spawns;
+    if (auto it = pools_.find(c.spec.pool); !c.spec.pool.empty() && it != pools_.end()) ++it->second.starts;
 }
 
 void Supervisor::sum_up(ChildReport& pool) {

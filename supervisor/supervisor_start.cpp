@@ -66,7 +66,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     // A pool's standby stands for whichever instance dies first: it is
     // the pool's, and learns no index.
     const bool pool_standby = as_standby && !c.spec.pool.empty();
-    args.env.push_back("SEQ_NAME=" + (pool_standby ? c.path.substr(0, c.path.rfind('#')) : c.path));
+    args.env.push_back("SEQ_NAME=" + (pool_standby ? c.pool_path() : c.path));
     args.env.push_back("SEQ_INSTANCE=" + std::to_string(c.spawns + 1));  // which start of it this is
     if (!c.spec.pool.empty() && !as_standby) args.env.push_back("SEQ_INDEX=" + std::to_string(c.spec.pool_index));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
@@ -155,7 +155,7 @@ void Supervisor::spawn(Child& c) {
     keep.clear();
     const bool notify = ours.notify || c.spec.readiness == Readiness::sd_notify;
     c.active = make_instance(c, lifecycle::Role::active, args, std::move(spawned), std::move(ours));
-    ++c.spawns;
+    counted_start(c);
     c.last_cause = std::exchange(c.next_cause, Cause::strategy);
     if (c.goal == Goal::restart) want(c, Goal::run);
     if (notify) return enter(*c.active, lifecycle::Phase::starting);

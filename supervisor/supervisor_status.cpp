@@ -23,18 +23,23 @@ TreeReport Supervisor::snapshot() {
     r.restarts_in_window = static_cast<std::int64_t>(intensity_.recent(now));
     r.pid = getpid();
     r.state = shutting_down_ ? "stopping" : "running";
+    std::map<std::string_view, std::size_t> pool_lines;  // where each pool's line is in r.children
     for (auto& c : children_) {
-        // An instance of a pool goes below the pool's line, made at its first instance.
+        // An instance of a pool goes below the pool's line, made at its
+        // first instance (a reload puts removed ones at the end: still there).
         auto* list = &r.children;
+        ChildReport* pool = nullptr;
         if (!c->spec.pool.empty()) {
-            if (r.children.empty() || !r.children.back().pool || r.children.back().name != c->spec.pool) {
+            auto [at, added] = pool_lines.emplace(c->spec.pool, r.children.size());
+            if (added) {
                 auto& p = r.children.emplace_back();
                 p.name = c->spec.pool;
                 p.type = to_string(c->spec.type);
                 p.pool = true;
                 p.standby_kept = c->spec.standby;
             }
-            list = &r.children.back().instances;
+            pool = &r.children[at->second];
+            list = &pool->instances;
         }
         auto& k = list->emplace_back();
         k.name = c->spec.name;
@@ -58,7 +63,7 @@ TreeReport Supervisor::snapshot() {
                 k.sockets.push_back({so.name, bound_address(fd->second)});
         // Its standby's pid once it is idle and may be activated; a pool's
         // is said on the pool's line.
-        auto& keeper = c->spec.pool.empty() ? k : r.children.back();
+        auto& keeper = pool ? *pool : k;
         k.standby_kept = c->spec.standby && c->spec.pool.empty();
         if (c->standby && c->standby->phase == lifecycle::Phase::idle) keeper.standby = c->standby->pid;
         if (c->spec.type == ChildType::supervisor) {
@@ -74,7 +79,7 @@ TreeReport Supervisor::snapshot() {
         k.settled = child_settled(*c);
         k.busy = child_busy(*c);
         // Scaled down: on its way out.
-        if (c->goal == Goal::removed && c->active) k.state = "stopping";
+        if (c->goal == Goal::removed && c->active) k.state = "stopping", k.busy = true;
     }
     for (auto& k : r.children)
         if (k.pool) sum_up(k);

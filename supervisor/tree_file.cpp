@@ -435,6 +435,13 @@ private:
                     error(e.source(), path, "sockets", "address " + s.listen + " is used twice in the tree");
                     continue;
                 }
+                if (auto* other = overlapping(s)) {
+                    error(e.source(), path, "sockets",
+                          "address " + s.listen + " overlaps " + other->listen + " (socket " + in_quotes(other->name) +
+                              "): the kernel binds one port to a wildcard address or to others, not both");
+                    continue;
+                }
+                tcp_.push_back(s);
             } else {
                 if (!unix_path(e, path, s)) continue;
             }
@@ -523,6 +530,28 @@ private:
         }
     }
 
+    // A TCP socket of the tree that `s` could not be bound beside: the same
+    // port, one side a wildcard of its family (0.0.0.0, [::]), or [::]
+    // taking IPv4 too against an IPv4 address. Port 0 is the kernel's pick.
+    const SocketSpec* overlapping(const SocketSpec& s) const {
+        auto split = [](const SocketSpec& x) {
+            auto colon = x.listen.rfind(':');
+            return std::pair{x.listen.substr(0, colon), x.listen.substr(colon + 1)};
+        };
+        auto [host, port] = split(s);
+        if (port == "0") return nullptr;
+        auto v6 = [](const std::string& h) { return h.starts_with("["); };
+        auto wild = [](const std::string& h) { return h == "0.0.0.0" || h == "[::]"; };
+        for (auto& t : tcp_) {
+            auto [other, other_port] = split(t);
+            if (other_port != port) continue;
+            if (v6(host) == v6(other) ? wild(host) || wild(other)
+                                      : (v6(host) ? host == "[::]" && !s.ipv6_only : other == "[::]" && !t.ipv6_only))
+                return &t;
+        }
+        return nullptr;
+    }
+
     // Why a socket at `p` (relative to the run dir) could not be bound, or
     // "" if it can be (as far as can be told before binding it).
     std::string unbindable(const std::string& p) const {
@@ -582,6 +611,7 @@ private:
     std::string dir_;
     const LoadContext& ctx_;
     std::set<std::string> socket_names_, socket_paths_;
+    std::vector<SocketSpec> tcp_;  // the TCP sockets so far
 };
 
 // TOML's basic string: quotes, backslashes and control characters escaped.

@@ -307,3 +307,48 @@ TEST_CASE("standby = true on a pool keeps one idle standby, which takes the plac
     CHECK(log_has(t, "web#0: activated its standby"));
     CHECK(log_has(t, "web: standby ready (pid "));
 }
+
+TEST_CASE("pools and their edges: a stopped pool scaled up stays stopped, a reload that lowers instances shows the pool once, a wait on a pool outlives a scale down, a stop of a nested pool outlives its supervisor's restart") {
+    TempDir dir;
+    // Instances that take 300 ms to stop (SIGTERM trapped), so that what is on its way out can be seen.
+    auto slow_stop = std::string("[[child]]\nname = \"web\"\ncommand = [\"/bin/sh\", \"-c\", ") +
+                     "\"trap 'sleep 0.3; exit 0' TERM; while :; do sleep 0.05; done\"]\ninstances = 3\n";
+    TreeSup t(dir, "max_restarts = 100\n" + slow_stop);
+    auto ctl = bin("seqctl") + " --run-dir " + t.run + " ";
+    INFO(t.proc->log());
+    // A stopped pool, scaled up: its new instances are stopped too.
+    REQUIRE(sh(ctl + "stop web").code == 0);
+    REQUIRE(sh(ctl + "scale web 4").code == 0);
+    auto st = tree_status(t.run);
+    CHECK(st.at("web#3").state == "stopped");
+    CHECK(st.at("web").state == "stopped");
+    REQUIRE(sh(ctl + "start web").code == 0);
+    CHECK(instances(t.run).size() == 4);
+    // A wait on the pool (a restart) while another client scales it down: both answer.
+    Process restart({"/bin/sh", "-c", ctl + "restart web"}, dir / "restart.log");
+    REQUIRE(sh(ctl + "scale web 2").code == 0);
+    CHECK(restart.exit_code(10000ms) == 0);
+    // A reload that lowers the file's instances: one line for the pool, its
+    // instances on their way out below it.
+    std::ofstream(t.file) << "max_restarts = 100\n" + slow_stop.replace(slow_stop.find("instances = 3"), 13, "instances = 1");
+    REQUIRE(call(t.run + "/control.sock", {"RELOAD"}).type != seq::resp::Value::Type::error);
+    auto v = call(t.run + "/control.sock", {"STATUS"});
+    int lines = 0;
+    for (auto& c : v.elems.at(1).elems)
+        if (seq::resp::field(c, "name")->str == "web") ++lines;
+    CHECK(lines == 1);
+    CHECK(eventually([&] { return instances(t.run).size() == 1; }));
+
+    // Below a nested supervisor: a stop of the pool lasts across that supervisor's restart.
+    TempDir nested;
+    TreeSup n(nested, "max_restarts = 100\n[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
+                      "  [[child.child]]\n  name = \"w\"\n  command = [\"/bin/sh\", \"-c\", \"exec sleep 1000\"]\n"
+                      "  instances = 2\n");
+    auto nctl = bin("seqctl") + " --run-dir " + n.run + " ";
+    REQUIRE(sh(nctl + "stop jobs/w").code == 0);
+    REQUIRE(sh(nctl + "restart jobs").code == 0);
+    CHECK(eventually([&] {
+        auto s = tree_status(n.run);
+        return s.count("jobs/w#1") && s.at("jobs/w#0").state == "stopped" && s.at("jobs/w#1").state == "stopped";
+    }));
+}

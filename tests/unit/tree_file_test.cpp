@@ -439,6 +439,20 @@ TEST_CASE("TCP sockets: listen, backlog, reuse_address, ipv6_only, their default
                    "key \"sockets.reuse_address\": only for a TCP socket (one with listen = \"HOST:PORT\")"));
     CHECK(contains(one("{ name = \"x\", listen = \"1.2.3.4:1\", backlgo = 3 }"),
                    "key \"sockets.backlgo\": unknown key; did you mean \"backlog\"?"));
+    // One port bound twice where the kernel would refuse the second: a wildcard and another address.
+    auto two = [&](const std::string& a, const std::string& b, const std::string& more_a = "") {
+        return f.errors("[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = [{ name = \"x\", listen = \"" + a +
+                        "\"" + more_a + " }, { name = \"y\", listen = \"" + b + "\" }]\n");
+    };
+    CHECK(contains(two("127.0.0.1:80", "0.0.0.0:80"),
+                   "address 0.0.0.0:80 overlaps 127.0.0.1:80 (socket \"x\"): the kernel binds one port to a wildcard "
+                   "address or to others, not both"));
+    CHECK(contains(two("[::]:80", "[::1]:80"), "address [::1]:80 overlaps [::]:80"));
+    CHECK(contains(two("[::]:80", "127.0.0.1:80", ", ipv6_only = false"), "address 127.0.0.1:80 overlaps [::]:80"));
+    CHECK(two("[::]:80", "127.0.0.1:80") == "(valid)");      // IPv6 only: no overlap with IPv4
+    CHECK(two("127.0.0.1:80", "127.0.0.2:80") == "(valid)");  // two addresses, one port
+    CHECK(two("0.0.0.0:0", "127.0.0.1:0") == "(valid)");      // the kernel's picks
+    CHECK(two("0.0.0.0:80", "0.0.0.0:81") == "(valid)");
     // $SEQ_STASH is a path: the stash must be a Unix socket.
     e = f.errors("stash = \"s\"\n[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n"
                  "sockets = [{ name = \"s\", listen = \"127.0.0.1:0\" }]\n");
