@@ -259,6 +259,9 @@ TEST_CASE("seqctl start of a job that ends at once answers once it has run, and 
         auto r = seqctl(t, "start job");
         CHECK(r.code == 0);
         CHECK(r.out == "OK\n");
+        // The reply may come while it still runs (a start then is a no-op,
+        // as for any running child): the next start waits for its end.
+        REQUIRE(eventually([&] { return state_of(t, "job") == "stopped"; }));
     }
     CHECK(t.child("job").restarts == 2);
     // Added below jobs by a reload, and restarted before jobs has said so.
