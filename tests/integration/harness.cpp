@@ -385,7 +385,8 @@ HttpResult http_get(const std::string& address, const std::string& path, Ms time
 struct HttpLoad::State {
     std::atomic<bool> stop{false};
     std::mutex mu;
-    std::vector<std::string> bodies;
+    std::uint64_t epoch = 0;  // take_bodies() calls so far; each body is kept with the epoch it was sent in
+    std::vector<std::pair<std::uint64_t, std::string>> bodies;
     std::vector<std::string> problems;
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
 };
@@ -395,11 +396,16 @@ HttpLoad::HttpLoad(std::string address, int clients, std::string path, Ms pause)
         threads_.emplace_back([this, address, path, pause] {
             for (bool first = true; !state_->stop; first = false) {
                 if (!first) std::this_thread::sleep_for(pause);
+                std::uint64_t sent_in = 0;
+                {
+                    std::lock_guard lock(state_->mu);
+                    sent_in = state_->epoch;
+                }
                 auto r = http_get(address, path);
                 if (r.outcome == HttpResult::ok && r.status == 200) {
                     ++ok_;
                     std::lock_guard lock(state_->mu);
-                    state_->bodies.push_back(r.body);
+                    state_->bodies.emplace_back(sent_in, r.body);
                     continue;
                 }
                 ++(r.outcome == HttpResult::refused ? refused_ : failed_);
@@ -422,7 +428,12 @@ void HttpLoad::stop() {
 
 std::vector<std::string> HttpLoad::take_bodies() {
     std::lock_guard lock(state_->mu);
-    return std::exchange(state_->bodies, {});
+    std::vector<std::string> out;
+    for (auto& [sent_in, body] : state_->bodies)
+        if (sent_in == state_->epoch) out.push_back(std::move(body));
+    state_->bodies.clear();
+    ++state_->epoch;
+    return out;
 }
 
 std::string HttpLoad::report() const {

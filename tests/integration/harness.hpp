@@ -176,7 +176,9 @@ public:
     std::int64_t ok() const { return ok_; }
     std::int64_t refused() const { return refused_; }
     std::int64_t failed() const { return failed_; }
-    // Every body answered since the last call, and clears them.
+    // The body of every request sent since the last call and answered by
+    // now (one sent before it and answered after is left out: an instance
+    // on its way out may still answer what it had taken).
     std::vector<std::string> take_bodies();
     std::string report() const;  // "N ok, N refused, N failed: why..."
 
