@@ -85,8 +85,9 @@ public:
         supervisor_flags(doc, "", tree.root);
         children(doc, "", tree.root);
         if (stash) {
+            const auto all = sockets_of(tree.root);  // held: `found` points into it
             const SocketSpec* found = nullptr;
-            for (auto& s : sockets_of(tree.root))
+            for (auto& s : all)
                 if (s.name == stash->first) found = &s;
             if (!found)
                 error(stash->second, "", "stash", "no socket named " + in_quotes(stash->first) + " in the tree");
