@@ -239,9 +239,13 @@ TEST_CASE("a pool below a nested supervisor: its instances in status, PATH#K res
     TreeSup t(dir, "max_restarts = 100\n[[child]]\nname = \"jobs\"\ntype = \"supervisor\"\n"
                    "  [[child.child]]\n  name = \"w\"\n  command = [\"/bin/sh\", \"-c\", \"exec sleep 1000\"]\n"
                    "  instances = 3\n");
-    auto st = tree_status(t.run);
     INFO(t.proc->log());
-    REQUIRE(st.count("jobs/w#2"));
+    // The top knows the instances once jobs's first snapshot with them has come up.
+    std::map<std::string, ChildStatus> st;
+    REQUIRE(eventually([&] {
+        st = tree_status(t.run);
+        return st.count("jobs/w#2") && st.at("jobs/w#2").state == "running";
+    }));
     auto old = st.at("jobs/w#1").pid;
     auto keep = st.at("jobs/w#0").pid;
     auto ctl = bin("seqctl") + " --run-dir " + t.run + " ";
