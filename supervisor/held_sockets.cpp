@@ -1,32 +1,24 @@
 #include "held_sockets.hpp"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <stdexcept>
 
 #include "listen_address.hpp"
 #include "log.hpp"
+#include "process.hpp"
 #include "socket.hpp"
 
 namespace seq::sup {
 
 namespace {
-
-std::string read_small(const std::string& path) {
-    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return "";
-    std::string out;
-    char buf[8192];
-    for (ssize_t n; (n = read(fd.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-    return out;
-}
 
 // The inodes of the sockets listening on TCP `port` in our network
 // namespace, from /proc/net/tcp and tcp6 (local address HEX:PORT, state 0A).
@@ -35,7 +27,7 @@ std::set<std::string> listening_inodes(unsigned port) {
     char want[8];
     std::snprintf(want, sizeof want, ":%04X", port);
     for (auto* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-        auto text = read_small(file);
+        auto text = read_proc(file);
         std::size_t at = text.find('\n');  // past the header
         while (at != std::string::npos && at + 1 < text.size()) {
             auto end = text.find('\n', at + 1);
@@ -72,9 +64,8 @@ std::string holder(const std::set<std::string>& inodes) {
             std::string_view l(link, static_cast<std::size_t>(n));
             if (!l.starts_with("socket:[")) continue;
             if (!inodes.count(std::string(l.substr(8, l.size() - 9)))) continue;
-            auto comm = read_small(base + "/comm");
-            if (!comm.empty() && comm.back() == '\n') comm.pop_back();
-            return std::string("pid ") + e->d_name + (comm.empty() ? "" : " (" + comm + ")");
+            pid_t pid = std::atoi(e->d_name);
+            return "pid " + std::to_string(pid) + " (" + process_name(pid) + ")";
         }
     }
     return "";
@@ -129,8 +120,11 @@ std::unique_ptr<HeldSocket> HeldSockets::control() {
 Environment HeldSockets::bind(const Tree& tree) {
     std::map<std::string, std::shared_ptr<HeldSocket>> next;
     Environment env;
-    for (auto s : sockets_of(tree.root)) {
-        if (!s.tcp()) s.path = s.path.starts_with("/") ? s.path : dir_.file(s.path);
+    // Each socket as bound: a relative Unix path put in the run dir.
+    auto wanted = sockets_of(tree.root);
+    for (auto& s : wanted)
+        if (!s.tcp() && !s.path.starts_with("/")) s.path = dir_.file(s.path);
+    for (auto& s : wanted) {
         auto where = s.where();
         std::shared_ptr<HeldSocket> held;
         if (auto it = bound_.find(where); it != bound_.end()) {
@@ -151,8 +145,7 @@ Environment HeldSockets::bind(const Tree& tree) {
     // Only now, with every bind done, are the changes made: a backlog
     // changed in place (listen again), those no longer named closed and
     // removed; a child still running holds its own copy until it stops.
-    for (auto s : sockets_of(tree.root)) {
-        if (!s.tcp()) s.path = s.path.starts_with("/") ? s.path : dir_.file(s.path);
+    for (auto& s : wanted) {
         auto& held = next[s.where()];
         if (held->spec.backlog != s.backlog) listen(held->fd.get(), s.backlog);
         held->spec = s;

@@ -342,10 +342,6 @@ std::string describe_exit(int st) {
 
 bool is_normal_exit(int st) { return WIFEXITED(st) && WEXITSTATUS(st) == 0; }
 
-namespace {
-
-// A /proc file whole, by plain reads: no stream, whose checks under UBSan
-// need fds of their own, which a supervisor short of fds does not have.
 std::string read_proc(const std::string& path) {
     std::string out;
     Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -358,8 +354,6 @@ std::string read_proc(const std::string& path) {
         out.append(buf, static_cast<std::size_t>(n));
     }
 }
-
-}  // namespace
 
 std::vector<pid_t> adopted_children(const std::function<bool(pid_t)>& known) {
     std::vector<pid_t> out;

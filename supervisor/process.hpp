@@ -97,6 +97,10 @@ std::vector<pid_t> adopted_children(const std::function<bool(pid_t)>& known);
 pid_t live_process_group(pid_t pid);
 // Its command name, for a log line ("?" if gone).
 std::string process_name(pid_t pid);
+// A /proc file whole ("" if it cannot be read), by plain reads: no stream,
+// whose checks under UBSan need fds of their own, which a supervisor short
+// of fds does not have.
+std::string read_proc(const std::string& path);
 // A variable of its environment as it was at its exec, if it has it.
 std::optional<std::string> process_env(pid_t pid, std::string_view name);
 
