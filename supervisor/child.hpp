@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "backoff.hpp"
+#include "dynamic_child.hpp"
 #include "instance.hpp"
 #include "subtree.hpp"
 #include "tree.hpp"
@@ -60,6 +61,11 @@ struct Child {
     // it, by path, handed to each new process of it: what was asked for
     // lasts across its restarts.
     std::map<std::string, bool> asked_below;
+    // A child of a dynamic supervisor: what `seqctl add` gave it (its spec
+    // is the template's with this), and the answers its ADD and REMOVE
+    // await: its first start (running, or failed), and its end.
+    Addition addition;
+    Reply on_started, on_gone;
 
     bool wants_running() const { return goal == Goal::run || goal == Goal::restart; }
     // Whether a standby is kept behind it: a pool keeps one for all its

@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <cstring>
 #include <algorithm>
+#include <cstdint>
+
+#include "dynamic_child.hpp"
 
 #include "commands.hpp"
 #include "log.hpp"
@@ -32,6 +35,7 @@ Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions opt
     server_.on_close([this](Connection& c) {
         waiting_.erase(c.id());
         awaited_.erase(c.id());
+        answers_.erase(c.id());
     });
     check_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
@@ -53,6 +57,7 @@ Server::Verdict Control::handle(Connection& c, Args args) {
         {"stop", 1, 2, &Control::stop},         {"start", 2, 2, &Control::start_child},
         {"signal", 3, 3, &Control::signal},     {"reload", 1, 1, &Control::reload},
         {"ping", 1, 1, &Control::ping},         {"scale", 3, 3, &Control::scale},
+        {"add", 3, SIZE_MAX, &Control::add},    {"remove", 2, 2, &Control::remove},
     };
     for (auto& cmd : table) {
         if (!is_command(args[0], cmd.name)) continue;
@@ -206,6 +211,55 @@ Server::Verdict Control::scale(Connection& c, Args args) {
         return Server::Verdict::done;
     }
     return wait(c, args[1], Until::running, sup_.starts(args[1]));
+}
+
+Reply Control::expect(Connection& c) {
+    auto a = std::make_shared<Answer>();
+    answers_[c.id()] = a;
+    std::weak_ptr<Answer> w = a;
+    return [w](std::optional<std::string> why) {
+        if (auto answer = w.lock()) {
+            answer->done = true;
+            answer->why = std::move(why);
+        }
+    };
+}
+
+Server::Verdict Control::answer(Connection& c) {
+    auto it = answers_.find(c.id());
+    if (!it->second->done) return defer(c);
+    if (auto& why = it->second->why) resp::append_error(c.out(), *why);
+    else resp::append_simple(c.out(), "OK");
+    answers_.erase(it);
+    return Server::Verdict::done;
+}
+
+Server::Verdict Control::add(Connection& c, Args args) {
+    if (answers_.count(c.id())) return answer(c);
+    std::string why;
+    auto a = parse_addition(args.subspan(2), why);
+    std::optional<std::string> refused;
+    if (!a) refused = why;
+    else if (args[1].empty()) refused = "ERR add takes the path of a dynamic supervisor (a child of type = \"dynamic\")";
+    else refused = sup_.add_child(args[1], *a, expect(c));
+    if (!refused) return answer(c);
+    answers_.erase(c.id());
+    resp::append_error(c.out(), *refused);
+    return Server::Verdict::done;
+}
+
+Server::Verdict Control::remove(Connection& c, Args args) {
+    if (answers_.count(c.id())) return answer(c);
+    auto slash = args[1].rfind('/');
+    std::optional<std::string> refused;
+    if (slash == std::string_view::npos)
+        refused = "ERR remove takes PATH/NAME: a child of a dynamic supervisor, such as jobs/tenant-1";
+    else
+        refused = sup_.remove_child(args[1].substr(0, slash), args[1].substr(slash + 1), expect(c));
+    if (!refused) return answer(c);
+    answers_.erase(c.id());
+    resp::append_error(c.out(), *refused);
+    return Server::Verdict::done;
 }
 
 std::optional<std::string> peer_refusal(int fd) {

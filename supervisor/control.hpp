@@ -8,6 +8,9 @@
 //   START path           start a child stopped by STOP (or autostart = false)
 //   SIGNAL path signal   send HUP, INT, QUIT, KILL, USR1, USR2 or TERM to its process group
 //   SCALE path n         a pool's number of instances (1 to 10000)
+//   ADD path name [ENV NAME=VALUE]... [ARGS arg...]
+//                        a child of the dynamic supervisor at path, from its template
+//   REMOVE path/name     stop a dynamic supervisor's child and forget it
 //   RELOAD               read the tree file again
 //   PING
 //
@@ -15,7 +18,8 @@
 // or one instance of a pool ("web#3").
 // RESTART, STOP path, START path and SCALE answer once it is done (running
 // again, stopped, running; every instance running and none on its way out),
-// as systemctl does. RESTART waits first for the tree to
+// as systemctl does; ADD once the child runs (or with why it did not start,
+// and then it is not kept), REMOVE once it is gone. RESTART waits first for the tree to
 // settle if a start or stop is under way: restarts from a script (or from
 // two shells) happen one after the other, so no restart of the stash can
 // catch the worker between its old life and its new one, when no process
@@ -24,6 +28,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -59,6 +64,8 @@ private:
     Server::Verdict start_child(Connection& c, Args args);
     Server::Verdict signal(Connection& c, Args args);
     Server::Verdict scale(Connection& c, Args args);
+    Server::Verdict add(Connection& c, Args args);
+    Server::Verdict remove(Connection& c, Args args);
     Server::Verdict reload(Connection& c, Args args);
     Server::Verdict ping(Connection& c, Args args);
     // What a deferred request waits for, checked on every loop iteration.
@@ -67,6 +74,14 @@ private:
     Server::Verdict defer(Connection& c);
     bool known_to_depth(std::string_view path) const;
     void resume_waiting();
+    // Requests whose outcome the supervisor tells (ADD, REMOVE): `expect`
+    // makes the Reply that records it; `answer` gives it once it has come.
+    struct Answer {
+        bool done = false;
+        std::optional<std::string> why;
+    };
+    Reply expect(Connection& c);
+    Server::Verdict answer(Connection& c);
 
     Supervisor& sup_;
     std::function<Outcome()> reload_;
@@ -81,6 +96,7 @@ private:
         std::vector<std::uint64_t> since;  // starts along its path that mean "restarted"
     };
     std::unordered_map<std::uint64_t, Awaited> awaited_;  // requests carried out, by connection
+    std::unordered_map<std::uint64_t, std::shared_ptr<Answer>> answers_;  // told by a Reply, by connection
 };
 
 // SO_PEERCRED: nullopt if the peer on `fd` runs as our user or as root, else

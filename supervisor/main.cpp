@@ -19,6 +19,7 @@
 #include "commands.hpp"
 #include "control.hpp"
 #include "daemon.hpp"
+#include "dynamic_child.hpp"
 #include "held_sockets.hpp"
 #include "log.hpp"
 #include "process.hpp"
@@ -56,9 +57,10 @@ std::string program_dir() {
 
 // `run_dir`: where the tree's sockets will be bound, so that each is checked
 // bindable; empty in a nested supervisor, which binds none.
-seq::sup::LoadContext load_context(const std::string& run_dir = "") {
+// `subtree`: the text a nested supervisor is handed by its parent.
+seq::sup::LoadContext load_context(const std::string& run_dir = "", bool subtree = false) {
     const char* path = std::getenv("PATH");
-    return {program_dir(), path ? path : "/usr/local/bin:/usr/bin:/bin", run_dir};
+    return {program_dir(), path ? path : "/usr/local/bin:/usr/bin:/bin", run_dir, subtree};
 }
 
 // Loads a tree file, or says everything wrong with it on stderr.
@@ -158,7 +160,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     close(tree_fd);
     sup::Tree tree;
     try {
-        tree = sup::parse_tree(text, "<subtree " + path + ">", load_context());
+        tree = sup::parse_tree(text, "<subtree " + path + ">", load_context("", true));
     } catch (const sup::TreeFileError& e) {
         for (auto& line : e.errors) log("%s", line.c_str());
         return exit_code::usage;
@@ -172,13 +174,22 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
     uv::Loop loop;
     sup::Supervisor supervisor(loop, tree.root, env);
-    // Up: a snapshot whenever the subtree changes. Down: what the control
-    // socket was asked for a child below us, checked there first (so a
-    // refusal here is only logged), and a new subtree.
-    auto command = [&](std::span<const std::string_view> args) {
+    // Up: a snapshot whenever the subtree changes, and the answer to each
+    // command. Down: what the control socket was asked for a child below
+    // us, checked there first (so a refusal here is only logged), and a new
+    // subtree. ADD and REMOVE are answered when done; the rest at once.
+    auto command = [&](std::span<const std::string_view> args, sup::Reply reply) {
         auto is = [&](std::string_view name, std::size_t n) { return is_command(args[0], name) && args.size() == n; };
         std::optional<std::string> why;
-        if (is("restart", 2)) why = supervisor.restart(args[1]);
+        if (is_command(args[0], "add") && args.size() >= 3) {
+            std::string bad;
+            auto a = sup::parse_addition(args.subspan(2), bad);
+            why = a ? supervisor.add_child(args[1], *a, reply) : bad;
+            if (!why) return;
+        } else if (is("remove", 3)) {
+            why = supervisor.remove_child(args[1], args[2], reply);
+            if (!why) return;
+        } else if (is("restart", 2)) why = supervisor.restart(args[1]);
         else if (is("stop", 2)) why = supervisor.stop_child(args[1]);
         else if (is("start", 2)) why = supervisor.start_child(args[1]);
         else if (is("signal", 3)) {
@@ -192,7 +203,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
             // Checked by our parent before it came down; its sockets are ours already.
             try {
                 env.stash = args[2];
-                supervisor.reconfigure(sup::parse_tree(args[1], "<subtree " + path + ">", load_context()).root, env);
+                supervisor.reconfigure(sup::parse_tree(args[1], "<subtree " + path + ">", load_context("", true)).root, env);
             } catch (const sup::TreeFileError& e) {
                 why = std::string("reload refused: ") + e.what();
             }
@@ -200,6 +211,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
             why = "ERR not a command from a parent supervisor: " + lowercase(args[0]);
         }
         if (why) log("%s refused: %s", lowercase(args[0]).c_str(), why->c_str());
+        reply(why);
     };
     sup::Uplink uplink(
         loop.get(), Fd(control_fd), [&] { return supervisor.snapshot(); }, [&] { return supervisor.generation(); },

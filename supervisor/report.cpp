@@ -65,8 +65,9 @@ resp::Value child_value(const ChildReport& c) {
         for (auto& k : c.instances) list.elems.push_back(child_value(k));
         put(kv, "instances", std::move(list));
     }
-    if (c.type == "supervisor") {
+    if (c.type == "supervisor" || c.type == "dynamic") {
         put(kv, "strategy", bulk(c.strategy));
+        if (c.type == "dynamic") put(kv, "max_children", maybe(c.max_children));
         put(kv, "max_restarts", integer(c.max_restarts));
         put(kv, "max_seconds", integer(c.max_seconds));
         put(kv, "restarts_in_window", integer(c.restarts_in_window));
@@ -148,6 +149,7 @@ bool read_child(const resp::Value& kv, ChildReport& c) {
         if (k == "max_restarts") return read_int(v, c.max_restarts);
         if (k == "max_seconds") return read_int(v, c.max_seconds);
         if (k == "restarts_in_window") return read_int(v, c.restarts_in_window);
+        if (k == "max_children") return read_int(v, c.max_children);
         if (k == "children") return read_children(v, c.children);
         if (k == "instances") return (c.pool = true, read_children(v, c.instances));
         if (k == "settled") return read_int(v, flag) && ((c.settled = flag == 1), true);

@@ -16,7 +16,7 @@ namespace seq::sup {
 
 struct ChildReport {
     std::string name;
-    std::string type;  // "worker" or "supervisor"
+    std::string type;  // "worker", "supervisor" or "dynamic"
     std::optional<std::int64_t> pid;
     std::string state;  // running, starting, stopping, waiting, down, stopped
     std::int64_t restarts = 0;
@@ -41,6 +41,7 @@ struct ChildReport {
     // A supervisor's own flags and its subtree.
     std::string strategy;
     std::int64_t max_restarts = 0, max_seconds = 0, restarts_in_window = 0;
+    std::optional<std::int64_t> max_children;  // a dynamic supervisor's bound, if it has one
     std::vector<ChildReport> children;
     bool settled = false;  // where it should be (running, or down for good), its subtree too
     bool busy = false;     // a start or stop under way, in its subtree too

@@ -262,6 +262,22 @@ int main(int argc, char** argv) {
                                               "file's instances");
     scale->add_option("PATH", scale_path, "the pool's path in the tree")->required();
     scale->add_option("N", scale_n, "1 to 10000")->required();
+    std::string add_path, add_name;
+    std::vector<std::string> add_env, add_args;
+    auto* add = app.add_subcommand("add", "start a child of a dynamic supervisor (type = \"dynamic\" in the tree "
+                                          "file) from its template: answers once it runs, or says why it did not "
+                                          "start (it is then not kept)");
+    add->add_option("PATH", add_path, "the dynamic supervisor's path in the tree")->required();
+    add->add_option("NAME", add_name, "the new child's name: letters, digits, '_', '-' or '.'")->required();
+    add->add_option("--env", add_env, "NAME=VALUE in its environment, over the template's (repeatable)")
+        ->type_name("NAME=VALUE")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    add->add_option("ARG", add_args, "after --: arguments appended to the template's command");
+    std::string remove_path;
+    auto* remove = app.add_subcommand("remove", "stop a child of a dynamic supervisor and forget it");
+    remove->add_option("PATH", remove_path, "the child's path: the dynamic supervisor's, then its name "
+                                            "(jobs/tenant-1)")->required();
     auto* reload = app.add_subcommand("reload", "read the tree file again: start added children, stop removed ones, "
                                                 "restart changed ones, leave the rest running");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
@@ -273,7 +289,7 @@ int main(int argc, char** argv) {
         return code::usage;
     }
     if (run_dir.empty()) run_dir = seq::default_run_dir();
-    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale;
+    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale || *add || *remove;
     if (to_supervisor && !socket.empty()) {
         std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
                              "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
@@ -293,6 +309,13 @@ int main(int argc, char** argv) {
     if (*start) request = {"START", start_path};
     if (*signal) request = {"SIGNAL", signal_path, signal_name};
     if (*scale) request = {"SCALE", scale_path, scale_n};
+    if (*add) {
+        request = {"ADD", add_path, add_name};
+        for (auto& kv : add_env) request.insert(request.end(), {"ENV", kv});
+        if (!add_args.empty()) request.emplace_back("ARGS");
+        request.insert(request.end(), add_args.begin(), add_args.end());
+    }
+    if (*remove) request = {"REMOVE", remove_path};
 
     try {
         // STATUS of a large tree is one array per child.

@@ -33,6 +33,31 @@ SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::fun
     }), "uv_poll_start(subtree)");
 }
 
+SubtreeLink::~SubtreeLink() { fail_waiting("ERR the supervisor of " + path_ + " ended before it answered"); }
+
+void SubtreeLink::fail_waiting(const std::string& why) {
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (auto& [id, done] : waiting) done(why);
+}
+
+void SubtreeLink::close() {
+    poll_.close();
+    fail_waiting("ERR the supervisor of " + path_ + " ended before it answered");
+}
+
+bool SubtreeLink::answer(const resp::Value& v) {
+    if (v.type != Type::array || v.elems.size() != 2 || v.elems[0].type != Type::integer) return false;
+    auto& reply = v.elems[1];
+    if (reply.type != Type::simple && reply.type != Type::error) return false;
+    auto it = waiting_.find(static_cast<std::uint64_t>(v.elems[0].integer));
+    if (it == waiting_.end()) return true;  // nobody waits for this one
+    auto done = std::move(it->second);
+    waiting_.erase(it);
+    done(reply.type == Type::error ? std::optional<std::string>(reply.str) : std::nullopt);
+    return true;
+}
+
 void SubtreeLink::on_events(int events) {
     if (events & UV_WRITABLE) flush();
     if ((events & UV_READABLE) && poll_) on_readable();
@@ -43,11 +68,12 @@ void SubtreeLink::on_readable() {
     auto n = ::read(fd_.get(), buf, sizeof buf);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {  // the nested supervisor is gone; its death is reaped elsewhere
-        poll_.close();
+        close();
         return;
     }
     in_.append(buf, static_cast<std::size_t>(n));
     std::size_t used = 0;
+    bool fresh = false;  // a snapshot not yet told of
     for (;;) {
         resp::Value v;
         auto st = parser_.parse(std::string_view(in_).substr(used), v);
@@ -55,31 +81,44 @@ void SubtreeLink::on_readable() {
         if (st == resp::Status::error) {
             log("%s: garbled snapshot from the nested supervisor (%s); ignoring it from now on", path_.c_str(),
                 parser_.error().c_str());
-            poll_.close();
+            close();
             return;
         }
         used += parser_.consumed();
         parser_ = resp::ReplyParser(resp::tree_state_limits());
+        if (v.type == Type::array && v.elems.size() == 2 && v.elems[0].type == Type::integer) {
+            // What was done is in the snapshot before the answer: told first,
+            // so whoever hears the answer sees it done.
+            if (fresh && on_snapshot_) on_snapshot_();
+            fresh = false;
+            if (answer(v)) continue;
+        }
         auto report = from_resp(v);
         if (!report) {
             log("%s: a snapshot from the nested supervisor that is not a tree's state; ignoring it from now on",
                 path_.c_str());
-            poll_.close();
+            close();
             return;
         }
         snapshot_ = std::move(*report);
         received_ms_ = uv_now(loop_);
+        fresh = true;
     }
     in_.erase(0, used);
-    if (used > 0 && on_snapshot_) on_snapshot_();
+    if (fresh && on_snapshot_) on_snapshot_();
 }
 
-std::optional<std::string> SubtreeLink::send(std::initializer_list<std::string_view> args) {
+std::optional<std::string> SubtreeLink::send(std::span<const std::string_view> args, Reply done) {
     if (!poll_) return "the channel to the supervisor of " + path_ + " is closed";
     // Bounded: a nested supervisor that reads nothing for this long is not
     // going to; its commands are refused rather than kept.
     if (out_.size() > (64u << 20)) return "the supervisor of " + path_ + " reads no commands";
-    resp::append_command(out_, std::span<const std::string_view>(args.begin(), args.size()));
+    auto id = next_id_++;
+    const auto id_word = std::to_string(id);
+    std::vector<std::string_view> words{id_word};
+    words.insert(words.end(), args.begin(), args.end());
+    resp::append_command(out_, words);
+    if (done) waiting_.emplace(id, std::move(done));
     flush();
     return std::nullopt;
 }
@@ -101,15 +140,19 @@ void SubtreeLink::flush() {
     });
 }
 
-std::optional<std::string> SubtreeLink::command(std::initializer_list<std::string_view> args) {
-    if (auto why = send(args)) return "ERR " + *why;
+std::optional<std::string> SubtreeLink::command(std::initializer_list<std::string_view> args, Reply done) {
+    return command(std::span<const std::string_view>(args.begin(), args.size()), std::move(done));
+}
+
+std::optional<std::string> SubtreeLink::command(std::span<const std::string_view> args, Reply done) {
+    if (auto why = send(args, std::move(done))) return "ERR " + *why;
     return std::nullopt;
 }
 
 Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command)
     : fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), prepare_(uv::make_prepare(loop)),
       snapshot_(std::move(snapshot)), generation_(std::move(generation)), command_(std::move(command)),
-      parser_(big_requests()) {
+      parser_(big_requests()), self_(std::make_shared<Uplink*>(this)) {
     poll_->data = this;
     prepare_->data = this;
     set_nonblocking(fd_.get());
@@ -121,6 +164,22 @@ Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation genera
     uv::check(uv_prepare_start(prepare_.get(), [](uv_prepare_t* h) {
         if (auto* self = uv::owner<Uplink>(h)) self->on_prepare();
     }), "uv_prepare_start(uplink)");
+}
+
+Uplink::~Uplink() = default;  // self_ goes: a Reply still held answers nothing
+
+void Uplink::answer(std::string_view id, const std::optional<std::string>& why) {
+    if (!fd_) return;
+    if (auto g = generation_(); g != sent_) {
+        sent_ = g;
+        resp::append_value(pending_, to_resp(snapshot_()));
+    }
+    pending_ += "*2\r\n:";
+    pending_ += id;
+    pending_ += "\r\n";
+    if (why) resp::append_error(pending_, *why);
+    else resp::append_simple(pending_, "OK");
+    flush();
 }
 
 void Uplink::on_prepare() {
@@ -178,7 +237,15 @@ void Uplink::on_readable() {
             fd_.reset();
             return;
         }
-        if (!args_.empty()) command_(args_);
+        // [id, command, args...]: anything else is not from our parent.
+        if (args_.size() >= 2 && resp::parse_int(args_[0])) {
+            std::string id(args_[0]);
+            std::weak_ptr<Uplink*> self = self_;
+            command_(std::span<const std::string_view>(args_).subspan(1),
+                     [self, id](std::optional<std::string> why) {
+                         if (auto alive = self.lock()) (*alive)->answer(id, why);
+                     });
+        }
         used += parser_.consumed();
     }
     in_.erase(0, used);

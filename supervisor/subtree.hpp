@@ -10,7 +10,9 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
+#include <unordered_map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -23,24 +25,40 @@
 
 namespace seq::sup {
 
+// The answer to a command, once it is done: nullopt, or why not as an error
+// reply. Whoever waits must outlive nothing: a callback that may be called
+// after its waiter is gone holds a weak_ptr to it.
+using Reply = std::function<void(std::optional<std::string> why)>;
+
 class SubtreeLink {
 public:
     SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot);
+    // Whatever still waits for an answer is told the nested supervisor ended.
+    ~SubtreeLink();
+    SubtreeLink(const SubtreeLink&) = delete;
+    SubtreeLink& operator=(const SubtreeLink&) = delete;
     // The latest snapshot, if one came.
     const TreeReport* snapshot() const { return snapshot_ ? &*snapshot_ : nullptr; }
     std::uint64_t received_ms() const { return received_ms_; }
     // Hands the nested supervisor a command for a child below it (a path
     // relative to it); nullopt once sent, else why not, as an error reply.
-    std::optional<std::string> command(std::initializer_list<std::string_view> args);
+    // `done`, if given, gets the answer once the command is carried out.
+    std::optional<std::string> command(std::initializer_list<std::string_view> args, Reply done = {});
+    std::optional<std::string> command(std::span<const std::string_view> args, Reply done = {});
 
 private:
     void on_events(int events);
     void on_readable();
+    // An answer ([id, reply]); false if it is not one.
+    bool answer(const resp::Value& v);
+    // Each command still waiting is told `why`.
+    void fail_waiting(const std::string& why);
     // Queues a command and writes what the socket takes now; the rest goes
     // when it is writable. Never blocks: a nested supervisor that is stopped
     // holds up its own commands, never its parent.
-    std::optional<std::string> send(std::initializer_list<std::string_view> args);
+    std::optional<std::string> send(std::span<const std::string_view> args, Reply done);
     void flush();
+    void close();
 
     uv_loop_t* loop_;
     Fd fd_;
@@ -52,19 +70,27 @@ private:
     std::optional<TreeReport> snapshot_;
     std::function<void()> on_snapshot_;
     std::uint64_t received_ms_ = 0;
+    std::uint64_t next_id_ = 1;
+    std::unordered_map<std::uint64_t, Reply> waiting_;  // commands sent, by id, whose answer someone awaits
 };
 
 // The nested supervisor's end: sends a snapshot whenever `generation` moves,
-// and hands each command it reads to `command`.
+// and hands each command it reads to `command`, with the Reply that answers it.
 class Uplink {
 public:
     using Snapshot = std::function<TreeReport()>;
-    using Command = std::function<void(std::span<const std::string_view> args)>;
+    using Command = std::function<void(std::span<const std::string_view> args, Reply reply)>;
     using Generation = std::function<std::uint64_t()>;
     Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command);
 
+    ~Uplink();
+    Uplink(const Uplink&) = delete;
+    Uplink& operator=(const Uplink&) = delete;
+
 private:
     void on_prepare();
+    // The latest snapshot, if the last one sent is older, then the answer.
+    void answer(std::string_view id, const std::optional<std::string>& why);
     void on_events(int events);
     void on_readable();
     // Writes what it can of pending_ without blocking; false if the parent is gone.
@@ -83,6 +109,8 @@ private:
     std::string in_;
     resp::RequestParser parser_;
     std::vector<std::string_view> args_;
+    // What a Reply handed out holds: it answers only while we live.
+    std::shared_ptr<Uplink*> self_;
 };
 
 }  // namespace seq::sup

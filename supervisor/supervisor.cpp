@@ -126,7 +126,9 @@ void Supervisor::start() {
     uv::check(uv_signal_start(sigchld_.get(), [](uv_signal_t* h, int) {
         if (auto* s = uv::owner<Supervisor>(h)) s->reap();
     }, SIGCHLD), "uv_signal_start(SIGCHLD)");
-    log("supervising %s; %s, at most %u restarts in %llus", child_names().c_str(),
+    log("supervising %s; %s, at most %u restarts in %llus",
+        options_.dynamic() && children_.empty() ? "no children yet (dynamic: each is added at run time)"
+                                                : child_names().c_str(),
         std::string(to_string(options_.strategy)).c_str(), options_.max_restarts,
         static_cast<unsigned long long>(options_.max_seconds));
     step();
@@ -161,9 +163,16 @@ void Supervisor::converge() {
     std::erase_if(pending_, [&](Child* c) { return !needs_work(*c); });
     // Children gone from the spec are forgotten once they are down, and their
     // standby too: its death is still to be reaped as ours.
-    if (std::erase_if(pending_, [](Child* c) { return c->goal == Goal::removed && !c->active && !c->standby; })) {
-        std::erase_if(children_, [](auto& c) { return c->goal == Goal::removed && !c->active && !c->standby; });
+    auto gone = [](const Child* c) { return c->goal == Goal::removed && !c->active && !c->standby; };
+    if (std::erase_if(pending_, gone)) {
+        // Told once they are gone, so that what is sent with the answer no longer shows them.
+        std::vector<Reply> told;
+        for (auto& c : children_)
+            if (gone(c.get()) && c->on_gone) told.push_back(std::exchange(c->on_gone, nullptr));
+        std::erase_if(children_, [&](auto& c) { return gone(c.get()); });
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
+        ++generation_;
+        for (auto& done : told) done(std::nullopt);
     }
     const std::vector<Child*> work(pending_.begin(), pending_.end());
     // A standby goes with its child: when the child is no longer wanted, or
@@ -171,15 +180,23 @@ void Supervisor::converge() {
     for (auto* c : work)
         if (!c->wants_running() || shutting_down_)
             stop_standby(*c, shutting_down_ ? nullptr : "its child is not to run");
-    for (auto* c : work)
-        if (c->active && c->active->phase == Phase::stopping) return;
+    // A dynamic supervisor's children are independent (OTP's
+    // DynamicSupervisor): each stops side by side with the others, and a
+    // stop holds up no start. Otherwise one stops at a time, in reverse
+    // start order, and the starts wait for the stops.
+    const bool independent = options_.dynamic();
+    if (!independent)
+        for (auto* c : work)
+            if (c->active && c->active->phase == Phase::stopping) return;
+    bool stops_left = false;
     for (auto it = work.rbegin(); it != work.rend(); ++it) {
         auto& c = **it;
-        if ((c.goal == Goal::restart || !c.wants_running()) && c.active) {
-            apply(*c.active, lifecycle::Event::stop);
-            return;
-        }
+        if (!c.active || (c.goal != Goal::restart && c.wants_running())) continue;
+        stops_left = true;
+        if (c.active->phase != Phase::stopping) apply(*c.active, lifecycle::Event::stop);
+        if (!independent) return;
     }
+    if (shutting_down_ && stops_left) return;
     if (shutting_down_) {
         for (auto* c : work)
             if (c->standby) return;  // its death steps again
@@ -194,6 +211,7 @@ void Supervisor::converge() {
     // up only the children after the pool.
     std::string_view starting_pool;
     auto wait_for = [&](const Child& c) {
+        if (independent) return false;
         if (c.spec.pool.empty()) return true;
         starting_pool = c.spec.pool;
         return false;
@@ -381,6 +399,7 @@ void Supervisor::on_death(Child& c, int status) {
     c.subtree.reset();
     sweep_soon();  // what it left in groups of their own is ours now
     c.last_exit = how;
+    if (first_start_failed(c, how + " after " + ran)) return;
     if (c.goal == Goal::restart) want(c, Goal::run);
     const char* name = c.path.c_str();
     if (asked || shutting_down_) {
@@ -392,7 +411,9 @@ void Supervisor::on_death(Child& c, int status) {
     if (death == lifecycle::Death::hung) how += ", after a watchdog timeout";
     bool normal = is_normal_exit(status) && death == lifecycle::Death::crash;
     if (!c.wants_running() || !wants_restart(c.spec.restart, normal)) {
-        if (c.goal == Goal::run) want(c, Goal::down);
+        // A dynamic supervisor forgets a child that ended for good (OTP):
+        // its name and its place are free again.
+        if (c.goal == Goal::run) want(c, options_.dynamic() ? Goal::removed : Goal::down);
         log("%s (pid %d) %s after %s; %s child: not restarted", name, pid, how.c_str(), ran.c_str(),
             std::string(to_string(c.spec.restart)).c_str());
         // One stopped by request, or removed, ended by our asking, not by itself.
@@ -628,8 +649,9 @@ bool Supervisor::has_child(std::string_view path) const {
     auto [c, rest] = route(path);
     if (!c) return pools_.count(path) > 0;
     if (rest.empty()) return true;
-    // Below a nested supervisor: in its spec, whether or not it runs now.
-    return find_spec(c->spec.sub, rest) != nullptr;
+    // Below a nested supervisor: in its spec, whether or not it runs now;
+    // below a dynamic one, in its latest snapshot.
+    return find_spec(c->spec.sub, rest) != nullptr || (below_dynamic(c->spec.sub, rest) && nested(path));
 }
 
 bool Supervisor::child_settled(const Child& c) {

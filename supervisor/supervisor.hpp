@@ -69,6 +69,13 @@ public:
     // A pool's number of instances, until a reload changes the file's:
     // up starts the new indexes, down stops the highest first.
     std::optional<std::string> scale(std::string_view path, unsigned n);
+    // A dynamic supervisor's children (supervisor_dynamic.cpp): one added
+    // from the template of the dynamic supervisor at `path` ("" for this
+    // one), or removed by name. Nullopt once under way, and `done` is told
+    // the outcome: the child running (or why it did not start: it is then
+    // not kept, as with OTP's start_child), or the child gone. Else why not.
+    std::optional<std::string> add_child(std::string_view path, const Addition& a, Reply done);
+    std::optional<std::string> remove_child(std::string_view path, std::string_view name, Reply done);
     // What STATUS says of the child at `path`: "running", "stopped"...; ""
     // if nothing is known of it (no such child, or below a supervisor that
     // has sent no snapshot yet).
@@ -133,6 +140,18 @@ private:
     static void sum_up(ChildReport& pool);
     // One more start of `c` (a spawn or an activation), and of its pool.
     void counted_start(Child& c);
+    // Dynamic supervisors (supervisor_dynamic.cpp). The child of ours a
+    // request for the dynamic supervisor at `path` goes through, and the
+    // path relative to it; else why not.
+    std::optional<std::string> to_dynamic(std::string_view path, Child*& via, std::string_view& rest) const;
+    // In the dynamic supervisor itself: a child added, or removed.
+    std::optional<std::string> adopt(const Addition& a, Reply done);
+    std::optional<std::string> forget(std::string_view name, Reply done);
+    // A dynamic child's first life ended before it ran: its ADD is told
+    // why, and it is not kept. False for any other child.
+    bool first_start_failed(Child& c, const std::string& how);
+    // The specs of our dynamic children, made again from `tmpl`.
+    std::vector<ChildSpec> dynamic_children(const ChildSpec& tmpl) const;
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;
     const ChildReport* nested(std::string_view path) const;

@@ -92,7 +92,14 @@ void Supervisor::enter(Instance& i, Phase p) {
         }, spec.start_timeout_ms,
                        0);
         break;
-    case Phase::running: arm_watchdog(i); break;
+    case Phase::running:
+        arm_watchdog(i);
+        // A dynamic child's first start is done: whoever added it hears so.
+        // (The exec is over when the spawn returns, a vfork's: one that
+        // failed is told at the death that follows.)
+        if (i.role == Role::active && i.child->on_started && !(i.exec && i.exec->failure()))
+            std::exchange(i.child->on_started, nullptr)(std::nullopt);
+        break;
     case Phase::stopping:
         // brutal_kill has no grace; infinity waits for ever.
         if (spec.shutdown_ms && *spec.shutdown_ms > 0)

@@ -8,7 +8,12 @@
 
 namespace seq::sup {
 
-std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env) {
+std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env) {
+    // A dynamic supervisor's children are in no file: the same ones, made
+    // again from its template, so that a new template restarts each of
+    // them and the same one leaves them be.
+    SupervisorSpec spec = given;
+    if (spec.dynamic()) spec.children = dynamic_children(spec.child_template.front());
     env.path = env_.path;
     env.self = env_.self;
     // Every child was given the stash's path at its start: a new one is a
@@ -30,6 +35,11 @@ std::string Supervisor::reconfigure(const SupervisorSpec& spec, Environment env)
         note(changed, "the supervisor's flags (" + std::string(to_string(spec.strategy)) + ", at most " +
                           std::to_string(spec.max_restarts) + " restarts in " + std::to_string(spec.max_seconds) +
                           "s)");
+    }
+    if (spec.child_template != options_.child_template || spec.max_children != options_.max_children) {
+        options_.child_template = spec.child_template;
+        options_.max_children = spec.max_children;
+        note(changed, "the template");
     }
     for (auto& want : expand(spec.children)) {
         auto it = std::find_if(children_.begin(), children_.end(), [&](auto& c) {

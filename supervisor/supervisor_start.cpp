@@ -27,6 +27,7 @@ namespace seq::sup {
 // and it is tried again after its backoff (at least 100 ms).
 void Supervisor::start_failed(Child& c, const std::string& why) {
     c.last_exit = why;
+    if (first_start_failed(c, why)) return;
     if (!intensity_.record(loop_.now())) return give_up(c.path + ": " + why);
     auto delay = std::max<std::uint64_t>(100, c.backoff.next(c.spec.backoff, 0));
     log("%s: %s; trying again in %llu ms", c.path.c_str(), why.c_str(), static_cast<unsigned long long>(delay));

@@ -34,7 +34,7 @@ TreeReport Supervisor::snapshot() {
             if (added) {
                 auto& p = r.children.emplace_back();
                 p.name = c->spec.pool;
-                p.type = to_string(c->spec.type);
+                p.type = type_name(c->spec);
                 p.pool = true;
                 p.standby_kept = c->spec.standby;
             }
@@ -43,7 +43,7 @@ TreeReport Supervisor::snapshot() {
         }
         auto& k = list->emplace_back();
         k.name = c->spec.name;
-        k.type = to_string(c->spec.type);
+        k.type = type_name(c->spec);
         if (c->active) {
             k.pid = c->active->pid;
             k.uptime_ms = static_cast<std::int64_t>(now - c->active->started_ms);
@@ -70,6 +70,7 @@ TreeReport Supervisor::snapshot() {
             k.strategy = to_string(c->spec.sub.strategy);
             k.max_restarts = c->spec.sub.max_restarts;
             k.max_seconds = static_cast<std::int64_t>(c->spec.sub.max_seconds);
+            if (c->spec.sub.dynamic() && c->spec.sub.max_children) k.max_children = c->spec.sub.max_children;
             if (auto* below = c->active && c->subtree ? c->subtree->snapshot() : nullptr) {
                 k.restarts_in_window = below->restarts_in_window;
                 k.children = below->children;

@@ -1,5 +1,8 @@
 #include "tree.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 namespace seq::sup {
 
 std::optional<ChildType> parse_child_type(std::string_view s) {
@@ -9,6 +12,18 @@ std::optional<ChildType> parse_child_type(std::string_view s) {
 }
 
 std::string_view to_string(ChildType t) { return t == ChildType::supervisor ? "supervisor" : "worker"; }
+
+std::string_view type_name(const ChildSpec& c) {
+    return c.type == ChildType::supervisor && c.sub.dynamic() ? "dynamic" : to_string(c.type);
+}
+
+bool valid_name(std::string_view s) {
+    if (s.empty() || s.size() > 64) return false;
+    if (!std::isalnum(static_cast<unsigned char>(s[0])) && s[0] != '_') return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+}
 
 std::optional<AutoShutdown> parse_auto_shutdown(std::string_view s) {
     if (s == "never") return AutoShutdown::never;
@@ -85,13 +100,26 @@ const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path) {
     }
 }
 
+bool below_dynamic(const SupervisorSpec& s, std::string_view path) {
+    auto slash = path.rfind('/');
+    const SupervisorSpec* parent = &s;
+    if (slash != std::string_view::npos) {
+        auto* up = find_spec(s, path.substr(0, slash));
+        if (!up || up->type != ChildType::supervisor) return false;
+        parent = &up->sub;
+    }
+    return parent->dynamic() && valid_name(path.substr(slash == std::string_view::npos ? 0 : slash + 1));
+}
+
 std::vector<SocketSpec> sockets_of(const SupervisorSpec& s) {
     std::vector<SocketSpec> out;
-    for (auto& c : s.children) {
-        out.insert(out.end(), c.sockets.begin(), c.sockets.end());
-        auto sub = sockets_of(c.sub);
-        out.insert(out.end(), sub.begin(), sub.end());
-    }
+    // A dynamic supervisor's children all take its template's sockets.
+    for (auto* list : {&s.children, &s.child_template})
+        for (auto& c : *list) {
+            out.insert(out.end(), c.sockets.begin(), c.sockets.end());
+            auto sub = sockets_of(c.sub);
+            out.insert(out.end(), sub.begin(), sub.end());
+        }
     return out;
 }
 

@@ -67,6 +67,13 @@ struct SupervisorSpec {
     std::uint64_t max_seconds = 5;
     AutoShutdown auto_shutdown = AutoShutdown::never;
     std::vector<ChildSpec> children;
+    // A dynamic supervisor (type = "dynamic", OTP's DynamicSupervisor): no
+    // children in the file, each added at run time (seqctl add) from its
+    // template. One template, or none for any other supervisor (a vector,
+    // since ChildSpec is not yet complete here).
+    std::vector<ChildSpec> child_template;
+    unsigned max_children = 0;  // dynamic: at most this many at once; 0, no bound but the system's
+    bool dynamic() const { return !child_template.empty(); }
     bool operator==(const SupervisorSpec&) const;
 };
 
@@ -107,7 +114,8 @@ struct ChildSpec {
 
 inline bool SupervisorSpec::operator==(const SupervisorSpec& o) const {
     return strategy == o.strategy && max_restarts == o.max_restarts && max_seconds == o.max_seconds &&
-           auto_shutdown == o.auto_shutdown && children == o.children;
+           auto_shutdown == o.auto_shutdown && children == o.children && child_template == o.child_template &&
+           max_children == o.max_children;
 }
 
 // The ranges of a tree file's numbers. seq-supervisor's flags for the
@@ -124,7 +132,16 @@ inline constexpr Bounds watchdog{10, 86'400'000};
 inline constexpr Bounds reserve{1, max_reserve};
 inline constexpr Bounds backlog{1, 65535};
 inline constexpr Bounds instances{1, 10'000};
+inline constexpr Bounds max_children{1, 1'000'000};
 }  // namespace bounds
+
+// A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or
+// '.', starting with a letter, digit or '_'. What the rule is, in words.
+bool valid_name(std::string_view s);
+inline constexpr const char* name_rule =
+    "1 to 64 letters, digits, '_', '-' or '.', starting with a letter, digit or '_'";
+// "supervisor", "dynamic" or "worker", as a tree file's `type` says it.
+std::string_view type_name(const ChildSpec& c);
 
 struct Tree {
     SupervisorSpec root;
@@ -138,6 +155,10 @@ const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path);
 ChildSpec member_spec(const ChildSpec& pool, unsigned k);
 // "web#3": the pool's name and the index, if `name` names an instance.
 std::optional<std::pair<std::string_view, unsigned>> split_member(std::string_view name);
+
+// Whether `path` names a child of a dynamic supervisor below `s` (one
+// added at run time, which no spec lists).
+bool below_dynamic(const SupervisorSpec& s, std::string_view path);
 
 // Every socket of the subtree, in start order, depth first.
 std::vector<SocketSpec> sockets_of(const SupervisorSpec& s);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -31,6 +32,16 @@ const std::set<std::string_view> common_keys = {"name", "type", "restart", "auto
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
 const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child"};
+const std::set<std::string_view> dynamic_keys = {"max_restarts", "max_seconds", "max_children", "template"};
+// What a dynamic supervisor's template may not say: each child added from
+// it gets these from `seqctl add`, or cannot have them.
+const std::map<std::string_view, const char*> not_in_template = {
+    {"name", "not in a template: each child added from it is named by seqctl add"},
+    {"type", "not in a template: it is a worker's spec"},
+    {"autostart", "not in a template: an added child starts when it is added"},
+    {"significant", "not in a template: a dynamic supervisor's children end nothing but themselves"},
+    {"instances", "not in a template: add as many children as you need"},
+};
 // Files of the run dir that are not sockets a tree may name.
 const std::set<std::string_view> reserved_paths = {"control.sock", "notify.sock", "supervisor.lock"};
 
@@ -55,14 +66,6 @@ std::string in_quotes(std::string_view s) {
     return r + "\"";
 }
 
-bool valid_name(std::string_view s) {
-    if (s.empty() || s.size() > 64) return false;
-    if (!std::isalnum(static_cast<unsigned char>(s[0])) && s[0] != '_') return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-    });
-}
-
 class Loader {
 public:
     Loader(const std::string& file, const LoadContext& ctx) : file_(file), ctx_(ctx) {
@@ -76,14 +79,19 @@ public:
         std::optional<std::pair<std::string, toml::source_region>> stash;
         for (auto&& [key, node] : doc) {
             auto k = key.str();
-            if (!top_keys.count(k)) {
+            if (k == "template" || k == "max_children") {
+                // The subtree a dynamic supervisor is handed has them at its top.
+                if (!ctx_.subtree)
+                    unknown(key, "", {}, "only for a child of type = \"dynamic\" (the top of a tree lists its children)");
+            } else if (!top_keys.count(k)) {
                 unknown(key, "", top_keys);
             } else if (k == "stash") {
                 if (auto s = string_of(node, "", "stash")) stash = {{*s, node.source()}};
             }
         }
         supervisor_flags(doc, "", tree.root);
-        children(doc, "", tree.root);
+        if (ctx_.subtree && doc.get("template")) dynamic_flags(doc, "", tree.root);
+        else children(doc, "", tree.root);
         if (stash) {
             const auto all = sockets_of(tree.root);  // held: `found` points into it
             const SocketSpec* found = nullptr;
@@ -198,38 +206,67 @@ private:
                     c.name = *v;
                     path = (prefix.empty() ? "" : prefix + "/") + *v;
                 } else {
-                    error(n->source(), path, "name",
-                          in_quotes(*v) + " is not a name: 1 to 64 letters, digits, '_', '-' or '.', "
-                                       "starting with a letter, digit or '_'");
+                    error(n->source(), path, "name", in_quotes(*v) + " is not a name: " + name_rule);
                 }
             }
         } else {
             error(t.source(), path, "name", "missing: every child needs a name");
         }
+        bool dynamic = false;
         if (auto* n = t.get("type"))
             if (auto v = string_of(*n, path, "type")) {
-                if (auto ty = parse_child_type(*v)) c.type = *ty;
-                else error(n->source(), path, "type", in_quotes(*v) + " is not one of worker, supervisor");
+                if (*v == "dynamic") c.type = ChildType::supervisor, dynamic = true;
+                else if (auto ty = parse_child_type(*v)) c.type = *ty;
+                else error(n->source(), path, "type", in_quotes(*v) + " is not one of worker, supervisor, dynamic");
             }
         const bool sup = c.type == ChildType::supervisor;
         // A supervisor waits for its children to stop, however long (OTP).
         if (sup) c.shutdown_ms = std::nullopt;
+        const auto& own = dynamic ? dynamic_keys : sup ? supervisor_keys : worker_keys;
         for (auto&& [key, node] : t) {
             auto k = key.str();
-            if (common_keys.count(k)) continue;
+            if (own.count(k) || common_keys.count(k)) continue;
             if (sup && k == "instances")
                 unknown(key, path, {}, "only for a worker: a supervisor is not a pool (put the pool below it)");
+            else if (dynamic && supervisor_keys.count(k))
+                unknown(key, path, {},
+                        k == "child" ? "a dynamic supervisor's children are added at run time (seqctl add), from its "
+                                       "[child.template]"
+                                     : "not for a dynamic supervisor: its children are independent (one_for_one) "
+                                       "and end nothing but themselves");
             else if (sup && worker_keys.count(k))
-                unknown(key, path, {}, "not for a child of type \"supervisor\" (its children have their own)");
+                unknown(key, path, {},
+                        dynamic ? "not for a child of type \"dynamic\" (put it in its [child.template])"
+                                : "not for a child of type \"supervisor\" (its children have their own)");
+            else if (!dynamic && dynamic_keys.count(k) && !supervisor_keys.count(k))
+                unknown(key, path, {}, "only for a child of type = \"dynamic\"");
             else if (!sup && supervisor_keys.count(k))
                 unknown(key, path, {}, "only for a child of type = \"supervisor\"");
-            else if (!(sup ? supervisor_keys : worker_keys).count(k)) {
+            else {
                 std::set<std::string_view> known = common_keys;
                 known.insert(worker_keys.begin(), worker_keys.end());
                 known.insert(supervisor_keys.begin(), supervisor_keys.end());
+                known.insert(dynamic_keys.begin(), dynamic_keys.end());
                 unknown(key, path, known);
             }
         }
+        child_fields(t, path, c);
+        if (dynamic) {
+            supervisor_flags(t, path, c.sub);
+            dynamic_flags(t, path, c.sub);
+            return;
+        }
+        if (sup) {
+            supervisor_flags(t, path, c.sub);
+            children(t, path, c.sub);
+            return;
+        }
+        worker(t, path, c);
+    }
+
+    // The keys every child has: restart, significant, autostart, shutdown,
+    // start_timeout, backoff.
+    void child_fields(const toml::table& t, const std::string& path, ChildSpec& c) {
         if (auto* n = t.get("restart"))
             if (auto v = string_of(*n, path, "restart")) {
                 if (auto r = parse_restart_type(*v)) c.restart = *r;
@@ -263,11 +300,44 @@ private:
         if (auto* n = t.get("start_timeout"))
             if (auto v = integer_of(*n, path, "start_timeout", bounds::start_timeout)) c.start_timeout_ms = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("backoff")) backoff(*n, path, c.backoff);
-        if (sup) {
-            supervisor_flags(t, path, c.sub);
-            children(t, path, c.sub);
+    }
+
+    // A dynamic supervisor's own: max_children, and the template each child
+    // added is made from (a worker's spec without a name), here at
+    // [child.template] or, in the subtree it is handed, at [template].
+    void dynamic_flags(const toml::table& t, const std::string& path, SupervisorSpec& s) {
+        if (auto* n = t.get("max_children"))
+            if (auto v = integer_of(*n, path, "max_children", bounds::max_children))
+                s.max_children = static_cast<unsigned>(*v);
+        auto* n = t.get("template");
+        if (!n) {
+            error(t.source(), path, "template",
+                  "missing: a dynamic supervisor needs a [child.template], the worker spec each child added is made from");
             return;
         }
+        auto* tab = n->as_table();
+        if (!tab) {
+            error(n->source(), path, "template", "expected a table: [child.template], a worker's spec without a name");
+            return;
+        }
+        ChildSpec c;
+        const std::string at = (path.empty() ? "" : path + "/") + "template";
+        for (auto&& [key, node] : *tab) {
+            auto k = key.str();
+            if (auto why = not_in_template.find(k); why != not_in_template.end()) unknown(key, at, {}, why->second);
+            else if (!common_keys.count(k) && !worker_keys.count(k)) {
+                std::set<std::string_view> known = common_keys;
+                known.insert(worker_keys.begin(), worker_keys.end());
+                unknown(key, at, known);
+            }
+        }
+        child_fields(*tab, at, c);
+        worker(*tab, at, c);
+        s.child_template = {std::move(c)};
+    }
+
+    // What a worker's table says of it beyond the keys every child has.
+    void worker(const toml::table& t, const std::string& path, ChildSpec& c) {
         if (auto* n = t.get("command")) command(*n, path, c);
         else error(t.source(), path, "command", "missing: a worker needs a command to run");
         program(t, path, c);
@@ -643,6 +713,7 @@ void write_flags(std::string& out, const SupervisorSpec& s) {
     out += "max_restarts = " + std::to_string(s.max_restarts) + "\n";
     out += "max_seconds = " + std::to_string(s.max_seconds) + "\n";
     if (s.auto_shutdown != AutoShutdown::never) out += "auto_shutdown = " + toml_string(to_string(s.auto_shutdown)) + "\n";
+    if (s.max_children) out += "max_children = " + std::to_string(s.max_children) + "\n";
 }
 
 // A socket as its shortest entry: its bare name when it is name.sock with
@@ -662,61 +733,74 @@ std::string socket_entry(const SocketSpec& so) {
     return out + " }";
 }
 
-void write_children(std::string& out, const SupervisorSpec& s, const std::string& table) {
-    for (auto& c : s.children) {
-        out += "\n[[" + table + "]]\n";
-        out += "name = " + toml_string(c.name) + "\n";
-        if (c.type == ChildType::supervisor) out += "type = \"supervisor\"\n";
-        out += "restart = " + toml_string(to_string(c.restart)) + "\n";
-        if (!c.autostart) out += "autostart = false\n";
-        if (c.significant) out += "significant = true\n";
-        if (!c.shutdown_ms) out += "shutdown = \"infinity\"\n";
-        else if (*c.shutdown_ms == 0) out += "shutdown = \"brutal_kill\"\n";
-        else out += "shutdown = " + std::to_string(*c.shutdown_ms) + "\n";
-        out += "start_timeout = " + std::to_string(c.start_timeout_ms) + "\n";
-        if (!(c.backoff == BackoffSpec{})) {
-            char factor[32];
-            std::snprintf(factor, sizeof factor, "%.17g", c.backoff.factor);
-            std::string f = factor;
-            if (f.find_first_of(".eEn") == std::string::npos) f += ".0";
-            out += "backoff = { initial = " + std::to_string(c.backoff.initial_ms) + ", factor = " + f +
-                   ", max = " + std::to_string(c.backoff.max_ms) +
-                   ", reset_after = " + std::to_string(c.backoff.reset_after_ms) + " }\n";
-        }
-        if (c.type == ChildType::supervisor) {
-            write_flags(out, c.sub);
-            write_children(out, c.sub, table + ".child");
-            continue;
-        }
-        out += "command = [";
-        for (std::size_t i = 0; i < c.command.size(); ++i) out += (i ? ", " : "") + toml_string(c.command[i]);
-        out += "]\n";
-        if (!c.program.empty() && c.program != c.command.front()) out += "program = " + toml_string(c.program) + "\n";
-        out += "readiness = " + toml_string(to_string(c.readiness)) + "\n";
-        if (c.watchdog_ms > 0) out += "watchdog = " + std::to_string(c.watchdog_ms) + "\n";
-        if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";
-        if (c.standby) out += "standby = true\n";
-        if (c.instances > 0) out += "instances = " + std::to_string(c.instances) + "\n";
-        if (!c.sockets.empty()) {
-            out += "sockets = [";
-            for (std::size_t i = 0; i < c.sockets.size(); ++i) {
-                auto& so = c.sockets[i];
-                out += i ? ", " : "";
-                out += socket_entry(so);
-            }
-            out += "]\n";
-        }
-        if (!c.env.empty()) {
-            out += "env = { ";
-            bool first = true;
-            for (auto& [k, v] : c.env) {
-                out += (first ? "" : ", ") + toml_key(k) + " = " + toml_string(v);
-                first = false;
-            }
-            out += " }\n";
-        }
-        if (!c.cwd.empty()) out += "cwd = " + toml_string(c.cwd) + "\n";
+void write_children(std::string& out, const SupervisorSpec& s, const std::string& table);
+
+// One child's table: `header` opens it ("[[child]]", or a template's
+// "[child.template]"); `table` is its name, for the tables below it.
+void write_child(std::string& out, const ChildSpec& c, const std::string& header, const std::string& table) {
+    out += "\n" + header + "\n";
+    if (!c.name.empty()) out += "name = " + toml_string(c.name) + "\n";
+    if (c.type == ChildType::supervisor) out += "type = " + toml_string(type_name(c)) + "\n";
+    out += "restart = " + toml_string(to_string(c.restart)) + "\n";
+    if (!c.autostart) out += "autostart = false\n";
+    if (c.significant) out += "significant = true\n";
+    if (!c.shutdown_ms) out += "shutdown = \"infinity\"\n";
+    else if (*c.shutdown_ms == 0) out += "shutdown = \"brutal_kill\"\n";
+    else out += "shutdown = " + std::to_string(*c.shutdown_ms) + "\n";
+    out += "start_timeout = " + std::to_string(c.start_timeout_ms) + "\n";
+    if (!(c.backoff == BackoffSpec{})) {
+        char factor[32];
+        std::snprintf(factor, sizeof factor, "%.17g", c.backoff.factor);
+        std::string f = factor;
+        if (f.find_first_of(".eEn") == std::string::npos) f += ".0";
+        out += "backoff = { initial = " + std::to_string(c.backoff.initial_ms) + ", factor = " + f +
+               ", max = " + std::to_string(c.backoff.max_ms) +
+               ", reset_after = " + std::to_string(c.backoff.reset_after_ms) + " }\n";
     }
+    if (c.type == ChildType::supervisor && c.sub.dynamic()) {
+        // Its strategy is one_for_one, and not said: the key is refused there.
+        out += "max_restarts = " + std::to_string(c.sub.max_restarts) + "\n";
+        out += "max_seconds = " + std::to_string(c.sub.max_seconds) + "\n";
+        if (c.sub.max_children) out += "max_children = " + std::to_string(c.sub.max_children) + "\n";
+        write_child(out, c.sub.child_template.front(), "[" + table + ".template]", table + ".template");
+        return;
+    }
+    if (c.type == ChildType::supervisor) {
+        write_flags(out, c.sub);
+        write_children(out, c.sub, table + ".child");
+        return;
+    }
+    out += "command = [";
+    for (std::size_t i = 0; i < c.command.size(); ++i) out += (i ? ", " : "") + toml_string(c.command[i]);
+    out += "]\n";
+    if (!c.program.empty() && c.program != c.command.front()) out += "program = " + toml_string(c.program) + "\n";
+    out += "readiness = " + toml_string(to_string(c.readiness)) + "\n";
+    if (c.watchdog_ms > 0) out += "watchdog = " + std::to_string(c.watchdog_ms) + "\n";
+    if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";
+    if (c.standby) out += "standby = true\n";
+    if (c.instances > 0) out += "instances = " + std::to_string(c.instances) + "\n";
+    if (!c.sockets.empty()) {
+        out += "sockets = [";
+        for (std::size_t i = 0; i < c.sockets.size(); ++i) {
+            out += i ? ", " : "";
+            out += socket_entry(c.sockets[i]);
+        }
+        out += "]\n";
+    }
+    if (!c.env.empty()) {
+        out += "env = { ";
+        bool first = true;
+        for (auto& [k, v] : c.env) {
+            out += (first ? "" : ", ") + toml_key(k) + " = " + toml_string(v);
+            first = false;
+        }
+        out += " }\n";
+    }
+    if (!c.cwd.empty()) out += "cwd = " + toml_string(c.cwd) + "\n";
+}
+
+void write_children(std::string& out, const SupervisorSpec& s, const std::string& table) {
+    for (auto& c : s.children) write_child(out, c, "[[" + table + "]]", table);
 }
 
 Tree parse_document(const toml::table& doc, const std::string& file, const LoadContext& ctx) {
@@ -764,6 +848,8 @@ std::string write_tree(const Tree& tree, std::string_view header_comment) {
     std::string out(header_comment);
     write_flags(out, tree.root);
     if (!tree.stash.empty()) out += "stash = " + toml_string(tree.stash) + "\n";
+    // A dynamic supervisor's subtree, as its parent hands it down.
+    if (tree.root.dynamic()) write_child(out, tree.root.child_template.front(), "[template]", "template");
     write_children(out, tree.root, "child");
     return out;
 }

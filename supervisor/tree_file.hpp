@@ -23,6 +23,9 @@ struct LoadContext {
     std::string program_dir;
     std::string path;
     std::string run_dir;
+    // The subtree a nested supervisor is handed: its top may be a dynamic
+    // supervisor's (a [template] and max_children), which a file's may not.
+    bool subtree = false;
 };
 
 // Every error found in one file, each "FILE:LINE:COLUMN: what, naming the key".

@@ -637,3 +637,82 @@ TEST_CASE("standby: its key, what it needs, workers only, the round trip, and th
     CHECK(builtin.root.children.at(1).standby);
     CHECK_FALSE(builtin.root.children.at(0).standby);
 }
+
+TEST_CASE("type = dynamic: its template and max_children, every error, the round trip, and the subtree it is handed") {
+    Fixture f;
+    const std::string dyn = "[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\nmax_children = 50\nmax_restarts = 9\n"
+                            "[child.template]\ncommand = [\"prog\", \"--job\"]\nrestart = \"transient\"\n"
+                            "env = { KIND = \"a\" }\nsockets = [\"jobs\"]\n";
+    auto t = f.parse(dyn);
+    auto& jobs = t.root.children.at(0);
+    CHECK(jobs.type == ChildType::supervisor);
+    CHECK(type_name(jobs) == "dynamic");
+    CHECK(jobs.sub.dynamic());
+    CHECK(jobs.sub.max_children == 50);
+    CHECK(jobs.sub.max_restarts == 9);
+    CHECK(jobs.sub.strategy == Strategy::one_for_one);
+    CHECK(jobs.sub.children.empty());
+    REQUIRE(jobs.sub.child_template.size() == 1);
+    auto& tmpl = jobs.sub.child_template[0];
+    CHECK(tmpl.name.empty());
+    CHECK(tmpl.command == std::vector<std::string>{"prog", "--job"});
+    CHECK(tmpl.restart == RestartType::transient);
+    CHECK(tmpl.env.at("KIND") == "a");
+    CHECK(!jobs.shutdown_ms);  // a supervisor waits for its children
+    // Its template's sockets are bound by the top, for every child added.
+    REQUIRE(sockets_of(t.root).size() == 1);
+    CHECK(sockets_of(t.root)[0].name == "jobs");
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(f.parse("[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\n[child.template]\ncommand = [\"prog\"]\n")
+              .root.children[0].sub.max_children == 0);  // unbounded by default, as OTP's
+
+    // Below a nested supervisor, and as the subtree a nested supervisor is
+    // handed (a [template] at its top, which only a subtree may have).
+    auto nested = f.parse("[[child]]\nname = \"mid\"\ntype = \"supervisor\"\n[[child.child]]\nname = \"jobs\"\n"
+                          "type = \"dynamic\"\n[child.child.template]\ncommand = [\"prog\"]\n");
+    CHECK(f.parse(write_tree(nested)).root == nested.root);
+    CHECK(below_dynamic(nested.root, "mid/jobs/anyone"));
+    CHECK_FALSE(below_dynamic(nested.root, "mid/jobs"));
+    CHECK_FALSE(below_dynamic(nested.root, "mid/other/x"));
+    CHECK_FALSE(below_dynamic(nested.root, "mid/jobs/bad name"));
+    Tree sub{jobs.sub, ""};
+    auto sub_ctx = f.ctx;
+    sub_ctx.subtree = true;
+    CHECK(parse_tree(write_tree(sub), f.file, sub_ctx).root == jobs.sub);
+    CHECK(contains(f.errors(write_tree(sub)),
+                   "key \"template\": only for a child of type = \"dynamic\" (the top of a tree lists its children)"));
+    CHECK(contains(f.errors("max_children = 3\n"), "key \"max_children\": only for a child of type = \"dynamic\""));
+
+    auto errs = [&](const std::string& keys, const std::string& tmpl_keys = "command = [\"prog\"]\n") {
+        return f.errors("[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\n" + keys + "[child.template]\n" + tmpl_keys);
+    };
+    CHECK(contains(f.errors("[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\n"),
+                   "child \"jobs\", key \"template\": missing: a dynamic supervisor needs a [child.template]"));
+    CHECK(contains(f.errors("[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\ntemplate = 3\n"),
+                   "key \"template\": expected a table"));
+    CHECK(contains(errs("max_children = 0\n"), "key \"max_children\": 0 is out of range (1 to 1000000)"));
+    CHECK(contains(errs("strategy = \"one_for_all\"\n"),
+                   "key \"strategy\": not for a dynamic supervisor: its children are independent (one_for_one)"));
+    CHECK(contains(errs("auto_shutdown = \"any_significant\"\n"), "key \"auto_shutdown\": not for a dynamic supervisor"));
+    CHECK(contains(errs("command = [\"prog\"]\n"),
+                   "key \"command\": not for a child of type \"dynamic\" (put it in its [child.template])"));
+    CHECK(contains(f.errors("[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\n[child.template]\ncommand = [\"prog\"]\n"
+                            "[[child.child]]\nname = \"x\"\ncommand = [\"prog\"]\n"),
+                   "key \"child\": a dynamic supervisor's children are added at run time (seqctl add)"));
+    CHECK(contains(errs("", ""), "child \"jobs/template\", key \"command\": missing: a worker needs a command"));
+    CHECK(contains(errs("", "command = [\"nowhere-to-be-found\"]\n"), "child \"jobs/template\", key \"command\": program"));
+    CHECK(contains(errs("", "command = [\"prog\"]\nname = \"x\"\n"),
+                   "child \"jobs/template\", key \"name\": not in a template: each child added from it is named by seqctl add"));
+    CHECK(contains(errs("", "command = [\"prog\"]\ninstances = 2\n"), "key \"instances\": not in a template"));
+    CHECK(contains(errs("", "command = [\"prog\"]\nautostart = false\n"), "key \"autostart\": not in a template"));
+    CHECK(contains(errs("", "command = [\"prog\"]\nrestart = \"temporary\"\nsignificant = true\n"),
+                   "key \"significant\": not in a template"));
+    CHECK(contains(errs("", "command = [\"prog\"]\ntype = \"worker\"\n"), "key \"type\": not in a template"));
+    CHECK(contains(errs("", "command = [\"prog\"]\nstrategy = \"x\"\n"), "child \"jobs/template\", key \"strategy\": unknown key"));
+    CHECK(contains(f.errors("[[child]]\nname = \"w\"\ncommand = [\"prog\"]\nmax_children = 3\n"),
+                   "child \"w\", key \"max_children\": only for a child of type = \"dynamic\""));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\n[child.template]\ncommand = [\"prog\"]\n"),
+                   "child \"s\", key \"template\": only for a child of type = \"dynamic\""));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"dynamo\"\n"),
+                   "\"dynamo\" is not one of worker, supervisor, dynamic"));
+}
