@@ -56,7 +56,7 @@ struct Child {
     std::uint64_t standby_not_before_ms = 0;  // after a standby died: the next one waits
     uv::Timer wait;                           // a step at not_before_ms
     uv::Timer standby_wait;                   // a step at standby_not_before_ms
-    std::optional<SubtreeLink> subtree;       // type supervisor: its snapshots, and restarts below it
+    std::unique_ptr<SubtreeLink> subtree;     // type supervisor: its snapshots, and restarts below it (held apart: most children are workers)
     // Type supervisor: the stops (true) and starts (false) asked for below
     // it, by path, handed to each new process of it: what was asked for
     // lasts across its restarts.

@@ -1,7 +1,7 @@
 // The state of a supervisor's tree as a value, typed: what STATUS answers,
 // and the snapshot a nested supervisor sends its parent. It is RESP only at
 // the edges, the control socket and the channel between supervisors
-// (to_resp, from_resp); everything between reads the fields.
+// (append_report, from_resp); everything between reads the fields.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +56,7 @@ struct TreeReport {
 };
 
 // [flags, [child...]], each a flat key/value array (README: seqctl status).
-resp::Value to_resp(const TreeReport& r);
+void append_report(std::string& out, const TreeReport& r);
 // nullopt if `v` is not such a value.
 std::optional<TreeReport> from_resp(const resp::Value& v);
 

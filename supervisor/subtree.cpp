@@ -1,5 +1,6 @@
 #include "subtree.hpp"
 
+#include <malloc.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -24,9 +25,18 @@ resp::Limits big_requests() {
 }
 }  // namespace
 
+TrimSoon::TrimSoon(uv_loop_t* loop) : timer_(uv::make_timer(loop)) {}
+
+void TrimSoon::after(std::size_t bytes) {
+    if (bytes < (64u << 10) || uv_is_active(reinterpret_cast<uv_handle_t*>(timer_.get()))) return;
+    uv_timer_start(timer_.get(), [](uv_timer_t*) { malloc_trim(0); }, 1000, 0);
+    // Not what keeps the loop running: a supervisor stops without waiting for it.
+    uv_unref(reinterpret_cast<uv_handle_t*>(timer_.get()));
+}
+
 SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot)
     : loop_(loop), fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), path_(std::move(path)),
-      parser_(resp::tree_state_limits()), on_snapshot_(std::move(on_snapshot)) {
+      parser_(resp::tree_state_limits()), on_snapshot_(std::move(on_snapshot)), trim_(loop) {
     poll_->data = this;
     uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int events) {
         if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(events);
@@ -106,6 +116,7 @@ void SubtreeLink::on_readable() {
     }
     in_.erase(0, used);
     if (fresh && on_snapshot_) on_snapshot_();
+    trim_.after(used);
 }
 
 std::optional<std::string> SubtreeLink::send(std::span<const std::string_view> args, Reply done) {
@@ -152,7 +163,7 @@ std::optional<std::string> SubtreeLink::command(std::span<const std::string_view
 Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command)
     : fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), prepare_(uv::make_prepare(loop)),
       snapshot_(std::move(snapshot)), generation_(std::move(generation)), command_(std::move(command)),
-      parser_(big_requests()), self_(std::make_shared<Uplink*>(this)) {
+      parser_(big_requests()), trim_(loop), self_(std::make_shared<Uplink*>(this)) {
     poll_->data = this;
     prepare_->data = this;
     set_nonblocking(fd_.get());
@@ -170,24 +181,28 @@ Uplink::~Uplink() = default;  // self_ goes: a Reply still held answers nothing
 
 void Uplink::answer(std::string_view id, const std::optional<std::string>& why) {
     if (!fd_) return;
-    if (auto g = generation_(); g != sent_) {
-        sent_ = g;
-        resp::append_value(pending_, to_resp(snapshot_()));
-    }
-    pending_ += "*2\r\n:";
-    pending_ += id;
-    pending_ += "\r\n";
-    if (why) resp::append_error(pending_, *why);
-    else resp::append_simple(pending_, "OK");
-    flush();
+    answers_ += "*2\r\n:";
+    answers_ += id;
+    answers_ += "\r\n";
+    if (why) resp::append_error(answers_, *why);
+    else resp::append_simple(answers_, "OK");
 }
 
+// Before the loop sleeps: what changed, in one snapshot, then every answer
+// of this turn of the loop behind it (a thousand ADDs in one read cost one
+// snapshot, not a thousand).
 void Uplink::on_prepare() {
-    if (!fd_ || !pending_.empty()) return;
+    if (!fd_) return;
     auto g = generation_();
-    if (g == sent_) return;
-    sent_ = g;
-    resp::append_value(pending_, to_resp(snapshot_()));
+    if (answers_.empty() && (g == sent_ || !pending_.empty())) return;
+    if (g != sent_) {
+        sent_ = g;
+        auto before = pending_.size();
+        append_report(pending_, snapshot_());
+        trim_.after(pending_.size() - before);
+    }
+    pending_ += answers_;
+    answers_.clear();
     flush();
 }
 

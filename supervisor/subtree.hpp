@@ -25,6 +25,19 @@
 
 namespace seq::sup {
 
+// Memory given back to the system a moment after a large snapshot: one of
+// a thousand children needs megabytes while it is read or written, which
+// malloc keeps for ever unless told (malloc_trim). Once a second at most.
+class TrimSoon {
+public:
+    explicit TrimSoon(uv_loop_t* loop);
+    // After handling `bytes` of snapshot.
+    void after(std::size_t bytes);
+
+private:
+    uv::Timer timer_;
+};
+
 // The answer to a command, once it is done: nullopt, or why not as an error
 // reply. Whoever waits must outlive nothing: a callback that may be called
 // after its waiter is gone holds a weak_ptr to it.
@@ -71,6 +84,7 @@ private:
     std::function<void()> on_snapshot_;
     std::uint64_t received_ms_ = 0;
     std::uint64_t next_id_ = 1;
+    TrimSoon trim_;
     std::unordered_map<std::uint64_t, Reply> waiting_;  // commands sent, by id, whose answer someone awaits
 };
 
@@ -89,7 +103,7 @@ public:
 
 private:
     void on_prepare();
-    // The latest snapshot, if the last one sent is older, then the answer.
+    // Kept for on_prepare, which sends it behind the snapshot that shows it done.
     void answer(std::string_view id, const std::optional<std::string>& why);
     void on_events(int events);
     void on_readable();
@@ -106,9 +120,11 @@ private:
     // One snapshot at most on its way: a parent that does not read (stopped,
     // say) holds up our snapshots, never our loop.
     std::string pending_;
+    std::string answers_;  // answers of this turn of the loop, sent before it sleeps
     std::string in_;
     resp::RequestParser parser_;
     std::vector<std::string_view> args_;
+    TrimSoon trim_;
     // What a Reply handed out holds: it answers only while we live.
     std::shared_ptr<Uplink*> self_;
 };

@@ -94,7 +94,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         fcntl(ours.get(), F_SETFL, O_NONBLOCK);
         c.subtree.reset();
         // Whether the tree has settled depends on what the snapshots say.
-        c.subtree.emplace(loop_.get(), std::move(ours), c.path, [this] { step(); });
+        c.subtree = std::make_unique<SubtreeLink>(loop_.get(), std::move(ours), c.path, [this] { step(); });
         args.argv = {env_.self, "--nested", c.path};
         if (log_bare()) args.env.push_back("SEQ_LOG=bare");  // our stderr is stamped by whoever reads it
         args.argv.push_back("--tree-fd");

@@ -23,6 +23,7 @@ TreeReport Supervisor::snapshot() {
     r.restarts_in_window = static_cast<std::int64_t>(intensity_.recent(now));
     r.pid = getpid();
     r.state = shutting_down_ ? "stopping" : "running";
+    r.children.reserve(children_.size());  // one allocation: a large tree is reported many times a second
     std::map<std::string_view, std::size_t> pool_lines;  // where each pool's line is in r.children
     for (auto& c : children_) {
         // An instance of a pool goes below the pool's line, made at its
@@ -87,6 +88,6 @@ TreeReport Supervisor::snapshot() {
     return r;
 }
 
-void Supervisor::status(std::string& out) { resp::append_value(out, to_resp(snapshot())); }
+void Supervisor::status(std::string& out) { append_report(out, snapshot()); }
 
 }  // namespace seq::sup

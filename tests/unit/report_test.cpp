@@ -54,7 +54,7 @@ TreeReport sample() {
 
 std::string wire(const TreeReport& r) {
     std::string out;
-    seq::resp::append_value(out, to_resp(r));
+    append_report(out, r);
     return out;
 }
 
