@@ -21,6 +21,9 @@ resp::Limits big_requests() {
     resp::Limits l;
     l.max_bulk = 16 << 20;
     l.max_request = 17 << 20;
+    // Room for the id word in front of the longest request the control
+    // socket takes, and the words a nested path adds.
+    l.max_args = 2 * resp::Limits{}.max_args;
     return l;
 }
 }  // namespace
@@ -38,8 +41,8 @@ SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::fun
     : loop_(loop), fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), path_(std::move(path)),
       parser_(resp::tree_state_limits()), on_snapshot_(std::move(on_snapshot)), trim_(loop) {
     poll_->data = this;
-    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int events) {
-        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(events);
+    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int status, int events) {
+        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(status, events);
     }), "uv_poll_start(subtree)");
 }
 
@@ -52,7 +55,7 @@ void SubtreeLink::fail_waiting(const std::string& why) {
 }
 
 void SubtreeLink::close() {
-    poll_.close();
+    if (poll_) poll_.close();
     fail_waiting("ERR the supervisor of " + path_ + " ended before it answered");
 }
 
@@ -68,7 +71,10 @@ bool SubtreeLink::answer(const resp::Value& v) {
     return true;
 }
 
-void SubtreeLink::on_events(int events) {
+void SubtreeLink::on_events(int status, int events) {
+    // An error on the channel (the other end reset it) is its end: what
+    // waits for an answer is told so, never left waiting.
+    if (status < 0) return close();
     if (events & UV_WRITABLE) flush();
     if ((events & UV_READABLE) && poll_) on_readable();
 }
@@ -141,13 +147,13 @@ void SubtreeLink::flush() {
         if (n < 0 && errno == EAGAIN) break;
         if (n <= 0) {  // gone: its death is reaped elsewhere
             out_.clear();
-            break;
+            return close();
         }
         out_.erase(0, static_cast<std::size_t>(n));
     }
     if (!poll_) return;
-    uv_poll_start(poll_.get(), out_.empty() ? UV_READABLE : UV_READABLE | UV_WRITABLE, [](uv_poll_t* h, int, int events) {
-        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(events);
+    uv_poll_start(poll_.get(), out_.empty() ? UV_READABLE : UV_READABLE | UV_WRITABLE, [](uv_poll_t* h, int status, int events) {
+        if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(status, events);
     });
 }
 
@@ -167,8 +173,8 @@ Uplink::Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation genera
     poll_->data = this;
     prepare_->data = this;
     set_nonblocking(fd_.get());
-    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int events) {
-        if (auto* self = uv::owner<Uplink>(h)) self->on_events(events);
+    uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int status, int events) {
+        if (auto* self = uv::owner<Uplink>(h)) self->on_events(status, events);
     }), "uv_poll_start(uplink)");
     // Before the loop sleeps, a look: has anything changed? No timer: an
     // idle subtree sends nothing and costs nothing.
@@ -184,7 +190,11 @@ void Uplink::answer(std::string_view id, const std::optional<std::string>& why) 
     answers_ += "*2\r\n:";
     answers_ += id;
     answers_ += "\r\n";
-    if (why) resp::append_error(answers_, *why);
+    // Bounded, as the parent reads an error line: a refusal that lists a
+    // large subtree must not be what cuts it off.
+    constexpr std::size_t most = 4096;
+    if (why && why->size() > most) resp::append_error(answers_, why->substr(0, most) + "...");
+    else if (why) resp::append_error(answers_, *why);
     else resp::append_simple(answers_, "OK");
 }
 
@@ -221,13 +231,18 @@ bool Uplink::flush() {
     }
     if (!poll_) return true;
     uv_poll_start(poll_.get(), pending_.empty() ? UV_READABLE : UV_READABLE | UV_WRITABLE,
-                  [](uv_poll_t* h, int, int events) {
-                      if (auto* self = uv::owner<Uplink>(h)) self->on_events(events);
+                  [](uv_poll_t* h, int status, int events) {
+                      if (auto* self = uv::owner<Uplink>(h)) self->on_events(status, events);
                   });
     return true;
 }
 
-void Uplink::on_events(int events) {
+void Uplink::on_events(int status, int events) {
+    if (status < 0) {  // the parent is gone: PR_SET_PDEATHSIG ends us
+        poll_.close();
+        fd_.reset();
+        return;
+    }
     if ((events & UV_WRITABLE) && !flush()) return;
     if (events & UV_READABLE) on_readable();
 }

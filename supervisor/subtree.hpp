@@ -60,7 +60,7 @@ public:
     std::optional<std::string> command(std::span<const std::string_view> args, Reply done = {});
 
 private:
-    void on_events(int events);
+    void on_events(int status, int events);
     void on_readable();
     // An answer ([id, reply]); false if it is not one.
     bool answer(const resp::Value& v);
@@ -105,7 +105,7 @@ private:
     void on_prepare();
     // Kept for on_prepare, which sends it behind the snapshot that shows it done.
     void answer(std::string_view id, const std::optional<std::string>& why);
-    void on_events(int events);
+    void on_events(int status, int events);
     void on_readable();
     // Writes what it can of pending_ without blocking; false if the parent is gone.
     bool flush();

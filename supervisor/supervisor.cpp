@@ -166,13 +166,16 @@ void Supervisor::converge() {
     auto gone = [](const Child* c) { return c->goal == Goal::removed && !c->active && !c->standby; };
     if (std::erase_if(pending_, gone)) {
         // Told once they are gone, so that what is sent with the answer no longer shows them.
-        std::vector<Reply> told;
-        for (auto& c : children_)
-            if (gone(c.get()) && c->on_gone) told.push_back(std::exchange(c->on_gone, nullptr));
+        std::vector<std::pair<Reply, std::optional<std::string>>> told;
+        for (auto& c : children_) {
+            if (!gone(c.get())) continue;
+            if (c->on_gone) told.emplace_back(std::exchange(c->on_gone, nullptr), std::nullopt);
+            if (c->on_started) told.emplace_back(std::exchange(c->on_started, nullptr), "ERR " + c->path + " was removed before it ran");
+        }
         std::erase_if(children_, [&](auto& c) { return gone(c.get()); });
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
         ++generation_;
-        for (auto& done : told) done(std::nullopt);
+        for (auto& [done, why] : told) done(why);
     }
     const std::vector<Child*> work(pending_.begin(), pending_.end());
     // A standby goes with its child: when the child is no longer wanted, or
@@ -235,6 +238,7 @@ void Supervisor::converge() {
         if (c->standby && c->standby->phase == Phase::idle) {
             try {
                 activate_standby(*c);
+                if (independent) continue;
                 return;
             } catch (const std::exception& e) {
                 log("%s: cannot activate its standby (pid %d): %s; starting it anew", c->path.c_str(),
@@ -399,7 +403,7 @@ void Supervisor::on_death(Child& c, int status) {
     c.subtree.reset();
     sweep_soon();  // what it left in groups of their own is ours now
     c.last_exit = how;
-    if (first_start_failed(c, how + " after " + ran)) return;
+    if (first_start_failed(c, how + " after " + ran, asked || shutting_down_)) return;
     if (c.goal == Goal::restart) want(c, Goal::run);
     const char* name = c.path.c_str();
     if (asked || shutting_down_) {

@@ -148,8 +148,9 @@ private:
     std::optional<std::string> adopt(const Addition& a, Reply done);
     std::optional<std::string> forget(std::string_view name, Reply done);
     // A dynamic child's first life ended before it ran: its ADD is told
-    // why, and it is not kept. False for any other child.
-    bool first_start_failed(Child& c, const std::string& how);
+    // why, and it is not kept. False for any other child, and for one we
+    // stopped (`asked`): its ADD is told, and it goes on as asked.
+    bool first_start_failed(Child& c, const std::string& how, bool asked = false);
     // The specs of our dynamic children, made again from `tmpl`.
     std::vector<ChildSpec> dynamic_children(const ChildSpec& tmpl) const;
     // The child of ours that `path` starts with, and the rest of the path below it.

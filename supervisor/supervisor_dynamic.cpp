@@ -57,6 +57,9 @@ std::optional<std::string> Supervisor::adopt(const Addition& a, Reply done) {
     if (!options_.dynamic()) return "ERR " + here + " is not a dynamic supervisor: it has no template to add from";
     if (find(a.name))
         return "ERR " + here + " has a child named " + shown(a.name) + " already: remove it first, or pick another name";
+    // One path, one process: a name comes back once its last holder is gone.
+    if (std::any_of(children_.begin(), children_.end(), [&](auto& c) { return c->spec.name == a.name; }))
+        return "ERR " + here + "'s child " + shown(a.name) + " is still stopping: add it again once it is gone";
     auto live = static_cast<std::size_t>(
         std::count_if(children_.begin(), children_.end(), [](auto& c) { return c->goal != Goal::removed; }));
     if (options_.max_children && live >= options_.max_children)
@@ -67,6 +70,9 @@ std::optional<std::string> Supervisor::adopt(const Addition& a, Reply done) {
     c->index = children_.size();
     std::string extra;
     for (auto& arg : a.args) extra += " " + arg;
+    // One log line, whatever the arguments hold.
+    for (auto& ch : extra)
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
     log("%s: added from the template%s%s", c->path.c_str(), extra.empty() ? "" : ", with arguments", extra.c_str());
     children_.push_back(std::move(c));
     touch(*children_.back());
@@ -78,7 +84,8 @@ std::optional<std::string> Supervisor::forget(std::string_view name, Reply done)
     const std::string here = env_.path.empty() ? "this supervisor" : env_.path;
     if (!options_.dynamic()) return "ERR " + here + " is not a dynamic supervisor: its children are in the tree file";
     auto* c = find(name);
-    if (!c) return "ERR " + here + " has no child named " + shown(name) + " (" + children_along(name) + ")";
+    // Its children are not listed: a dynamic supervisor may have thousands.
+    if (!c) return "ERR " + here + " has no child named " + shown(name);
     log("%s: removed, as requested", c->path.c_str());
     c->on_gone = std::move(done);
     want(*c, Goal::removed);
@@ -86,8 +93,15 @@ std::optional<std::string> Supervisor::forget(std::string_view name, Reply done)
     return std::nullopt;
 }
 
-bool Supervisor::first_start_failed(Child& c, const std::string& how) {
+bool Supervisor::first_start_failed(Child& c, const std::string& how, bool asked) {
     if (!c.on_started) return false;
+    if (asked) {
+        // Stopped by us (a request, a reload, the tree stopping): the child
+        // is what was asked of it now, and its ADD hears so.
+        std::exchange(c.on_started, nullptr)("ERR " + c.path + " was stopped before it was ready (" +
+                                             (shutting_down_ ? "the supervisor is stopping" : "as requested") + ")");
+        return false;
+    }
     log("%s: did not start (%s); not kept", c.path.c_str(), how.c_str());
     auto done = std::exchange(c.on_started, nullptr);
     auto why = "ERR " + c.path + " did not start: " + how;

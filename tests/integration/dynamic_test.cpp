@@ -203,6 +203,15 @@ TEST_CASE("dynamic children: max_children and names in use refused with nothing 
     CHECK(r.out.find("PATH/NAME") != std::string::npos);
     CHECK(children_of(t.run).size() == 2);
 
+    // As many words as the control socket takes reach the dynamic
+    // supervisor whole (the request gains an id on its way down), and the
+    // link to it stays up for what follows.
+    std::vector<std::string> many{"ADD", "jobs", "long", "ARGS"};
+    while (many.size() < 1024) many.push_back("0");
+    CHECK(ask(t.run, many).find("max_children") != std::string::npos);  // jobs is full: refused there, and answered
+    CHECK(ask(t.run, {"REMOVE", "jobs/nobody"}).find("has no child named 'nobody'") != std::string::npos);
+    CHECK(children_of(t.run).size() == 2);
+
     // seqctl add with --env and arguments after --.
     r = sh(seqctl + "remove jobs/c && " + seqctl + "add jobs d --env TENANT=d -- 7 2>&1");
     CHECK(r.code == 0);
