@@ -199,18 +199,17 @@ Server::Verdict Control::signal(Connection& c, Args args) {
 }
 
 Server::Verdict Control::scale(Connection& c, Args args) {
-    if (awaited_.count(c.id())) return wait(c, args[1], Until::running);
+    if (answers_.count(c.id())) return answer(c);
     auto n = resp::parse_int(args[2]);
     std::optional<std::string> why;
     if (!n || *n < bounds::instances.lo || *n > bounds::instances.hi)
         why = "ERR '" + std::string(args[2].substr(0, 32)) + "' is not a number of instances: 1 to " +
               std::to_string(bounds::instances.hi);
-    else why = sup_.scale(args[1], static_cast<unsigned>(*n));
-    if (why) {
-        resp::append_error(c.out(), *why);
-        return Server::Verdict::done;
-    }
-    return wait(c, args[1], Until::running, sup_.starts(args[1]));
+    else why = sup_.scale(args[1], static_cast<unsigned>(*n), expect(c));
+    if (!why) return answer(c);
+    answers_.erase(c.id());
+    resp::append_error(c.out(), *why);
+    return Server::Verdict::done;
 }
 
 Reply Control::expect(Connection& c) {

@@ -177,7 +177,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     // Up: a snapshot whenever the subtree changes, and the answer to each
     // command. Down: what the control socket was asked for a child below
     // us, checked there first (so a refusal here is only logged), and a new
-    // subtree. ADD and REMOVE are answered when done; the rest at once.
+    // subtree. ADD, REMOVE and SCALE are answered when done; the rest at once.
     auto command = [&](std::span<const std::string_view> args, sup::Reply reply) {
         auto is = [&](std::string_view name, std::size_t n) { return is_command(args[0], name) && args.size() == n; };
         std::optional<std::string> why;
@@ -197,8 +197,10 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
             why = sig ? supervisor.signal_child(args[1], *sig) : "ERR not a signal to send: " + std::string(args[2]);
         } else if (is("scale", 3)) {
             auto n = resp::parse_int(args[2]);
-            why = n && *n > 0 && *n <= sup::bounds::instances.hi ? supervisor.scale(args[1], static_cast<unsigned>(*n))
-                                                                 : "ERR not a number of instances: " + std::string(args[2]);
+            why = n && *n > 0 && *n <= sup::bounds::instances.hi
+                      ? supervisor.scale(args[1], static_cast<unsigned>(*n), reply)
+                      : "ERR not a number of instances: " + std::string(args[2]);
+            if (!why) return;
         } else if (is("reload", 3)) {
             // Checked by our parent before it came down; its sockets are ours already.
             try {

@@ -152,6 +152,24 @@ void Supervisor::step() {
     } while (again_);
     converging_ = false;
     if (first_settled_ && settled()) std::exchange(first_settled_, nullptr)();
+    answer_awaited();
+}
+
+void Supervisor::await(std::function<bool()> done, Reply reply) {
+    awaited_.push_back({std::move(done), std::move(reply)});
+    answer_awaited();
+}
+
+void Supervisor::answer_awaited() {
+    if (awaited_.empty()) return;
+    std::vector<Reply> ready;
+    std::erase_if(awaited_, [&](Awaited& a) {
+        if (!shutting_down_ && !a.done()) return false;
+        ready.push_back(std::move(a.reply));
+        return true;
+    });
+    for (auto& r : ready)
+        r(shutting_down_ ? std::optional<std::string>("ERR the supervisor is stopping: it was not done") : std::nullopt);
 }
 
 void Supervisor::converge() {

@@ -67,8 +67,10 @@ public:
     // `sig` to the child's process group.
     std::optional<std::string> signal_child(std::string_view path, int sig);
     // A pool's number of instances, until a reload changes the file's:
-    // up starts the new indexes, down stops the highest first.
-    std::optional<std::string> scale(std::string_view path, unsigned n);
+    // up starts the new indexes, down stops the highest first. Nullopt once
+    // under way, and `done` is told once every instance runs and none is on
+    // its way out (by the pool's own supervisor, however deep); else why not.
+    std::optional<std::string> scale(std::string_view path, unsigned n, Reply done);
     // A dynamic supervisor's children (supervisor_dynamic.cpp): one added
     // from the template of the dynamic supervisor at `path` ("" for this
     // one), or removed by name. Nullopt once under way, and `done` is told
@@ -174,6 +176,11 @@ private:
 
     void step();
     void converge();
+    // Requests answered once the tree is as they asked (a scale): each
+    // condition is looked at after every step, and the stop of the tree
+    // answers what is left.
+    void await(std::function<bool()> done, Reply reply);
+    void answer_awaited();
     // Whether converge() has anything to do for `c`: a start, a stop, a
     // standby, a wait, or others waiting on it. The children that may are
     // in pending_, touched whenever their goal, process or phase changes.
@@ -261,6 +268,11 @@ private:
     std::optional<int> exit_status_;
     bool finished_ = false;
     std::uint64_t generation_ = 0;
+    struct Awaited {
+        std::function<bool()> done;
+        Reply reply;
+    };
+    std::vector<Awaited> awaited_;
     std::function<void()> first_settled_;
     std::function<void()> on_stopping_;
     void begin_shutdown();

@@ -39,7 +39,7 @@ std::vector<Child*> Supervisor::members(std::string_view name) const {
     return out;
 }
 
-std::optional<std::string> Supervisor::scale(std::string_view path, unsigned n) {
+std::optional<std::string> Supervisor::scale(std::string_view path, unsigned n, Reply done) {
     const std::string p(path.substr(0, 128));
     if (!has_child(path)) return "ERR no child at '" + p + "' (" + children_along(path) + ")";
     if (shutting_down_) return std::string("ERR the supervisor is stopping: nothing is scaled");
@@ -51,7 +51,7 @@ std::optional<std::string> Supervisor::scale(std::string_view path, unsigned n) 
         auto* spec = find_spec(c->spec.sub, rest);
         if (!spec || spec->instances == 0 || split_member(rest)) return not_pool();
         if (!c->subtree) return "ERR " + c->path + " is not running";
-        return c->subtree->command({"SCALE", rest, std::to_string(n)});
+        return c->subtree->command({"SCALE", rest, std::to_string(n)}, std::move(done));
     }
     auto it = pools_.find(path);
     if (it == pools_.end()) return not_pool();
@@ -77,6 +77,13 @@ std::optional<std::string> Supervisor::scale(std::string_view path, unsigned n) 
         touch_all();
     }
     step();
+    // Done once every instance runs (or, for a pool stopped by request,
+    // stays down) and none is on its way out; or once a reload took the
+    // pool away meanwhile: nothing is left to wait for.
+    await([this, name = std::string(path)] {
+        auto state = pools_.count(name) ? state_at(name) : "stopped";
+        return state == "running" || state == "stopped";
+    }, std::move(done));
     return std::nullopt;
 }
 

@@ -252,11 +252,21 @@ TEST_CASE("a pool below a nested supervisor: its instances in status, PATH#K res
     REQUIRE(sh(ctl + "restart jobs/w#1").code == 0);
     REQUIRE(restarted(t.run, "jobs/w#1", old));
     CHECK(tree_status(t.run).at("jobs/w#0").pid == keep);
+    // Answered by jobs once it is done there: the status says so at once.
     REQUIRE(sh(ctl + "scale jobs/w 5").code == 0);
-    CHECK(eventually([&] {
-        auto s = tree_status(t.run);
-        return s.count("jobs/w#4") && s.at("jobs/w#4").state == "running";
-    }));
+    st = tree_status(t.run);
+    for (auto k : {"jobs/w#3", "jobs/w#4"}) {
+        CAPTURE(k);
+        REQUIRE(st.count(k));
+        CHECK(st.at(k).state == "running");
+    }
+    auto w4 = st.at("jobs/w#4").pid;
+    REQUIRE(sh(ctl + "scale jobs/w 2").code == 0);
+    st = tree_status(t.run);
+    CHECK(st.count("jobs/w#1"));
+    CHECK_FALSE(st.count("jobs/w#2"));
+    CHECK_FALSE(st.count("jobs/w#4"));
+    CHECK_FALSE(alive(w4));
     auto r = sh(ctl + "scale jobs 2 2>&1");
     CHECK(r.code == 1);
     CHECK(r.out.find("jobs is not a pool") != std::string::npos);
