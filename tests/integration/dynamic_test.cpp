@@ -43,9 +43,13 @@ std::map<std::string, pid_t> children_of(const std::string& run, const std::stri
     return out;
 }
 
-// The words of /proc/PID/cmdline or /proc/PID/environ.
+// The words of /proc/PID/cmdline or /proc/PID/environ, once it has them: a
+// child is running when its spawn returns (a vfork's parent wakes as the
+// child's new memory replaces the old), and the kernel may not have set
+// its arguments and environment there yet.
 std::vector<std::string> proc_words(pid_t pid, const char* what) {
-    auto text = slurp("/proc/" + std::to_string(pid) + "/" + what);
+    std::string text;
+    eventually([&] { return !(text = slurp("/proc/" + std::to_string(pid) + "/" + what)).empty(); });
     std::vector<std::string> out;
     for (std::size_t at = 0; at < text.size();) {
         auto end = text.find('\0', at);
