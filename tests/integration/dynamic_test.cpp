@@ -156,7 +156,7 @@ TEST_CASE("dynamic children: 100 added from the template, killed, removed, and r
         CHECK(has_word(env, "KIND=two"));
         CHECK(has_word(env, "TENANT=" + std::to_string(i)));
     }
-    for (auto& [name, pid] : after_removes) CHECK(eventually([&] { return !alive(pid); }));
+    for (auto& kid : after_removes) CHECK(eventually([&] { return !alive(kid.second); }));
     CHECK(t.child("jobs/t20").last_start == "reload");
 }
 
@@ -227,7 +227,7 @@ TEST_CASE("dynamic children: max_children and names in use refused with nothing 
     auto kids = children_of(t.run);
     REQUIRE(ask(t.run, {"RESTART", "jobs"}) == "OK");
     CHECK(children_of(t.run).empty());
-    for (auto& [name, pid] : kids) CHECK(eventually([&] { return !alive(pid); }));
+    for (auto& kid : kids) CHECK(eventually([&] { return !alive(kid.second); }));
     CHECK(ask(t.run, {"ADD", "jobs", "a"}) == "OK");
 }
 
