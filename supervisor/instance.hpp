@@ -28,6 +28,11 @@ struct Instance {
     lifecycle::Phase phase = lifecycle::Phase::starting;
     pid_t pid = 0;
     std::uint64_t started_ms = 0;  // loop ms of its start, or of its activation
+    // Its $SEQ_NAME and $SEQ_INSTANCE, as it was started with them: what it
+    // leaves behind carries them, and is its own while it runs (a pool's
+    // standby was started as the pool, before it knew which instance it
+    // would be).
+    std::string seq_name, seq_instance;
     Fd notify;                     // our end of its $SEQ_NOTIFY_FD
     uv::Poll notify_poll;          // read while it is starting
     Fd activate;                   // a standby's $SEQ_STANDBY_FD, our end: closed, it stops

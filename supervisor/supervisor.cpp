@@ -314,9 +314,9 @@ void Supervisor::sweep_orphans() {
         pid_t group = live_process_group(pid);
         if (group < 0) continue;                // dead already: only its reaping is left
         if (known(group)) continue;             // in a live child's group: it goes with that child
-        // Adopted, but left by a child that still runs (a job it put in a
-        // session of its own, whose parent shell ended): that child's
-        // business. $SEQ_NAME and $SEQ_INSTANCE, inherited from the child,
+        // Adopted, but left by a process of ours that still runs (a job it
+        // put in a session of its own, whose parent shell ended): that
+        // one's business. $SEQ_NAME and $SEQ_INSTANCE, inherited from it,
         // say whose, and which of its lives. (From deeper in the tree, its
         // own supervisor is gone, or that one would have adopted it.)
         auto from = process_env(pid, "SEQ_NAME");
@@ -324,7 +324,8 @@ void Supervisor::sweep_orphans() {
         if (from && life) {
             bool owner_runs = false;
             for (auto& c : children_)
-                if (c->active && *from == c->path && *life == std::to_string(c->spawns)) owner_runs = true;
+                for (auto* i : {c->active.get(), c->standby.get()})
+                    if (i && *from == i->seq_name && *life == i->seq_instance) owner_runs = true;
             if (owner_runs) continue;
         }
         log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());

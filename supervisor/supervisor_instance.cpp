@@ -36,6 +36,10 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->role = role;
     i->pid = spawned.pid;
     i->started_ms = loop_.now();
+    for (auto& e : args.env) {
+        if (e.starts_with("SEQ_NAME=")) i->seq_name = e.substr(9);
+        if (e.starts_with("SEQ_INSTANCE=")) i->seq_instance = e.substr(13);
+    }
     i->notify = std::move(ours.notify);
     i->activate = std::move(ours.activate);
     i->exec.emplace(loop_.get(), std::move(spawned.exec_status), args.program.empty() ? args.argv[0] : args.program,

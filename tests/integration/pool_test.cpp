@@ -322,6 +322,63 @@ TEST_CASE("standby = true on a pool keeps one idle standby, which takes the plac
     CHECK(log_has(t, "web: standby ready (pid "));
 }
 
+TEST_CASE("a job left in a session of its own by an activated pool standby is its own while it runs, not an orphan") {
+    TempDir dir;
+    // Follows the standby protocol; once it serves (started, or activated)
+    // it leaves a job behind, in a session of its own (the shell that
+    // started it exits), and says its pid in a file.
+    std::ofstream(dir / "leaver.py") << R"(#!/usr/bin/env python3
+import os, signal, socket, subprocess, sys
+notify = int(os.environ.pop("SEQ_NOTIFY_FD"))
+if "SEQ_STANDBY_FD" in os.environ:
+    channel = socket.socket(fileno=int(os.environ.pop("SEQ_STANDBY_FD")))
+    os.write(notify, b"standby\n")
+    names, _, _, _ = channel.recvmsg(4096, socket.CMSG_SPACE(64 * 4))
+    if not names:
+        sys.exit(0)
+job = subprocess.check_output(["/bin/sh", "-c", "setsid sleep 1000 >/dev/null 2>&1 & echo $!"]).decode().strip()
+with open(sys.argv[1] + "/job." + str(os.getpid()), "w") as f:
+    f.write(job)
+os.write(notify, b"\n")
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+while True:
+    signal.pause()
+)";
+    std::filesystem::permissions(dir / "leaver.py", std::filesystem::perms::owner_all);
+    TreeSup t(dir,
+              "max_restarts = 100\n[[child]]\nname = \"web\"\ncommand = [\"" + (dir / "leaver.py") + "\", \"" +
+                  dir.path() + "\"]\nreadiness = \"notify-fd\"\nstart_timeout = 60000\ninstances = 2\nstandby = true\n"
+                  "sockets = [{ name = \"http\", listen = \"127.0.0.1:0\" }]\n",
+              true, {}, python_starts);
+    INFO(t.proc->log());
+    auto job_of = [&](pid_t owner) -> pid_t {
+        std::string text;
+        eventually([&] { return !(text = slurp(dir / ("job." + std::to_string(owner)))).empty(); }, python_starts);
+        return text.empty() ? 0 : std::stoi(text);
+    };
+    std::optional<pid_t> standby;
+    REQUIRE(eventually([&] { return (standby = standby_of(t.run, "web")).has_value(); }, python_starts));
+    auto before = instances(t.run);
+    auto old_job = job_of(before.at("web#1"));
+    REQUIRE(old_job > 0);
+    // web#1 dies: the standby is web#1 now, and leaves its job; web#1's old
+    // job, whose owner is gone, is an orphan.
+    REQUIRE(kill(before.at("web#1"), SIGKILL) == 0);
+    REQUIRE(eventually([&] { return instances(t.run).at("web#1") == *standby; }));
+    auto kept = job_of(*standby);
+    REQUIRE(kept > 0);
+    CHECK(eventually([&] { return !alive(old_job); }));
+    // Another death, and so another look for orphans: web#0's job goes
+    // (its owner is gone), the activated standby's stays (its owner runs).
+    auto zero_job = job_of(before.at("web#0"));
+    REQUIRE(kill(before.at("web#0"), SIGKILL) == 0);
+    REQUIRE(log_has(t, "killing pid " + std::to_string(zero_job)));
+    REQUIRE(eventually([&] { return instances(t.run).at("web#0") != before.at("web#0"); }, python_starts));
+    REQUIRE(tree_running(t.run, python_starts));
+    CHECK(alive(kept));
+    CHECK(t.proc->log().find("killing pid " + std::to_string(kept)) == std::string::npos);
+}
+
 TEST_CASE("pools and their edges: a stopped pool scaled up stays stopped, a reload that lowers instances shows the pool once, a wait on a pool outlives a scale down, a stop of a nested pool outlives its supervisor's restart") {
     TempDir dir;
     // Instances that take 300 ms to stop (SIGTERM trapped), so that what is on its way out can be seen.
