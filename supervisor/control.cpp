@@ -206,10 +206,7 @@ Server::Verdict Control::scale(Connection& c, Args args) {
         why = "ERR '" + std::string(args[2].substr(0, 32)) + "' is not a number of instances: 1 to " +
               std::to_string(bounds::instances.hi);
     else why = sup_.scale(args[1], static_cast<unsigned>(*n), expect(c));
-    if (!why) return answer(c);
-    answers_.erase(c.id());
-    resp::append_error(c.out(), *why);
-    return Server::Verdict::done;
+    return answer_or_refuse(c, std::move(why));
 }
 
 Reply Control::expect(Connection& c) {
@@ -233,6 +230,13 @@ Server::Verdict Control::answer(Connection& c) {
     return Server::Verdict::done;
 }
 
+Server::Verdict Control::answer_or_refuse(Connection& c, std::optional<std::string> refused) {
+    if (!refused) return answer(c);
+    answers_.erase(c.id());
+    resp::append_error(c.out(), *refused);
+    return Server::Verdict::done;
+}
+
 Server::Verdict Control::add(Connection& c, Args args) {
     if (answers_.count(c.id())) return answer(c);
     std::string why;
@@ -241,10 +245,7 @@ Server::Verdict Control::add(Connection& c, Args args) {
     if (!a) refused = why;
     else if (args[1].empty()) refused = "ERR add takes the path of a dynamic supervisor (a child of type = \"dynamic\")";
     else refused = sup_.add_child(args[1], *a, expect(c));
-    if (!refused) return answer(c);
-    answers_.erase(c.id());
-    resp::append_error(c.out(), *refused);
-    return Server::Verdict::done;
+    return answer_or_refuse(c, std::move(refused));
 }
 
 Server::Verdict Control::remove(Connection& c, Args args) {
@@ -255,10 +256,7 @@ Server::Verdict Control::remove(Connection& c, Args args) {
         refused = "ERR remove takes PATH/NAME: a child of a dynamic supervisor, such as jobs/tenant-1";
     else
         refused = sup_.remove_child(args[1].substr(0, slash), args[1].substr(slash + 1), expect(c));
-    if (!refused) return answer(c);
-    answers_.erase(c.id());
-    resp::append_error(c.out(), *refused);
-    return Server::Verdict::done;
+    return answer_or_refuse(c, std::move(refused));
 }
 
 std::optional<std::string> peer_refusal(int fd) {

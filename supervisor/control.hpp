@@ -82,6 +82,9 @@ private:
     };
     Reply expect(Connection& c);
     Server::Verdict answer(Connection& c);
+    // After the request was handed to the supervisor with expect(): its
+    // answer, once it comes; or, if it was refused at once, why.
+    Server::Verdict answer_or_refuse(Connection& c, std::optional<std::string> refused);
 
     Supervisor& sup_;
     std::function<Outcome()> reload_;

@@ -1,6 +1,7 @@
 #include "report.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 namespace seq::sup {
 
@@ -10,71 +11,87 @@ using Type = resp::Value::Type;
 
 // Written straight to RESP, field by field: a snapshot of a thousand
 // children goes out many times a second while they are added, and a tree
-// of values in between would cost a few allocations per field.
-void field(std::string& out, std::string_view key) { resp::append_bulk(out, key); }
-void put(std::string& out, std::string_view key, std::string_view value) {
-    field(out, key);
-    resp::append_bulk(out, value);
+// of values in between would cost a few allocations per field. A flat
+// key/value array says its length first: the same code that writes the
+// fields counts them first, with nowhere to write (`out` null).
+struct Fields {
+    std::string* out;
+    std::size_t n = 0;
+    // The key; true if its value is to be written.
+    bool key(std::string_view k) {
+        ++n;
+        if (out) resp::append_bulk(*out, k);
+        return out != nullptr;
+    }
+    void put(std::string_view k, std::string_view v) {
+        if (key(k)) resp::append_bulk(*out, v);
+    }
+    void put(std::string_view k, std::int64_t v) {
+        if (key(k)) resp::append_int(*out, v);
+    }
+    template <class T>
+    void put_maybe(std::string_view k, const std::optional<T>& v) {
+        if (!key(k)) return;
+        if (!v) resp::append_nil(*out);
+        else if constexpr (std::is_same_v<T, std::string>) resp::append_bulk(*out, *v);
+        else resp::append_int(*out, *v);
+    }
+};
+
+// Its fields, counted and then written: one array of key/value pairs.
+template <class Each>
+void append_fields(std::string& out, Each&& each) {
+    Fields count{nullptr};
+    each(count);
+    resp::append_array(out, count.n * 2);
+    Fields write{&out};
+    each(write);
 }
-void put(std::string& out, std::string_view key, std::int64_t n) {
-    field(out, key);
-    resp::append_int(out, n);
-}
-void put_maybe(std::string& out, std::string_view key, const std::optional<std::int64_t>& n) {
-    field(out, key);
-    if (n) resp::append_int(out, *n);
-    else resp::append_nil(out);
-}
-void put_maybe(std::string& out, std::string_view key, const std::optional<std::string>& s) {
-    field(out, key);
-    if (s) resp::append_bulk(out, *s);
-    else resp::append_nil(out);
+
+void append_child(std::string& out, const ChildReport& c);
+
+void child_fields(Fields& f, const ChildReport& c) {
+    f.put("name", c.name);
+    f.put("type", c.type);
+    f.put_maybe("pid", c.pid);
+    f.put("state", c.state);
+    f.put("restarts", c.restarts);
+    f.put_maybe("last_start", c.last_start);
+    if (c.stopped_by) f.put("stopped_by", *c.stopped_by);
+    f.put("spawns", c.spawns);
+    f.put_maybe("last_exit", c.last_exit);
+    f.put_maybe("uptime_ms", c.uptime_ms);
+    f.put_maybe("restart_in_ms", c.restart_in_ms);
+    if (c.standby_kept) f.put_maybe("standby", c.standby);
+    if (!c.sockets.empty() && f.key("sockets")) {
+        resp::append_array(*f.out, c.sockets.size());
+        for (auto& s : c.sockets)
+            append_fields(*f.out, [&](Fields& g) {
+                g.put("name", s.name);
+                g.put("address", s.address);
+            });
+    }
+    if (c.pool && f.key("instances")) {
+        resp::append_array(*f.out, c.instances.size());
+        for (auto& k : c.instances) append_child(*f.out, k);
+    }
+    if (c.type == "supervisor" || c.type == "dynamic") {
+        f.put("strategy", c.strategy);
+        if (c.type == "dynamic") f.put_maybe("max_children", c.max_children);
+        f.put("max_restarts", c.max_restarts);
+        f.put("max_seconds", c.max_seconds);
+        f.put("restarts_in_window", c.restarts_in_window);
+        if (f.key("children")) {
+            resp::append_array(*f.out, c.children.size());
+            for (auto& k : c.children) append_child(*f.out, k);
+        }
+    }
+    f.put("settled", std::int64_t{c.settled ? 1 : 0});
+    f.put("busy", std::int64_t{c.busy ? 1 : 0});
 }
 
 void append_child(std::string& out, const ChildReport& c) {
-    const bool sup = c.type == "supervisor" || c.type == "dynamic";
-    // Counted first: the array's length comes before its fields.
-    std::size_t fields = 12 + (c.stopped_by ? 1 : 0) + (c.standby_kept ? 1 : 0) + (c.sockets.empty() ? 0 : 1) +
-                         (c.pool ? 1 : 0) + (sup ? 5 : 0) + (c.type == "dynamic" ? 1 : 0);
-    resp::append_array(out, fields * 2);
-    put(out, "name", c.name);
-    put(out, "type", c.type);
-    put_maybe(out, "pid", c.pid);
-    put(out, "state", c.state);
-    put(out, "restarts", c.restarts);
-    put_maybe(out, "last_start", c.last_start);
-    if (c.stopped_by) put(out, "stopped_by", *c.stopped_by);
-    put(out, "spawns", c.spawns);
-    put_maybe(out, "last_exit", c.last_exit);
-    put_maybe(out, "uptime_ms", c.uptime_ms);
-    put_maybe(out, "restart_in_ms", c.restart_in_ms);
-    if (c.standby_kept) put_maybe(out, "standby", c.standby);
-    if (!c.sockets.empty()) {
-        field(out, "sockets");
-        resp::append_array(out, c.sockets.size());
-        for (auto& s : c.sockets) {
-            resp::append_array(out, 4);
-            put(out, "name", s.name);
-            put(out, "address", s.address);
-        }
-    }
-    if (c.pool) {
-        field(out, "instances");
-        resp::append_array(out, c.instances.size());
-        for (auto& k : c.instances) append_child(out, k);
-    }
-    if (sup) {
-        put(out, "strategy", c.strategy);
-        if (c.type == "dynamic") put_maybe(out, "max_children", c.max_children);
-        put(out, "max_restarts", c.max_restarts);
-        put(out, "max_seconds", c.max_seconds);
-        put(out, "restarts_in_window", c.restarts_in_window);
-        field(out, "children");
-        resp::append_array(out, c.children.size());
-        for (auto& k : c.children) append_child(out, k);
-    }
-    put(out, "settled", std::int64_t{c.settled ? 1 : 0});
-    put(out, "busy", std::int64_t{c.busy ? 1 : 0});
+    append_fields(out, [&](Fields& f) { child_fields(f, c); });
 }
 
 // Reads a flat key/value array, key by key; false if it is not one.
@@ -166,13 +183,14 @@ bool read_children(const resp::Value& v, std::vector<ChildReport>& out) {
 
 void append_report(std::string& out, const TreeReport& r) {
     resp::append_array(out, 2);
-    resp::append_array(out, 12);
-    put(out, "strategy", r.strategy);
-    put(out, "max_restarts", r.max_restarts);
-    put(out, "max_seconds", r.max_seconds);
-    put(out, "restarts_in_window", r.restarts_in_window);
-    put(out, "pid", r.pid);
-    put(out, "state", r.state);
+    append_fields(out, [&](Fields& f) {
+        f.put("strategy", r.strategy);
+        f.put("max_restarts", r.max_restarts);
+        f.put("max_seconds", r.max_seconds);
+        f.put("restarts_in_window", r.restarts_in_window);
+        f.put("pid", r.pid);
+        f.put("state", r.state);
+    });
     resp::append_array(out, r.children.size());
     for (auto& c : r.children) append_child(out, c);
 }

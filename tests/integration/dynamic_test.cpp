@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "client.hpp"
@@ -253,4 +254,22 @@ TEST_CASE("dynamic children below a nested supervisor: added, stopped, started a
     REQUIRE(ask(t.run, {"REMOVE", "mid/jobs/a"}) == "OK");
     CHECK(tree_status(t.run).count("mid/jobs/a") == 0);
     CHECK(ask(t.run, {"ADD", "mid", "x"}).find("is not a dynamic supervisor") != std::string::npos);
+}
+
+TEST_CASE("an ADD in flight when its dynamic supervisor is killed is answered, and the tree goes on") {
+    TempDir dir;
+    // A child that never says it is ready: its ADD waits for it.
+    TreeSup t(dir, "[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\n[child.template]\n"
+                   "command = [\"sleep\", \"1000\"]\nreadiness = \"notify-fd\"\nstart_timeout = 60000\n");
+    auto jobs = t.child("jobs").pid;
+    std::string said;
+    std::thread adder([&] { said = ask(t.run, {"ADD", "jobs", "never"}, 20000ms); });
+    REQUIRE(eventually([&] { return tree_status(t.run).count("jobs/never") > 0; }));
+    auto child = t.child("jobs/never").pid;
+    REQUIRE(kill(jobs, SIGKILL) == 0);
+    adder.join();
+    CHECK(said.find("ended before it answered") != std::string::npos);
+    CHECK(restarted(t.run, "jobs", jobs, 10000ms));
+    CHECK(eventually([&] { return !alive(child); }));  // what it ran went with it
+    CHECK(children_of(t.run).empty());                  // and it came back empty
 }
