@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -309,7 +310,24 @@ void Server::feed_monitors(const Connection& from, std::span<const std::string_v
     }
 }
 
+void Server::stop_accepting() {
+    accepting_over_ = true;
+    accept_poll_.close();
+    listener_.reset();
+}
+
+bool Server::quiet() const {
+    for (auto& [id, c] : conns_) {
+        if (c->dead_ || c->write_failed_) continue;
+        if (c->paused_ || c->in_.size() > c->in_off_ || c->out_sent_ < c->out_.size()) return false;
+        int unread = 0;
+        if (ioctl(c->fd_.get(), FIONREAD, &unread) == 0 && unread > 0) return false;
+    }
+    return true;
+}
+
 void Server::start() {
+    if (accepting_over_) return;
     if (accept_poll_ && !accept_paused_ && uv_is_active(accept_poll_.base())) return;  // already accepting
     if (!accept_poll_) {
         accept_poll_ = uv::make_poll(loop_, listener_.get());

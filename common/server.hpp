@@ -124,6 +124,12 @@ public:
     Server& operator=(const Server&) = delete;
 
     void start();  // begin accepting
+    // For good: the listening socket is closed here (whoever else holds it,
+    // a supervisor, keeps what waits in its backlog for the next server).
+    void stop_accepting();
+    // No connection has a request unread or a reply not yet sent: what a
+    // graceful stop waits for (an idle client keeps nothing waiting).
+    bool quiet() const;
     // Takes the listening socket later (a standby's comes at activation).
     void listen_on(Fd listener);
     bool listening() const { return static_cast<bool>(listener_); }
@@ -166,6 +172,7 @@ private:
     std::string name_;
     bool auto_release_ = true;
     bool accept_paused_ = false;
+    bool accepting_over_ = false;  // stop_accepting()
     bool tcp_ = false;  // the listener is TCP: each client gets TCP_NODELAY
     std::function<void(Connection&)> close_hook_;
     std::function<std::optional<std::string>(int)> peer_filter_;

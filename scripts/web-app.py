@@ -8,8 +8,19 @@ in the stash ($SEQ_STASH, INCR over the Redis protocol), so that the count
 survives any kill -9 of any instance. With `standby = true` it follows the
 standby protocol: started ahead, imports done, idle until activated.
 
-GET /      -> "hits N index I pid P"   (I: $SEQ_INDEX in a pool)
+GET /      -> "hits N index I pid P version V generation G"
+              (I: $SEQ_INDEX in a pool; V: --version's, 1 by default;
+              G: $SEQ_GENERATION, which grows with each new spec of it)
 GET /slow  -> the same after 200 ms, for tests that kill a request in flight
+
+--key K keeps the count under K in the stash ("hits" by default): a new
+version that renames it runs scripts/web-migrate.py first (README:
+Deploying a new version).
+
+--break HOW makes a broken version, for the tests and examples of
+rollouts (README: Deploying a new version): "exit" exits 1 at start,
+"unready" never says it is ready (nor serves), "crash" exits 1 a second after it is
+ready (between requests: what it had taken is answered).
 
 SIGTERM (a stop, a scale down, a restart) is graceful: the request being
 served is answered, no new one is taken, and it exits 0. What waits in the
@@ -53,12 +64,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/slow":
             time.sleep(0.2)
         try:
-            hits = self.server.stash.incr("hits") if self.server.stash else self.server.count + 1
+            hits = self.server.stash.incr(self.server.key) if self.server.stash else self.server.count + 1
             self.server.count = hits
         except OSError as e:
             self.send_error(503, "stash unreachable: %s" % e)
             return
-        body = ("hits %d index %s pid %d\n" % (hits, os.environ.get("SEQ_INDEX", "-"), os.getpid())).encode()
+        body = ("hits %d index %s pid %d version %s generation %s\n" % (
+            hits, os.environ.get("SEQ_INDEX", "-"), os.getpid(), self.server.version,
+            os.environ.get("SEQ_GENERATION", "-"))).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
@@ -84,20 +97,32 @@ def standby(notify_fd):
     return fds[0]
 
 
+def option(name, default):
+    """--name VALUE from the command line, else `default`."""
+    args = sys.argv[1:]
+    for i in range(len(args) - 1):
+        if args[i] == name:
+            return args[i + 1]
+    return default
+
+
 def main():
     notify_fd = int(os.environ.pop("SEQ_NOTIFY_FD", "-1"))
+    broken = option("--break", None)
+    if broken == "exit":
+        sys.exit("web-app: broken on purpose (--break exit)")
     if "SEQ_STANDBY_FD" in os.environ:
         fd = standby(notify_fd)
         if fd is None:
             return
     elif os.environ.get("LISTEN_PID") == str(os.getpid()) and int(os.environ.get("LISTEN_FDS", "0")) >= 1:
         fd = 3
-    elif len(sys.argv) == 3 and sys.argv[1] == "--port":
+    elif option("--port", None):
         # For a supervisor that holds no socket (scripts/bench runs it under
         # supervisord): bound here, and gone with each death.
         own = socket.socket()
         own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        own.bind(("127.0.0.1", int(sys.argv[2])))
+        own.bind(("127.0.0.1", int(option("--port", None))))
         own.listen(4096)
         fd = own.detach()
     else:
@@ -113,14 +138,21 @@ def main():
     server.socket = listener
     stash = os.environ.get("SEQ_STASH")
     server.stash, server.count = (Stash(stash) if stash else None), 0
+    server.version = option("--version", "1")
+    server.key = option("--key", "hits")  # where the count is kept in the stash
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     server.timeout = 0.1  # how soon a SIGTERM between requests is seen
-    if notify_fd >= 0:
+    if notify_fd >= 0 and broken != "unready":
         os.write(notify_fd, b"\n")
         os.close(notify_fd)
+    while broken == "unready" and not stopping:
+        time.sleep(0.1)  # stuck before it serves: it takes no connection
+    crash_at = time.monotonic() + 1.0 if broken == "crash" else None
     while not stopping:
         server.handle_request()
+        if crash_at and time.monotonic() >= crash_at:
+            sys.exit("web-app: crashing on purpose, a second after it was ready (--break crash)")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "backoff.hpp"
 #include "dynamic_child.hpp"
@@ -52,6 +53,11 @@ struct Child {
     // spec.standby: one more instance, started and idle, that takes the
     // active one's place when it dies (README: the standby protocol).
     std::unique_ptr<Instance> standby;
+    // A rollout (rollout.hpp): the instance of the new spec starting
+    // beside the active one, and old ones stopped, serving what they have
+    // until they end.
+    std::unique_ptr<Instance> successor;
+    std::vector<std::unique_ptr<Instance>> retiring;
     bool standby_refused = false;             // it did not follow the protocol: none again
     std::uint64_t standby_not_before_ms = 0;  // after a standby died: the next one waits
     uv::Timer wait;                           // a step at not_before_ms

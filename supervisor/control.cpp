@@ -58,6 +58,7 @@ Server::Verdict Control::handle(Connection& c, Args args) {
         {"signal", 3, 3, &Control::signal},     {"reload", 1, 1, &Control::reload},
         {"ping", 1, 1, &Control::ping},         {"scale", 3, 3, &Control::scale},
         {"add", 3, SIZE_MAX, &Control::add},    {"remove", 2, 2, &Control::remove},
+        {"upgrade", 1, 2, &Control::upgrade},
     };
     for (auto& cmd : table) {
         if (!is_command(args[0], cmd.name)) continue;
@@ -87,10 +88,30 @@ Server::Verdict Control::reload(Connection& c, Args) {
         resp::append_error(out, "ERR the supervisor is stopping: nothing is reloaded");
         return Server::Verdict::done;
     }
-    auto r = reload_ ? reload_() : Outcome{false, "ERR reload is not available here"};
+    auto r = reload_ ? reload_("") : Outcome{false, "ERR reload is not available here"};
     if (r.ok) resp::append_simple(out, "OK " + r.text);
     else resp::append_error(out, r.text);
     return Server::Verdict::done;
+}
+
+Server::Verdict Control::upgrade(Connection& c, Args args) {
+    if (answers_.count(c.id())) return answer(c);
+    if (sup_.stopping()) {
+        resp::append_error(c.out(), "ERR the supervisor is stopping: nothing is upgraded");
+        return Server::Verdict::done;
+    }
+    auto r = reload_ ? reload_(args.size() > 1 ? args[1] : "") : Outcome{false, "ERR upgrade is not available here"};
+    if (!r.ok) {
+        resp::append_error(c.out(), r.text);
+        return Server::Verdict::done;
+    }
+    auto done = expect(c);
+    std::weak_ptr<Answer> w = answers_[c.id()];
+    w.lock()->progress.push_back(r.text);
+    sup_.watch_rollouts([w](const std::string& line) {
+        if (auto a = w.lock()) a->progress.push_back(line);
+    }, std::move(done));
+    return answer(c);
 }
 
 Server::Verdict Control::defer(Connection& c) {
@@ -223,6 +244,16 @@ Reply Control::expect(Connection& c) {
 
 Server::Verdict Control::answer(Connection& c) {
     auto it = answers_.find(c.id());
+    // Steps told so far go out now, each as a push, ahead of the answer.
+    if (auto& lines = it->second->progress; !lines.empty()) {
+        for (auto& line : lines) {
+            c.out() += ">2\r\n";
+            resp::append_bulk(c.out(), "upgrade");
+            resp::append_bulk(c.out(), line);
+        }
+        lines.clear();
+        c.release_to(c.out_end());
+    }
     if (!it->second->done) return defer(c);
     if (auto& why = it->second->why) resp::append_error(c.out(), *why);
     else resp::append_simple(c.out(), "OK");

@@ -11,7 +11,11 @@
 //   ADD path name [ENV NAME=VALUE]... [ARGS arg...]
 //                        a child of the dynamic supervisor at path, from its template
 //   REMOVE path/name     stop a dynamic supervisor's child and forget it
-//   RELOAD               read the tree file again
+//   RELOAD               read the tree file again; changes are applied by each child's
+//                        `update` (a rolling one goes on after the answer)
+//   UPGRADE [path]       the same, for the children below path (or all), answered once
+//                        every rollout is over: each step first, as a push
+//                        [upgrade, line]; then OK, or why a rollout was rolled back
 //   PING
 //
 // A path names a child ("web", "jobs/mailer"), a pool (all its instances)
@@ -47,12 +51,13 @@ class Control {
 public:
     Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions options);
     void start() { server_.start(); }
-    // RELOAD: whether it took, and what to answer (a summary, or the error).
+    // RELOAD and UPGRADE: whether it took, and what to answer (a summary,
+    // or the error). `path`: only the changes below it (empty: all).
     struct Outcome {
         bool ok;
         std::string text;
     };
-    void on_reload(std::function<Outcome()> f) { reload_ = std::move(f); }
+    void on_reload(std::function<Outcome(std::string_view path)> f) { reload_ = std::move(f); }
 
     using Args = std::span<const std::string_view>;
 
@@ -67,6 +72,7 @@ private:
     Server::Verdict add(Connection& c, Args args);
     Server::Verdict remove(Connection& c, Args args);
     Server::Verdict reload(Connection& c, Args args);
+    Server::Verdict upgrade(Connection& c, Args args);
     Server::Verdict ping(Connection& c, Args args);
     // What a deferred request waits for, checked on every loop iteration.
     enum class Until { restarted, stopped, running };
@@ -79,6 +85,7 @@ private:
     struct Answer {
         bool done = false;
         std::optional<std::string> why;
+        std::vector<std::string> progress;  // lines to send before the answer
     };
     Reply expect(Connection& c);
     Server::Verdict answer(Connection& c);
@@ -87,7 +94,7 @@ private:
     Server::Verdict answer_or_refuse(Connection& c, std::optional<std::string> refused);
 
     Supervisor& sup_;
-    std::function<Outcome()> reload_;
+    std::function<Outcome(std::string_view)> reload_;
     Server server_;
     // Loop iterations are when the tree changes; each ends by looking again
     // at the requests that wait. No wakeup of its own: idle costs nothing.

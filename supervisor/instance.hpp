@@ -28,6 +28,8 @@ struct Instance {
     lifecycle::Phase phase = lifecycle::Phase::starting;
     pid_t pid = 0;
     std::uint64_t started_ms = 0;  // loop ms of its start, or of its activation
+    std::uint64_t ready_ms = 0;    // loop ms it became ready (running); 0 before
+    std::uint64_t generation = 1;  // of the spec it was started from ($SEQ_GENERATION)
     // Its $SEQ_NAME and $SEQ_INSTANCE, as it was started with them: what it
     // leaves behind carries them, and is its own while it runs (a pool's
     // standby was started as the pool, before it knew which instance it

@@ -51,10 +51,31 @@ Decision standby(Phase phase, Event event) {
     return common(phase, event);
 }
 
+// Started beside the active instance, it serves once ready, in its place.
+// Until then it is watched as an active one starts; it never idles.
+Decision successor(Phase phase, Event event) {
+    if (phase == Phase::starting) {
+        if (event == Event::ready) return {Phase::running, Action::succeed};
+        if (event == Event::start_timeout) return {Phase::unready, Action::kill_unready};
+    }
+    return common(phase, event);
+}
+
 }  // namespace
 
 Decision decide(Role role, Phase phase, Event event) {
-    return role == Role::active ? active(phase, event) : standby(phase, event);
+    switch (role) {
+    case Role::active: return active(phase, event);
+    case Role::standby: return standby(phase, event);
+    case Role::successor: return successor(phase, event);
+    // Only ever stopping: what is left is its end.
+    case Role::retiring: return common(phase, event);
+    // A job: it runs until it ends, or until its start timeout kills it.
+    case Role::migration:
+        if (phase == Phase::starting && event == Event::start_timeout) return {Phase::unready, Action::kill_unready};
+        return common(phase, event);
+    }
+    return common(phase, event);
 }
 
 Death death_in(Phase phase) {
@@ -105,6 +126,7 @@ std::string_view to_string(Action a) {
     case Action::terminate: return "terminate";
     case Action::kill: return "kill";
     case Action::take_over: return "take_over";
+    case Action::succeed: return "succeed";
     case Action::refuse_standby: return "refuse_standby";
     case Action::reap: return "reap";
     }

@@ -10,9 +10,13 @@
 
 namespace seq::sup::lifecycle {
 
-// What the process is for: the child's serving instance, or a standby
-// started and idle behind it (README: the standby protocol).
-enum class Role { active, standby };
+// What the process is for: the child's serving instance; a standby
+// started and idle behind it (README: the standby protocol); during a
+// rollout, a successor started from the new spec beside the active one,
+// which takes its place once ready; and the active one it replaced,
+// retiring: stopped, serving what it has until it ends; and a rollout's
+// migration, a job run once before the new spec's first instance.
+enum class Role { active, standby, successor, retiring, migration };
 
 enum class Phase {
     starting,  // forked; waiting for readiness (active) or for "standby" (standby)
@@ -52,6 +56,7 @@ enum class Action {
     terminate,       // SIGTERM (SIGKILL for brutal_kill), SIGKILL after its shutdown time
     kill,            // SIGKILL: its grace is up
     take_over,       // a standby becomes the active instance, starting
+    succeed,         // a successor is ready: it becomes the active instance, the old one retires
     refuse_standby,  // stop it, and start no standby for this child again
     reap,            // it is gone: what its death means follows from the phase it was in
 };

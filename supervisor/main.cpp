@@ -104,13 +104,22 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     ServerOptions control_opts;
     control_opts.max_clients = max_clients;
     sup::Control control(loop, supervisor, std::move(control_sock->fd), control_opts);
-    control.on_reload([&]() -> sup::Control::Outcome {
+    control.on_reload([&](std::string_view path) -> sup::Control::Outcome {
         if (file.empty())
             return {false, "ERR this supervisor runs the built-in tree: there is no tree file to read again "
                            "(start it with --config FILE)"};
+        if (supervisor.rolling_out())
+            return {false, "ERR a rollout is under way (seqctl status shows it): the tree file is read again once "
+                           "it is over (seqctl upgrade waits for it)"};
         std::vector<std::string> errors;
         try {
             auto next = sup::load_tree_file(file, load_context(run_dir));
+            // Only what is below `path` changes: the rest stays as it runs.
+            if (!path.empty()) {
+                auto running = supervisor.running_spec();
+                if (auto why = sup::graft(running, next.root, path)) throw std::runtime_error(*why);
+                next.root = std::move(running);
+            }
             auto env = sockets->bind(next);
             env.self = self_path();
             env.child_nofile = child_nofile;

@@ -63,6 +63,14 @@ void child_fields(Fields& f, const ChildReport& c) {
     f.put_maybe("uptime_ms", c.uptime_ms);
     f.put_maybe("restart_in_ms", c.restart_in_ms);
     if (c.standby_kept) f.put_maybe("standby", c.standby);
+    f.put("generation", c.generation);
+    if (c.rollout) f.put("rollout", *c.rollout);
+    if (c.surge_pid) f.put("surge_pid", *c.surge_pid);
+    if (!c.draining.empty() && f.key("draining")) {
+        resp::append_array(*f.out, c.draining.size());
+        for (auto pid : c.draining) resp::append_int(*f.out, pid);
+    }
+    if (c.upgrade) f.put("upgrade", *c.upgrade);
     if (!c.sockets.empty() && f.key("sockets")) {
         resp::append_array(*f.out, c.sockets.size());
         for (auto& s : c.sockets)
@@ -159,6 +167,16 @@ bool read_child(const resp::Value& kv, ChildReport& c) {
         if (k == "restart_in_ms") return read_int(v, c.restart_in_ms);
         if (k == "standby") return (c.standby_kept = true, read_int(v, c.standby));
         if (k == "sockets") return read_sockets(v, c.sockets);
+        if (k == "generation") return read_int(v, c.generation);
+        if (k == "rollout") return read_str(v, c.rollout);
+        if (k == "surge_pid") return read_int(v, c.surge_pid);
+        if (k == "upgrade") return read_str(v, c.upgrade);
+        if (k == "draining") {
+            if (v.type != Type::array) return false;
+            for (auto& pid : v.elems)
+                if (!read_int(pid, c.draining.emplace_back())) return false;
+            return true;
+        }
         if (k == "strategy") return read_str(v, c.strategy);
         if (k == "max_restarts") return read_int(v, c.max_restarts);
         if (k == "max_seconds") return read_int(v, c.max_seconds);

@@ -32,6 +32,17 @@ struct ChildReport {
         bool operator==(const Socket&) const = default;
     };
     std::vector<Socket> sockets;                // a worker's listening sockets
+    std::int64_t generation = 1;                // of the spec its process was started from ($SEQ_GENERATION)
+    // During a rollout (README: Deploying a new version): whether its
+    // process runs the spec it had before ("old") or the new one ("new"),
+    // the pid of a new instance starting beside it, and the pids of old
+    // ones draining (stopped, finishing what they serve).
+    std::optional<std::string> rollout;
+    std::optional<std::int64_t> surge_pid;
+    std::vector<std::int64_t> draining;
+    // On a rolled-out child (the pool's line for a pool): how its rollout
+    // goes, or how the last one ended, until the next reload.
+    std::optional<std::string> upgrade;
     bool standby_kept = false;                  // its spec keeps a standby
     std::optional<std::int64_t> standby;        // that standby's pid, once idle
     // A pool: its instances ("web#0"...), each a report of its own; the

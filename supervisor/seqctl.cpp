@@ -147,24 +147,35 @@ bool well_formed_status(const seq::resp::Value& v) {
 void measure(const std::vector<seq::resp::Value>& children, std::size_t depth, std::size_t& width) {
     for (const auto& c : children) {
         width = std::max(width, depth * 2 + text(field(c, "name")).size());
-        if (field(c, "standby")) width = std::max(width, depth * 2 + 2 + std::string_view("(standby)").size());
+        if (field(c, "standby") || field(c, "surge_pid") || field(c, "draining"))
+            width = std::max(width, depth * 2 + 2 + std::string_view("(standby)").size());
         if (auto* below = field(c, "children")) measure(below->elems, depth + 1, width);
         if (auto* below = field(c, "instances")) measure(below->elems, depth + 1, width);
     }
 }
 
 void print_children(const std::vector<seq::resp::Value>& children, std::size_t depth, std::size_t width) {
+    auto row = [&](const std::string& name, const std::string& pid, const std::string& state, const std::string& gen,
+                   const std::string& restarts, const std::string& exit, const std::string& up) {
+        std::printf("%-*s %-8s %-9s %-4s %-9s %-26s %s\n", static_cast<int>(width), name.c_str(), pid.c_str(),
+                    state.c_str(), gen.c_str(), restarts.c_str(), exit.c_str(), up.c_str());
+    };
     for (const auto& c : children) {
-        auto name = std::string(depth * 2, ' ') + text(field(c, "name"));
-        std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), name.c_str(),
-                    text(field(c, "pid")).c_str(), text(field(c, "state")).c_str(), text(field(c, "restarts")).c_str(),
-                    last_exit(c).c_str(), uptime_or_wait(c).c_str());
-        // Its standby, idle and ready to take over, on a line of its own.
-        if (auto* sb = field(c, "standby"); sb && sb->type == seq::resp::Value::Type::integer) {
-            auto label = std::string(depth * 2 + 2, ' ') + "(standby)";
-            std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), label.c_str(), text(sb).c_str(),
-                        "idle", "-", "-", "-");
-        }
+        auto indent = std::string(depth * 2, ' ');
+        // A pool's line sums up its instances: their generations are theirs.
+        auto gen = field(c, "instances") ? std::string("-") : text(field(c, "generation"));
+        row(indent + text(field(c, "name")), text(field(c, "pid")), text(field(c, "state")), gen,
+            text(field(c, "restarts")), last_exit(c), uptime_or_wait(c));
+        // Its standby, idle and ready to take over, on a line of its own;
+        // during a rollout, the new instance starting beside it and the
+        // old ones draining.
+        if (auto* sb = field(c, "standby"); sb && sb->type == seq::resp::Value::Type::integer)
+            row(indent + "  (standby)", text(sb), "idle", "-", "-", "-", "-");
+        if (auto* sp = field(c, "surge_pid"); sp && sp->type == seq::resp::Value::Type::integer)
+            row(indent + "  (new)", text(sp), "starting", "-", "-", "-", "-");
+        if (auto* dr = field(c, "draining"))
+            for (const auto& pid : dr->elems) row(indent + "  (old)", text(&pid), "draining", "-", "-", "-", "-");
+        if (auto* up = field(c, "upgrade")) std::printf("%s  upgrade: %s\n", indent.c_str(), up->str.c_str());
         if (auto* below = field(c, "children")) print_children(below->elems, depth + 1, width);
         if (auto* below = field(c, "instances")) print_children(below->elems, depth + 1, width);
     }
@@ -187,8 +198,8 @@ void print_status(const seq::resp::Value& v, bool json) {
                 text(field(top, "max_seconds")).c_str(), text(field(top, "restarts_in_window")).c_str());
     std::size_t width = 8;
     measure(children, 0, width);
-    std::printf("%-*s %-8s %-9s %-9s %-26s %s\n", static_cast<int>(width), "NAME", "PID", "STATE", "RESTARTS",
-                "LAST EXIT", "UPTIME");
+    std::printf("%-*s %-8s %-9s %-4s %-9s %-26s %s\n", static_cast<int>(width), "NAME", "PID", "STATE", "GEN",
+                "RESTARTS", "LAST EXIT", "UPTIME");
     print_children(children, 0, width);
 }
 
@@ -280,6 +291,12 @@ int main(int argc, char** argv) {
                                             "(jobs/tenant-1)")->required();
     auto* reload = app.add_subcommand("reload", "read the tree file again: start added children, stop removed ones, "
                                                 "restart changed ones, leave the rest running");
+    std::string upgrade_path;
+    auto* upgrade = app.add_subcommand("upgrade", "read the tree file again and apply its changes (below PATH, or "
+                                                  "everywhere) by each child's update policy; prints each step, "
+                                                  "waits until every rollout is over, and exits 0 if each went "
+                                                  "through, 1 if one was rolled back (with why)");
+    upgrade->add_option("PATH", upgrade_path, "a child's or a pool's path in the tree: only its changes are applied");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (app.get_subcommands().empty()) {
         std::string names;
@@ -289,7 +306,7 @@ int main(int argc, char** argv) {
         return code::usage;
     }
     if (run_dir.empty()) run_dir = seq::default_run_dir();
-    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale || *add || *remove;
+    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale || *add || *remove || *upgrade;
     if (to_supervisor && !socket.empty()) {
         std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
                              "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
@@ -316,6 +333,11 @@ int main(int argc, char** argv) {
         request.insert(request.end(), add_args.begin(), add_args.end());
     }
     if (*remove) request = {"REMOVE", remove_path};
+    if (*upgrade) request = upgrade_path.empty() ? std::vector<std::string>{"UPGRADE"}
+                                                 : std::vector<std::string>{"UPGRADE", upgrade_path};
+    // A rollout waits for each new instance to start and to run its
+    // min_uptime: no reply deadline unless one is given.
+    if (*upgrade && app.get_option("--timeout")->count() == 0) timeout_ms = 86'400'000;
 
     try {
         // STATUS of a large tree is one array per child.
@@ -323,6 +345,12 @@ int main(int argc, char** argv) {
                            *status ? seq::resp::tree_state_limits() : seq::resp::Limits{});
         std::vector<std::string_view> args(request.begin(), request.end());
         auto reply = client.call(args);
+        // UPGRADE's steps come first, each as [upgrade, line], as they happen.
+        while (*upgrade && reply.type == seq::resp::Value::Type::array && reply.elems.size() == 2) {
+            std::printf("%s\n", reply.elems[1].str.c_str());
+            std::fflush(stdout);
+            reply = client.read_reply();
+        }
         if (reply.is_error()) {
             std::fprintf(stderr, "seqctl: %s\n", reply.str.c_str());
             return code::server_error;
@@ -333,6 +361,8 @@ int main(int argc, char** argv) {
                 return code::io;
             }
             print_status(reply, json);
+        } else if (*upgrade) {
+            std::printf("upgrade done\n");
         } else {
             print(reply);
         }

@@ -149,6 +149,7 @@ void Supervisor::step() {
     do {
         again_ = false;
         converge();
+        if (!again_ && !rollouts_.empty()) advance_rollouts();
     } while (again_);
     converging_ = false;
     if (first_settled_ && settled()) std::exchange(first_settled_, nullptr)();
@@ -181,7 +182,9 @@ void Supervisor::converge() {
     std::erase_if(pending_, [&](Child* c) { return !needs_work(*c); });
     // Children gone from the spec are forgotten once they are down, and their
     // standby too: its death is still to be reaped as ours.
-    auto gone = [](const Child* c) { return c->goal == Goal::removed && !c->active && !c->standby; };
+    auto gone = [](const Child* c) {
+        return c->goal == Goal::removed && !c->active && !c->standby && !c->successor && c->retiring.empty();
+    };
     if (std::erase_if(pending_, gone)) {
         // Told once they are gone, so that what is sent with the answer no longer shows them.
         std::vector<std::pair<Reply, std::optional<std::string>>> told;
@@ -199,8 +202,10 @@ void Supervisor::converge() {
     // A standby goes with its child: when the child is no longer wanted, or
     // the tree stops. It holds nothing, so nothing waits for it but the end.
     for (auto* c : work)
-        if (!c->wants_running() || shutting_down_)
+        if (!c->wants_running() || shutting_down_) {
             stop_standby(*c, shutting_down_ ? nullptr : "its child is not to run");
+            if (c->successor) apply(*c->successor, lifecycle::Event::stop);
+        }
     // A dynamic supervisor's children are independent (OTP's
     // DynamicSupervisor): each stops side by side with the others, and a
     // stop holds up no start. Otherwise one stops at a time, in reverse
@@ -220,7 +225,8 @@ void Supervisor::converge() {
     if (shutting_down_ && stops_left) return;
     if (shutting_down_) {
         for (auto* c : work)
-            if (c->standby) return;  // its death steps again
+            if (c->standby || c->successor || !c->retiring.empty()) return;  // its death steps again
+        if (!rollouts_.empty()) return;  // a migration still ending
         finished_ = true;
         ++generation_;
         reap_the_rest();
@@ -284,6 +290,7 @@ void Supervisor::converge() {
 bool Supervisor::needs_work(const Child& c) const {
     using lifecycle::Phase;
     if (c.standby && (!c.wants_running() || shutting_down_)) return true;  // to stop, or its end awaited
+    if ((c.successor || !c.retiring.empty()) && (!c.wants_running() || shutting_down_)) return true;
     if (c.active) {
         auto p = c.active->phase;
         if (p != Phase::running && p != Phase::hung) return true;  // starting or stopping: the others wait
@@ -323,9 +330,13 @@ void Supervisor::sweep_orphans() {
         auto life = process_env(pid, "SEQ_INSTANCE");
         if (from && life) {
             bool owner_runs = false;
-            for (auto& c : children_)
-                for (auto* i : {c->active.get(), c->standby.get()})
-                    if (i && *from == i->seq_name && *life == i->seq_instance) owner_runs = true;
+            auto theirs = [&](const Instance* i) { return i && *from == i->seq_name && *life == i->seq_instance; };
+            for (auto& c : children_) {
+                for (auto* i : {c->active.get(), c->standby.get(), c->successor.get()})
+                    if (theirs(i)) owner_runs = true;
+                for (auto& i : c->retiring)
+                    if (theirs(i.get())) owner_runs = true;
+            }
             if (owner_runs) continue;
         }
         log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());
@@ -400,8 +411,13 @@ bool Supervisor::reap_instance(Instance& i) {
     if (waitpid(pid, &status, WNOHANG) != pid) return false;
     by_pid_.erase(pid);
     auto& c = *i.child;
-    if (i.role == lifecycle::Role::active) on_death(c, status);
-    else on_standby_death(c, status);
+    switch (i.role) {
+    case lifecycle::Role::active: on_death(c, status); break;
+    case lifecycle::Role::standby: on_standby_death(c, status); break;
+    case lifecycle::Role::successor: on_successor_death(c, status); break;
+    case lifecycle::Role::retiring: on_retiring_death(i, status); break;
+    case lifecycle::Role::migration: on_migration_death(i, status); break;
+    }
     return true;
 }
 
@@ -423,8 +439,25 @@ void Supervisor::on_death(Child& c, int status) {
     sweep_soon();  // what it left in groups of their own is ours now
     c.last_exit = how;
     if (first_start_failed(c, how + " after " + ran, asked || shutting_down_)) return;
-    if (c.goal == Goal::restart) want(c, Goal::run);
     const char* name = c.path.c_str();
+    if (!shutting_down_ && rollout_failed(c, ended.phase, ended.ready_ms, ended.generation,
+                                          ended.exec_failed ? how : lifecycle::death_in(ended.phase) == lifecycle::Death::hung ? how + " (watchdog)" : how)) {
+        log("%s (pid %d) %s after %s; the rollout's gate failed: its old spec starts in its place", name, pid,
+            how.c_str(), ran.c_str());
+        return step();
+    }
+    // A rollout's new instance is starting beside it: that one takes its place.
+    if (c.successor && c.wants_running() && !shutting_down_) {
+        if (c.goal == Goal::restart) want(c, Goal::run);
+        c.active = std::move(c.successor);
+        c.active->role = lifecycle::Role::active;
+        counted_start(c);
+        c.last_cause = Cause::upgrade;
+        log("%s (pid %d) %s after %s; its new instance (pid %d), starting, takes its place", name, pid, how.c_str(),
+            ran.c_str(), c.active->pid);
+        return step();
+    }
+    if (c.goal == Goal::restart) want(c, Goal::run);
     if (asked || shutting_down_) {
         log("%s (pid %d) stopped: %s after %s", name, pid, how.c_str(), ran.c_str());
         return step();
@@ -485,7 +518,7 @@ void Supervisor::give_up(const std::string& what) {
 }
 
 Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) {
-    Retired r{i->pid, i->phase, loop_.now() - i->started_ms, describe_exit(status), false};
+    Retired r{i->pid, i->phase, loop_.now() - i->started_ms, i->ready_ms, i->generation, describe_exit(status), false};
     if (i->exec)
         if (auto& failed = i->exec->failure()) {
             r.how = *failed;
@@ -698,7 +731,8 @@ bool Supervisor::settled() const {
 }
 
 bool Supervisor::in_transition() const {
-    return shutting_down_ || std::any_of(children_.begin(), children_.end(), [](auto& c) { return child_busy(*c); });
+    return shutting_down_ || !rollouts_.empty() ||
+           std::any_of(children_.begin(), children_.end(), [](auto& c) { return child_busy(*c); });
 }
 
 std::vector<std::uint64_t> Supervisor::starts(std::string_view path) const {

@@ -23,6 +23,7 @@
 #include "fd.hpp"
 #include "child.hpp"
 #include "process.hpp"
+#include "rollout.hpp"
 #include "resp.hpp"
 #include "subtree.hpp"
 #include "intensity.hpp"
@@ -88,6 +89,15 @@ public:
     // subtree, unless the sockets it holds changed: then it is restarted.
     // Returns what it did, in words.
     std::string reconfigure(const SupervisorSpec& spec, Environment env);
+    // Rollouts (supervisor_rollout.cpp). Whether one is under way here.
+    bool rolling_out() const { return !rollouts_.empty(); }
+    // What runs now, as a spec: each child's (a pool's own, once), its
+    // subtree as this supervisor handed it down.
+    SupervisorSpec running_spec() const;
+    // `progress` is told each step of the rollouts, a line each; `done`,
+    // once none is under way and the tree is where it should be: nullopt
+    // if each went through, else why each that did not was rolled back.
+    void watch_rollouts(std::function<void(const std::string&)> progress, Reply done);
     // Whether it gave up because the restart intensity was exceeded.
     bool gave_up() const { return gave_up_; }
     // The exit status of the significant child whose end shut it down
@@ -200,6 +210,33 @@ private:
     void take_over(Instance& standby);
     void signal_group(const Instance& i, int sig);
     static int stop_signal(const Child& c);
+    // Rollouts (supervisor_rollout.cpp): `c` joins the rollout of its pool
+    // (or its own) to `want`; each step moves every rollout on.
+    void roll(Child& c, const ChildSpec& want, const ChildSpec* pool_from);
+    Rollout* rollout_of(const Child& c);
+    Rollout::Member* member_of(Rollout& r, const Child& c);
+    void advance_rollouts();
+    void roll_forward(Rollout& r);
+    void roll_back(Rollout& r);
+    void spawn_successor(Child& c);
+    // A handover's next move for `m`: its new standby, then the old one's stop.
+    void hand_over(Rollout& r, Rollout::Member& m);
+    // Whether the end of `c`'s standby (of `generation`, how it ended)
+    // fails a handover under way: then its old spec is back.
+    bool handover_failed(Child& c, std::uint64_t generation, const std::string& how);
+    void succeed(Instance& successor);
+    void fail_rollout(Rollout& r, const std::string& why);
+    // Whether the death of `c`'s active instance (`ended`) is the rollout's
+    // to carry out: it was on the new spec and failed its gate.
+    bool rollout_failed(Child& c, lifecycle::Phase phase, std::uint64_t ready_ms, std::uint64_t generation,
+                        const std::string& how);
+    void on_successor_death(Child& c, int status);
+    // The new spec's `migrate`, run once before its first instance.
+    void start_migration(Rollout& r);
+    void on_migration_death(Instance& i, int status);
+    void on_retiring_death(Instance& i, int status);
+    // A line of a rollout: logged, and told to whoever watches.
+    void say(const std::string& line);
     // Standbys (supervisor_standby.cpp): started once the tree has settled,
     // activated in place of a spawn, and told to go with their child.
     void spawn_standby(Child& c);
@@ -228,6 +265,7 @@ private:
         pid_t pid;
         lifecycle::Phase phase;
         std::uint64_t uptime_ms;
+        std::uint64_t ready_ms, generation;
         std::string how;
         bool exec_failed;
     };
@@ -273,6 +311,16 @@ private:
         Reply reply;
     };
     std::vector<Awaited> awaited_;
+    std::vector<std::unique_ptr<Rollout>> rollouts_;
+    // How each rollout that was rolled back ended, by pool or child name:
+    // what runs is not the tree file's, until the next reload.
+    std::map<std::string, std::string, std::less<>> rolled_back_;
+    struct Watch {
+        std::function<void(const std::string&)> progress;
+        std::vector<std::string> failures;
+    };
+    std::vector<std::weak_ptr<Watch>> watches_;
+    std::vector<std::string> said_;  // each line of the rollouts since the latest reload
     std::function<void()> first_settled_;
     std::function<void()> on_stopping_;
     void begin_shutdown();

@@ -36,6 +36,7 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->role = role;
     i->pid = spawned.pid;
     i->started_ms = loop_.now();
+    i->generation = c.spec.generation;
     for (auto& e : args.env) {
         if (e.starts_with("SEQ_NAME=")) i->seq_name = e.substr(9);
         if (e.starts_with("SEQ_INSTANCE=")) i->seq_instance = e.substr(13);
@@ -47,7 +48,8 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     // A pool's standby speaks for the pool: which instance it will be is not known yet.
     if (ours.output)
         i->output = std::make_unique<ChildOutput>(loop_.get(), std::move(ours.output),
-                                                  role == Role::standby ? c.pool_path() : c.path, i->pid);
+                                                  role == Role::standby || role == Role::migration ? c.pool_path() : c.path,
+                                                  i->pid);
     if (!spawned.pidfd) pidfds_ = false;
     if (spawned.pidfd) {
         i->pidfd = std::move(spawned.pidfd);
@@ -97,6 +99,7 @@ void Supervisor::enter(Instance& i, Phase p) {
                        0);
         break;
     case Phase::running:
+        i.ready_ms = loop_.now();
         arm_watchdog(i);
         // A dynamic child's first start is done: whoever added it hears so.
         // (The exec is over when the spawn returns, a vfork's: one that
@@ -140,7 +143,7 @@ void Supervisor::apply(Instance& i, Event e) {
         enter(i, d.next);
         // A pool's standby is the pool's, whichever instance it will replace.
         log("%s: standby ready (pid %d)", c.pool_path().c_str(), i.pid);
-        return;
+        return step();  // a handover waits for it
     case Action::kill_unready:
         enter(i, d.next);
         if (standby)
@@ -169,6 +172,7 @@ void Supervisor::apply(Instance& i, Event e) {
                 static_cast<unsigned long long>(c.spec.shutdown_ms.value_or(0)));
         return signal_group(i, SIGKILL);
     case Action::take_over: return take_over(i);
+    case Action::succeed: return succeed(i);
     case Action::refuse_standby:
         c.standby_refused = true;
         log("%s: its standby (pid %d) did not say \"standby\" on $SEQ_NOTIFY_FD: the program does not implement "
@@ -219,7 +223,9 @@ void Supervisor::on_notify(Instance& i) {
 void Supervisor::on_sd_notify(pid_t sender, std::string_view message) {
     auto it = by_pid_.find(sender);
     if (it == by_pid_.end()) it = by_pid_.find(live_process_group(sender));
-    Instance* from = it != by_pid_.end() && it->second->role == Role::active ? it->second : nullptr;
+    Instance* from = it != by_pid_.end() && (it->second->role == Role::active || it->second->role == Role::successor)
+                         ? it->second
+                         : nullptr;
     if (!from) {
         // At most a line a second, whoever floods the socket.
         if (loop_.now() >= ignored_log_ms_ + 1000) {

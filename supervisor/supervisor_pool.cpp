@@ -55,6 +55,10 @@ std::optional<std::string> Supervisor::scale(std::string_view path, unsigned n, 
     }
     auto it = pools_.find(path);
     if (it == pools_.end()) return not_pool();
+    for (auto& r : rollouts_)
+        if (r->name == path)
+            return "ERR " + p + " is being rolled out (" + (r->failure.empty() ? "to a new spec" : "back") +
+                   "): scale it once that is over (seqctl upgrade waits for it)";
     auto& pool = it->second;
     auto now = members(path);
     log("%s: scaling from %zu to %u instances, as requested", now.front()->pool_path().c_str(), now.size(), n);

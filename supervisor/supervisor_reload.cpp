@@ -13,6 +13,12 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     // again from its template, so that a new template restarts each of
     // them and the same one leaves them be.
     SupervisorSpec spec = given;
+    // The top numbers each spec's generation for the whole tree; a nested
+    // supervisor is handed them.
+    if (env_.path.empty()) number_generations(running_spec(), spec);
+    rolled_back_.clear();  // what runs is the file's again, or on its way
+    said_.clear();
+    const auto pools_before = pools_;
     if (spec.dynamic()) spec.children = dynamic_children(spec.child_template.front());
     env.path = env_.path;
     env.self = env_.self;
@@ -74,6 +80,12 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
                     log("%s: %s", c->path.c_str(), why->c_str());
             }
             note(changed, c->spec.name);
+        } else if (want.update != Update::restart && want.type == ChildType::worker && c->goal == Goal::run &&
+                   state_of(*c) == State::running && !stash_changed) {
+            // Instance by instance, each new one beside an old one (rollout.hpp).
+            auto pool = pools_before.find(want.pool);
+            roll(*c, want, pool != pools_before.end() ? &pool->second.spec : nullptr);
+            note(changed, c->spec.name + " (" + std::string(to_string(want.update)) + ")");
         } else {
             stop_standby(*c, "its spec changed");  // started from the old one
             // A stop asked for lasts only while its spec is unchanged.

@@ -82,8 +82,17 @@ void Supervisor::borrow_standby(Child& c) {
 }
 
 void Supervisor::on_standby_death(Child& c, int status) {
+    const bool refused = c.standby_refused;
     auto ended = retire(std::move(c.standby), status);
     touch(c);
+    // A handover's new version that did not stand by ends the rollout.
+    std::string how = refused ? "does not follow the standby protocol (" + ended.how + ")"
+                      : ended.phase == lifecycle::Phase::unready ? "was not idle within " + seconds(c.spec.start_timeout_ms)
+                                                                 : "ended (" + ended.how + ") before it took over";
+    if ((ended.phase != lifecycle::Phase::stopping || refused) && handover_failed(c, ended.generation, how)) {
+        log("%s: standby (pid %d) %s", c.path.c_str(), ended.pid, how.c_str());
+        return step();
+    }
     if (ended.phase == lifecycle::Phase::stopping) {
         log("%s: standby (pid %d) stopped: %s", c.path.c_str(), ended.pid, ended.how.c_str());
     } else {

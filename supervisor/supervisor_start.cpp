@@ -70,6 +70,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     args.env.push_back("SEQ_NAME=" + (pool_standby ? c.pool_path() : c.path));
     args.env.push_back("SEQ_INSTANCE=" + std::to_string(c.spawns + 1));  // which start of it this is
     if (!c.spec.pool.empty() && !as_standby) args.env.push_back("SEQ_INDEX=" + std::to_string(c.spec.pool_index));
+    args.env.push_back("SEQ_GENERATION=" + std::to_string(c.spec.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
     auto pass = [&](Fd fd) {

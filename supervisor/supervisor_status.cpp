@@ -50,6 +50,24 @@ TreeReport Supervisor::snapshot() {
             k.uptime_ms = static_cast<std::int64_t>(now - c->active->started_ms);
         }
         k.state = child_state_name(*c, now);
+        k.generation = static_cast<std::int64_t>(c->active ? c->active->generation : c->spec.generation);
+        if (auto* r = rollout_of(*c)) {
+            auto* m = member_of(*r, *c);
+            k.rollout = c->active && c->active->generation == m->to.generation ? "new" : "old";
+            if (c->successor) k.surge_pid = c->successor->pid;
+            auto& line = pool ? *pool : k;
+            std::size_t on_new = 0;
+            for (auto& each : r->members)
+                if (each.child->active && each.child->active->generation == each.to.generation) ++on_new;
+            line.upgrade = r->failure.empty() ? "rolling out generation " + std::to_string(m->to.generation) + ": " +
+                                                    std::to_string(on_new) + " of " + std::to_string(r->members.size()) +
+                                                    " on it"
+                                              : "rolling back: " + r->failure;
+        } else if (auto rb = rolled_back_.find(c->spec.pool.empty() ? c->spec.name : c->spec.pool);
+                   rb != rolled_back_.end()) {
+            (pool ? *pool : k).upgrade = rb->second + " (the tree file is not what runs: reload to try again)";
+        }
+        for (auto& old : c->retiring) k.draining.push_back(old->pid);
         // Backing off: how long until it starts again.
         if (k.state == "waiting") k.restart_in_ms = static_cast<std::int64_t>(c->not_before_ms - now);
         // Every start after the first is a restart, whatever caused it.
@@ -79,7 +97,7 @@ TreeReport Supervisor::snapshot() {
             }
         }
         k.settled = child_settled(*c);
-        k.busy = child_busy(*c);
+        k.busy = child_busy(*c) || k.rollout.has_value();
         // Scaled down: on its way out.
         if (c->goal == Goal::removed && c->active) k.state = "stopping", k.busy = true;
     }

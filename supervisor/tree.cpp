@@ -57,6 +57,67 @@ std::string_view to_string(Readiness r) {
     return "?";
 }
 
+std::optional<Update> parse_update(std::string_view s) {
+    if (s == "restart") return Update::restart;
+    if (s == "rolling") return Update::rolling;
+    if (s == "handover") return Update::handover;
+    return std::nullopt;
+}
+
+std::string_view to_string(Update u) {
+    switch (u) {
+    case Update::restart: return "restart";
+    case Update::rolling: return "rolling";
+    case Update::handover: return "handover";
+    }
+    return "?";
+}
+
+bool same_process_spec(const ChildSpec& a, const ChildSpec& b) {
+    if (a.generation == b.generation && a.instances == b.instances) return a == b;
+    ChildSpec b_as_a = b;
+    b_as_a.generation = a.generation;
+    b_as_a.instances = a.instances;
+    return a == b_as_a;
+}
+
+void number_generations(const SupervisorSpec& running, SupervisorSpec& next) {
+    auto number = [](const std::vector<ChildSpec>& before, std::vector<ChildSpec>& after) {
+        for (auto& c : after) {
+            auto was = std::find_if(before.begin(), before.end(),
+                                    [&](auto& b) { return b.name == c.name && b.type == c.type; });
+            if (was == before.end()) continue;
+            // Below first: a subtree's own numbers are part of its spec.
+            number_generations(was->sub, c.sub);
+            c.generation = same_process_spec(*was, c) ? was->generation : was->generation + 1;
+        }
+    };
+    number(running.children, next.children);
+    number(running.child_template, next.child_template);
+}
+
+std::optional<std::string> graft(SupervisorSpec& into, const SupervisorSpec& from, std::string_view path) {
+    auto slash = path.find('/');
+    auto name = path.substr(0, slash);
+    auto at = [&](auto& list) {
+        return std::find_if(list.begin(), list.end(), [&](auto& c) { return c.name == name; });
+    };
+    auto mine = at(into.children);
+    auto theirs = at(from.children);
+    if (slash != std::string_view::npos) {
+        if (mine == into.children.end() || theirs == from.children.end() || mine->type != ChildType::supervisor ||
+            theirs->type != ChildType::supervisor || mine->sub.dynamic())
+            return "no supervisor '" + std::string(name) + "' both in the tree that runs and in the file";
+        return graft(mine->sub, theirs->sub, path.substr(slash + 1));
+    }
+    if (mine == into.children.end() && theirs == from.children.end())
+        return "no child '" + std::string(name) + "' in the tree that runs nor in the file";
+    if (theirs == from.children.end()) into.children.erase(mine);
+    else if (mine == into.children.end()) into.children.push_back(*theirs);
+    else *mine = *theirs;
+    return std::nullopt;
+}
+
 ChildSpec member_spec(const ChildSpec& pool, unsigned k) {
     ChildSpec m = pool;
     m.name = pool.name + "#" + std::to_string(k);

@@ -25,6 +25,16 @@ enum class Readiness { none, notify_fd, sd_notify };
 // supervisor.
 enum class AutoShutdown { never, any_significant, all_significant };
 
+// How a change of a worker's spec is applied (by a reload or an upgrade):
+// stopped, then started; rolling, a new instance started beside each old
+// one, which is stopped once the new one is ready; or handover, for a
+// singleton whose state has one writer: the new one started as a standby,
+// the old one stopped, and the standby activated the moment it is gone
+// (README: Deploying a new version).
+enum class Update { restart, rolling, handover };
+std::optional<Update> parse_update(std::string_view s);
+std::string_view to_string(Update u);
+
 std::optional<ChildType> parse_child_type(std::string_view s);
 std::optional<AutoShutdown> parse_auto_shutdown(std::string_view s);
 std::string_view to_string(AutoShutdown a);
@@ -108,6 +118,21 @@ struct ChildSpec {
     std::vector<SocketSpec> sockets;
     std::map<std::string, std::string> env;
     std::string cwd;  // empty: the supervisor's own
+    // How a change of this spec is applied; for rolling, how many new
+    // instances start at once, and how long each must run once ready for
+    // the rollout to count it good (its gate).
+    Update update = Update::restart;
+    unsigned max_surge = 1;
+    std::uint64_t min_uptime_ms = 5000;
+    // OTP's code_change: a command run once, with $SEQ_STASH, after a new
+    // spec of it is taken and before its first new instance starts (a
+    // rollout's first step); if it fails, nothing is replaced. Its program
+    // resolved, as command's is. Empty: none.
+    std::vector<std::string> migrate;
+    // Grows by one with each change of the spec a reload applies (the top
+    // supervisor numbers them for the whole tree, so a nested supervisor
+    // is handed them): its processes get it as $SEQ_GENERATION.
+    std::uint64_t generation = 1;
     SupervisorSpec sub;  // type == supervisor: its flags and children
     bool operator==(const ChildSpec&) const = default;
 };
@@ -133,6 +158,9 @@ inline constexpr Bounds reserve{1, max_reserve};
 inline constexpr Bounds backlog{1, 65535};
 inline constexpr Bounds instances{1, 10'000};
 inline constexpr Bounds max_children{1, 1'000'000};
+inline constexpr Bounds max_surge{1, 10'000};
+inline constexpr Bounds min_uptime{0, 86'400'000};
+inline constexpr Bounds generation{1, std::int64_t{1} << 53};
 }  // namespace bounds
 
 // A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or
@@ -159,6 +187,20 @@ std::optional<std::pair<std::string_view, unsigned>> split_member(std::string_vi
 // Whether `path` names a child of a dynamic supervisor below `s` (one
 // added at run time, which no spec lists).
 bool below_dynamic(const SupervisorSpec& s, std::string_view path);
+
+// Whether a process started from `a` runs what `b` says: they differ in no
+// more than their generation and, for a pool, its number of instances.
+bool same_process_spec(const ChildSpec& a, const ChildSpec& b);
+// Each child of `next` (templates and subtrees too) numbered against the
+// one of the same name and type in `running`: the same generation if its
+// spec is the same, one more if it changed; 1 for a child that is new.
+void number_generations(const SupervisorSpec& running, SupervisorSpec& next);
+
+// `into` with the child at `path` ("web", "jobs/mailer") as `from` has it
+// (added, changed, or gone if `from` has none there): what an upgrade of
+// one part of the tree applies. Why not, if no supervisor along the path
+// has it.
+std::optional<std::string> graft(SupervisorSpec& into, const SupervisorSpec& from, std::string_view path);
 
 // Every socket of the subtree, in start order, depth first.
 std::vector<SocketSpec> sockets_of(const SupervisorSpec& s);

@@ -30,7 +30,8 @@ const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_se
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances"};
+const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+                                                "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child"};
 const std::set<std::string_view> dynamic_keys = {"max_restarts", "max_seconds", "max_children", "template"};
 // What a dynamic supervisor's template may not say: each child added from
@@ -225,7 +226,7 @@ private:
         const auto& own = dynamic ? dynamic_keys : sup ? supervisor_keys : worker_keys;
         for (auto&& [key, node] : t) {
             auto k = key.str();
-            if (own.count(k) || common_keys.count(k)) continue;
+            if (own.count(k) || common_keys.count(k) || (k == "generation" && ctx_.subtree)) continue;
             if (sup && k == "instances")
                 unknown(key, path, {}, "only for a worker: a supervisor is not a pool (put the pool below it)");
             else if (dynamic && supervisor_keys.count(k))
@@ -300,6 +301,62 @@ private:
         if (auto* n = t.get("start_timeout"))
             if (auto v = integer_of(*n, path, "start_timeout", bounds::start_timeout)) c.start_timeout_ms = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("backoff")) backoff(*n, path, c.backoff);
+        // Numbered by the top supervisor; only a subtree it hands down says it.
+        if (auto* n = ctx_.subtree ? t.get("generation") : nullptr)
+            if (auto v = integer_of(*n, path, "generation", bounds::generation)) c.generation = static_cast<std::uint64_t>(*v);
+    }
+
+    // update, max_surge, min_uptime: how a change of the spec is applied.
+    // Read once the rest of the worker is: handover needs what a standby needs.
+    void update(const toml::table& t, const std::string& path, ChildSpec& c) {
+        if (auto* n = t.get("update"))
+            if (auto v = string_of(*n, path, "update")) {
+                if (auto u = parse_update(*v)) c.update = *u;
+                else error(n->source(), path, "update", in_quotes(*v) + " is not one of restart, rolling, handover");
+                if (c.update == Update::handover) {
+                    // The new version is started as a standby (README: the standby protocol).
+                    if (c.readiness != Readiness::notify_fd)
+                        error(n->source(), path, "update",
+                              "\"handover\" needs readiness = \"notify-fd\" (the new version says it is idle there)");
+                    if (c.sockets.empty())
+                        error(n->source(), path, "update",
+                              "\"handover\" needs sockets: the new version gets them when it takes over");
+                    if (c.instances > 0)
+                        error(n->source(), path, "update",
+                              "\"handover\" is for one process: a pool's instances may run side by side "
+                              "(update = \"rolling\")");
+                }
+            }
+        if (auto* n = t.get("max_surge")) {
+            if (auto v = integer_of(*n, path, "max_surge", bounds::max_surge)) c.max_surge = static_cast<unsigned>(*v);
+            if (c.update != Update::rolling)
+                error(n->source(), path, "max_surge",
+                      "only with update = \"rolling\" (how many new instances start beside the old)");
+        }
+        if (auto* n = t.get("migrate")) {
+            ChildSpec job;
+            command(*n, path, job, "migrate");
+            std::string why;
+            if (!job.command.empty()) {
+                if (auto found = resolve(job.command[0], why)) {
+                    job.command[0] = *found;
+                    c.migrate = job.command;
+                } else {
+                    error(n->source(), path, "migrate", why);
+                }
+            }
+            if (c.update == Update::restart)
+                error(n->source(), path, "migrate",
+                      "only with update = \"rolling\" or \"handover\" (it runs before the first new instance, "
+                      "while the old ones serve)");
+        }
+        if (auto* n = t.get("min_uptime")) {
+            if (auto v = integer_of(*n, path, "min_uptime", bounds::min_uptime))
+                c.min_uptime_ms = static_cast<std::uint64_t>(*v);
+            if (c.update == Update::restart)
+                error(n->source(), path, "min_uptime",
+                      "only with update = \"rolling\" or \"handover\" (a restart has no rollout to roll back)");
+        }
     }
 
     // A dynamic supervisor's own: max_children, and the template each child
@@ -324,6 +381,7 @@ private:
         const std::string at = (path.empty() ? "" : path + "/") + "template";
         for (auto&& [key, node] : *tab) {
             auto k = key.str();
+            if (k == "generation" && ctx_.subtree) continue;
             if (auto why = not_in_template.find(k); why != not_in_template.end()) unknown(key, at, {}, why->second);
             else if (!common_keys.count(k) && !worker_keys.count(k)) {
                 std::set<std::string_view> known = common_keys;
@@ -374,6 +432,7 @@ private:
                     error(n->source(), path, "instances", "a pool cannot be significant (each instance restarts alone)");
             }
         if (auto* n = t.get("env")) env(*n, path, c);
+        update(t, path, c);
         // Relative paths in a command ("web.py", "--data-dir data") mean
         // what they say beside the tree file, wherever the supervisor was
         // started from: the child runs there unless `cwd` says otherwise.
@@ -420,20 +479,21 @@ private:
                       ") is less than initial (" + std::to_string(b.initial_ms) + ")");
     }
 
-    void command(const toml::node& n, const std::string& path, ChildSpec& c) {
+    void command(const toml::node& n, const std::string& path, ChildSpec& c, std::string_view key = "command") {
         auto* arr = n.as_array();
         if (!arr) {
-            error(n.source(), path, "command", "expected an array of strings, such as [\"prog\", \"--flag\"]");
+            error(n.source(), path, key, "expected an array of strings, such as [\"prog\", \"--flag\"]");
             return;
         }
         if (arr->empty()) {
-            error(n.source(), path, "command", "empty: it needs at least the program");
+            error(n.source(), path, key, "empty: it needs at least the program");
             return;
         }
         for (auto& e : *arr) {
             auto* s = e.as_string();
             if (!s) {
-                error(e.source(), path, "command", "expected only strings");
+                error(e.source(), path, key, "expected only strings");
+                c.command.clear();
                 return;
             }
             c.command.push_back(s->get());
@@ -748,6 +808,7 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
     else if (*c.shutdown_ms == 0) out += "shutdown = \"brutal_kill\"\n";
     else out += "shutdown = " + std::to_string(*c.shutdown_ms) + "\n";
     out += "start_timeout = " + std::to_string(c.start_timeout_ms) + "\n";
+    if (c.generation != 1) out += "generation = " + std::to_string(c.generation) + "\n";
     if (!(c.backoff == BackoffSpec{})) {
         char factor[32];
         std::snprintf(factor, sizeof factor, "%.17g", c.backoff.factor);
@@ -779,6 +840,16 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
     if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";
     if (c.standby) out += "standby = true\n";
     if (c.instances > 0) out += "instances = " + std::to_string(c.instances) + "\n";
+    if (c.update != Update::restart) {
+        out += "update = " + toml_string(to_string(c.update)) + "\n";
+        if (c.update == Update::rolling) out += "max_surge = " + std::to_string(c.max_surge) + "\n";
+        out += "min_uptime = " + std::to_string(c.min_uptime_ms) + "\n";
+    }
+    if (!c.migrate.empty()) {
+        out += "migrate = [";
+        for (std::size_t i = 0; i < c.migrate.size(); ++i) out += (i ? ", " : "") + toml_string(c.migrate[i]);
+        out += "]\n";
+    }
     if (!c.sockets.empty()) {
         out += "sockets = [";
         for (std::size_t i = 0; i < c.sockets.size(); ++i) {

@@ -68,6 +68,7 @@ Worker::Worker(uv::Loop& loop, Fd listener, Options options, std::function<void(
         auto* w = uv::owner<Worker>(h);
         if (!w) return;
         w->close_batch();
+        if (w->drain_target_) w->stop_if_flushed();  // each wakeup may have answered the last one
         // The clients that waited for the first number are answered before
         // the log lines and the readiness, which wake the supervisor.
         if (w->announce_) {
@@ -508,6 +509,9 @@ constexpr std::uint64_t reseed_grace_ms = 100;
 
 void Worker::stop() {
     if (drain_target_ || !serving_) return loop_.stop();
+    // What is in the backlog is the next server's (a restart's, or the
+    // standby a handover activates); what was taken is answered first.
+    server_.stop_accepting();
     drain_target_ = link_.issued();
     stop_if_flushed();  // the loop may stop right here: the timer then never runs
     arm_stop_timer(link_.up() ? options_.stash_timeout_ms : std::min(options_.stash_timeout_ms, reseed_grace_ms));
@@ -526,7 +530,9 @@ void Worker::arm_stop_timer(std::uint64_t ms) {
 }
 
 void Worker::stop_if_flushed() {
-    if (drain_target_ && link_.up() && link_.done() >= *drain_target_) loop_.stop();
+    if (!drain_target_) return;
+    drain_target_ = std::max(*drain_target_, link_.issued());  // numbers handed out while draining
+    if (link_.up() && link_.done() >= *drain_target_ && server_.quiet()) loop_.stop();
 }
 
 std::string Worker::info() const {

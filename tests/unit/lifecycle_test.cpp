@@ -56,26 +56,86 @@ const std::map<Key, Decision> expected = {
     {{Role::standby, Phase::hung, Event::grace_timeout}, {Phase::hung, Action::kill}},
     {{Role::standby, Phase::hung, Event::stop}, {Phase::stopping, Action::terminate}},
     {{Role::standby, Phase::hung, Event::died}, {Phase::hung, Action::reap}},
+    // A successor (a rollout's new instance, beside the active one) takes
+    // the active one's place once ready; it is killed if it is not ready
+    // in time, and otherwise goes as any instance goes.
+    {{Role::successor, Phase::starting, Event::ready}, {Phase::running, Action::succeed}},
+    {{Role::successor, Phase::starting, Event::start_timeout}, {Phase::unready, Action::kill_unready}},
+    {{Role::successor, Phase::starting, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::successor, Phase::starting, Event::died}, {Phase::starting, Action::reap}},
+    {{Role::successor, Phase::unready, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::successor, Phase::unready, Event::died}, {Phase::unready, Action::reap}},
+    {{Role::successor, Phase::stopping, Event::grace_timeout}, {Phase::stopping, Action::kill}},
+    {{Role::successor, Phase::stopping, Event::died}, {Phase::stopping, Action::reap}},
+    {{Role::successor, Phase::running, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::successor, Phase::running, Event::died}, {Phase::running, Action::reap}},
+    {{Role::successor, Phase::idle, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::successor, Phase::idle, Event::died}, {Phase::idle, Action::reap}},
+    {{Role::successor, Phase::hung, Event::grace_timeout}, {Phase::hung, Action::kill}},
+    {{Role::successor, Phase::hung, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::successor, Phase::hung, Event::died}, {Phase::hung, Action::reap}},
+    // A retiring instance was stopped when its successor became ready: it
+    // only ends (its readiness and watchdog no longer matter).
+    {{Role::retiring, Phase::stopping, Event::grace_timeout}, {Phase::stopping, Action::kill}},
+    {{Role::retiring, Phase::stopping, Event::died}, {Phase::stopping, Action::reap}},
+    {{Role::retiring, Phase::starting, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::retiring, Phase::starting, Event::died}, {Phase::starting, Action::reap}},
+    {{Role::retiring, Phase::idle, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::retiring, Phase::idle, Event::died}, {Phase::idle, Action::reap}},
+    {{Role::retiring, Phase::running, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::retiring, Phase::running, Event::died}, {Phase::running, Action::reap}},
+    {{Role::retiring, Phase::unready, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::retiring, Phase::unready, Event::died}, {Phase::unready, Action::reap}},
+    {{Role::retiring, Phase::hung, Event::grace_timeout}, {Phase::hung, Action::kill}},
+    {{Role::retiring, Phase::hung, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::retiring, Phase::hung, Event::died}, {Phase::hung, Action::reap}},
+    // A migration is a job: it runs (starting) until it ends, or is killed
+    // at its start timeout; it is stopped with the rest.
+    {{Role::migration, Phase::starting, Event::start_timeout}, {Phase::unready, Action::kill_unready}},
+    {{Role::migration, Phase::starting, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::migration, Phase::starting, Event::died}, {Phase::starting, Action::reap}},
+    {{Role::migration, Phase::unready, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::migration, Phase::unready, Event::died}, {Phase::unready, Action::reap}},
+    {{Role::migration, Phase::stopping, Event::grace_timeout}, {Phase::stopping, Action::kill}},
+    {{Role::migration, Phase::stopping, Event::died}, {Phase::stopping, Action::reap}},
+    {{Role::migration, Phase::idle, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::migration, Phase::idle, Event::died}, {Phase::idle, Action::reap}},
+    {{Role::migration, Phase::running, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::migration, Phase::running, Event::died}, {Phase::running, Action::reap}},
+    {{Role::migration, Phase::hung, Event::grace_timeout}, {Phase::hung, Action::kill}},
+    {{Role::migration, Phase::hung, Event::stop}, {Phase::stopping, Action::terminate}},
+    {{Role::migration, Phase::hung, Event::died}, {Phase::hung, Action::reap}},
 };
+
+const char* role_name(Role r) {
+    switch (r) {
+    case Role::active: return "active";
+    case Role::standby: return "standby";
+    case Role::successor: return "successor";
+    case Role::retiring: return "retiring";
+    case Role::migration: return "migration";
+    }
+    return "?";
+}
 
 }  // namespace
 
 TEST_CASE("lifecycle: every phase x event pair of each role is decided as the table says") {
     int pairs = 0;
-    for (auto role : {Role::active, Role::standby})
+    for (auto role : {Role::active, Role::standby, Role::successor, Role::retiring, Role::migration})
         for (auto phase : phases)
             for (auto event : events) {
                 ++pairs;
                 auto it = expected.find({role, phase, event});
                 Decision want = it != expected.end() ? it->second : Decision{phase, Action::none};
                 auto got = decide(role, phase, event);
-                CAPTURE(role == Role::active ? "active" : "standby");
+                CAPTURE(role_name(role));
                 CAPTURE(to_string(phase));
                 CAPTURE(to_string(event));
                 CHECK(to_string(got.next) == to_string(want.next));
                 CHECK(to_string(got.action) == to_string(want.action));
             }
-    CHECK(pairs == 2 * 6 * 10);
+    CHECK(pairs == 5 * 6 * 10);
 }
 
 TEST_CASE("lifecycle: a timer that fires after the phase it was set for has passed does nothing") {

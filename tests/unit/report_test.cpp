@@ -33,6 +33,11 @@ TreeReport sample() {
     web.standby_kept = true;
     web.standby = 4502;
     web.settled = true;
+    web.generation = 3;
+    web.rollout = "new";
+    web.surge_pid = 4510;
+    web.draining = {4490, 4491};
+    web.upgrade = "rolling out generation 3: 1 of 1 on it";
     ChildReport jobs;
     jobs.name = "jobs";
     jobs.type = "supervisor";
@@ -78,6 +83,13 @@ TEST_CASE("report: to RESP and back, through the wire, is the same report, neste
     CHECK(mailer->restart_in_ms == 1600);
     CHECK_FALSE(mailer->pid);
     CHECK(back->children[0].standby == 4502);
+    CHECK(back->children[0].generation == 3);
+    CHECK(back->children[0].rollout == "new");
+    CHECK(back->children[0].surge_pid == 4510);
+    CHECK(back->children[0].draining == std::vector<std::int64_t>{4490, 4491});
+    CHECK(back->children[0].upgrade == r.children[0].upgrade);
+    CHECK(back->children[1].generation == 1);
+    CHECK_FALSE(back->children[1].rollout);
     CHECK(back->children[0].sockets == r.children[0].sockets);
     CHECK(back->children[1].sockets.empty());
     CHECK_FALSE(back->children[1].standby_kept);  // no standby key: its spec keeps none

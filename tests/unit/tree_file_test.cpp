@@ -716,3 +716,129 @@ TEST_CASE("type = dynamic: its template and max_children, every error, the round
     CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"dynamo\"\n"),
                    "\"dynamo\" is not one of worker, supervisor, dynamic"));
 }
+
+TEST_CASE("update, max_surge, min_uptime: their defaults, workers only, every error, and the round trip") {
+    Fixture f;
+    auto child = [](const std::string& lines) {
+        return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + lines + "\n";
+    };
+    auto plain = f.parse(child("")).root.children[0];
+    CHECK(plain.update == Update::restart);
+    CHECK(plain.max_surge == 1);
+    CHECK(plain.min_uptime_ms == 5000);
+    CHECK(plain.generation == 1);
+    auto t = f.parse(child("instances = 4\nupdate = \"rolling\"\nmax_surge = 2\nmin_uptime = 0"));
+    auto& web = t.root.children[0];
+    CHECK(web.update == Update::rolling);
+    CHECK(web.max_surge == 2);
+    CHECK(web.min_uptime_ms == 0);
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(member_spec(web, 3).update == Update::rolling);
+    CHECK(contains(f.errors(child("update = \"blue-green\"")),
+                   "key \"update\": \"blue-green\" is not one of restart, rolling, handover"));
+    // handover: what a standby needs, and one process.
+    const std::string standby_ready = "readiness = \"notify-fd\"\nsockets = [\"a\"]\n";
+    auto h = f.parse(child(standby_ready + "update = \"handover\"\nmin_uptime = 100\nmigrate = [\"prog\", \"--up\"]"));
+    CHECK(h.root.children[0].update == Update::handover);
+    CHECK(h.root.children[0].migrate == std::vector<std::string>{f.root + "/bin/prog", "--up"});
+    CHECK(f.parse(write_tree(h)).root == h.root);
+    CHECK(contains(f.errors(child("sockets = [\"a\"]\nupdate = \"handover\"")),
+                   "key \"update\": \"handover\" needs readiness = \"notify-fd\""));
+    CHECK(contains(f.errors(child("readiness = \"notify-fd\"\nupdate = \"handover\"")),
+                   "key \"update\": \"handover\" needs sockets"));
+    CHECK(contains(f.errors(child(standby_ready + "instances = 2\nupdate = \"handover\"")),
+                   "key \"update\": \"handover\" is for one process"));
+    CHECK(contains(f.errors(child(standby_ready + "update = \"handover\"\nmax_surge = 2")),
+                   "key \"max_surge\": only with update = \"rolling\""));
+    // migrate: a command, found as command is, and only with a rollout.
+    CHECK(contains(f.errors(child("migrate = [\"prog\"]")), "key \"migrate\": only with update = \"rolling\" or"));
+    CHECK(contains(f.errors(child("update = \"rolling\"\nmigrate = []")), "key \"migrate\": empty"));
+    CHECK(contains(f.errors(child("update = \"rolling\"\nmigrate = [\"nowhere-to-be-found\"]")), "key \"migrate\""));
+    CHECK(contains(f.errors(child("update = \"rolling\"\nmigrate = \"prog\"")),
+                   "key \"migrate\": expected an array of strings"));
+    CHECK(contains(f.errors(child("update = 1")), "key \"update\": expected a string"));
+    CHECK(contains(f.errors(child("max_surge = 2")), "key \"max_surge\": only with update = \"rolling\""));
+    CHECK(contains(f.errors(child("min_uptime = 10")), "key \"min_uptime\": only with update = \"rolling\""));
+    CHECK(contains(f.errors(child("update = \"rolling\"\nmax_surge = 0")),
+                   "key \"max_surge\": 0 is out of range (1 to 10000)"));
+    CHECK(contains(f.errors(child("update = \"rolling\"\nmin_uptime = -1")), "key \"min_uptime\": -1 is out of range"));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nupdate = \"rolling\"\n"),
+                   "key \"update\": not for a child of type \"supervisor\""));
+    // The generation is the supervisor's to number: only a subtree it hands down says it.
+    CHECK(contains(f.errors(child("generation = 2")), "key \"generation\""));
+    auto sub_ctx = f.ctx;
+    sub_ctx.subtree = true;
+    web.generation = 7;
+    auto again = parse_tree(write_tree(t), f.file, sub_ctx);
+    CHECK(again.root.children[0].generation == 7);
+    CHECK(contains(write_tree(t), "generation = 7"));
+}
+
+TEST_CASE("generations: numbered against what runs, the same for a spec unchanged, one more for a changed one, below nested supervisors and in templates too") {
+    Fixture f;
+    const std::string text = "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n"
+                             "[[child]]\nname = \"mid\"\ntype = \"supervisor\"\n"
+                             "[[child.child]]\nname = \"b\"\ncommand = [\"prog\", \"1\"]\n"
+                             "[[child.child]]\nname = \"jobs\"\ntype = \"dynamic\"\n"
+                             "[child.child.template]\ncommand = [\"prog\"]\n";
+    auto running = f.parse(text).root;
+    running.children[0].generation = 4;
+    auto next = f.parse(text).root;
+    number_generations(running, next);
+    CHECK(next.children[0].generation == 4);  // the same spec: the same number
+    CHECK(next.children[1].generation == 1);
+    CHECK(next == running);
+    // b changes: b and the supervisor above it (its subtree is part of its spec) move on.
+    auto changed = text;
+    changed.replace(changed.find("\"1\""), 3, "\"2\"");
+    auto later = f.parse(changed).root;
+    later.children[1].sub.children[1].sub.child_template[0].command.push_back("--new");
+    number_generations(running, later);
+    CHECK(later.children[0].generation == 4);
+    CHECK(later.children[1].generation == 2);
+    CHECK(later.children[1].sub.children[0].generation == 2);
+    CHECK(later.children[1].sub.children[1].generation == 2);
+    CHECK(later.children[1].sub.children[1].sub.child_template[0].generation == 2);
+    CHECK(same_process_spec(running.children[0], later.children[0]));
+    CHECK_FALSE(same_process_spec(running.children[1], later.children[1]));
+    // A pool's number of instances is not a change of what each runs.
+    auto pool = running.children[0];
+    pool.instances = 4;
+    auto fewer = pool;
+    fewer.instances = 3;
+    CHECK(same_process_spec(pool, fewer));
+    // A new child starts at 1; a child of the same name but another type is new.
+    auto other = f.parse("[[child]]\nname = \"a\"\ntype = \"supervisor\"\n[[child.child]]\nname = \"x\"\n"
+                         "command = [\"prog\"]\n[[child]]\nname = \"c\"\ncommand = [\"prog\"]\n").root;
+    number_generations(running, other);
+    CHECK(other.children[0].generation == 1);
+    CHECK(other.children[1].generation == 1);
+}
+
+TEST_CASE("graft: an upgrade of one path takes that child from the file and leaves the rest as it runs") {
+    Fixture f;
+    auto running = f.parse("[[child]]\nname = \"a\"\ncommand = [\"prog\", \"old\"]\n"
+                           "[[child]]\nname = \"mid\"\ntype = \"supervisor\"\n"
+                           "[[child.child]]\nname = \"b\"\ncommand = [\"prog\", \"old\"]\n"
+                           "[[child.child]]\nname = \"c\"\ncommand = [\"prog\", \"old\"]\n").root;
+    auto file = f.parse("[[child]]\nname = \"a\"\ncommand = [\"prog\", \"new\"]\n"
+                        "[[child]]\nname = \"mid\"\ntype = \"supervisor\"\n"
+                        "[[child.child]]\nname = \"b\"\ncommand = [\"prog\", \"new\"]\n"
+                        "[[child.child]]\nname = \"d\"\ncommand = [\"prog\", \"new\"]\n").root;
+    auto only_b = running;
+    CHECK_FALSE(graft(only_b, file, "mid/b"));
+    CHECK(only_b.children[0].command[1] == "old");
+    CHECK(only_b.children[1].sub.children[0].command[1] == "new");
+    CHECK(only_b.children[1].sub.children[1].command[1] == "old");
+    // A child gone from the file goes; one new in it comes.
+    auto c_gone = running;
+    CHECK_FALSE(graft(c_gone, file, "mid/c"));
+    CHECK(c_gone.children[1].sub.children.size() == 1);
+    auto d_new = running;
+    CHECK_FALSE(graft(d_new, file, "mid/d"));
+    CHECK(d_new.children[1].sub.children.back().name == "d");
+    auto none = running;
+    CHECK(contains(graft(none, file, "nobody").value_or(""), "no child 'nobody'"));
+    CHECK(contains(graft(none, file, "a/x").value_or(""), "no supervisor 'a'"));
+    CHECK(none == running);
+}
