@@ -212,11 +212,17 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
             if (!why) return;
         } else if (is("reload", 3)) {
             // Checked by our parent before it came down; its sockets are ours already.
-            try {
-                env.stash = args[2];
-                supervisor.reconfigure(sup::parse_tree(args[1], "<subtree " + path + ">", load_context("", true)).root, env);
-            } catch (const sup::TreeFileError& e) {
-                why = std::string("reload refused: ") + e.what();
+            // A rollout here goes on: the new subtree waits for our next start.
+            if (supervisor.rolling_out()) {
+                why = "ERR reload refused: a rollout is under way here";
+            } else {
+                try {
+                    env.stash = args[2];
+                    supervisor.reconfigure(
+                        sup::parse_tree(args[1], "<subtree " + path + ">", load_context("", true)).root, env);
+                } catch (const sup::TreeFileError& e) {
+                    why = std::string("reload refused: ") + e.what();
+                }
             }
         } else {
             why = "ERR not a command from a parent supervisor: " + lowercase(args[0]);

@@ -183,6 +183,10 @@ private:
     std::unique_ptr<Child> make_child(ChildSpec spec);
     std::unique_ptr<Instance> make_instance(Child& c, lifecycle::Role role, const SpawnArgs& args, Spawned spawned,
                                             Pipes ours);
+    // A new process of `c`'s spec in `role` (active, or a rollout's
+    // successor), in no phase yet; `says_ready`: whether it will say it is
+    // ready (else it is as soon as it runs).
+    std::unique_ptr<Instance> start_instance(Child& c, lifecycle::Role role, bool& says_ready);
 
     void step();
     void converge();
@@ -220,7 +224,7 @@ private:
     void roll_back(Rollout& r);
     void spawn_successor(Child& c);
     // A handover's next move for `m`: its new standby, then the old one's stop.
-    void hand_over(Rollout& r, Rollout::Member& m);
+    void hand_over(Rollout::Member& m);
     // Whether the end of `c`'s standby (of `generation`, how it ended)
     // fails a handover under way: then its old spec is back.
     bool handover_failed(Child& c, std::uint64_t generation, const std::string& how);

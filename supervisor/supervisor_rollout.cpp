@@ -123,7 +123,11 @@ void Supervisor::advance_rollouts() {
         }
         bool over = true;
         if (r.failure.empty()) {
-            roll_forward(r);
+            // Nothing left to replace (removed meanwhile): a migration under
+            // way is stopped, and the rollout ends once it has.
+            if (r.members.empty() && r.migration) apply(*r.migration, Event::stop);
+            if (!r.members.empty()) roll_forward(r);
+            if (r.migration) over = false;
             for (auto& m : r.members) {
                 auto& c = *m.child;
                 if (c.successor || !c.retiring.empty() || c.spec.generation != m.to.generation) over = false;
@@ -131,9 +135,10 @@ void Supervisor::advance_rollouts() {
                 else if (c.active && c.active->phase != Phase::running && c.wants_running()) over = false;
                 else if (c.active && c.active->ready_ms + r.min_uptime_ms > loop_.now()) over = false;
             }
-            if (over) {
-                say(r.path + ": rolled out generation " +
-                    std::to_string(r.members.empty() ? 0 : r.members.front().to.generation) + " (" +
+            if (over && r.members.empty()) {
+                say(r.path + ": rollout ended: no instance of it is left to replace");
+            } else if (over) {
+                say(r.path + ": rolled out generation " + std::to_string(r.members.front().to.generation) + " (" +
                     std::to_string(r.members.size()) + (r.members.size() == 1 ? " instance" : " instances") + ")");
             }
         } else {
@@ -192,7 +197,7 @@ void Supervisor::roll_forward(Rollout& r) {
         auto& c = *m.child;
         if (c.successor) continue;
         if (r.handover && !(c.active && c.active->generation == m.to.generation)) {
-            hand_over(r, m);
+            hand_over(m);
             continue;
         }
         if (c.spec.generation == m.to.generation) {
@@ -232,7 +237,7 @@ void Supervisor::roll_forward(Rollout& r) {
 }
 
 void Supervisor::start_migration(Rollout& r) {
-    auto& c = *r.members.front().child;
+    auto& c = *r.members.front().child;  // roll_forward has members
     const auto& to = r.members.front().to;
     SpawnArgs args;
     args.argv = to.migrate;
@@ -288,6 +293,10 @@ void Supervisor::roll_back(Rollout& r) {
             if (c.spec.generation == m.to.generation) c.spec = m.from;
             if (c.standby && c.standby->generation == m.to.generation) stop_standby(c, "its rollout is rolled back");
             if (c.goal == Goal::restart && c.active && c.active->generation == m.from.generation) want(c, Goal::run);
+            // Still serving on the new spec: replaced by the old, once its new standby has gone.
+            if (c.active && c.active->generation == m.to.generation && c.active->phase == Phase::running &&
+                c.goal == Goal::run && !c.standby)
+                want(c, Goal::restart);
             continue;
         }
         if (c.successor) {
@@ -296,6 +305,8 @@ void Supervisor::roll_back(Rollout& r) {
             continue;
         }
         if (c.spec.generation == m.to.generation) c.spec = m.from;
+        // A standby started from the new spec (behind a replaced instance) goes too.
+        if (c.standby && c.standby->generation == m.to.generation) stop_standby(c, "its rollout is rolled back");
         if (m.stuck || !c.active || c.active->generation != m.to.generation) continue;
         if (c.active->phase == Phase::running && c.goal == Goal::run) {
             try {
@@ -322,13 +333,8 @@ void Supervisor::fail_rollout(Rollout& r, const std::string& why) {
 }
 
 void Supervisor::spawn_successor(Child& c) {
-    std::vector<Fd> keep;
-    Pipes ours;
-    auto args = spawn_args(c, keep, ours);
-    auto spawned = sup::spawn(args, &slots_);
-    keep.clear();
-    const bool notify = ours.notify || c.spec.readiness == Readiness::sd_notify;
-    c.successor = make_instance(c, Role::successor, args, std::move(spawned), std::move(ours));
+    bool notify = false;
+    c.successor = start_instance(c, Role::successor, notify);
     say(c.path + ": generation " + std::to_string(c.successor->generation) + " starting (pid " +
         std::to_string(c.successor->pid) + ") beside pid " + std::to_string(c.active->pid));
     enter(*c.successor, Phase::starting);
@@ -336,7 +342,7 @@ void Supervisor::spawn_successor(Child& c) {
     if (!notify) apply(*c.successor, Event::ready);
 }
 
-void Supervisor::hand_over(Rollout& r, Rollout::Member& m) {
+void Supervisor::hand_over(Rollout::Member& m) {
     auto& c = *m.child;
     if (c.spec.generation != m.to.generation) {
         if (!c.wants_running()) {
@@ -357,12 +363,10 @@ void Supervisor::hand_over(Rollout& r, Rollout::Member& m) {
         return;
     }
     if (!c.standby) {
-        try {
-            spawn_standby(c);
-        } catch (const std::exception& e) {
-            c.spec = m.from;
-            return fail_rollout(r, c.path + " (new) could not be started as a standby: " + e.what());
-        }
+        // A fork or an fd refused is logged and tried again a second later:
+        // the handover waits for it.
+        spawn_standby(c);
+        if (!c.standby) return;
         say(c.path + ": generation " + std::to_string(m.to.generation) + " starting as a standby (pid " +
             std::to_string(c.standby->pid) + ") beside pid " + std::to_string(c.active->pid));
         return;
@@ -423,6 +427,9 @@ bool Supervisor::rollout_failed(Child& c, Phase phase, std::uint64_t ready_ms, s
     c.spec = m->from;
     c.not_before_ms = 0;
     if (c.goal == Goal::restart) want(c, Goal::run);
+    // A standby of the new spec would be activated in its place: it goes,
+    // and the old spec is started anew.
+    if (c.standby && c.standby->generation == m->to.generation) stop_standby(c, "its rollout is rolled back");
     fail_rollout(*r, why);
     return true;
 }

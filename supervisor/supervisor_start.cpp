@@ -144,19 +144,24 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     return args;
 }
 
+std::unique_ptr<Instance> Supervisor::start_instance(Child& c, lifecycle::Role role, bool& says_ready) {
+    std::vector<Fd> keep;
+    Pipes ours;
+    auto args = spawn_args(c, keep, ours);
+    auto spawned = sup::spawn(args, &slots_);
+    keep.clear();
+    says_ready = ours.notify || c.spec.readiness == Readiness::sd_notify;
+    return make_instance(c, role, args, std::move(spawned), std::move(ours));
+}
+
 void Supervisor::spawn(Child& c) {
     // A standby stands for the instance that ran when it was started (its
     // $SEQ_STANDBY_FOR), and may have asked for its state when that one
     // ended; a new instance started without it would write on behind its
     // back. So it goes, and a new one is started for the new instance.
     stop_standby(c, "the instance it stood for is replaced by a new start");
-    std::vector<Fd> keep;
-    Pipes ours;
-    auto args = spawn_args(c, keep, ours);
-    auto spawned = sup::spawn(args, &slots_);
-    keep.clear();
-    const bool notify = ours.notify || c.spec.readiness == Readiness::sd_notify;
-    c.active = make_instance(c, lifecycle::Role::active, args, std::move(spawned), std::move(ours));
+    bool notify = false;
+    c.active = start_instance(c, lifecycle::Role::active, notify);
     counted_start(c);
     c.last_cause = std::exchange(c.next_cause, Cause::strategy);
     if (c.goal == Goal::restart) want(c, Goal::run);
