@@ -203,7 +203,10 @@ TEST_CASE("hostile: a client that writes and never reads is dropped, and memory 
         CHECK(dropped);
         auto after = rss_kib(pid);
         MESSAGE(name << ": RSS " << before << " KiB before, " << after << " KiB after");
-        CHECK(after < 64 * 1024);
+        // Bounded growth, whatever the build: under ASan a daemon starts at
+        // 25 to 55 MiB, and its quarantine keeps what the dropped client's
+        // buffers freed. Unbounded, the ~28 MB of replies would all be held.
+        CHECK(after - before < 24 * 1024);
         t.unharmed();
     }
 }
