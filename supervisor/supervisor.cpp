@@ -193,6 +193,8 @@ void Supervisor::converge() {
             if (c->on_gone) told.emplace_back(std::exchange(c->on_gone, nullptr), std::nullopt);
             if (c->on_started) told.emplace_back(std::exchange(c->on_started, nullptr), "ERR " + c->path + " was removed before it ran");
         }
+        // A rollout forgets them too, here where they go, not at every step.
+        for (auto& r : rollouts_) std::erase_if(r->members, [&](auto& m) { return gone(m.child); });
         std::erase_if(children_, [&](auto& c) { return gone(c.get()); });
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
         ++generation_;
@@ -440,8 +442,9 @@ void Supervisor::on_death(Child& c, int status) {
     c.last_exit = how;
     if (first_start_failed(c, how + " after " + ran, asked || shutting_down_)) return;
     const char* name = c.path.c_str();
-    if (!shutting_down_ && rollout_failed(c, ended.phase, ended.ready_ms, ended.generation,
-                                          ended.exec_failed ? how : lifecycle::death_in(ended.phase) == lifecycle::Death::hung ? how + " (watchdog)" : how)) {
+    const bool hung = !ended.exec_failed && death == lifecycle::Death::hung;
+    if (!shutting_down_ &&
+        rollout_failed(c, ended.phase, ended.ready_ms, ended.generation, hung ? how + " (watchdog)" : how)) {
         log("%s (pid %d) %s after %s; the rollout's gate failed: its old spec starts in its place", name, pid,
             how.c_str(), ran.c_str());
         return step();

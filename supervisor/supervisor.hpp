@@ -225,6 +225,8 @@ private:
     void spawn_successor(Child& c);
     // A handover's next move for `m`: its new standby, then the old one's stop.
     void hand_over(Rollout::Member& m);
+    // A member that does not run takes the new spec for its next start.
+    void take_at_next_start(Rollout::Member& m);
     // Whether the end of `c`'s standby (of `generation`, how it ended)
     // fails a handover under way: then its old spec is back.
     bool handover_failed(Child& c, std::uint64_t generation, const std::string& how);

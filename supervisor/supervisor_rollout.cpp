@@ -104,11 +104,7 @@ void Supervisor::say(const std::string& line) {
 
 void Supervisor::advance_rollouts() {
     for (std::size_t i = 0; i < rollouts_.size();) {
-        auto& r = *rollouts_[i];
-        // Members gone (removed, forgotten) are no longer the rollout's.
-        std::erase_if(r.members, [&](auto& m) {
-            return std::none_of(children_.begin(), children_.end(), [&](auto& c) { return c.get() == m.child; });
-        });
+        auto& r = *rollouts_[i];  // its members gone (removed, forgotten) were dropped by converge
         if (shutting_down_) {
             // Each instance, old or new, is stopped with the tree; a
             // migration under way is stopped, and waited for.
@@ -211,9 +207,7 @@ void Supervisor::roll_forward(Rollout& r) {
         // Not running (stopped by request, or down for good): it takes the
         // new spec for its next start, and there is nothing to overlap.
         if (!c.wants_running()) {
-            c.spec = m.to;
-            say(c.path + ": not running; it takes generation " + std::to_string(m.to.generation) +
-                " at its next start");
+            take_at_next_start(m);
             continue;
         }
         if (surging >= r.surge) continue;
@@ -342,15 +336,17 @@ void Supervisor::spawn_successor(Child& c) {
     if (!notify) apply(*c.successor, Event::ready);
 }
 
+// Not running (stopped by request, or down for good): nothing to overlap.
+void Supervisor::take_at_next_start(Rollout::Member& m) {
+    m.child->spec = m.to;
+    say(m.child->path + ": not running; it takes generation " + std::to_string(m.to.generation) +
+        " at its next start");
+}
+
 void Supervisor::hand_over(Rollout::Member& m) {
     auto& c = *m.child;
     if (c.spec.generation != m.to.generation) {
-        if (!c.wants_running()) {
-            c.spec = m.to;
-            say(c.path + ": not running; it takes generation " + std::to_string(m.to.generation) +
-                " at its next start");
-            return;
-        }
+        if (!c.wants_running()) return take_at_next_start(m);
         // Its turn comes once it serves: a start or stop under way finishes first.
         if (!c.active || c.active->phase != Phase::running || c.goal != Goal::run) return;
         // From now on a standby is of the new spec, whoever starts it.

@@ -80,6 +80,14 @@ std::vector<std::string> fresh_bodies(HttpLoad& load, std::size_t n) {
     return bodies;
 }
 
+// The load stopped: not one connection refused, not one request failed.
+void nothing_lost(HttpLoad& load) {
+    load.stop();
+    INFO(load.report());
+    CHECK(load.refused() == 0);
+    CHECK(load.failed() == 0);
+}
+
 // The whole STATUS reply as `seqctl status --json` prints it.
 std::string status_json(const TreeSup& t) { return sh(bin("seqctl") + " --run-dir " + t.run + " status --json").out; }
 
@@ -130,10 +138,7 @@ TEST_CASE("a pool of 4 rolled from v1 to v2 under load: nothing refused, nothing
     auto bodies = fresh_bodies(load, 20);
     CHECK(said(bodies, "version") == std::set<std::string>{"v2"});
     CHECK(said(bodies, "generation") == std::set<std::string>{"2"});
-    load.stop();
-    INFO(load.report());
-    CHECK(load.refused() == 0);
-    CHECK(load.failed() == 0);
+    nothing_lost(load);
     // The same file again: nothing changes, nothing restarts.
     auto again = sh(bin("seqctl") + " --run-dir " + t.run + " upgrade");
     CHECK(again.code == 0);
@@ -179,10 +184,7 @@ TEST_CASE("a broken v2 is rolled back, each of three ways, with no failed reques
         CHECK(json.find("the tree file is not what runs") != std::string::npos);
         auto bodies = fresh_bodies(load, 10);
         CHECK(said(bodies, "version") == std::set<std::string>{"v1"});
-        load.stop();
-        INFO(load.report());
-        CHECK(load.refused() == 0);
-        CHECK(load.failed() == 0);
+        nothing_lost(load);
     }
 }
 
@@ -449,10 +451,7 @@ TEST_CASE("a handover whose new version does not stand by, or dies once it serve
     CHECK_FALSE(alive(old));
     auto bodies = fresh_bodies(load, 10);
     CHECK(said(bodies, "version") == std::set<std::string>{"v1"});
-    load.stop();
-    INFO(load.report());
-    CHECK(load.refused() == 0);
-    CHECK(load.failed() == 0);
+    nothing_lost(load);
 }
 
 TEST_CASE("a migration runs once, before the first new instance: the count survives the upgrade under a renamed key, and a migration that fails replaces nothing") {
