@@ -22,16 +22,26 @@ rollouts (README: Deploying a new version): "exit" exits 1 at start,
 "unready" never says it is ready (nor serves), "crash" exits 1 a second after it is
 ready (between requests: what it had taken is answered).
 
-SIGTERM (a stop, a scale down, a restart) is graceful: the request being
-served is answered, no new one is taken, and it exits 0. What waits in the
-backlog is the supervisor's socket's, and the next instance serves it.
+It speaks HTTP/1.1 with keep-alive, and serves one request at a time: one
+loop waits on the listening socket and the open connections, and answers
+whichever request comes. A connection is taken only when it can be served,
+so a kill -9 loses at most the request being served; what waits in the
+backlog is the supervisor's socket's, and another instance serves it.
+
+SIGTERM (a stop, a scale down, a restart) is graceful: no new connection is
+taken, each keep-alive connection is closed after its next reply (which
+says "Connection: close") or once it was idle for 0.1 s, and it exits 0. A
+client that sent on a connection just as it was closed sees it closed
+before any byte of a reply, and sends again, as HTTP clients do with an
+idempotent request.
 """
 import os
+import selectors
 import signal
 import socket
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 
 class Stash:
@@ -60,6 +70,26 @@ class Stash:
 
 
 class Handler(BaseHTTPRequestHandler):
+    """One connection. The constructor answers its first request; the loop
+    in serve() calls handle_one_request() for each one after it."""
+    protocol_version = "HTTP/1.1"  # keep-alive, unless the client says otherwise
+    # The head and the body are two writes: with Nagle's algorithm the body
+    # would wait for the client's delayed ACK of the head (40 ms).
+    disable_nagle_algorithm = True
+    timeout = 10  # a client that stops halfway through its request is let go
+
+    def handle(self):
+        self.close_connection = True
+        self.handle_one_request()
+
+    def finish(self):
+        pass  # the connection outlives its first request: serve() closes it
+
+    def end_headers(self):
+        if self.server.stopping:
+            self.send_header("Connection", "close")  # sets close_connection too
+        super().end_headers()
+
     def do_GET(self):
         if self.path == "/slow":
             time.sleep(0.2)
@@ -129,31 +159,88 @@ def main():
         sys.exit("web-app: no listening socket handed over (LISTEN_FDS): run it under seq-supervisor "
                  "(or give --port N to bind 127.0.0.1:N itself)")
     listener = socket.socket(fileno=fd)
-    # Another instance may take the connection select() said was there: the
-    # accept then fails at once (and is let go) instead of waiting, deaf to
-    # SIGTERM, for the next one.
+    # Another instance may take the connection the loop saw: the accept then
+    # fails at once (and is let go) instead of waiting for the next one.
     listener.setblocking(False)
-    server = HTTPServer(listener.getsockname(), Handler, bind_and_activate=False)
-    server.socket.close()
-    server.socket = listener
-    stash = os.environ.get("SEQ_STASH")
-    server.stash, server.count = (Stash(stash) if stash else None), 0
-    server.version = option("--version", "1")
-    server.key = option("--key", "hits")  # where the count is kept in the stash
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    server.timeout = 0.1  # how soon a SIGTERM between requests is seen
+    app = App(listener)
+    signal.signal(signal.SIGTERM, lambda *_: setattr(app, "stopping", True))
     if notify_fd >= 0 and broken != "unready":
         os.write(notify_fd, b"\n")
         os.close(notify_fd)
-    while broken == "unready" and not stopping:
+    while broken == "unready" and not app.stopping:
         time.sleep(0.1)  # stuck before it serves: it takes no connection
     crash_at = time.monotonic() + 1.0 if broken == "crash" else None
-    while not stopping:
-        server.handle_request()
-        if crash_at and time.monotonic() >= crash_at:
-            sys.exit("web-app: crashing on purpose, a second after it was ready (--break crash)")
+    app.serve(crash_at)
+    if crash_at is not None and time.monotonic() >= crash_at:
+        sys.exit("web-app: crashing on purpose, a second after it was ready (--break crash)")
 
+
+class App:
+    """The state the requests share, and the loop that serves them."""
+
+    def __init__(self, listener):
+        self.listener, self.stopping, self.count = listener, False, 0
+        stash = os.environ.get("SEQ_STASH")
+        self.stash = Stash(stash) if stash else None
+        self.version = option("--version", "1")
+        self.key = option("--key", "hits")  # where the count is kept in the stash
+        self.selector = selectors.DefaultSelector()
+
+    def serve(self, until):
+        """Until SIGTERM (or `until`, a time.monotonic()): a new connection's
+        first request, or the next request of an open one, one at a time."""
+        self.selector.register(self.listener, selectors.EVENT_READ)
+        while not self.stopping and (until is None or time.monotonic() < until):
+            for key, _ in self.selector.select(0.1):  # 0.1 s: how soon a SIGTERM is seen
+                self.step(key)
+        self.selector.unregister(self.listener)
+        # Each open connection closes after its next reply (which says so),
+        # or once it was idle for 0.1 s: a busy client is told, not raced.
+        self.stopping = True
+        while self.selector.get_map():
+            ready = self.selector.select(0.1)
+            if not ready:
+                break
+            for key, _ in ready:
+                self.step(key)
+        for key in list(self.selector.get_map().values()):
+            self.close(key.data)
+
+    def step(self, key):
+        if key.fileobj is self.listener:
+            try:
+                connection, peer = self.listener.accept()
+            except OSError:
+                return
+            connection.setblocking(True)
+            try:
+                handler = Handler(connection, peer, self)
+            except OSError:  # the client went away mid-request
+                connection.close()
+                return
+            if handler.close_connection:
+                self.close(handler)
+            else:
+                self.selector.register(connection, selectors.EVENT_READ, handler)
+            return
+        handler = key.data
+        try:
+            handler.handle_one_request()
+        except OSError:
+            handler.close_connection = True
+        if handler.close_connection:
+            self.close(handler)
+
+    def close(self, handler):
+        try:
+            self.selector.unregister(handler.connection)
+        except (KeyError, ValueError):
+            pass
+        try:
+            handler.wfile.flush()
+        except OSError:
+            pass
+        handler.connection.close()
 
 if __name__ == "__main__":
     main()

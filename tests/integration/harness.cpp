@@ -328,8 +328,17 @@ bool restarted(const std::string& run_dir, const std::string& name, pid_t old, M
         deadline);
 }
 
-HttpResult http_get(const std::string& address, const std::string& path, Ms timeout) {
-    HttpResult r;
+namespace {
+
+// A socket connected to `address` (HOST:PORT or [V6]:PORT), or none and
+// why in `failure`.
+struct Dialed {
+    seq::Fd fd;
+    HttpResult failure;
+};
+
+Dialed dial(const std::string& address, Ms timeout) {
+    Dialed d;
     auto colon = address.rfind(':');
     std::string host = address.substr(0, colon), port = address.substr(colon + 1);
     if (host.starts_with("[")) host = host.substr(1, host.size() - 2);
@@ -344,42 +353,102 @@ HttpResult http_get(const std::string& address, const std::string& path, Ms time
     setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     if (connect(fd.get(), ai->ai_addr, ai->ai_addrlen) < 0) {
-        r.outcome = errno == ECONNREFUSED ? HttpResult::refused : HttpResult::failed;
-        r.why = std::string("connect: ") + std::strerror(errno);
-        return r;
+        d.failure.outcome = errno == ECONNREFUSED ? HttpResult::refused : HttpResult::failed;
+        d.failure.why = std::string("connect: ") + std::strerror(errno);
+        return d;
     }
-    std::string req = "GET " + path + " HTTP/1.0\r\nHost: " + address + "\r\n\r\n";
-    if (send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    d.fd = std::move(fd);
+    return d;
+}
+
+// One GET on an open connection, and its one reply: to Content-Length, or
+// to the close. `keep` says whether the connection may carry the next
+// request (HTTP/1.1 and no "Connection: close"); `got`, how many bytes of
+// reply came (none: the server closed it before taking the request).
+HttpResult exchange(int fd, const std::string& address, const std::string& path, bool keep_alive, bool& keep,
+                    std::size_t& got) {
+    HttpResult r;
+    keep = false;
+    got = 0;
+    std::string req = "GET " + path + (keep_alive ? " HTTP/1.1" : " HTTP/1.0") + "\r\nHost: " + address + "\r\n\r\n";
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
         r.why = std::string("send: ") + std::strerror(errno);
         return r;
     }
     std::string reply;
+    std::size_t head_end = std::string::npos, want = std::string::npos;  // the whole reply's size, once known
     char buf[4096];
-    for (;;) {
-        auto n = recv(fd.get(), buf, sizeof buf, 0);
+    while (reply.size() < want) {
+        auto n = recv(fd, buf, sizeof buf, 0);
         if (n == 0) break;
         if (n < 0) {
             if (errno == EINTR) continue;
+            got = reply.size();
             r.why = std::string("recv: ") + std::strerror(errno) + " after " + std::to_string(reply.size()) + " bytes";
             return r;
         }
         reply.append(buf, static_cast<std::size_t>(n));
+        if (head_end == std::string::npos && (head_end = reply.find("\r\n\r\n")) != std::string::npos) {
+            auto cl = reply.find("Content-Length: ");
+            if (cl != std::string::npos && cl < head_end)
+                want = head_end + 4 + static_cast<std::size_t>(std::atol(reply.c_str() + cl + 16));
+            keep = keep_alive && reply.starts_with("HTTP/1.1") && want != std::string::npos &&
+                   reply.substr(0, head_end).find("Connection: close") == std::string::npos;
+        }
     }
-    auto head_end = reply.find("\r\n\r\n");
+    got = reply.size();
     if (!reply.starts_with("HTTP/1.") || head_end == std::string::npos || reply.size() < 12) {
+        keep = false;
         r.why = "no whole reply (" + std::to_string(reply.size()) + " bytes)";
         return r;
     }
     r.status = std::atoi(reply.c_str() + 9);
     r.body = reply.substr(head_end + 4);
-    auto cl = reply.find("Content-Length: ");
-    if (cl != std::string::npos && cl < head_end &&
-        static_cast<std::size_t>(std::atol(reply.c_str() + cl + 16)) != r.body.size()) {
+    if (want != std::string::npos && reply.size() != want) {
+        keep = false;
         r.why = "a body cut short";
         return r;
     }
     r.outcome = HttpResult::ok;
     return r;
+}
+
+}  // namespace
+
+HttpResult http_get(const std::string& address, const std::string& path, Ms timeout) {
+    auto d = dial(address, timeout);
+    if (!d.fd) return d.failure;
+    bool keep = false;
+    std::size_t got = 0;
+    return exchange(d.fd.get(), address, path, false, keep, got);
+}
+
+KeptAlive::Result KeptAlive::get(const std::string& path) {
+    Result out;
+    for (int attempt = 1;; ++attempt) {
+        bool reused = static_cast<bool>(fd_);
+        if (!reused) {
+            auto d = dial(address_, 5000ms);
+            if (!d.fd) {
+                out.http = std::move(d.failure);
+                return out;
+            }
+            fd_ = std::move(d.fd);
+        }
+        out.reused = out.reused || reused;
+        bool keep = false;
+        std::size_t got = 0;
+        out.http = exchange(fd_.get(), address_, path, true, keep, got);
+        if (!keep) fd_ = seq::Fd();
+        // Closed before any byte of a reply, on a connection that had
+        // carried one: the server let it go as it was idle, and did not take
+        // this request. Sent again once, as HTTP clients do with a GET.
+        if (out.http.outcome != HttpResult::ok && reused && got == 0 && attempt == 1) {
+            out.retried = true;
+            continue;
+        }
+        return out;
+    }
 }
 
 struct HttpLoad::State {
@@ -391,9 +460,11 @@ struct HttpLoad::State {
     std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
 };
 
-HttpLoad::HttpLoad(std::string address, int clients, std::string path, Ms pause) : state_(std::make_shared<State>()) {
+HttpLoad::HttpLoad(std::string address, int clients, std::string path, Ms pause, int kept_alive)
+    : state_(std::make_shared<State>()) {
     for (int i = 0; i < clients; ++i)
-        threads_.emplace_back([this, address, path, pause] {
+        threads_.emplace_back([this, address, path, pause, keep = i < kept_alive] {
+            KeptAlive connection(address);
             for (bool first = true; !state_->stop; first = false) {
                 if (!first) std::this_thread::sleep_for(pause);
                 std::uint64_t sent_in = 0;
@@ -401,7 +472,15 @@ HttpLoad::HttpLoad(std::string address, int clients, std::string path, Ms pause)
                     std::lock_guard lock(state_->mu);
                     sent_in = state_->epoch;
                 }
-                auto r = http_get(address, path);
+                HttpResult r;
+                if (keep) {
+                    auto kept = connection.get(path);
+                    r = std::move(kept.http);
+                    reused_ += kept.reused;
+                    retried_ += kept.retried;
+                } else {
+                    r = http_get(address, path);
+                }
                 if (r.outcome == HttpResult::ok && r.status == 200) {
                     ++ok_;
                     std::lock_guard lock(state_->mu);
@@ -439,7 +518,7 @@ std::vector<std::string> HttpLoad::take_bodies() {
 std::string HttpLoad::report() const {
     std::lock_guard lock(state_->mu);
     std::string r = std::to_string(ok_) + " ok, " + std::to_string(refused_) + " refused, " +
-                    std::to_string(failed_) + " failed";
+                    std::to_string(failed_) + " failed, " + std::to_string(retried_) + " sent again";
     for (std::size_t i = 0; i < state_->problems.size() && i < 20; ++i) r += "\n  " + state_->problems[i];
     return r;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client.hpp"
+#include "fd.hpp"
 
 namespace seqtest {
 
@@ -162,13 +163,32 @@ struct HttpResult {
 };
 HttpResult http_get(const std::string& address, const std::string& path = "/", Ms timeout = 5000ms);
 
+// One HTTP/1.1 keep-alive connection to `address`, opened when needed. A
+// request on a reused connection that is closed before any byte of a reply
+// is sent again once on a new one (`retried`), as HTTP clients do with a GET.
+class KeptAlive {
+public:
+    struct Result {
+        HttpResult http;
+        bool reused = false;   // sent on a connection that had carried a request
+        bool retried = false;  // sent again, on a new one
+    };
+    explicit KeptAlive(std::string address) : address_(std::move(address)) {}
+    Result get(const std::string& path);
+
+private:
+    std::string address_;
+    seq::Fd fd_;
+};
+
 // Clients in threads, each sending GETs to `address` one after another,
 // `pause` apart (steady load, not all the CPU: other tests run beside it),
-// until stop(), counting what came back. Each refused or failed request
-// is kept with its time for the test's message.
+// until stop(), counting what came back. The first `kept_alive` clients
+// each keep one connection (KeptAlive); the others open one per request.
+// Each refused or failed request is kept with its time for the test's message.
 class HttpLoad {
 public:
-    HttpLoad(std::string address, int clients, std::string path = "/", Ms pause = 5ms);
+    HttpLoad(std::string address, int clients, std::string path = "/", Ms pause = 5ms, int kept_alive = 0);
     ~HttpLoad();
     HttpLoad(const HttpLoad&) = delete;
     HttpLoad& operator=(const HttpLoad&) = delete;
@@ -176,6 +196,8 @@ public:
     std::int64_t ok() const { return ok_; }
     std::int64_t refused() const { return refused_; }
     std::int64_t failed() const { return failed_; }
+    std::int64_t reused() const { return reused_; }    // requests on a kept-alive connection's second use or later
+    std::int64_t retried() const { return retried_; }  // by kept-alive clients, each then answered or counted
     // The body of every request sent since the last call and answered by
     // now (one sent before it and answered after is left out: an instance
     // on its way out may still answer what it had taken).
@@ -186,7 +208,7 @@ private:
     struct State;
     std::shared_ptr<State> state_;
     std::vector<std::thread> threads_;
-    std::atomic<std::int64_t> ok_{0}, refused_{0}, failed_{0};
+    std::atomic<std::int64_t> ok_{0}, refused_{0}, failed_{0}, reused_{0}, retried_{0};
 };
 
 // Whether this machine can bind [::1]: IPv6 on loopback.

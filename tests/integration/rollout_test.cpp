@@ -93,11 +93,13 @@ std::string status_json(const TreeSup& t) { return sh(bin("seqctl") + " --run-di
 
 }  // namespace
 
-TEST_CASE("a pool of 4 rolled from v1 to v2 under load: nothing refused, nothing failed, never fewer than 4 serving, and every reply after it from v2 with the next generation") {
+TEST_CASE("a pool of 4 rolled from v1 to v2 under load, kept-alive and fresh connections: nothing refused, nothing failed, never fewer than 4 serving, and every reply after it from v2 with the next generation") {
     TempDir dir;
     TreeSup t(dir, rolling_tree("v1"), true, {}, python_starts);
     INFO(t.proc->log());
-    HttpLoad load(t.child("web").sockets.at("http"), 6);
+    // Three clients keep a connection each: a retiring instance closes them
+    // (after its next reply, or once idle), and they go on to another.
+    HttpLoad load(t.child("web").sockets.at("http"), 6, "/", 5ms, 3);
     REQUIRE(eventually([&] { return load.ok() > 20; }, python_starts));
     auto before = members(t.run);
     CHECK(said(load.take_bodies(), "generation") == std::set<std::string>{"1"});
@@ -139,6 +141,7 @@ TEST_CASE("a pool of 4 rolled from v1 to v2 under load: nothing refused, nothing
     CHECK(said(bodies, "version") == std::set<std::string>{"v2"});
     CHECK(said(bodies, "generation") == std::set<std::string>{"2"});
     nothing_lost(load);
+    CHECK(load.reused() > 100);  // the kept-alive clients did keep their connections
     // The same file again: nothing changes, nothing restarts.
     auto again = sh(bin("seqctl") + " --run-dir " + t.run + " upgrade");
     CHECK(again.code == 0);
