@@ -186,7 +186,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     // Up: a snapshot whenever the subtree changes, and the answer to each
     // command. Down: what the control socket was asked for a child below
     // us, checked there first (so a refusal here is only logged), and a new
-    // subtree. ADD, REMOVE and SCALE are answered when done; the rest at once.
+    // subtree. ADD, REMOVE, SCALE and RELOAD are answered when done; the rest at once.
     auto command = [&](std::span<const std::string_view> args, sup::Reply reply) {
         auto is = [&](std::string_view name, std::size_t n) { return is_command(args[0], name) && args.size() == n; };
         std::optional<std::string> why;
@@ -220,6 +220,10 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
                     env.stash = args[2];
                     supervisor.reconfigure(
                         sup::parse_tree(args[1], "<subtree " + path + ">", load_context("", true)).root, env);
+                    // Answered once the subtree settled: a rollout rolled
+                    // back here is our parent's `seqctl upgrade`'s to report.
+                    supervisor.watch_rollouts([](const std::string&) {}, reply);
+                    return;
                 } catch (const sup::TreeFileError& e) {
                     why = std::string("reload refused: ") + e.what();
                 }

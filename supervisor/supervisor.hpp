@@ -220,6 +220,7 @@ private:
     Rollout* rollout_of(const Child& c);
     Rollout::Member* member_of(Rollout& r, const Child& c);
     void advance_rollouts();
+    void reload_below_answered(const std::string& path, const std::optional<std::string>& why);
     void roll_forward(Rollout& r);
     void roll_back(Rollout& r);
     void spawn_successor(Child& c);
@@ -285,6 +286,11 @@ private:
     SupervisorSpec options_;  // strategy and intensity (its children are in children_)
     Environment env_;
     std::vector<std::unique_ptr<Child>> children_;
+    // RELOADs handed to nested supervisors and not answered yet. Each is
+    // answered once the tree there settled, with why if a rollout there was
+    // rolled back; a watch of our rollouts waits for them. Declared after
+    // children_, so gone before their links answer what they leave waiting.
+    std::shared_ptr<unsigned> reloads_below_ = std::make_shared<unsigned>(0);
     struct Pool {
         ChildSpec spec;                 // as the file gives it
         unsigned file_instances = 0;    // its `instances`

@@ -28,6 +28,10 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     env_ = std::move(env);
     // Indices change below: what pending_ holds, ordered by them, is made anew after.
     pending_.clear();
+    // Nothing converges while children_ is made anew: a step asked for
+    // meanwhile (a nested supervisor's answer, given at once if its channel
+    // is found closed) runs at the end.
+    converging_ = true;
     std::vector<std::unique_ptr<Child>> next;
     std::string added, changed, same, removed;
     auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
@@ -76,8 +80,15 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
             if (subtree_changed && (state == State::running || state == State::starting) && c->subtree) {
                 Tree sub{want.sub, ""};
                 // A new subtree (a tree file's text) to converge to, and the stash its children get.
-                if (auto why = c->subtree->command({"RELOAD", write_tree(sub), env_.stash}))
+                auto answered = [this, alive = std::weak_ptr<unsigned>(reloads_below_),
+                                 path = c->path](std::optional<std::string> why) {
+                    if (!alive.expired()) reload_below_answered(path, why);
+                };
+                ++*reloads_below_;
+                if (auto why = c->subtree->command({"RELOAD", write_tree(sub), env_.stash}, answered)) {
+                    --*reloads_below_;
                     log("%s: %s", c->path.c_str(), why->c_str());
+                }
             }
             note(changed, c->spec.name);
         } else if (want.update != Update::restart && want.type == ChildType::worker && c->goal == Goal::run &&
@@ -112,6 +123,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     auto said = "added: " + (added.empty() ? "-" : added) + "; removed: " + (removed.empty() ? "-" : removed) +
                 "; changed: " + (changed.empty() ? "-" : changed) + "; unchanged: " + (same.empty() ? "-" : same);
     log("reloaded: %s", said.c_str());
+    converging_ = false;
     step();
     return said;
 }

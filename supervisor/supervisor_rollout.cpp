@@ -83,7 +83,7 @@ void Supervisor::watch_rollouts(std::function<void(const std::string&)> progress
     // What was said since the reload that began them (before this watch).
     for (auto& line : said_) w->progress(line);
     watches_.push_back(w);
-    await([this] { return rollouts_.empty() && !in_transition(); },
+    await([this] { return rollouts_.empty() && *reloads_below_ == 0 && !in_transition(); },
           [w, done = std::move(done)](std::optional<std::string> why) {
               if (!why && !w->failures.empty()) {
                   std::string all;
@@ -92,6 +92,19 @@ void Supervisor::watch_rollouts(std::function<void(const std::string&)> progress
               }
               done(why);
           });
+}
+
+void Supervisor::reload_below_answered(const std::string& path, const std::optional<std::string>& why) {
+    --*reloads_below_;
+    if (why) {
+        // A rollback there names its own path (below ours); a refusal does not.
+        std::string text = why->starts_with("ERR ") ? why->substr(4) : *why;
+        auto said = text.starts_with(path + "/") ? text : path + ": " + text;
+        say(said);
+        for (auto& weak : watches_)
+            if (auto w = weak.lock()) w->failures.push_back(said);
+    }
+    step();
 }
 
 void Supervisor::say(const std::string& line) {

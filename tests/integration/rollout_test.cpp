@@ -303,6 +303,31 @@ TEST_CASE("SEQ_GENERATION grows with each change of a child's spec, stays with a
     CHECK(std::regex_search(json, std::regex("\"name\": \"b\"[^}]*\"generation\": 3")));
 }
 
+TEST_CASE("a rollout below a nested supervisor that is rolled back makes seqctl upgrade at the top exit 1 with why, and a good one exits 0") {
+    TempDir dir;
+    auto tree = [&](const std::string& version, const std::string& extra) {
+        return "[[child]]\nname = \"deep\"\ntype = \"supervisor\"\n"
+               "[[child.child]]\nname = \"web\"\ncommand = [\"" + web_app() + "\", \"--version\", \"" + version + "\"" +
+               extra + "]\nreadiness = \"notify-fd\"\nstart_timeout = 60000\ninstances = 2\nupdate = \"rolling\"\n"
+               "min_uptime = 500\nsockets = [{ name = \"http\", listen = \"127.0.0.1:0\" }]\n";
+    };
+    TreeSup t(dir, tree("v1", ""), true, {}, python_starts);
+    INFO(t.proc->log());
+    std::ofstream(t.file) << tree("v2", ", \"--break\", \"exit\"");
+    auto broken = upgrade(t).get();
+    INFO(broken.out);
+    CHECK(broken.code == 1);
+    CHECK(broken.out.find("deep/web: deep/web#0 (new) ended (exit status 1) before it was ready") != std::string::npos);
+    CHECK(broken.out.find("rolled back, 2 instances on the old spec") != std::string::npos);
+    std::ofstream(t.file) << tree("v3", "");
+    auto good = upgrade(t).get();
+    INFO(good.out);
+    CHECK(good.code == 0);
+    CHECK(good.out.find("upgrade done") != std::string::npos);
+    auto json = status_json(t);
+    CHECK(std::regex_search(json, std::regex("\"name\": \"web#1\"[^}]*\"generation\": 3")));
+}
+
 TEST_CASE("during a rollout, reload and scale of the pool are refused with why, and the rollout goes on") {
     TempDir dir;
     TreeSup t(dir, rolling_tree("v1", "", "3000"), true, {}, python_starts);
