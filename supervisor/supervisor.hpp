@@ -219,6 +219,9 @@ private:
     void roll(Child& c, const ChildSpec& want, const ChildSpec* pool_from);
     Rollout* rollout_of(const Child& c);
     Rollout::Member* member_of(Rollout& r, const Child& c);
+    // The spec an instance was started from (its timings): its child's, or
+    // during a rollout the one it is leaving or taking.
+    const ChildSpec& spec_of(const Instance& i);
     void advance_rollouts();
     void reload_below_answered(const std::string& path, const std::optional<std::string>& why);
     void roll_forward(Rollout& r);

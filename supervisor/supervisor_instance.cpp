@@ -84,7 +84,7 @@ void Supervisor::enter(Instance& i, Phase p) {
     if (i.role != Role::standby || (p != Phase::starting && p != Phase::idle)) i.activate.reset();
     uv_timer_stop(i.timer.get());
     if (p != Phase::running) uv_timer_stop(i.watchdog.get());
-    const auto& spec = i.child->spec;
+    const auto& spec = spec_of(i);
     switch (p) {
     case Phase::starting:
         if (i.notify) {
@@ -148,10 +148,13 @@ void Supervisor::apply(Instance& i, Event e) {
         enter(i, d.next);
         if (standby)
             log("%s: standby (pid %d) not idle after %llu ms; killing it", path, i.pid,
-                static_cast<unsigned long long>(c.spec.start_timeout_ms));
+                static_cast<unsigned long long>(spec_of(i).start_timeout_ms));
+        else if (i.role == Role::migration)
+            log("%s: migration (pid %d) not done after %llu ms; killing it", c.pool_path().c_str(), i.pid,
+                static_cast<unsigned long long>(spec_of(i).start_timeout_ms));
         else
             log("%s (pid %d) not ready after %llu ms; killing it", path, i.pid,
-                static_cast<unsigned long long>(c.spec.start_timeout_ms));
+                static_cast<unsigned long long>(spec_of(i).start_timeout_ms));
         return signal_group(i, SIGKILL);
     case Action::abort_hung:
         // A hung child is a crashed child: SIGABRT (a core where cores are

@@ -50,6 +50,19 @@ Rollout::Member* Supervisor::member_of(Rollout& r, const Child& c) {
     return nullptr;
 }
 
+const ChildSpec& Supervisor::spec_of(const Instance& i) {
+    // During a rollout an instance may be of the spec its child is leaving,
+    // or of the one it is taking (a migration runs before any member takes it).
+    auto& c = *i.child;
+    if (i.generation != c.spec.generation)
+        if (auto* r = rollout_of(c))
+            if (auto* m = member_of(*r, c)) {
+                if (m->to.generation == i.generation) return m->to;
+                if (m->from.generation == i.generation) return m->from;
+            }
+    return c.spec;
+}
+
 void Supervisor::roll(Child& c, const ChildSpec& want, const ChildSpec* pool_from) {
     const std::string name = want.pool.empty() ? want.name : want.pool;
     auto it = std::find_if(rollouts_.begin(), rollouts_.end(), [&](auto& r) { return r->name == name; });
@@ -266,6 +279,7 @@ void Supervisor::start_migration(Rollout& r) {
     Pipes pipes;
     pipes.output = std::move(ours);
     r.migration = make_instance(c, Role::migration, args, std::move(spawned), std::move(pipes));
+    r.migration->generation = to.generation;  // its timings are the new spec's (spec_of)
     say(r.path + ": migrating to generation " + std::to_string(to.generation) + " (pid " +
         std::to_string(r.migration->pid) + "): " + to.migrate.front());
     enter(*r.migration, Phase::starting);
@@ -283,7 +297,7 @@ void Supervisor::on_migration_death(Instance& i, int status) {
         say(r.path + ": migration done in " + seconds(ended.uptime_ms));
     } else {
         auto how = ended.phase == Phase::unready
-                       ? "did not end within " + seconds(r.members.front().child->spec.start_timeout_ms)
+                       ? "did not end within " + seconds(r.members.front().to.start_timeout_ms)
                        : "ended (" + ended.how + ")";
         fail_rollout(r, "its migration " + how + "; nothing was replaced");
     }

@@ -482,7 +482,7 @@ TEST_CASE("a handover whose new version does not stand by, or dies once it serve
     nothing_lost(load);
 }
 
-TEST_CASE("a migration runs once, before the first new instance: the count survives the upgrade under a renamed key, and a migration that fails replaces nothing") {
+TEST_CASE("a migration runs once, before the first new instance: the count survives the upgrade under a renamed key, and a migration that fails or never ends replaces nothing") {
     TempDir dir;
     auto migrate = std::string(SEQ_SOURCE_DIR) + "/scripts/web-migrate.py";
     TreeSup t(dir, rolling_tree("v1", "", "1000"), true, {}, python_starts);
@@ -520,4 +520,21 @@ TEST_CASE("a migration runs once, before the first new instance: the count survi
     auto still = http_get(addr).body;
     CHECK(still.starts_with("hits 7 "));
     CHECK(still.find("version v2") != std::string::npos);
+
+    // A migration that never ends: killed at the child's start_timeout,
+    // nothing replaced, and no process of it left.
+    std::string pid_file = dir / "migration.pid";
+    std::ofstream(t.file) << rolling_tree("v4", ", \"--key\", \"other\"", "1000", "2000") +
+                                 "migrate = [\"/bin/sh\", \"-c\", \"echo $$ > " + pid_file + "; exec sleep 1000\"]\n";
+    out = upgrade(t).get();
+    INFO(out.out);
+    CHECK(out.code == 1);
+    CHECK(out.out.find("web: its migration did not end within 2.0s; nothing was replaced; rolled back, 4 instances "
+                       "on the old spec") != std::string::npos);
+    for (auto& [name, c] : members(t.run)) CHECK(c.pid == before.at(name).pid);
+    std::ifstream in(pid_file);
+    pid_t migration = 0;
+    REQUIRE((in >> migration));
+    CHECK(eventually([&] { return !alive(migration); }));
+    CHECK(http_get(addr).body.find("version v2") != std::string::npos);
 }
