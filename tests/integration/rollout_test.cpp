@@ -538,3 +538,52 @@ TEST_CASE("a migration runs once, before the first new instance: the count survi
     CHECK(eventually([&] { return !alive(migration); }));
     CHECK(http_get(addr).body.find("version v2") != std::string::npos);
 }
+
+TEST_CASE("a member stopped by request in the middle of a rollout stays stopped and takes the new spec at its next start, and the rollout ends") {
+    TempDir dir;
+    TreeSup t(dir, rolling_tree("v1", "", "2000"), true, {}, python_starts);
+    INFO(t.proc->log());
+    auto ctl = bin("seqctl") + " --run-dir " + t.run + " ";
+    std::ofstream(t.file) << rolling_tree("v2", "", "2000");
+    auto done = upgrade(t);
+    REQUIRE(log_has(t, "web#0: generation 2 starting", python_starts));
+    REQUIRE(sh(ctl + "stop web#3").code == 0);
+    auto out = done.get();
+    INFO(out.out);
+    CHECK(out.code == 0);
+    CHECK(out.out.find("web#3: not running; it takes generation 2 at its next start") != std::string::npos);
+    auto now = members(t.run);
+    CHECK(now.at("web#3").state == "stopped");
+    CHECK(now.at("web#3").stopped_by == "request");
+    REQUIRE(sh(ctl + "start web#3").code == 0);
+    auto json = status_json(t);
+    CHECK(std::regex_search(json, std::regex("\"name\": \"web#3\"[^}]*\"state\": \"running\"[^}]*\"generation\": 2")));
+    CHECK(http_get(t.child("web").sockets.at("http")).body.find("version v2") != std::string::npos);
+}
+
+TEST_CASE("the supervisor stopped during a migration: the migration is stopped and waited for, seqctl upgrade says why, and no process is left") {
+    TempDir dir;
+    TreeSup t(dir, rolling_tree("v1", "", "1000"), true, {}, python_starts);
+    INFO(t.proc->log());
+    std::string pid_file = dir / "migration.pid";
+    auto olds = members(t.run);
+    std::ofstream(t.file) << rolling_tree("v2", "", "1000") + "migrate = [\"/bin/sh\", \"-c\", \"echo $$ > " +
+                                 pid_file + "; exec sleep 1000\"]\n";
+    auto done = upgrade(t);
+    REQUIRE(log_has(t, "web: migrating to generation 2", python_starts));
+    pid_t migration = 0;
+    REQUIRE(eventually([&] {
+        std::ifstream in(pid_file);
+        return static_cast<bool>(in >> migration) && migration > 0;
+    }));
+    REQUIRE(kill(t.proc->pid(), SIGTERM) == 0);
+    auto code = t.proc->wait_exit(20000ms);
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);
+    auto out = done.get();
+    INFO(out.out);
+    CHECK(out.code != 0);
+    CHECK(out.out.find("the supervisor is stopping") != std::string::npos);
+    CHECK_FALSE(alive(migration));
+    for (auto& member : olds) CHECK_FALSE(alive(member.second.pid));
+}
