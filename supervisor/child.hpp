@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backoff.hpp"
+#include "child_log.hpp"
 #include "dynamic_child.hpp"
 #include "instance.hpp"
 #include "subtree.hpp"
@@ -72,6 +73,10 @@ struct Child {
     // await: its first start (running, or failed), and its end.
     Addition addition;
     Reply on_started, on_gone;
+    // What its processes wrote lately, and how the latest of them ended
+    // (seqctl logs, seqctl why).
+    RecentLines recent;
+    Deaths deaths;
 
     bool wants_running() const { return goal == Goal::run || goal == Goal::restart; }
     // Whether a standby is kept behind it: a pool keeps one for all its

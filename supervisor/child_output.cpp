@@ -8,8 +8,12 @@
 
 namespace seq::sup {
 
-ChildOutput::ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid)
-    : fd_(std::move(read_end)), poll_(uv::make_poll(loop, fd_.get())), who_(std::move(who)), pid_(pid) {
+ChildOutput::ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid, Keep keep)
+    : fd_(std::move(read_end)),
+      poll_(uv::make_poll(loop, fd_.get())),
+      who_(std::move(who)),
+      pid_(pid),
+      keep_(std::move(keep)) {
     poll_->data = this;
     uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
         auto* self = uv::owner<ChildOutput>(h);
@@ -47,6 +51,9 @@ void ChildOutput::finish() {
     fd_.reset();
 }
 
-void ChildOutput::log_piece(std::string_view line) { log_line(who_, pid_, line); }
+void ChildOutput::log_piece(std::string_view line) {
+    log_line(who_, pid_, line);
+    if (keep_) keep_(line);
+}
 
 }  // namespace seq::sup

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -58,7 +59,9 @@ public:
     static constexpr std::size_t max_line = 900;  // fits one log line with its stamp
     static constexpr std::size_t read_budget = 64 << 10;
 
-    ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid);
+    // `keep` is given each line too: what the supervisor keeps of it (RecentLines).
+    using Keep = std::function<void(std::string_view line)>;
+    ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid, Keep keep);
     // Reads what the pipe still holds (the child is dead), logs it, and stops.
     void finish();
 
@@ -72,6 +75,7 @@ private:
     LineSplitter lines_{max_line};
     std::string who_;
     pid_t pid_;
+    Keep keep_;
 };
 
 }  // namespace seq::sup

@@ -58,7 +58,8 @@ Server::Verdict Control::handle(Connection& c, Args args) {
         {"signal", 3, 3, &Control::signal},     {"reload", 1, 1, &Control::reload},
         {"ping", 1, 1, &Control::ping},         {"scale", 3, 3, &Control::scale},
         {"add", 3, SIZE_MAX, &Control::add},    {"remove", 2, 2, &Control::remove},
-        {"upgrade", 1, 2, &Control::upgrade},
+        {"upgrade", 1, 2, &Control::upgrade},   {"logs", 2, 3, &Control::logs},
+        {"why", 2, 2, &Control::why},
     };
     for (auto& cmd : table) {
         if (!is_command(args[0], cmd.name)) continue;
@@ -74,6 +75,28 @@ Server::Verdict Control::handle(Connection& c, Args args) {
 
 Server::Verdict Control::status(Connection& c, Args) {
     sup_.status(c.out());
+    return Server::Verdict::done;
+}
+
+// LOGS PATH [N]: its last N lines (50 unless given; at most what is kept).
+Server::Verdict Control::logs(Connection& c, Args args) {
+    std::size_t n = 50;
+    if (args.size() == 3) {
+        auto given = resp::parse_int(args[2]);
+        if (!given || *given < 1 || static_cast<std::size_t>(*given) > RecentLines::max_lines) {
+            resp::append_error(c.out(), "ERR not a number of lines (1 to " + std::to_string(RecentLines::max_lines) +
+                                            "): " + std::string(args[2]));
+            return Server::Verdict::done;
+        }
+        n = static_cast<std::size_t>(*given);
+    }
+    if (auto why = sup_.recent_lines(args[1], n, c.out())) resp::append_error(c.out(), *why);
+    return Server::Verdict::done;
+}
+
+// WHY PATH: its last deaths, newest first, each with the lines before it.
+Server::Verdict Control::why(Connection& c, Args args) {
+    if (auto why = sup_.deaths(args[1], c.out())) resp::append_error(c.out(), *why);
     return Server::Verdict::done;
 }
 

@@ -74,6 +74,8 @@ private:
     Server::Verdict reload(Connection& c, Args args);
     Server::Verdict upgrade(Connection& c, Args args);
     Server::Verdict ping(Connection& c, Args args);
+    Server::Verdict logs(Connection& c, Args args);
+    Server::Verdict why(Connection& c, Args args);
     // What a deferred request waits for, checked on every loop iteration.
     enum class Until { restarted, stopped, running };
     Server::Verdict wait(Connection& c, std::string_view path, Until until, std::vector<std::uint64_t> since = {});

@@ -297,6 +297,16 @@ int main(int argc, char** argv) {
                                                   "waits until every rollout is over, and exits 0 if each went "
                                                   "through, 1 if one was rolled back (with why)");
     upgrade->add_option("PATH", upgrade_path, "a child's or a pool's path in the tree: only its changes are applied");
+    std::string logs_path, logs_n;
+    auto* logs = app.add_subcommand("logs", "print the last lines a child wrote (kept by the supervisor, across its "
+                                            "restarts: up to 1000 lines or 256 KiB a child)");
+    logs->add_option("PATH", logs_path, "the child's path in the tree; a pool (all its instances, merged by time) "
+                                        "or web#3 (one)")->required();
+    logs->add_option("-n,--lines", logs_n, "how many: 1 to 1000 (default 50)");
+    std::string why_path;
+    auto* why = app.add_subcommand("why", "how a child's processes ended lately (its last 10 deaths, newest first): "
+                                          "when, why, after how long, and the last 20 lines each wrote");
+    why->add_option("PATH", why_path, "the child's path in the tree, or a pool's")->required();
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (app.get_subcommands().empty()) {
         std::string names;
@@ -306,7 +316,8 @@ int main(int argc, char** argv) {
         return code::usage;
     }
     if (run_dir.empty()) run_dir = seq::default_run_dir();
-    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale || *add || *remove || *upgrade;
+    bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale || *add || *remove ||
+                         *upgrade || *logs || *why;
     if (to_supervisor && !socket.empty()) {
         std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
                              "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
@@ -333,6 +344,9 @@ int main(int argc, char** argv) {
         request.insert(request.end(), add_args.begin(), add_args.end());
     }
     if (*remove) request = {"REMOVE", remove_path};
+    if (*logs) request = logs_n.empty() ? std::vector<std::string>{"LOGS", logs_path}
+                                        : std::vector<std::string>{"LOGS", logs_path, logs_n};
+    if (*why) request = {"WHY", why_path};
     if (*upgrade) request = upgrade_path.empty() ? std::vector<std::string>{"UPGRADE"}
                                                  : std::vector<std::string>{"UPGRADE", upgrade_path};
     // A rollout waits for each new instance to start and to run its

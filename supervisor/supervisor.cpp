@@ -437,6 +437,12 @@ void Supervisor::on_death(Child& c, int status) {
     // A child the restart plan was about to stop has ended as planned: its
     // death is part of that restart, not a new crash to count.
     bool asked = death == lifecycle::Death::asked || c.goal == Goal::restart;
+    // Kept for `seqctl why`, with what it wrote last.
+    std::string why = how;
+    if (asked || shutting_down_) why += " (stopped)";
+    else if (!ended.exec_failed && death == lifecycle::Death::failed_start) why += ", having never become ready";
+    else if (!ended.exec_failed && death == lifecycle::Death::hung) why += ", after a watchdog timeout";
+    c.deaths.add({wall_now_ms(), pid, std::move(why), ended.uptime_ms, c.recent.last(Deaths::lines_each)});
     c.subtree.reset();
     sweep_soon();  // what it left in groups of their own is ours now
     c.last_exit = how;

@@ -119,6 +119,12 @@ public:
     std::string children_along(std::string_view path) const;
 
     bool has_child(std::string_view path) const;
+    // seqctl logs, seqctl why (supervisor_logs.cpp): the last `n` lines of
+    // the children `path` names (a pool: all its instances), or their last
+    // deaths, newest first, each with the lines before it; as RESP arrays
+    // into `out`, or why not.
+    std::optional<std::string> recent_lines(std::string_view path, std::size_t n, std::string& out) const;
+    std::optional<std::string> deaths(std::string_view path, std::string& out) const;
     bool stopping() const { return shutting_down_; }
     // Every child that should run is running (a nested supervisor's too).
     bool settled() const;
@@ -167,6 +173,8 @@ private:
     std::vector<ChildSpec> dynamic_children(const ChildSpec& tmpl) const;
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;
+    // The children `path` names here: one, or a pool's instances.
+    std::optional<std::string> named_here(std::string_view path, std::vector<const Child*>& out) const;
     const ChildReport* nested(std::string_view path) const;
     // One child, and for a nested supervisor the subtree its latest snapshot
     // shows: where it should be (running, or down for good), and whether a

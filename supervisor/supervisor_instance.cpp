@@ -46,10 +46,13 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->exec.emplace(loop_.get(), std::move(spawned.exec_status), args.program.empty() ? args.argv[0] : args.program,
                     args.cwd);
     // A pool's standby speaks for the pool: which instance it will be is not known yet.
+    // Its lines are kept by the child it serves at the time (a pool's
+    // standby is lent to whichever instance died).
     if (ours.output)
-        i->output = std::make_unique<ChildOutput>(loop_.get(), std::move(ours.output),
-                                                  role == Role::standby || role == Role::migration ? c.pool_path() : c.path,
-                                                  i->pid);
+        i->output = std::make_unique<ChildOutput>(
+            loop_.get(), std::move(ours.output),
+            role == Role::standby || role == Role::migration ? c.pool_path() : c.path, i->pid,
+            [in = i.get()](std::string_view line) { in->child->recent.add(wall_now_ms(), in->pid, line); });
     if (!spawned.pidfd) pidfds_ = false;
     if (spawned.pidfd) {
         i->pidfd = std::move(spawned.pidfd);

@@ -1,0 +1,71 @@
+// What a child wrote lately, and how it ended lately: kept in memory by its
+// supervisor for `seqctl logs` and `seqctl why`, bounded whatever the child
+// writes (a flood only pushes the oldest lines out).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seq::sup {
+
+struct LogLine {
+    std::uint64_t wall_ms = 0;  // since the epoch
+    pid_t pid = 0;
+    std::string text;
+};
+
+// The last lines of one child, across its restarts: at most max_lines, and
+// at most max_bytes of text, whichever bound is met first.
+class RecentLines {
+public:
+    static constexpr std::size_t max_lines = 1000;
+    static constexpr std::size_t max_bytes = 256 << 10;
+
+    void add(std::uint64_t wall_ms, pid_t pid, std::string_view text);
+    // The last `n` (fewer if fewer were kept), oldest first.
+    std::vector<LogLine> last(std::size_t n) const;
+    std::size_t size() const { return lines_.size(); }
+    std::size_t bytes() const { return bytes_; }
+
+private:
+    std::deque<LogLine> lines_;
+    std::size_t bytes_ = 0;
+};
+
+// One end of a child's process: when, which, why, after how long, and the
+// lines it wrote just before.
+struct Death {
+    std::uint64_t wall_ms = 0;
+    pid_t pid = 0;
+    std::string why;  // "exit status 1", "killed by SIGKILL, having never become ready", ...
+    std::uint64_t uptime_ms = 0;
+    std::vector<LogLine> last_lines;
+};
+
+// The last `keep` deaths of a child, newest first.
+class Deaths {
+public:
+    static constexpr std::size_t keep = 10;
+    static constexpr std::size_t lines_each = 20;
+
+    void add(Death d);
+    const std::deque<Death>& newest_first() const { return deaths_; }
+
+private:
+    std::deque<Death> deaths_;
+};
+
+// "2026-12-06T14:31:19.812Z": RFC 3339, UTC, with milliseconds.
+std::string rfc3339(std::uint64_t wall_ms);
+// Now, in ms since the epoch.
+std::uint64_t wall_now_ms();
+// "2026-12-06T14:31:19.812Z web#2[4242] text": a line as `seqctl logs` prints it.
+std::string format_line(const LogLine& l, std::string_view path);
+
+}  // namespace seq::sup

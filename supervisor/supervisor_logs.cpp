@@ -1,0 +1,61 @@
+// seqctl logs and seqctl why: what the children a path names wrote lately,
+// and how their processes ended lately (child_log.hpp keeps both).
+#include <algorithm>
+
+#include "resp.hpp"
+#include "supervisor.hpp"
+
+namespace seq::sup {
+
+std::optional<std::string> Supervisor::named_here(std::string_view path, std::vector<const Child*>& out) const {
+    auto [c, rest] = route(path);
+    if (c && rest.empty()) {
+        out.push_back(c);
+        return std::nullopt;
+    }
+    if (c)  // below a nested supervisor: its lines are kept there
+        return "ERR " + std::string(path) +
+               " is below a nested supervisor: its lines are in the log, not kept here (not yet)";
+    if (pools_.count(path)) {
+        for (auto& child : children_)
+            if (child->spec.pool == path) out.push_back(child.get());
+        return std::nullopt;
+    }
+    return "ERR no such child: " + std::string(path);
+}
+
+std::optional<std::string> Supervisor::recent_lines(std::string_view path, std::size_t n, std::string& out) const {
+    std::vector<const Child*> named;
+    if (auto why = named_here(path, named)) return why;
+    // A pool's instances, merged by time (each one's lines are in order).
+    std::vector<std::pair<LogLine, const Child*>> lines;
+    for (auto* c : named)
+        for (auto& l : c->recent.last(n)) lines.emplace_back(std::move(l), c);
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](auto& a, auto& b) { return a.first.wall_ms < b.first.wall_ms; });
+    auto from = lines.size() > n ? lines.size() - n : 0;
+    resp::append_array(out, lines.size() - from);
+    for (auto i = from; i < lines.size(); ++i) resp::append_bulk(out, format_line(lines[i].first, lines[i].second->path));
+    return std::nullopt;
+}
+
+std::optional<std::string> Supervisor::deaths(std::string_view path, std::string& out) const {
+    std::vector<const Child*> named;
+    if (auto why = named_here(path, named)) return why;
+    std::vector<std::pair<const Death*, const Child*>> all;
+    for (auto* c : named)
+        for (auto& d : c->deaths.newest_first()) all.emplace_back(&d, c);
+    std::stable_sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first->wall_ms > b.first->wall_ms; });
+    if (all.size() > Deaths::keep) all.resize(Deaths::keep);  // a pool's: its latest, whichever instance
+    resp::append_array(out, all.size());
+    for (auto& [d, c] : all) {
+        std::string block = rfc3339(d->wall_ms) + " " + c->path + " (pid " + std::to_string(d->pid) + "): " + d->why +
+                            " after " + seconds(d->uptime_ms) + "\n";
+        if (d->last_lines.empty()) block += "  (it wrote nothing before)\n";
+        for (auto& l : d->last_lines) block += "  " + format_line(l, c->path) + "\n";
+        resp::append_bulk(out, block);
+    }
+    return std::nullopt;
+}
+
+}  // namespace seq::sup

@@ -1,0 +1,118 @@
+// What the supervisor keeps of its children's output: seqctl logs (the last
+// lines of a child, of a pool, of one instance) and seqctl why (its last
+// deaths, each with why and the lines it wrote before).
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("seqctl why after three kinds of death: each with when, why, after how long, and the lines before it, newest first") {
+    TempDir dir;
+    // Run 1 is ready, then exits 3; run 2 is ready and waits (killed by the
+    // test); run 3 never says it is ready (killed at its start timeout);
+    // run 4 stays.
+    std::string count = dir / "count";
+    std::string script = "n=$(cat " + count + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + count +
+                         "; echo \"run $n begins\"; echo \"run $n on stderr\" >&2; "
+                         "case $n in 3) exec sleep 1000;; esac; echo >&$SEQ_NOTIFY_FD; "
+                         "case $n in 1) echo \"run 1 fails\"; exit 3;; esac; exec sleep 1000";
+    TreeSup t(dir, "max_restarts = 10\nmax_seconds = 60\n[[child]]\nname = \"job\"\ncommand = [\"/bin/sh\", \"-c\", '" +
+                       script + "']\nreadiness = \"notify-fd\"\nstart_timeout = 1500\n",
+              false);
+    INFO(t.proc->log());
+    auto ctl = bin("seqctl") + " --run-dir " + t.run + " ";
+    auto run_is = [&](const std::string& n) {
+        std::ifstream in(count);
+        std::string got;
+        in >> got;
+        return got == n;
+    };
+    REQUIRE(eventually([&] { return run_is("2") && t.child("job").state == "running"; }, 10000ms));
+    REQUIRE(kill(t.child("job").pid, SIGKILL) == 0);
+    REQUIRE(eventually([&] { return run_is("4") && t.child("job").state == "running"; }, 15000ms));
+
+    auto why = sh(ctl + "why job");
+    INFO(why.out);
+    REQUIRE(why.code == 0);
+    auto first = why.out.find("killed by SIGKILL, having never become ready after 1.5s");
+    auto second = why.out.find("): killed by SIGKILL after ");
+    auto third = why.out.find("): exit status 3 after ");
+    REQUIRE(first != std::string::npos);
+    REQUIRE(second != std::string::npos);
+    REQUIRE(third != std::string::npos);
+    CHECK(first < second);
+    CHECK(second < third);
+    // Each with its own lines, stdout and stderr, and none of another run's.
+    auto block = [&](std::size_t from, std::size_t to) { return why.out.substr(from, to - from); };
+    CHECK(block(first, second).find("job[") != std::string::npos);
+    CHECK(block(first, second).find("run 3 begins") != std::string::npos);
+    CHECK(block(first, second).find("run 3 on stderr") != std::string::npos);
+    CHECK(block(second, third).find("run 2 begins") != std::string::npos);
+    CHECK(block(third, why.out.size()).find("run 1 fails") != std::string::npos);
+    CHECK(block(third, why.out.size()).find("run 2") == std::string::npos);
+    // Each block begins with an RFC 3339 time in UTC.
+    CHECK(std::regex_search(why.out, std::regex("^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z job \\(pid [0-9]+\\): killed")));
+
+    auto logs = sh(ctl + "logs job -n 2");
+    CHECK(logs.code == 0);
+    auto got = lines_of(logs.out);
+    REQUIRE(got.size() == 2);
+    CHECK(got[0].find("run 4 begins") != std::string::npos);
+    CHECK(got[1].find("run 4 on stderr") != std::string::npos);
+    auto bad = sh(ctl + "logs nobody 2>&1");
+    CHECK(bad.code != 0);
+    CHECK(bad.out.find("no such child: nobody") != std::string::npos);
+    auto zero = sh(ctl + "logs job -n 0 2>&1");
+    CHECK(zero.code != 0);
+    CHECK(zero.out.find("not a number of lines") != std::string::npos);
+}
+
+TEST_CASE("seqctl logs of a pool merges its instances by time, of web#1 gives that one's, and a flood keeps only the last 1000 lines, in order") {
+    TempDir dir;
+    TreeSup t(dir,
+              "[[child]]\nname = \"web\"\ninstances = 3\n"
+              "command = [\"/bin/sh\", \"-c\", \"echo hello from $SEQ_INDEX; exec sleep 1000\"]\n"
+              "[[child]]\nname = \"flood\"\n"
+              "command = [\"/bin/sh\", \"-c\", \"i=0; while [ $i -lt 5000 ]; do i=$((i+1)); echo flood $i; done; "
+              "exec sleep 1000\"]\n");
+    INFO(t.proc->log());
+    auto ctl = bin("seqctl") + " --run-dir " + t.run + " ";
+    REQUIRE(eventually([&] { return lines_of(sh(ctl + "logs web").out).size() == 3; }));
+    auto all = sh(ctl + "logs web").out;
+    for (auto k : {"0", "1", "2"}) CHECK(all.find(std::string("web#") + k + "[") != std::string::npos);
+    auto one = lines_of(sh(ctl + "logs web#1").out);
+    REQUIRE(one.size() == 1);
+    CHECK(one[0].find("web#1[") != std::string::npos);
+    CHECK(one[0].find("hello from 1") != std::string::npos);
+
+    REQUIRE(eventually([&] { return sh(ctl + "logs flood -n 1").out.find("flood 5000") != std::string::npos; }));
+    auto flood = lines_of(sh(ctl + "logs flood -n 1000").out);
+    REQUIRE(flood.size() == 1000);
+    for (int i = 0; i < 1000; ++i) {
+        auto want = "flood " + std::to_string(4001 + i);
+        auto& line = flood[static_cast<std::size_t>(i)];
+        if (line.size() < want.size() || line.compare(line.size() - want.size(), want.size(), want) != 0) {
+            FAIL_CHECK("line " << i << " is '" << line << "', not ending in '" << want << "'");
+            break;
+        }
+    }
+}
