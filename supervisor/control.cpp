@@ -36,7 +36,9 @@ Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions opt
         waiting_.erase(c.id());
         awaited_.erase(c.id());
         answers_.erase(c.id());
+        followers_.erase(c.id());
     });
+    sup_.on_line([this](const Child& c, const LogLine& line) { tell_followers(c, line); });
     check_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
         if (auto* self = uv::owner<Control>(h)) self->resume_waiting();
@@ -58,7 +60,7 @@ Server::Verdict Control::handle(Connection& c, Args args) {
         {"signal", 3, 3, &Control::signal},     {"reload", 1, 1, &Control::reload},
         {"ping", 1, 1, &Control::ping},         {"scale", 3, 3, &Control::scale},
         {"add", 3, SIZE_MAX, &Control::add},    {"remove", 2, 2, &Control::remove},
-        {"upgrade", 1, 2, &Control::upgrade},   {"logs", 2, 3, &Control::logs},
+        {"upgrade", 1, 2, &Control::upgrade},   {"logs", 2, 4, &Control::logs},
         {"why", 2, 2, &Control::why},
     };
     for (auto& cmd : table) {
@@ -78,10 +80,18 @@ Server::Verdict Control::status(Connection& c, Args) {
     return Server::Verdict::done;
 }
 
-// LOGS PATH [N]: its last N lines (50 unless given; at most what is kept).
+// LOGS PATH [N [FOLLOW]]: its last N lines (50 unless given; at most what
+// is kept); with FOLLOW, as pushes, and then each line as it comes, until
+// the client goes. PATH "/" is the whole tree.
 Server::Verdict Control::logs(Connection& c, Args args) {
+    if (followers_.count(c.id())) return follow(c);
     std::size_t n = 50;
-    if (args.size() == 3) {
+    bool following = args.size() == 4;
+    if (following && !is_command(args[3], "follow")) {
+        resp::append_error(c.out(), "ERR LOGS takes FOLLOW after the number of lines, not " + std::string(args[3]));
+        return Server::Verdict::done;
+    }
+    if (args.size() >= 3) {
         auto given = resp::parse_int(args[2]);
         if (!given || *given < 1 || static_cast<std::size_t>(*given) > RecentLines::max_lines) {
             resp::append_error(c.out(), "ERR not a number of lines (1 to " + std::to_string(RecentLines::max_lines) +
@@ -90,8 +100,69 @@ Server::Verdict Control::logs(Connection& c, Args args) {
         }
         n = static_cast<std::size_t>(*given);
     }
-    if (auto why = sup_.recent_lines(args[1], n, c.out())) resp::append_error(c.out(), *why);
+    std::vector<std::string> lines;
+    if (auto why = sup_.recent_lines(args[1], n, lines)) {
+        resp::append_error(c.out(), *why);
+        return Server::Verdict::done;
+    }
+    if (!following) {
+        resp::append_array(c.out(), lines.size());
+        for (auto& l : lines) resp::append_bulk(c.out(), l);
+        return Server::Verdict::done;
+    }
+    // The last lines, then each new one: all as pushes, [log, line].
+    for (auto& l : lines) {
+        c.out() += ">2\r\n";
+        resp::append_bulk(c.out(), "log");
+        resp::append_bulk(c.out(), l);
+    }
+    c.release_to(c.out_end());
+    followers_[c.id()] = Follower{std::string(args[1])};
+    return defer(c);
+}
+
+Server::Verdict Control::follow(Connection& c) {
+    auto it = followers_.find(c.id());
+    if (!it->second.cut) return defer(c);  // seen again only when cut off, or at a stop
+    resp::append_error(c.out(), "ERR this follower did not read its lines (over " + std::to_string(follow_limit >> 10) +
+                                    " KiB waiting): cut off, " + std::to_string(it->second.dropped) +
+                                    " lines not sent");
+    followers_.erase(it);
+    c.close_after_reply();
     return Server::Verdict::done;
+}
+
+void Control::tell_followers(const Child& child, const LogLine& line) {
+    if (followers_.empty()) return;
+    std::string push;
+    // A write may find a follower gone, and its close erases it from
+    // followers_: the ids are taken first.
+    std::vector<std::uint64_t> ids;
+    for (auto& [id, f] : followers_)
+        if (Supervisor::names(f.path, child)) ids.push_back(id);
+    for (auto id : ids) {
+        auto it = followers_.find(id);
+        auto* c = server_.find(id);
+        if (it == followers_.end() || !c) continue;
+        auto& f = it->second;
+        if (f.cut) {
+            ++f.dropped;
+            continue;
+        }
+        if (push.empty()) {
+            push = ">2\r\n";
+            resp::append_bulk(push, "log");
+            resp::append_bulk(push, format_line(line, child.path));
+        }
+        if (c->unsent() + push.size() > follow_limit) {
+            f.cut = true;
+            f.dropped = 1;
+            waiting_.insert(id);  // its request ends, with why
+            continue;
+        }
+        c->out() += push;
+        c->release_to(c->out_end());
+    }
 }
 
 // WHY PATH: its last deaths, newest first, each with the lines before it.

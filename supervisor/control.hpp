@@ -75,6 +75,7 @@ private:
     Server::Verdict upgrade(Connection& c, Args args);
     Server::Verdict ping(Connection& c, Args args);
     Server::Verdict logs(Connection& c, Args args);
+    Server::Verdict follow(Connection& c);
     Server::Verdict why(Connection& c, Args args);
     // What a deferred request waits for, checked on every loop iteration.
     enum class Until { restarted, stopped, running };
@@ -109,6 +110,17 @@ private:
     };
     std::unordered_map<std::uint64_t, Awaited> awaited_;  // requests carried out, by connection
     std::unordered_map<std::uint64_t, std::shared_ptr<Answer>> answers_;  // told by a Reply, by connection
+    // LOGS ... FOLLOW: each line heard goes out to these at once, as a push.
+    // One that does not read is cut off once `follow_limit` bytes wait for
+    // it, so that it holds up nothing else.
+    struct Follower {
+        std::string path;
+        std::uint64_t dropped = 0;  // lines not sent once it was cut off
+        bool cut = false;
+    };
+    static constexpr std::size_t follow_limit = 1 << 20;
+    std::unordered_map<std::uint64_t, Follower> followers_;
+    void tell_followers(const Child& c, const LogLine& line);
 };
 
 // SO_PEERCRED: nullopt if the peer on `fd` runs as our user or as root, else

@@ -297,12 +297,14 @@ int main(int argc, char** argv) {
                                                   "waits until every rollout is over, and exits 0 if each went "
                                                   "through, 1 if one was rolled back (with why)");
     upgrade->add_option("PATH", upgrade_path, "a child's or a pool's path in the tree: only its changes are applied");
-    std::string logs_path, logs_n;
+    std::string logs_path = "/", logs_n;
+    bool logs_follow = false;
     auto* logs = app.add_subcommand("logs", "print the last lines a child wrote (kept by the supervisor, across its "
                                             "restarts: up to 1000 lines or 256 KiB a child)");
     logs->add_option("PATH", logs_path, "the child's path in the tree; a pool (all its instances, merged by time) "
-                                        "or web#3 (one)")->required();
+                                        "or web#3 (one); without it, every child's");
     logs->add_option("-n,--lines", logs_n, "how many: 1 to 1000 (default 50)");
+    logs->add_flag("-f,--follow", logs_follow, "then print each new line as it comes, until interrupted");
     std::string why_path;
     auto* why = app.add_subcommand("why", "how a child's processes ended lately (its last 10 deaths, newest first): "
                                           "when, why, after how long, and the last 20 lines each wrote");
@@ -344,14 +346,16 @@ int main(int argc, char** argv) {
         request.insert(request.end(), add_args.begin(), add_args.end());
     }
     if (*remove) request = {"REMOVE", remove_path};
-    if (*logs) request = logs_n.empty() ? std::vector<std::string>{"LOGS", logs_path}
-                                        : std::vector<std::string>{"LOGS", logs_path, logs_n};
+    if (*logs) {
+        request = {"LOGS", logs_path, logs_n.empty() ? "50" : logs_n};
+        if (logs_follow) request.push_back("FOLLOW");
+    }
     if (*why) request = {"WHY", why_path};
     if (*upgrade) request = upgrade_path.empty() ? std::vector<std::string>{"UPGRADE"}
                                                  : std::vector<std::string>{"UPGRADE", upgrade_path};
     // A rollout waits for each new instance to start and to run its
     // min_uptime: no reply deadline unless one is given.
-    if (*upgrade && app.get_option("--timeout")->count() == 0) timeout_ms = 86'400'000;
+    if ((*upgrade || logs_follow) && app.get_option("--timeout")->count() == 0) timeout_ms = 86'400'000;
 
     try {
         // STATUS of a large tree is one array per child.
@@ -360,7 +364,8 @@ int main(int argc, char** argv) {
         std::vector<std::string_view> args(request.begin(), request.end());
         auto reply = client.call(args);
         // UPGRADE's steps come first, each as [upgrade, line], as they happen.
-        while (*upgrade && reply.type == seq::resp::Value::Type::array && reply.elems.size() == 2) {
+        // LOGS FOLLOW's lines, each as [log, line], until the supervisor ends it.
+        while ((*upgrade || logs_follow) && reply.type == seq::resp::Value::Type::array && reply.elems.size() == 2) {
             std::printf("%s\n", reply.elems[1].str.c_str());
             std::fflush(stdout);
             reply = client.read_reply();

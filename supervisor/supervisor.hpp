@@ -120,10 +120,17 @@ public:
 
     bool has_child(std::string_view path) const;
     // seqctl logs, seqctl why (supervisor_logs.cpp): the last `n` lines of
-    // the children `path` names (a pool: all its instances), or their last
-    // deaths, newest first, each with the lines before it; as RESP arrays
-    // into `out`, or why not.
-    std::optional<std::string> recent_lines(std::string_view path, std::size_t n, std::string& out) const;
+    // the children `path` names (a pool: all its instances; "/": all),
+    // each as `seqctl logs` prints it; or their last deaths, newest first,
+    // each with the lines before it, as a RESP array into `out`; or why not.
+    std::optional<std::string> recent_lines(std::string_view path, std::size_t n, std::vector<std::string>& out) const;
+    // A line a child's process wrote: kept, and told to whoever follows.
+    void heard(Child& c, pid_t pid, std::string_view line);
+    using LineHeard = std::function<void(const Child& c, const LogLine& line)>;
+    void on_line(LineHeard f) { line_heard_ = std::move(f); }
+    // Whether `path` names `c` here: "/" names every child, a pool's path
+    // each of its instances.
+    static bool names(std::string_view path, const Child& c);
     std::optional<std::string> deaths(std::string_view path, std::string& out) const;
     bool stopping() const { return shutting_down_; }
     // Every child that should run is running (a nested supervisor's too).
@@ -345,6 +352,7 @@ private:
     std::vector<std::weak_ptr<Watch>> watches_;
     std::vector<std::string> said_;  // each line of the rollouts since the latest reload
     std::function<void()> first_settled_;
+    LineHeard line_heard_;
     std::function<void()> on_stopping_;
     void begin_shutdown();
 };

@@ -52,7 +52,7 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
         i->output = std::make_unique<ChildOutput>(
             loop_.get(), std::move(ours.output),
             role == Role::standby || role == Role::migration ? c.pool_path() : c.path, i->pid,
-            [in = i.get()](std::string_view line) { in->child->recent.add(wall_now_ms(), in->pid, line); });
+            [in = i.get()](std::string_view line) { in->child->owner->heard(*in->child, in->pid, line); });
     if (!spawned.pidfd) pidfds_ = false;
     if (spawned.pidfd) {
         i->pidfd = std::move(spawned.pidfd);

@@ -7,7 +7,20 @@
 
 namespace seq::sup {
 
+void Supervisor::heard(Child& c, pid_t pid, std::string_view line) {
+    c.recent.add(wall_now_ms(), pid, line);
+    if (line_heard_) line_heard_(c, c.recent.newest());
+}
+
+bool Supervisor::names(std::string_view path, const Child& c) {
+    return path == "/" || c.path == path || (!c.spec.pool.empty() && c.pool_path() == path);
+}
+
 std::optional<std::string> Supervisor::named_here(std::string_view path, std::vector<const Child*>& out) const {
+    if (path == "/") {  // the whole tree (what this supervisor keeps of it)
+        for (auto& child : children_) out.push_back(child.get());
+        return std::nullopt;
+    }
     auto [c, rest] = route(path);
     if (c && rest.empty()) {
         out.push_back(c);
@@ -24,7 +37,8 @@ std::optional<std::string> Supervisor::named_here(std::string_view path, std::ve
     return "ERR no such child: " + std::string(path);
 }
 
-std::optional<std::string> Supervisor::recent_lines(std::string_view path, std::size_t n, std::string& out) const {
+std::optional<std::string> Supervisor::recent_lines(std::string_view path, std::size_t n,
+                                                    std::vector<std::string>& out) const {
     std::vector<const Child*> named;
     if (auto why = named_here(path, named)) return why;
     // A pool's instances, merged by time (each one's lines are in order).
@@ -34,8 +48,7 @@ std::optional<std::string> Supervisor::recent_lines(std::string_view path, std::
     std::stable_sort(lines.begin(), lines.end(),
                      [](auto& a, auto& b) { return a.first.wall_ms < b.first.wall_ms; });
     auto from = lines.size() > n ? lines.size() - n : 0;
-    resp::append_array(out, lines.size() - from);
-    for (auto i = from; i < lines.size(); ++i) resp::append_bulk(out, format_line(lines[i].first, lines[i].second->path));
+    for (auto i = from; i < lines.size(); ++i) out.push_back(format_line(lines[i].first, lines[i].second->path));
     return std::nullopt;
 }
 

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -115,4 +117,104 @@ TEST_CASE("seqctl logs of a pool merges its instances by time, of web#1 gives th
             break;
         }
     }
+}
+
+namespace {
+
+// The lines of `text` that contain `what`.
+std::vector<std::string> with(const std::string& text, const std::string& what) {
+    std::vector<std::string> out;
+    for (auto& l : lines_of(text))
+        if (l.find(what) != std::string::npos) out.push_back(l);
+    return out;
+}
+
+// The numbers N of "tick N" lines, in the order printed.
+std::vector<int> ticks(const std::string& text) {
+    std::vector<int> out;
+    static const std::regex re("tick ([0-9]+)$");
+    for (auto& l : lines_of(text)) {
+        std::smatch m;
+        if (std::regex_search(l, m, re)) out.push_back(std::stoi(m[1]));
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("seqctl logs -f: one child, a pool instance and the whole tree, two followers at once, each line once and in order") {
+    TempDir dir;
+    TreeSup t(dir,
+              "[[child]]\nname = \"tick\"\ncommand = [\"/bin/sh\", \"-c\", "
+              "\"i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.05; done\"]\n"
+              "[[child]]\nname = \"web\"\ninstances = 2\n"
+              "command = [\"/bin/sh\", \"-c\", \"echo hello from $SEQ_INDEX; exec sleep 1000\"]\n");
+    INFO(t.proc->log());
+    auto ctl = bin("seqctl");
+    Process one({ctl, "--run-dir", t.run, "logs", "tick", "-n", "1", "-f"}, dir / "one.out");
+    Process two({ctl, "--run-dir", t.run, "logs", "tick", "-f"}, dir / "two.out");
+    Process instance({ctl, "--run-dir", t.run, "logs", "web#1", "-n", "1", "-f"}, dir / "instance.out");
+    Process tree({ctl, "--run-dir", t.run, "logs", "-f"}, dir / "tree.out");
+    REQUIRE(eventually([&] { return ticks(one.log()).size() >= 20 && ticks(two.log()).size() >= 20; }));
+    for (auto* p : {&one, &two}) {
+        auto got = ticks(p->log());
+        for (std::size_t i = 1; i < got.size(); ++i)
+            if (got[i] != got[i - 1] + 1) FAIL_CHECK("tick " << got[i] << " after tick " << got[i - 1]);
+    }
+    // Each printed line is "TIME tick[PID] tick N".
+    CHECK(std::regex_search(one.log(), std::regex("Z tick\\[[0-9]+\\] tick [0-9]+\n")));
+    // A restart of web#1 shows in its follower, and web#0's lines do not.
+    auto old = t.child("web#1").pid;
+    REQUIRE(kill(old, SIGKILL) == 0);
+    REQUIRE(restarted(t.run, "web#1", old));
+    REQUIRE(eventually([&] { return with(instance.log(), "hello from 1").size() == 2; }));
+    CHECK(with(instance.log(), "hello from 0").empty());
+    CHECK(with(instance.log(), "tick").empty());
+    // The whole tree's follower has all of it, each line with its path.
+    REQUIRE(eventually([&] { return with(tree.log(), "web#1[").size() >= 2; }));
+    CHECK(!with(tree.log(), " tick[").empty());
+    CHECK(!with(tree.log(), " web#0[").empty());
+    // A follower of a child below nothing: refused with why.
+    auto bad = sh(ctl + " --run-dir " + t.run + " logs nobody -f 2>&1");
+    CHECK(bad.code != 0);
+    CHECK(bad.out.find("no such child: nobody") != std::string::npos);
+}
+
+TEST_CASE("a follower that does not read (SIGSTOP) is cut off with why, and holds up neither the control socket nor another child's restart") {
+    TempDir dir;
+    TreeSup t(dir,
+              "max_restarts = 1000\nmax_seconds = 1\n[[child]]\nname = \"flood\"\ncommand = [\"/bin/sh\", \"-c\", "
+              "\"while true; do echo flooding flooding flooding flooding flooding flooding flooding; done\"]\n"
+              "[[child]]\nname = \"other\"\ncommand = [\"/bin/sleep\", \"1000\"]\n");
+    INFO(t.proc->log());
+    auto ctl = bin("seqctl");
+    // The restart of another child, kill -9 to running again: a median of 5.
+    auto restart_ms = [&] {
+        std::vector<long> ms;
+        for (int i = 0; i < 5; ++i) {
+            auto old = t.child("other").pid;
+            auto t0 = std::chrono::steady_clock::now();
+            REQUIRE(kill(old, SIGKILL) == 0);
+            REQUIRE(restarted(t.run, "other", old));
+            ms.push_back(static_cast<long>(std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - t0).count()));
+        }
+        std::sort(ms.begin(), ms.end());
+        return ms[2];
+    };
+    auto without = restart_ms();
+    Process stuck({ctl, "--run-dir", t.run, "logs", "flood", "-f"}, dir / "stuck.out");
+    REQUIRE(eventually([&] { return !with(stuck.log(), "flooding").empty(); }));
+    stuck.signal(SIGSTOP);
+    // The supervisor cuts it off once 1 MiB waits for it: the flood fills
+    // that within moments.
+    auto with_it = restart_ms();
+    CAPTURE(without);
+    CAPTURE(with_it);
+    CHECK(with_it <= 3 * without + 100);
+    auto status = sh(ctl + " --run-dir " + t.run + " status");
+    CHECK(status.code == 0);
+    stuck.signal(SIGCONT);
+    REQUIRE(eventually([&] { return stuck.log().find("cut off") != std::string::npos; }, 10000ms));
+    CHECK(stuck.log().find("did not read its lines") != std::string::npos);
+    CHECK(stuck.exit_code() != 0);
 }
