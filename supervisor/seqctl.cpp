@@ -181,7 +181,8 @@ void print_children(const std::vector<seq::resp::Value>& children, std::size_t d
     }
 }
 
-void print_status(const seq::resp::Value& v, bool json) {
+// `json_extra`: more ", key: value" pairs for the JSON object's end.
+void print_status(const seq::resp::Value& v, bool json, const std::string& json_extra) {
     const auto& top = v.elems[0];
     const auto& children = v.elems[1].elems;
     if (json) {
@@ -189,7 +190,7 @@ void print_status(const seq::resp::Value& v, bool json) {
         r.pop_back();
         r += std::string(top.elems.empty() ? "" : ", ") + "\"children\": [";
         for (std::size_t i = 0; i < children.size(); ++i) r += (i ? ", " : "") + json_object(children[i]);
-        std::printf("%s]}\n", r.c_str());
+        std::printf("%s]%s}\n", r.c_str(), json_extra.c_str());
         return;
     }
     std::printf("supervisor pid %s, %s; strategy %s, at most %s restarts in %ss (%s in the current window)\n",
@@ -249,6 +250,9 @@ int main(int argc, char** argv) {
     bool json = false;
     auto* status = app.add_subcommand("status", "the supervisor's children: pid, state, restarts, last exit");
     status->add_flag("--json", json, "one JSON object, for scripts");
+    std::string status_path;
+    status->add_option("PATH", status_path, "then that child's last death: when, why, after how long, and the "
+                                            "lines it wrote before (seqctl why PATH has its last 10)");
     std::string child;
     auto* restart = app.add_subcommand("restart", "stop a child and start it again");
     restart->add_option("PATH", child, "the child's path in the tree: stash or worker in the built-in tree, "
@@ -379,7 +383,29 @@ int main(int argc, char** argv) {
                 std::fprintf(stderr, "seqctl: unexpected STATUS reply from %s\n", socket.c_str());
                 return code::io;
             }
-            print_status(reply, json);
+            // With PATH, its deaths too (WHY): in the JSON object, or the
+            // last one below the table.
+            seq::resp::Value deaths;
+            std::string extra;
+            if (!status_path.empty()) {
+                std::vector<std::string_view> why_args{"WHY", status_path};
+                deaths = client.call(why_args);
+                if (deaths.is_error()) {
+                    std::fprintf(stderr, "seqctl: %s\n", deaths.str.c_str());
+                    return code::server_error;
+                }
+                extra = ", \"path\": " + json_string(status_path) + ", \"deaths\": [";
+                for (std::size_t i = 0; i < deaths.elems.size(); ++i)
+                    extra += (i ? ", " : "") + json_string(deaths.elems[i].str);
+                extra += "]";
+            }
+            print_status(reply, json, extra);
+            if (!json && !status_path.empty()) {
+                if (deaths.elems.empty())
+                    std::printf("\n%s: no death recorded\n", status_path.c_str());
+                else
+                    std::printf("\nlast death of %s:\n%s", status_path.c_str(), deaths.elems.front().str.c_str());
+            }
         } else if (*upgrade) {
             std::printf("upgrade done\n");
         } else {

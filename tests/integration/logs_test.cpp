@@ -74,6 +74,20 @@ TEST_CASE("seqctl why after three kinds of death: each with when, why, after how
     // Each block begins with an RFC 3339 time in UTC.
     CHECK(std::regex_search(why.out, std::regex("^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z job \\(pid [0-9]+\\): killed")));
 
+    // status PATH: the table, then the last death with its lines; in JSON, all of them.
+    auto status = sh(ctl + "status job");
+    INFO(status.out);
+    CHECK(status.code == 0);
+    auto last = status.out.find("last death of job:\n");
+    REQUIRE(last != std::string::npos);
+    CHECK(status.out.find("killed by SIGKILL, having never become ready", last) != std::string::npos);
+    CHECK(status.out.find("run 3 begins", last) != std::string::npos);
+    CHECK(status.out.find("exit status 3", last) == std::string::npos);
+    auto json = sh(ctl + "status --json job").out;
+    CHECK(json.find("\"path\": \"job\", \"deaths\": [\"") != std::string::npos);
+    CHECK(json.find("exit status 3 after") != std::string::npos);
+    CHECK(json.find("\"children\": [") != std::string::npos);
+
     auto logs = sh(ctl + "logs job -n 2");
     CHECK(logs.code == 0);
     auto got = lines_of(logs.out);
