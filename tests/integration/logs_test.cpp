@@ -188,7 +188,7 @@ TEST_CASE("seqctl logs -f: one child, a pool instance and the whole tree, two fo
     REQUIRE(eventually([&] { return with(tree.log(), "web#1[").size() >= 2; }));
     CHECK(!with(tree.log(), " tick[").empty());
     CHECK(!with(tree.log(), " web#0[").empty());
-    // A follower of a child below nothing: refused with why.
+    // A follower of no such child: refused with why.
     auto bad = sh(ctl + " --run-dir " + t.run + " logs nobody -f 2>&1");
     CHECK(bad.code != 0);
     CHECK(bad.out.find("no such child: nobody") != std::string::npos);
