@@ -6,8 +6,8 @@
 
 namespace seq::sup {
 
-void RecentLines::add(std::uint64_t wall_ms, pid_t pid, std::string_view text) {
-    lines_.push_back({wall_ms, pid, std::string(text)});
+void RecentLines::add(std::uint64_t wall_ms, pid_t pid, Stream stream, std::string_view text) {
+    lines_.push_back({wall_ms, pid, stream, std::string(text)});
     bytes_ += text.size();
     while (lines_.size() > max_lines || (bytes_ > max_bytes && lines_.size() > 1)) {
         bytes_ -= lines_.front().text.size();
@@ -43,7 +43,7 @@ std::uint64_t wall_now_ms() {
 
 std::string format_line(const LogLine& l, std::string_view path) {
     std::string out = rfc3339(l.wall_ms);
-    out += ' ';
+    out += l.stream == Stream::err ? " err " : " out ";
     out += path;
     out += '[' + std::to_string(l.pid) + "] ";
     out += l.text;

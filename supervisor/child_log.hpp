@@ -14,9 +14,13 @@
 
 namespace seq::sup {
 
+// Which of a child's outputs a line came by.
+enum class Stream : unsigned char { out, err };
+
 struct LogLine {
     std::uint64_t wall_ms = 0;  // since the epoch
     pid_t pid = 0;
+    Stream stream = Stream::out;
     std::string text;
 };
 
@@ -27,7 +31,7 @@ public:
     static constexpr std::size_t max_lines = 1000;
     static constexpr std::size_t max_bytes = 256 << 10;
 
-    void add(std::uint64_t wall_ms, pid_t pid, std::string_view text);
+    void add(std::uint64_t wall_ms, pid_t pid, Stream stream, std::string_view text);
     // The last `n` (fewer if fewer were kept), oldest first.
     std::vector<LogLine> last(std::size_t n) const;
     const LogLine& newest() const { return lines_.back(); }  // after an add()
@@ -66,7 +70,8 @@ private:
 std::string rfc3339(std::uint64_t wall_ms);
 // Now, in ms since the epoch.
 std::uint64_t wall_now_ms();
-// "2026-12-06T14:31:19.812Z web#2[4242] text": a line as `seqctl logs` prints it.
+// "2026-12-06T14:31:19.812Z out web#2[4242] text": a line as `seqctl logs`
+// prints it ("err" for one the child wrote on its stderr).
 std::string format_line(const LogLine& l, std::string_view path);
 
 }  // namespace seq::sup

@@ -38,7 +38,7 @@ struct Instance {
     Fd notify;                     // our end of its $SEQ_NOTIFY_FD
     uv::Poll notify_poll;          // read while it is starting
     Fd activate;                   // a standby's $SEQ_STANDBY_FD, our end: closed, it stops
-    std::unique_ptr<ChildOutput> output;
+    std::unique_ptr<ChildOutput> output, errors;  // its stdout, its stderr
     std::optional<ExecWatch> exec;
     Fd pidfd;            // readable once it has died
     uv::Poll pid_poll;

@@ -68,6 +68,7 @@ struct ChildPlan {
     std::size_t source_count;
     int devnull;
     int output_fd;
+    int error_fd;
     const char* cwd;
     pid_t parent;
     bool set_nofile;
@@ -115,7 +116,7 @@ struct ChildPlan {
     if (p.devnull >= 0) dup2(p.devnull, 0);
     if (p.output_fd >= 0) {
         dup2(p.output_fd, 1);
-        dup2(p.output_fd, 2);
+        dup2(p.error_fd >= 0 ? p.error_fd : p.output_fd, 2);
     }
     // Move the sources out of the way first, so that no dup2 overwrites a
     // source not yet moved, then lay them down at 3, 4, ...
@@ -245,6 +246,7 @@ Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     plan.source_count = sources.size();
     plan.devnull = devnull.get();
     plan.output_fd = a.output_fd;
+    plan.error_fd = a.error_fd;
     plan.cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
     plan.parent = getpid();
     plan.set_nofile = a.nofile && getrlimit(RLIMIT_NOFILE, &plan.nofile) == 0;
@@ -256,6 +258,7 @@ Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     // placeholders go back once it has its own table (or has exec'd).
     std::vector<int*> inherited{&plan.devnull, &plan.report};
     if (plan.output_fd >= 0) inherited.push_back(&plan.output_fd);
+    if (plan.error_fd >= 0) inherited.push_back(&plan.error_fd);
     for (auto& s : sources) inherited.push_back(&s);
     std::size_t used = 0;
     if (slots && inherited.size() <= slots->slots_.size()) {

@@ -534,6 +534,7 @@ Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) 
             r.exec_failed = true;
         }
     if (i->output) i->output->finish();
+    if (i->errors) i->errors->finish();
     ++generation_;
     return r;  // its handles close with it
 }

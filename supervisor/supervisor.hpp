@@ -125,7 +125,7 @@ public:
     // each with the lines before it, as a RESP array into `out`; or why not.
     std::optional<std::string> recent_lines(std::string_view path, std::size_t n, std::vector<std::string>& out) const;
     // A line a child's process wrote: kept, and told to whoever follows.
-    void heard(Child& c, pid_t pid, std::string_view line);
+    void heard(Child& c, pid_t pid, Stream stream, std::string_view line);
     using LineHeard = std::function<void(const Child& c, const LogLine& line)>;
     void on_line(LineHeard f) { line_heard_ = std::move(f); }
     // Whether `path` names `c` here: "/" names every child, a pool's path
@@ -191,7 +191,7 @@ private:
     static bool child_busy(const Child& c);
     // The ends of a new process's pipes that we keep.
     struct Pipes {
-        Fd notify, output, activate;
+        Fd notify, output, errors, activate;
     };
     // `as_standby`: no sockets (they come at activation), and $SEQ_STANDBY_FD.
     SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby = false);

@@ -48,11 +48,15 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     // A pool's standby speaks for the pool: which instance it will be is not known yet.
     // Its lines are kept by the child it serves at the time (a pool's
     // standby is lent to whichever instance died).
-    if (ours.output)
-        i->output = std::make_unique<ChildOutput>(
-            loop_.get(), std::move(ours.output),
-            role == Role::standby || role == Role::migration ? c.pool_path() : c.path, i->pid,
-            [in = i.get()](std::string_view line) { in->child->owner->heard(*in->child, in->pid, line); });
+    const auto& who = role == Role::standby || role == Role::migration ? c.pool_path() : c.path;
+    auto reader = [&](Fd fd, Stream stream) {
+        return std::make_unique<ChildOutput>(loop_.get(), std::move(fd), who, i->pid,
+                                             [in = i.get(), stream](std::string_view line) {
+                                                 in->child->owner->heard(*in->child, in->pid, stream, line);
+                                             });
+    };
+    if (ours.output) i->output = reader(std::move(ours.output), Stream::out);
+    if (ours.errors) i->errors = reader(std::move(ours.errors), Stream::err);
     if (!spawned.pidfd) pidfds_ = false;
     if (spawned.pidfd) {
         i->pidfd = std::move(spawned.pidfd);

@@ -7,8 +7,8 @@
 
 namespace seq::sup {
 
-void Supervisor::heard(Child& c, pid_t pid, std::string_view line) {
-    c.recent.add(wall_now_ms(), pid, line);
+void Supervisor::heard(Child& c, pid_t pid, Stream stream, std::string_view line) {
+    c.recent.add(wall_now_ms(), pid, stream, line);
     if (line_heard_) line_heard_(c, c.recent.newest());
 }
 

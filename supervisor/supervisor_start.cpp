@@ -111,10 +111,15 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         args.program = c.spec.program;
         if (!as_standby)
             for (auto& s : c.spec.sockets) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
+        // Its stdout and its stderr apart: each line says which it came by.
         auto [r, w] = make_pipe(O_NONBLOCK);
         args.output_fd = w.get();
         keep.push_back(std::move(w));
         ours.output = std::move(r);
+        auto [er, ew] = make_pipe(O_NONBLOCK);
+        args.error_fd = ew.get();
+        keep.push_back(std::move(ew));
+        ours.errors = std::move(er);
         args.env.push_back("SEQ_LOG=bare");
     }
     if (c.spec.reserve > 0) args.env.push_back("SEQ_RESERVE=" + std::to_string(c.spec.reserve));

@@ -10,7 +10,7 @@ using namespace seq::sup;
 
 TEST_CASE("recent lines keep the last 1000, in order, and last(n) gives the newest n oldest first") {
     RecentLines r;
-    for (int i = 0; i < 2500; ++i) r.add(static_cast<std::uint64_t>(i), 42, "line " + std::to_string(i));
+    for (int i = 0; i < 2500; ++i) r.add(static_cast<std::uint64_t>(i), 42, Stream::out, "line " + std::to_string(i));
     CHECK(r.size() == RecentLines::max_lines);
     auto last = r.last(3);
     REQUIRE(last.size() == 3);
@@ -25,16 +25,16 @@ TEST_CASE("recent lines keep the last 1000, in order, and last(n) gives the newe
 TEST_CASE("recent lines keep at most 256 KiB of text, whichever bound comes first") {
     RecentLines r;
     const std::string big(900, 'x');
-    for (int i = 0; i < 1000; ++i) r.add(0, 1, big + std::to_string(i));
+    for (int i = 0; i < 1000; ++i) r.add(0, 1, Stream::out, big + std::to_string(i));
     CHECK(r.bytes() <= RecentLines::max_bytes);
     CHECK(r.size() < 1000);
     CHECK(r.size() >= RecentLines::max_bytes / 904);
     CHECK(r.last(1).front().text == big + "999");
     // One line larger than the bound is still kept: the newest is never dropped.
     RecentLines one;
-    one.add(0, 1, std::string(RecentLines::max_bytes + 10, 'y'));
+    one.add(0, 1, Stream::err, std::string(RecentLines::max_bytes + 10, 'y'));
     CHECK(one.size() == 1);
-    one.add(0, 1, "next");
+    one.add(0, 1, Stream::out, "next");
     CHECK(one.size() == 1);
     CHECK(one.last(1).front().text == "next");
 }
@@ -47,8 +47,11 @@ TEST_CASE("deaths keep the last 10, newest first") {
     CHECK(d.newest_first().back().why == "exit status 5");
 }
 
-TEST_CASE("a line's time is RFC 3339 in UTC with milliseconds") {
+TEST_CASE("a line is its time (RFC 3339, UTC, milliseconds), its stream, path and pid, then its text") {
     CHECK(rfc3339(0) == "1970-01-01T00:00:00.000Z");
     CHECK(rfc3339(1796618352356) == "2026-12-07T04:39:12.356Z");
-    CHECK(format_line({1796618352356, 4242, "hello"}, "web/http") == "2026-12-07T04:39:12.356Z web/http[4242] hello");
+    CHECK(format_line({1796618352356, 4242, Stream::out, "hello"}, "web/http") ==
+          "2026-12-07T04:39:12.356Z out web/http[4242] hello");
+    CHECK(format_line({1796618352356, 4242, Stream::err, "oops"}, "web/http") ==
+          "2026-12-07T04:39:12.356Z err web/http[4242] oops");
 }
