@@ -45,6 +45,12 @@ void Connection::release_own(std::uint64_t before) {
     }
 }
 
+bool Connection::peer_gone() const {
+    char byte;
+    auto n = ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 void Connection::release_to(std::uint64_t end) {
     if (end > released_) released_ = end;
     while (!own_.empty() && released_ >= own_.front().first) {

@@ -47,6 +47,9 @@ public:
     std::uint64_t out_end() const { return out_base_ + out_.size(); }
     bool holds_output() const { return released_ < out_end(); }
     std::size_t unsent() const { return out_.size() - out_sent_; }  // bytes queued, not yet taken by the socket
+    // Whether the client has closed its end: a paused connection is not
+    // polled, so one that waits on us (a follower) asks.
+    bool peer_gone() const;
     void release_to(std::uint64_t end);
     // Answer what is pending, then close (QUIT).
     void close_after_reply() { closing_ = true; }

@@ -9,9 +9,9 @@
 //
 // It follows PM2's own advice for a reload without downtime: on SIGINT (what
 // PM2 sends), server.close() stops taking connections, the idle keep-alive
-// ones are closed (close() does it too since Node 19), the requests in
-// flight are answered, and the process exits once the last connection is
-// gone.
+// ones are closed (close() does it too since Node 19), each reply after it
+// says "Connection: close" (as web-app.py does), and the process exits once
+// the last connection is gone.
 'use strict';
 const http = require('http');
 
@@ -21,8 +21,11 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(2);
 }
 let hits = 0;
+let stopping = false;
 const server = http.createServer((request, response) => {
   hits += 1;
+  // Once stopping, each reply says so: a kept connection is not raced.
+  if (stopping) response.setHeader('Connection', 'close');
   const body = `hits ${hits} index ${process.env.NODE_APP_INSTANCE ?? '-'} pid ${process.pid} ` +
     `version ${process.env.APP_VERSION ?? '1'} generation -\n`;
   response.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': Buffer.byteLength(body) });
@@ -30,6 +33,7 @@ const server = http.createServer((request, response) => {
 });
 server.listen(port, '127.0.0.1');
 process.on('SIGINT', () => {
+  stopping = true;
   server.close(() => process.exit(0));
   server.closeIdleConnections();
 });

@@ -22,11 +22,13 @@ rollouts (README: Deploying a new version): "exit" exits 1 at start,
 "unready" never says it is ready (nor serves), "crash" exits 1 a second after it is
 ready (between requests: what it had taken is answered).
 
-It speaks HTTP/1.1 with keep-alive, and serves one request at a time: one
-loop waits on the listening socket and the open connections, and answers
-whichever request comes. A connection is taken only when it can be served,
-so a kill -9 loses at most the request being served; what waits in the
-backlog is the supervisor's socket's, and another instance serves it.
+It speaks HTTP/1.1 with keep-alive (not pipelining), and serves one request
+at a time: one loop waits on the listening socket and the open connections,
+and answers whichever request comes. A connection is taken when this loop
+is free, and served at once if its request has come (a client that sends
+nothing yet waits its turn, holding nothing up), so a kill -9 loses the
+request being served and little else; what waits in the backlog is the
+supervisor's socket's, and another instance serves it.
 
 SIGTERM (a stop, a scale down, a restart) is graceful: no new connection is
 taken, each keep-alive connection is closed after its next reply (which
@@ -36,6 +38,7 @@ before any byte of a reply, and sends again, as HTTP clients do with an
 idempotent request.
 """
 import os
+import select
 import selectors
 import signal
 import socket
@@ -76,7 +79,7 @@ class Handler(BaseHTTPRequestHandler):
     # The head and the body are two writes: with Nagle's algorithm the body
     # would wait for the client's delayed ACK of the head (40 ms).
     disable_nagle_algorithm = True
-    timeout = 10  # a client that stops halfway through its request is let go
+    timeout = 1  # a client that stops halfway through its request is let go (the loop waits on it)
 
     def handle(self):
         self.close_connection = True
@@ -204,7 +207,11 @@ class App:
             for key, _ in ready:
                 self.step(key)
         for key in list(self.selector.get_map().values()):
-            self.close(key.data)
+            if isinstance(key.data, Handler):
+                self.close(key.data)
+            else:  # taken, and silent since
+                self.selector.unregister(key.fileobj)
+                key.fileobj.close()
 
     def step(self, key):
         if key.fileobj is self.listener:
@@ -213,15 +220,14 @@ class App:
             except OSError:
                 return
             connection.setblocking(True)
-            try:
-                handler = Handler(connection, peer, self)
-            except OSError:  # the client went away mid-request
-                connection.close()
+            if not select.select([connection], [], [], 0.05)[0]:
+                self.selector.register(connection, selectors.EVENT_READ, peer)  # served when it speaks
                 return
-            if handler.close_connection:
-                self.close(handler)
-            else:
-                self.selector.register(connection, selectors.EVENT_READ, handler)
+            self.first(connection, peer)
+            return
+        if not isinstance(key.data, Handler):
+            self.selector.unregister(key.fileobj)
+            self.first(key.fileobj, key.data)
             return
         handler = key.data
         try:
@@ -230,6 +236,18 @@ class App:
             handler.close_connection = True
         if handler.close_connection:
             self.close(handler)
+
+    def first(self, connection, peer):
+        """A new connection's first request (the Handler answers it as it is made)."""
+        try:
+            handler = Handler(connection, peer, self)
+        except OSError:  # the client went away mid-request
+            connection.close()
+            return
+        if handler.close_connection:
+            self.close(handler)
+        else:
+            self.selector.register(connection, selectors.EVENT_READ, handler)
 
     def close(self, handler):
         try:

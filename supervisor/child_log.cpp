@@ -20,6 +20,13 @@ std::vector<LogLine> RecentLines::last(std::size_t n) const {
     return {lines_.begin() + static_cast<std::ptrdiff_t>(from), lines_.end()};
 }
 
+std::vector<LogLine> RecentLines::last_of(pid_t pid, std::size_t n) const {
+    std::vector<LogLine> out;
+    for (auto it = lines_.rbegin(); it != lines_.rend() && out.size() < n; ++it)
+        if (it->pid == pid) out.push_back(*it);
+    return {out.rbegin(), out.rend()};
+}
+
 void Deaths::add(Death d) {
     deaths_.push_front(std::move(d));
     if (deaths_.size() > keep) deaths_.pop_back();

@@ -34,6 +34,8 @@ public:
     void add(std::uint64_t wall_ms, pid_t pid, Stream stream, std::string_view text);
     // The last `n` (fewer if fewer were kept), oldest first.
     std::vector<LogLine> last(std::size_t n) const;
+    // The same, of one process only.
+    std::vector<LogLine> last_of(pid_t pid, std::size_t n) const;
     const LogLine& newest() const { return lines_.back(); }  // after an add()
     std::size_t size() const { return lines_.size(); }
     std::size_t bytes() const { return bytes_; }

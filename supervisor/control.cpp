@@ -123,7 +123,14 @@ Server::Verdict Control::logs(Connection& c, Args args) {
 
 Server::Verdict Control::follow(Connection& c) {
     auto it = followers_.find(c.id());
-    if (!it->second.cut) return defer(c);  // seen again only when cut off, or at a stop
+    // Seen again at each turn of the loop while it follows: a follower that
+    // went away is found here (it is not polled while it waits).
+    if (c.peer_gone()) {
+        followers_.erase(it);
+        server_.close(c);
+        return Server::Verdict::done;
+    }
+    if (!it->second.cut) return defer(c);
     resp::append_error(c.out(), "ERR this follower did not read its lines (over " + std::to_string(follow_limit >> 10) +
                                     " KiB waiting): cut off, " + std::to_string(it->second.dropped) +
                                     " lines not sent");

@@ -442,8 +442,10 @@ void Supervisor::on_death(Child& c, int status) {
     if (asked || shutting_down_) why += " (stopped)";
     else if (!ended.exec_failed && death == lifecycle::Death::failed_start) why += ", having never become ready";
     else if (!ended.exec_failed && death == lifecycle::Death::hung) why += ", after a watchdog timeout";
-    c.deaths.add({wall_now_ms(), pid, std::move(why), ended.uptime_ms, c.recent.last(Deaths::lines_each)});
-    c.subtree.reset();
+    c.deaths.add({wall_now_ms(), pid, std::move(why), ended.uptime_ms, c.recent.last_of(pid, Deaths::lines_each)});
+    // Its link goes when this death has been dealt with: a RELOAD it leaves
+    // unanswered is told so then, and steps from a settled tree.
+    auto link = std::move(c.subtree);
     sweep_soon();  // what it left in groups of their own is ours now
     c.last_exit = how;
     if (first_start_failed(c, how + " after " + ran, asked || shutting_down_)) return;

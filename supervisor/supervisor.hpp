@@ -228,7 +228,7 @@ private:
     void arm_watchdog(Instance& i);
     void take_over(Instance& standby);
     void signal_group(const Instance& i, int sig);
-    static int stop_signal(const Child& c);
+    static int stop_signal(const ChildSpec& spec);
     // Rollouts (supervisor_rollout.cpp): `c` joins the rollout of its pool
     // (or its own) to `want`; each step moves every rollout on.
     void roll(Child& c, const ChildSpec& want, const ChildSpec* pool_from);

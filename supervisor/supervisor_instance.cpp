@@ -52,7 +52,11 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     auto reader = [&](Fd fd, Stream stream) {
         return std::make_unique<ChildOutput>(loop_.get(), std::move(fd), who, i->pid,
                                              [in = i.get(), stream](std::string_view line) {
-                                                 in->child->owner->heard(*in->child, in->pid, stream, line);
+                                                 // A pool's standby, before it is lent, and a
+                                                 // migration serve no one instance: their lines
+                                                 // are in the log only.
+                                                 if (in->role != Role::standby && in->role != Role::migration)
+                                                     in->child->owner->heard(*in->child, in->pid, stream, line);
                                              });
     };
     if (ours.output) i->output = reader(std::move(ours.output), Stream::out);
@@ -168,18 +172,18 @@ void Supervisor::apply(Instance& i, Event e) {
         // on), then SIGKILL after its shutdown time; its death is a crash.
         enter(i, d.next);
         log("%s (pid %d) watchdog timeout: no WATCHDOG=1 for %llu ms; sending SIGABRT", path, i.pid,
-            static_cast<unsigned long long>(c.spec.watchdog_ms));
+            static_cast<unsigned long long>(spec_of(i).watchdog_ms));
         signal_group(i, SIGABRT);
         return signal_group(i, SIGCONT);  // a stopped child takes its SIGABRT now, not when someone continues it
     case Action::rearm_watchdog: return arm_watchdog(i);
     case Action::terminate:
         enter(i, d.next);
-        return signal_group(i, stop_signal(c));
+        return signal_group(i, stop_signal(spec_of(i)));
     case Action::kill:
         if (i.phase == Phase::hung) log("%s (pid %d) still running after SIGABRT; sending SIGKILL", path, i.pid);
         else
             log("%s (pid %d) still running %llu ms after SIGTERM; sending SIGKILL", path, i.pid,
-                static_cast<unsigned long long>(c.spec.shutdown_ms.value_or(0)));
+                static_cast<unsigned long long>(spec_of(i).shutdown_ms.value_or(0)));
         return signal_group(i, SIGKILL);
     case Action::take_over: return take_over(i);
     case Action::succeed: return succeed(i);
@@ -189,7 +193,7 @@ void Supervisor::apply(Instance& i, Event e) {
             "the standby protocol; stopping it, and starting no standby for %s again",
             path, i.pid, c.spec.name.c_str());
         enter(i, d.next);
-        return signal_group(i, stop_signal(c));
+        return signal_group(i, stop_signal(spec_of(i)));
     }
 }
 
@@ -244,7 +248,7 @@ void Supervisor::on_sd_notify(pid_t sender, std::string_view message) {
         }
         return;
     }
-    const auto& spec = from->child->spec;
+    const auto& spec = spec_of(*from);
     if (spec.readiness == Readiness::sd_notify && says_ready(message)) apply(*from, Event::ready);
     if (spec.watchdog_ms > 0) {
         if (says(message, "WATCHDOG=trigger")) apply(*from, Event::watchdog_timeout);  // it asks to be treated as hung
@@ -255,16 +259,17 @@ void Supervisor::on_sd_notify(pid_t sender, std::string_view message) {
 // Counted from when the child is running (ready): its start has its own
 // timeout. Each WATCHDOG=1 moves the deadline on.
 void Supervisor::arm_watchdog(Instance& i) {
-    if (i.child->spec.watchdog_ms == 0) return;
+    const auto ms = spec_of(i).watchdog_ms;
+    if (ms == 0) return;
     uv_timer_start(i.watchdog.get(), [](uv_timer_t* t) {
         if (auto* in = uv::owner<Instance>(t)) in->child->owner->apply(*in, Event::watchdog_timeout);
     },
-                   i.child->spec.watchdog_ms, 0);
+                   ms, 0);
 }
 
 // What a stop begins with: SIGTERM, or SIGKILL for brutal_kill (which has
 // no grace after it, so a SIGTERM ignored would be waited on for ever).
-int Supervisor::stop_signal(const Child& c) { return c.spec.shutdown_ms == 0u ? SIGKILL : SIGTERM; }
+int Supervisor::stop_signal(const ChildSpec& spec) { return spec.shutdown_ms == 0u ? SIGKILL : SIGTERM; }
 
 // The process and every process of its group: what it started goes with it.
 void Supervisor::signal_group(const Instance& i, int sig) {

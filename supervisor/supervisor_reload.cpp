@@ -30,8 +30,11 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     pending_.clear();
     // Nothing converges while children_ is made anew: a step asked for
     // meanwhile (a nested supervisor's answer, given at once if its channel
-    // is found closed) runs at the end.
-    converging_ = true;
+    // is found closed) runs at the end, or never if this throws.
+    struct Rebuilding {
+        bool& converging;
+        ~Rebuilding() { converging = false; }
+    } rebuilding{converging_ = true};
     std::vector<std::unique_ptr<Child>> next;
     std::string added, changed, same, removed;
     auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
@@ -73,6 +76,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
                 auto* after = find_spec(want.sub, asked.first);
                 return !before || !after || !(*before == *after);
             });
+            auto sub_before = c->spec.sub;  // what runs there, if the reload there fails
             if (c->goal == Goal::held && want.autostart) c->goal = Goal::run;
             c->spec = want;
             // A nested supervisor still starting runs its old subtree too.
@@ -80,9 +84,15 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
             if (subtree_changed && (state == State::running || state == State::starting) && c->subtree) {
                 Tree sub{want.sub, ""};
                 // A new subtree (a tree file's text) to converge to, and the stash its children get.
-                auto answered = [this, alive = std::weak_ptr<unsigned>(reloads_below_),
-                                 path = c->path](std::optional<std::string> why) {
-                    if (!alive.expired()) reload_below_answered(path, why);
+                auto answered = [this, alive = std::weak_ptr<unsigned>(reloads_below_), name = c->spec.name,
+                                 path = c->path, before = std::move(sub_before),
+                                 sent = want.sub](std::optional<std::string> why) {
+                    if (alive.expired()) return;
+                    // Refused or rolled back there: the old subtree is what a
+                    // restart of it starts, and what the next reload compares with.
+                    if (why)
+                        if (auto* kid = find(name); kid && kid->spec.sub == sent) kid->spec.sub = before;
+                    reload_below_answered(path, why);
                 };
                 ++*reloads_below_;
                 if (auto why = c->subtree->command({"RELOAD", write_tree(sub), env_.stash}, answered)) {

@@ -289,6 +289,7 @@ void Supervisor::on_migration_death(Instance& i, int status) {
     auto it = std::find_if(rollouts_.begin(), rollouts_.end(), [&](auto& r) { return r->migration.get() == &i; });
     if (it == rollouts_.end()) return;
     auto& r = **it;
+    const auto timeout_ms = spec_of(i).start_timeout_ms;
     auto ended = retire(std::move(r.migration), status);
     bool ok = !ended.exec_failed && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
               ended.phase == Phase::starting;
@@ -297,7 +298,7 @@ void Supervisor::on_migration_death(Instance& i, int status) {
         say(r.path + ": migration done in " + seconds(ended.uptime_ms));
     } else {
         auto how = ended.phase == Phase::unready
-                       ? "did not end within " + seconds(r.members.front().to.start_timeout_ms)
+                       ? "did not end within " + seconds(timeout_ms)
                        : "ended (" + ended.how + ")";
         fail_rollout(r, "its migration " + how + "; nothing was replaced");
     }

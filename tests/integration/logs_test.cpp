@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -71,6 +72,9 @@ TEST_CASE("seqctl why after three kinds of death: each with when, why, after how
     CHECK(block(second, third).find("run 2 begins") != std::string::npos);
     CHECK(block(third, why.out.size()).find("run 1 fails") != std::string::npos);
     CHECK(block(third, why.out.size()).find("run 2") == std::string::npos);
+    CHECK(block(first, second).find("run 2") == std::string::npos);
+    CHECK(block(first, second).find("run 1") == std::string::npos);
+    CHECK(block(second, third).find("run 1") == std::string::npos);
     // Each block begins with an RFC 3339 time in UTC.
     CHECK(std::regex_search(why.out, std::regex("^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z job \\(pid [0-9]+\\): killed")));
 
@@ -191,6 +195,17 @@ TEST_CASE("seqctl logs -f: one child, a pool instance and the whole tree, two fo
     REQUIRE(eventually([&] { return with(tree.log(), "web#1[").size() >= 2; }));
     CHECK(!with(tree.log(), " tick[").empty());
     CHECK(!with(tree.log(), " web#0[").empty());
+    // Followers that go away are let go: the supervisor's fds come back.
+    auto fds = [&] {
+        return std::distance(std::filesystem::directory_iterator("/proc/" + std::to_string(t.proc->pid()) + "/fd"),
+                             std::filesystem::directory_iterator{});
+    };
+    auto before = fds();
+    for (int i = 0; i < 10; ++i) {
+        Process gone({ctl, "--run-dir", t.run, "logs", "web#0", "-f"}, dir / "gone.out");
+        REQUIRE(eventually([&] { return fds() > before; }));
+    }
+    CHECK(eventually([&] { return sh(ctl + " --run-dir " + t.run + " status").code == 0 && fds() <= before; }));
     // A follower of no such child: refused with why.
     auto bad = sh(ctl + " --run-dir " + t.run + " logs nobody -f 2>&1");
     CHECK(bad.code != 0);

@@ -22,6 +22,17 @@ TEST_CASE("recent lines keep the last 1000, in order, and last(n) gives the newe
     CHECK(r.last(0).empty());
 }
 
+TEST_CASE("last_of gives one process's last lines, oldest first, and none of another's") {
+    RecentLines r;
+    for (int i = 0; i < 30; ++i) r.add(0, i % 2 ? 7 : 8, Stream::out, "line " + std::to_string(i));
+    auto seven = r.last_of(7, 3);
+    REQUIRE(seven.size() == 3);
+    CHECK(seven[0].text == "line 25");
+    CHECK(seven[2].text == "line 29");
+    CHECK(r.last_of(8, 100).size() == 15);
+    CHECK(r.last_of(9, 5).empty());
+}
+
 TEST_CASE("recent lines keep at most 256 KiB of text, whichever bound comes first") {
     RecentLines r;
     const std::string big(900, 'x');
