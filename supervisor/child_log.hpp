@@ -37,6 +37,7 @@ public:
     // The same, of one process only.
     std::vector<LogLine> last_of(pid_t pid, std::size_t n) const;
     const LogLine& newest() const { return lines_.back(); }  // after an add()
+    const LogLine& at(std::size_t i) const { return lines_[i]; }  // 0: the oldest kept
     std::size_t size() const { return lines_.size(); }
     std::size_t bytes() const { return bytes_; }
 

@@ -41,14 +41,21 @@ std::optional<std::string> Supervisor::recent_lines(std::string_view path, std::
                                                     std::vector<std::string>& out) const {
     std::vector<const Child*> named;
     if (auto why = named_here(path, named)) return why;
-    // A pool's instances, merged by time (each one's lines are in order).
-    std::vector<std::pair<LogLine, const Child*>> lines;
-    for (auto* c : named)
-        for (auto& l : c->recent.last(n)) lines.emplace_back(std::move(l), c);
-    std::stable_sort(lines.begin(), lines.end(),
-                     [](auto& a, auto& b) { return a.first.wall_ms < b.first.wall_ms; });
-    auto from = lines.size() > n ? lines.size() - n : 0;
-    for (auto i = from; i < lines.size(); ++i) out.push_back(format_line(lines[i].first, lines[i].second->path));
+    // Merged by time from the tails (each child's lines are in order): the
+    // newest n of a whole tree cost n picks, not a copy of n lines a child.
+    std::vector<std::size_t> left;  // of each named child, its lines not yet taken
+    for (auto* c : named) left.push_back(c->recent.size());
+    std::vector<std::pair<const LogLine*, const Child*>> picked;
+    while (picked.size() < n) {
+        std::optional<std::size_t> best;
+        for (std::size_t k = 0; k < named.size(); ++k)
+            if (left[k] && (!best || named[k]->recent.at(left[k] - 1).wall_ms >=
+                                         named[*best]->recent.at(left[*best] - 1).wall_ms))
+                best = k;
+        if (!best) break;
+        picked.emplace_back(&named[*best]->recent.at(--left[*best]), named[*best]);
+    }
+    for (auto it = picked.rbegin(); it != picked.rend(); ++it) out.push_back(format_line(*it->first, it->second->path));
     return std::nullopt;
 }
 
