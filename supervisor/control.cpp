@@ -30,7 +30,8 @@ Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions opt
     : sup_(sup),
       server_(loop.get(), std::move(listener), options,
               [this](Connection& c, Args args) { return handle(c, args); }, "control"),
-      check_(uv::make_check(loop.get())) {
+      check_(uv::make_check(loop.get())),
+      followers_gone_(uv::make_timer(loop.get())) {
     server_.set_peer_filter(peer_refusal);
     server_.on_close([this](Connection& c) {
         waiting_.erase(c.id());
@@ -39,6 +40,7 @@ Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions opt
         followers_.erase(c.id());
     });
     sup_.on_line([this](const Child& c, const LogLine& line) { tell_followers(c, line); });
+    followers_gone_->data = this;
     check_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
         if (auto* self = uv::owner<Control>(h)) self->resume_waiting();
@@ -118,19 +120,29 @@ Server::Verdict Control::logs(Connection& c, Args args) {
     }
     c.release_to(c.out_end());
     followers_[c.id()] = Follower{std::string(args[1])};
-    return defer(c);
+    // A paused connection is not polled: one that went away is looked for
+    // once a second (let_go_of_gone_followers), not at every turn of the loop.
+    if (!uv_is_active(reinterpret_cast<uv_handle_t*>(followers_gone_.get())))
+        uv_timer_start(followers_gone_.get(), [](uv_timer_t* t) {
+            if (auto* self = uv::owner<Control>(t)) self->let_go_of_gone_followers();
+        }, 1000, 1000);
+    return Server::Verdict::defer;  // seen again once cut off (tell_followers)
+}
+
+void Control::let_go_of_gone_followers() {
+    std::vector<std::uint64_t> gone;
+    for (auto& [id, f] : followers_)
+        if (auto* c = server_.find(id); !c || c->peer_gone()) gone.push_back(id);
+    for (auto id : gone) {
+        followers_.erase(id);
+        if (auto* c = server_.find(id)) server_.close(*c);
+    }
+    if (followers_.empty()) uv_timer_stop(followers_gone_.get());
 }
 
 Server::Verdict Control::follow(Connection& c) {
     auto it = followers_.find(c.id());
-    // Seen again at each turn of the loop while it follows: a follower that
-    // went away is found here (it is not polled while it waits).
-    if (c.peer_gone()) {
-        followers_.erase(it);
-        server_.close(c);
-        return Server::Verdict::done;
-    }
-    if (!it->second.cut) return defer(c);
+    if (!it->second.cut) return Server::Verdict::defer;
     resp::append_error(c.out(), "ERR this follower did not read its lines (over " + std::to_string(follow_limit >> 10) +
                                     " KiB waiting): cut off, " + std::to_string(it->second.dropped) +
                                     " lines not sent");

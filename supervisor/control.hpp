@@ -102,6 +102,8 @@ private:
     // Loop iterations are when the tree changes; each ends by looking again
     // at the requests that wait. No wakeup of its own: idle costs nothing.
     uv::Check check_;
+    uv::Timer followers_gone_;  // a look, each second while some follow, for those that went away
+    void let_go_of_gone_followers();
     std::unordered_set<std::uint64_t> waiting_;  // connections whose request is deferred
     struct Awaited {
         Until until;
