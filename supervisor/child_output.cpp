@@ -8,12 +8,12 @@
 
 namespace seq::sup {
 
-ChildOutput::ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid, Keep keep)
+ChildOutput::ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid, Sinks sinks)
     : fd_(std::move(read_end)),
       poll_(uv::make_poll(loop, fd_.get())),
       who_(std::move(who)),
       pid_(pid),
-      keep_(std::move(keep)) {
+      sinks_(std::move(sinks)) {
     poll_->data = this;
     uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
         auto* self = uv::owner<ChildOutput>(h);
@@ -21,6 +21,7 @@ ChildOutput::ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pi
             // End of file: every writer is gone (the child and whatever
             // inherited its stderr). Its death, not this, ends its life.
             self->lines_.finish([self](std::string_view l) { self->log_piece(l); });
+            if (self->sinks_.file) self->sinks_.file->flush();
             self->poll_.close();
         }
     }), "uv_poll_start(child output)");
@@ -37,8 +38,10 @@ bool ChildOutput::read_some(std::size_t budget) {
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
+        if (sinks_.file) sinks_.file->flush();
         return n < 0 && errno == EAGAIN;  // 0: end of file; another error: nothing more to read
     }
+    if (sinks_.file) sinks_.file->flush();  // one write for what this wakeup read
     return true;
 }
 
@@ -47,13 +50,21 @@ void ChildOutput::finish() {
     // process it left behind that keeps writing is not waited for.
     read_some(1 << 20);
     lines_.finish([this](std::string_view l) { log_piece(l); });
+    if (sinks_.file) sinks_.file->flush();
     poll_.close();
     fd_.reset();
 }
 
 void ChildOutput::log_piece(std::string_view line) {
-    log_line(who_, pid_, line);
-    if (keep_) keep_(line);
+    if (sinks_.to_stderr) log_line(who_, pid_, line);
+    if (sinks_.file) {
+        if (auto now = wall_now_ms(); now != stamp_ms_ || stamp_.empty()) {
+            stamp_ms_ = now;
+            stamp_ = rfc3339(now);
+        }
+        sinks_.file->add(stamp_, sinks_.stream, who_, pid_, line);
+    }
+    if (sinks_.keep) sinks_.keep(line);
 }
 
 }  // namespace seq::sup

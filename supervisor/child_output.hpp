@@ -8,10 +8,13 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "child_log.hpp"
 #include "fd.hpp"
+#include "log_file.hpp"
 #include "uv.hpp"
 
 namespace seq::sup {
@@ -59,9 +62,17 @@ public:
     static constexpr std::size_t max_line = 900;  // fits one log line with its stamp
     static constexpr std::size_t read_budget = 64 << 10;
 
-    // `keep` is given each line too: what the supervisor keeps of it (RecentLines).
+    // Where each line goes: the supervisor's stderr unless to_stderr is
+    // false, the child's log file if it has one, and `keep` (what the
+    // supervisor keeps of it, RecentLines).
     using Keep = std::function<void(std::string_view line)>;
-    ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid, Keep keep);
+    struct Sinks {
+        Stream stream = Stream::out;
+        bool to_stderr = true;
+        std::shared_ptr<LogFile> file;
+        Keep keep;
+    };
+    ChildOutput(uv_loop_t* loop, Fd read_end, std::string who, pid_t pid, Sinks sinks);
     // Reads what the pipe still holds (the child is dead), logs it, and stops.
     void finish();
 
@@ -75,7 +86,10 @@ private:
     LineSplitter lines_{max_line};
     std::string who_;
     pid_t pid_;
-    Keep keep_;
+    Sinks sinks_;
+    // The file's time stamp, made again only when the millisecond changes.
+    std::uint64_t stamp_ms_ = 0;
+    std::string stamp_;
 };
 
 }  // namespace seq::sup

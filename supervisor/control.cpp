@@ -63,7 +63,7 @@ Server::Verdict Control::handle(Connection& c, Args args) {
         {"ping", 1, 1, &Control::ping},         {"scale", 3, 3, &Control::scale},
         {"add", 3, SIZE_MAX, &Control::add},    {"remove", 2, 2, &Control::remove},
         {"upgrade", 1, 2, &Control::upgrade},   {"logs", 2, 4, &Control::logs},
-        {"why", 2, 2, &Control::why},
+        {"why", 2, 2, &Control::why},           {"reopen", 1, 1, &Control::reopen},
     };
     for (auto& cmd : table) {
         if (!is_command(args[0], cmd.name)) continue;
@@ -187,6 +187,13 @@ void Control::tell_followers(const Child& child, const LogLine& line) {
 // WHY PATH: its last deaths, newest first, each with the lines before it.
 Server::Verdict Control::why(Connection& c, Args args) {
     if (auto why = sup_.deaths(args[1], c.out())) resp::append_error(c.out(), *why);
+    return Server::Verdict::done;
+}
+
+Server::Verdict Control::reopen(Connection& c, Args) {
+    log("reopening the log files (seqctl logs --reopen)");
+    sup_.reopen_logs();
+    resp::append_simple(c.out(), "OK");
     return Server::Verdict::done;
 }
 

@@ -16,6 +16,10 @@
 //   UPGRADE [path]       the same, for the children below path (or all), answered once
 //                        every rollout is over: each step first, as a push
 //                        [upgrade, line]; then OK, or why a rollout was rolled back
+//   LOGS path [n [FOLLOW]]  the last n lines of the children at path ("/": all);
+//                        with FOLLOW, then each new one as a push [log, line]
+//   WHY path             the last deaths of the children at path, newest first
+//   REOPEN               reopen every log file (and nested supervisors' too)
 //   PING
 //
 // A path names a child ("web", "jobs/mailer"), a pool (all its instances)
@@ -77,6 +81,7 @@ private:
     Server::Verdict logs(Connection& c, Args args);
     Server::Verdict follow(Connection& c);
     Server::Verdict why(Connection& c, Args args);
+    Server::Verdict reopen(Connection& c, Args args);
     // What a deferred request waits for, checked on every loop iteration.
     enum class Until { restarted, stopped, running };
     Server::Verdict wait(Connection& c, std::string_view path, Until until, std::vector<std::uint64_t> since = {});

@@ -6,6 +6,7 @@
 #include "cli.hpp"
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
@@ -73,6 +74,21 @@ std::optional<seq::sup::Tree> load(const std::string& file, const std::string& r
     }
     for (auto& line : errors) std::fprintf(stderr, "seq-supervisor: %s\n", line.c_str());
     return std::nullopt;
+}
+
+// SIGUSR1 reopens the log files, as nginx's does (SIGHUP stops, as ever).
+// A file past RLIMIT_FSIZE is then a write that fails, not SIGXFSZ's end.
+seq::uv::Signal reopen_on_sigusr1(seq::uv::Loop& loop, seq::sup::Supervisor& supervisor) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    auto h = seq::uv::make_signal(loop.get());
+    h->data = &supervisor;
+    seq::uv::check(uv_signal_start(h.get(), [](uv_signal_t* s, int) {
+        if (auto* sup = seq::uv::owner<seq::sup::Supervisor>(s)) {
+            seq::log("SIGUSR1 received: reopening the log files");
+            sup->reopen_logs();
+        }
+    }, SIGUSR1), "uv_signal_start(SIGUSR1)");
+    return h;
 }
 
 // Binds the tree's sockets in the run dir, then supervises it until it
@@ -143,6 +159,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     // WATCHDOG=1 to systemd from our loop, if it asked (WatchdogSec=).
     WatchdogPing watchdog(loop.get());
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
+    auto reopen = reopen_on_sigusr1(loop, supervisor);
     log("run dir %s; %s", dir->path().c_str(), what.c_str());
     control.start();
     supervisor.start();
@@ -240,6 +257,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     // Ready, as OTP's start_link returns, once every child of the subtree is.
     supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
+    auto reopen = reopen_on_sigusr1(loop, supervisor);
     supervisor.start();
     loop.run();
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;

@@ -397,8 +397,13 @@ pid_t live_process_group(pid_t pid) {
     return static_cast<pid_t>(pgrp);
 }
 
-std::optional<std::string> process_env(pid_t pid, std::string_view name) {
+std::optional<std::string> process_environ(pid_t pid) {
     auto env = read_proc("/proc/" + std::to_string(pid) + "/environ");
+    if (env.empty()) return std::nullopt;
+    return env;
+}
+
+std::optional<std::string> env_value(const std::string& env, std::string_view name) {
     std::string prefix = std::string(name) + "=";
     for (std::size_t at = 0; at < env.size();) {
         auto end = env.find('\0', at);

@@ -103,6 +103,11 @@ std::string process_name(pid_t pid);
 // of fds does not have.
 std::string read_proc(const std::string& path);
 // A variable of its environment as it was at its exec, if it has it.
-std::optional<std::string> process_env(pid_t pid, std::string_view name);
+// A process's environment as /proc shows it: nullopt while it reads empty,
+// as it does for a moment in the middle of an execve (the new image's is
+// not laid out yet), or for a process that cleared its own.
+std::optional<std::string> process_environ(pid_t pid);
+// NAME's value in such an environment.
+std::optional<std::string> env_value(const std::string& environ, std::string_view name);
 
 }  // namespace seq::sup

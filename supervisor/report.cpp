@@ -71,6 +71,8 @@ void child_fields(Fields& f, const ChildReport& c) {
         for (auto pid : c.draining) resp::append_int(*f.out, pid);
     }
     if (c.upgrade) f.put("upgrade", *c.upgrade);
+    if (c.log_file) f.put("log_file", *c.log_file);
+    if (c.log_dropped) f.put("log_dropped", c.log_dropped);
     if (!c.sockets.empty() && f.key("sockets")) {
         resp::append_array(*f.out, c.sockets.size());
         for (auto& s : c.sockets)
@@ -171,6 +173,8 @@ bool read_child(const resp::Value& kv, ChildReport& c) {
         if (k == "rollout") return read_str(v, c.rollout);
         if (k == "surge_pid") return read_int(v, c.surge_pid);
         if (k == "upgrade") return read_str(v, c.upgrade);
+        if (k == "log_file") return read_str(v, c.log_file);
+        if (k == "log_dropped") return read_int(v, c.log_dropped);
         if (k == "draining") {
             if (v.type != Type::array) return false;
             for (auto& pid : v.elems)

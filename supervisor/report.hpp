@@ -43,6 +43,9 @@ struct ChildReport {
     // On a rolled-out child (the pool's line for a pool): how its rollout
     // goes, or how the last one ended, until the next reload.
     std::optional<std::string> upgrade;
+    // Its log file, and the lines a full or failing disk cost it.
+    std::optional<std::string> log_file;
+    std::int64_t log_dropped = 0;
     bool standby_kept = false;                  // its spec keeps a standby
     std::optional<std::int64_t> standby;        // that standby's pid, once idle
     // A pool: its instances ("web#0"...), each a report of its own; the

@@ -176,6 +176,9 @@ void print_children(const std::vector<seq::resp::Value>& children, std::size_t d
         if (auto* dr = field(c, "draining"))
             for (const auto& pid : dr->elems) row(indent + "  (old)", text(&pid), "draining", "-", "-", "-", "-");
         if (auto* up = field(c, "upgrade")) std::printf("%s  upgrade: %s\n", indent.c_str(), up->str.c_str());
+        if (auto* dropped = field(c, "log_dropped"); dropped && dropped->type == seq::resp::Value::Type::integer)
+            std::printf("%s  log: %lld lines dropped, the disk being full or failing: %s\n", indent.c_str(),
+                        static_cast<long long>(dropped->integer), text(field(c, "log_file")).c_str());
         if (auto* below = field(c, "children")) print_children(below->elems, depth + 1, width);
         if (auto* below = field(c, "instances")) print_children(below->elems, depth + 1, width);
     }
@@ -309,6 +312,9 @@ int main(int argc, char** argv) {
                                         "or web#3 (one); without it, every child's");
     logs->add_option("-n,--lines", logs_n, "how many: 1 to 1000 (default 50)");
     logs->add_flag("-f,--follow", logs_follow, "then print each new line as it comes, until interrupted");
+    bool logs_reopen = false;
+    logs->add_flag("--reopen", logs_reopen, "reopen every log file instead (after an external logrotate moved "
+                                            "them), nested supervisors' too; as SIGUSR1 to the supervisor");
     std::string why_path;
     auto* why = app.add_subcommand("why", "how a child's processes ended lately (its last 10 deaths, newest first): "
                                           "when, why, after how long, and the last 20 lines each wrote");
@@ -353,6 +359,11 @@ int main(int argc, char** argv) {
     if (*logs) {
         request = {"LOGS", logs_path, logs_n.empty() ? "50" : logs_n};
         if (logs_follow) request.push_back("FOLLOW");
+        if (logs_reopen && (logs_follow || !logs_n.empty() || logs_path != "/")) {
+            std::fprintf(stderr, "seqctl: logs --reopen reopens every file: it takes no PATH, -n or -f\n");
+            return code::usage;
+        }
+        if (logs_reopen) request = {"REOPEN"};
     }
     if (*why) request = {"WHY", why_path};
     if (*upgrade) request = upgrade_path.empty() ? std::vector<std::string>{"UPGRADE"}

@@ -22,7 +22,7 @@
 namespace seq::sup {
 
 Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
-    : loop_(loop), options_(spec), env_(std::move(env)), intensity_(spec.max_restarts, spec.max_seconds * 1000),
+    : loop_(loop), options_(spec), env_(std::move(env)), log_files_(loop.get()), intensity_(spec.max_restarts, spec.max_seconds * 1000),
       sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())) {
     options_.children.clear();
     for (auto& child : expand(spec.children)) {
@@ -317,8 +317,9 @@ void Supervisor::touch_all() {
 // Processes we adopted whose group has no running child of ours: left by a
 // child that is gone (a double fork, a background job of a killed shell, the
 // subtree of a nested supervisor killed with -9). No orphans: they go too.
-void Supervisor::sweep_orphans() {
+void Supervisor::sweep_orphans(bool all) {
     auto known = [this](pid_t pid) { return by_pid_.count(pid) > 0; };
+    std::unordered_map<pid_t, unsigned> unsure;
     for (pid_t pid : adopted_children(known)) {
         pid_t group = live_process_group(pid);
         if (group < 0) continue;                // dead already: only its reaping is left
@@ -328,18 +329,26 @@ void Supervisor::sweep_orphans() {
         // one's business. $SEQ_NAME and $SEQ_INSTANCE, inherited from it,
         // say whose, and which of its lives. (From deeper in the tree, its
         // own supervisor is gone, or that one would have adopted it.)
-        auto from = process_env(pid, "SEQ_NAME");
-        auto life = process_env(pid, "SEQ_INSTANCE");
-        if (from && life) {
-            bool owner_runs = false;
-            auto theirs = [&](const Instance* i) { return i && *from == i->seq_name && *life == i->seq_instance; };
-            for (auto& c : children_) {
-                for (auto* i : {c->active.get(), c->standby.get(), c->successor.get()})
-                    if (theirs(i)) owner_runs = true;
-                for (auto& i : c->retiring)
-                    if (theirs(i.get())) owner_runs = true;
+        if (!all) {
+            auto env = process_environ(pid);
+            if (!env) {
+                // Caught in the middle of an execve, most likely: look again
+                // soon. A few looks, then it counts as an orphan.
+                if (auto tries = unsure_.count(pid) ? unsure_[pid] : 0; tries < 5) {
+                    unsure[pid] = tries + 1;
+                    continue;
+                }
+            } else if (auto from = env_value(*env, "SEQ_NAME"), life = env_value(*env, "SEQ_INSTANCE"); from && life) {
+                bool owner_runs = false;
+                auto theirs = [&](const Instance* i) { return i && *from == i->seq_name && *life == i->seq_instance; };
+                for (auto& c : children_) {
+                    for (auto* i : {c->active.get(), c->standby.get(), c->successor.get()})
+                        if (theirs(i)) owner_runs = true;
+                    for (auto& i : c->retiring)
+                        if (theirs(i.get())) owner_runs = true;
+                }
+                if (owner_runs) continue;
             }
-            if (owner_runs) continue;
         }
         log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());
         // Its group was made by one of our descendants (each child has its
@@ -347,6 +356,8 @@ void Supervisor::sweep_orphans() {
         if (group != getpgrp()) kill(-group, SIGKILL);
         kill(pid, SIGKILL);
     }
+    unsure_ = std::move(unsure);
+    if (!unsure_.empty()) sweep_soon(10);
 }
 
 // Nothing of the tree outlives the supervisor, not even as a process still
@@ -356,7 +367,7 @@ void Supervisor::sweep_orphans() {
 // for: a process we may not signal (it changed its user) goes to init.
 void Supervisor::reap_the_rest() {
     for (;;) {
-        sweep_orphans();
+        sweep_orphans(true);
         auto left = adopted_children({});
         std::erase_if(left, [](pid_t pid) { return kill(pid, 0) < 0 && errno == EPERM; });
         if (left.empty()) return;
@@ -374,7 +385,7 @@ void Supervisor::reap() {
     reap_all();
 }
 
-void Supervisor::sweep_soon() {
+void Supervisor::sweep_soon(std::uint64_t ms) {
     // Not pushed back by each death: a steady stream of them still gets its sweeps.
     if (finished_ || uv_is_active(reinterpret_cast<uv_handle_t*>(sweep_.get()))) return;
     uv_timer_start(sweep_.get(), [](uv_timer_t* t) {
@@ -382,7 +393,7 @@ void Supervisor::sweep_soon() {
             s->reap_all();
             s->sweep_orphans();
         }
-    }, 20, 0);
+    }, ms, 0);
 }
 
 void Supervisor::reap_all() {

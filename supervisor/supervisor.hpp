@@ -27,6 +27,7 @@
 #include "resp.hpp"
 #include "subtree.hpp"
 #include "intensity.hpp"
+#include "log_file.hpp"
 #include "notify_socket.hpp"
 #include "strategy.hpp"
 #include "tree.hpp"
@@ -132,6 +133,11 @@ public:
     // each of its instances.
     static bool names(std::string_view path, const Child& c);
     std::optional<std::string> deaths(std::string_view path, std::string& out) const;
+    // seqctl logs --reopen, SIGUSR1: every log file here is opened again,
+    // and each nested supervisor is sent SIGUSR1 to do the same.
+    void reopen_logs();
+    // Lines of `c`'s log file dropped on a full or failing disk.
+    std::uint64_t log_dropped(const Child& c) const { return c.spec.log.file.empty() ? 0 : log_files_.dropped(c.spec.log.file); }
     bool stopping() const { return shutting_down_; }
     // Every child that should run is running (a nested supervisor's too).
     bool settled() const;
@@ -279,8 +285,8 @@ private:
     void reap_all();
     // Reaps `i` if it has died, and carries out its death; false if it has not.
     bool reap_instance(Instance& i);
-    // Reaps what is left and looks for orphans, 20 ms from the first call.
-    void sweep_soon();
+    // Reaps what is left and looks for orphans, `ms` from the first call.
+    void sweep_soon(std::uint64_t ms = 20);
     void on_death(Child& c, int status);
     void significant_ended(const Child& c, int status);
     void give_up(const std::string& what);
@@ -295,7 +301,8 @@ private:
         bool exec_failed;
     };
     Retired retire(std::unique_ptr<Instance> i, int status);
-    void sweep_orphans();
+    // With `all`, kills whatever is adopted (at the end, when no child runs).
+    void sweep_orphans(bool all = false);
     // At the end: sweeps and reaps until nothing adopted is left.
     void reap_the_rest();
     std::string seconds(std::uint64_t ms) const;
@@ -303,6 +310,9 @@ private:
     uv::Loop& loop_;
     SupervisorSpec options_;  // strategy and intensity (its children are in children_)
     Environment env_;
+    // Before children_: their processes' outputs write to these files, and
+    // may report to it as they go.
+    LogFiles log_files_;
     std::vector<std::unique_ptr<Child>> children_;
     // RELOADs handed to nested supervisors and not answered yet. Each is
     // answered once the tree there settled, with why if a rollout there was
@@ -329,6 +339,10 @@ private:
     SpawnSlots slots_;  // low fds a new child's inheritance is laid on (process.hpp)
     uv::Signal sigchld_;
     uv::Timer sweep_;
+    // Adopted processes whose environment read empty (caught mid-execve):
+    // how many sweeps have looked at each. They are looked at again, soon,
+    // and killed as orphans once the count runs out.
+    std::unordered_map<pid_t, unsigned> unsure_;
     std::optional<NotifySocket> notify_socket_;  // for sd_notify readiness, made when first needed
     std::uint64_t ignored_log_ms_ = 0;  // a look for orphans, soon after a death
     bool shutting_down_ = false;

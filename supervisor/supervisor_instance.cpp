@@ -49,15 +49,16 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     // Its lines are kept by the child it serves at the time (a pool's
     // standby is lent to whichever instance died).
     const auto& who = role == Role::standby || role == Role::migration ? c.pool_path() : c.path;
+    auto file = c.spec.log.file.empty() ? nullptr : log_files_.get(c.spec.log.file, c.spec.log.max_size, c.spec.log.keep);
     auto reader = [&](Fd fd, Stream stream) {
-        return std::make_unique<ChildOutput>(loop_.get(), std::move(fd), who, i->pid,
-                                             [in = i.get(), stream](std::string_view line) {
-                                                 // A pool's standby, before it is lent, and a
-                                                 // migration serve no one instance: their lines
-                                                 // are in the log only.
-                                                 if (in->role != Role::standby && in->role != Role::migration)
-                                                     in->child->owner->heard(*in->child, in->pid, stream, line);
-                                             });
+        ChildOutput::Sinks sinks{stream, c.spec.log.to_stderr, file, [in = i.get(), stream](std::string_view line) {
+                                     // A pool's standby, before it is lent, and a migration
+                                     // serve no one instance: their lines are not kept in
+                                     // memory (the log and the file have them).
+                                     if (in->role != Role::standby && in->role != Role::migration)
+                                         in->child->owner->heard(*in->child, in->pid, stream, line);
+                                 }};
+        return std::make_unique<ChildOutput>(loop_.get(), std::move(fd), who, i->pid, std::move(sinks));
     };
     if (ours.output) i->output = reader(std::move(ours.output), Stream::out);
     if (ours.errors) i->errors = reader(std::move(ours.errors), Stream::err);

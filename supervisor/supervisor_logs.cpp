@@ -1,6 +1,7 @@
 // seqctl logs and seqctl why: what the children a path names wrote lately,
 // and how their processes ended lately (child_log.hpp keeps both).
 #include <algorithm>
+#include <csignal>
 
 #include "resp.hpp"
 #include "supervisor.hpp"
@@ -10,6 +11,14 @@ namespace seq::sup {
 void Supervisor::heard(Child& c, pid_t pid, Stream stream, std::string_view line) {
     c.recent.add(wall_now_ms(), pid, stream, line);
     if (line_heard_) line_heard_(c, c.recent.newest());
+}
+
+void Supervisor::reopen_logs() {
+    log_files_.reopen_all();
+    for (auto& c : children_)
+        if (c->spec.type == ChildType::supervisor)
+            // Once it runs: before its loop is up, SIGUSR1 would end it.
+            if (auto* i = c->active.get(); i && i->phase == lifecycle::Phase::running) kill(i->pid, SIGUSR1);
 }
 
 bool Supervisor::names(std::string_view path, const Child& c) {

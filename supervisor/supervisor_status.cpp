@@ -68,6 +68,11 @@ TreeReport Supervisor::snapshot() {
             (pool ? *pool : k).upgrade = rb->second + " (the tree file is not what runs: reload to try again)";
         }
         for (auto& old : c->retiring) k.draining.push_back(old->pid);
+        if (!c->spec.log.file.empty()) {  // a pool's instances share the pool's file
+            auto& line = pool ? *pool : k;
+            line.log_file = c->spec.log.file;
+            line.log_dropped = static_cast<std::int64_t>(log_dropped(*c));
+        }
         // Backing off: how long until it starts again.
         if (k.state == "waiting") k.restart_in_ms = static_cast<std::int64_t>(c->not_before_ms - now);
         // Every start after the first is a restart, whatever caused it.

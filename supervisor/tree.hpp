@@ -87,6 +87,15 @@ struct SupervisorSpec {
     bool operator==(const SupervisorSpec&) const;
 };
 
+// Where a child's lines go besides the supervisor's memory of them.
+struct LogSpec {
+    std::string file;                         // absolute once loaded; empty: no file
+    std::uint64_t max_size = 10 << 20;        // bytes, then the file is rotated
+    unsigned keep = 5;                        // rotated files kept: file.1 (newest) .. file.keep
+    bool to_stderr = true;                    // and on the supervisor's stderr, as ever
+    bool operator==(const LogSpec&) const = default;
+};
+
 struct ChildSpec {
     std::string name;
     ChildType type = ChildType::worker;
@@ -133,6 +142,9 @@ struct ChildSpec {
     // supervisor numbers them for the whole tree, so a nested supervisor
     // is handed them): its processes get it as $SEQ_GENERATION.
     std::uint64_t generation = 1;
+    // Its own output's file; from a supervisor's log_dir unless it says
+    // otherwise. A nested supervisor's subtree carries each one resolved.
+    LogSpec log;
     SupervisorSpec sub;  // type == supervisor: its flags and children
     bool operator==(const ChildSpec&) const = default;
 };
@@ -161,6 +173,8 @@ inline constexpr Bounds max_children{1, 1'000'000};
 inline constexpr Bounds max_surge{1, 10'000};
 inline constexpr Bounds min_uptime{0, 86'400'000};
 inline constexpr Bounds generation{1, std::int64_t{1} << 53};
+inline constexpr Bounds log_max_size{4096, std::int64_t{1} << 50};
+inline constexpr Bounds log_keep{0, 1000};
 }  // namespace bounds
 
 // A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or

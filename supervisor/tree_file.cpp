@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -26,14 +27,18 @@ namespace seq::sup {
 
 namespace {
 
-const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "child"};
+const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "child",
+                                             "log_dir", "log_stderr"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
                                                 "start_timeout", "backoff"};
+const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+const std::set<std::string_view> worker_keys = {"log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
                                                 "update", "max_surge", "min_uptime", "migrate"};
-const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child"};
-const std::set<std::string_view> dynamic_keys = {"max_restarts", "max_seconds", "max_children", "template"};
+const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
+                                                    "log_dir", "log_stderr"};
+const std::set<std::string_view> dynamic_keys = {"max_restarts", "max_seconds", "max_children", "template", "log_dir",
+                                                 "log_stderr"};
 // What a dynamic supervisor's template may not say: each child added from
 // it gets these from `seqctl add`, or cannot have them.
 const std::map<std::string_view, const char*> not_in_template = {
@@ -67,6 +72,28 @@ std::string in_quotes(std::string_view s) {
     return r + "\"";
 }
 
+// Why a log file (or, with `dir`, a log directory) at `p` could not be
+// made, where that can be told before it is: what is there is of the wrong
+// kind, or the nearest folder that exists is not one or is not writable.
+std::optional<std::string> log_path_problem(const std::filesystem::path& p, bool dir) {
+    std::error_code ec;
+    auto st = std::filesystem::status(p, ec);
+    if (std::filesystem::exists(st)) {
+        if (dir != std::filesystem::is_directory(st))
+            return in_quotes(p.string()) + (dir ? " is not a directory" : " is a directory, not a file");
+        if (access(p.c_str(), W_OK | (dir ? X_OK : 0)) != 0)
+            return "cannot write " + in_quotes(p.string()) + ": " + std::strerror(errno);
+        return std::nullopt;
+    }
+    auto up = p.parent_path();
+    while (!std::filesystem::exists(up, ec) && up.has_relative_path()) up = up.parent_path();
+    if (!std::filesystem::is_directory(up, ec))
+        return "cannot create " + in_quotes(p.string()) + ": " + in_quotes(up.string()) + " is not a directory";
+    if (access(up.c_str(), W_OK | X_OK) != 0)
+        return "cannot create " + in_quotes(p.string()) + " in " + in_quotes(up.string()) + ": " + std::strerror(errno);
+    return std::nullopt;
+}
+
 class Loader {
 public:
     Loader(const std::string& file, const LoadContext& ctx) : file_(file), ctx_(ctx) {
@@ -91,6 +118,7 @@ public:
             }
         }
         supervisor_flags(doc, "", tree.root);
+        log_defaults(doc, "");
         if (ctx_.subtree && doc.get("template")) dynamic_flags(doc, "", tree.root);
         else children(doc, "", tree.root);
         if (stash) {
@@ -252,17 +280,73 @@ private:
             }
         }
         child_fields(t, path, c);
-        if (dynamic) {
-            supervisor_flags(t, path, c.sub);
-            dynamic_flags(t, path, c.sub);
-            return;
-        }
         if (sup) {
+            // Its log_dir and log_stderr hold for everything below it.
+            auto outer = logs_;
             supervisor_flags(t, path, c.sub);
-            children(t, path, c.sub);
+            log_defaults(t, path);
+            if (dynamic) {
+                logs_path_ = path;  // its children are added at run time: they share its file
+                dynamic_flags(t, path, c.sub);
+                logs_path_.clear();
+            } else {
+                children(t, path, c.sub);
+            }
+            logs_ = outer;
             return;
         }
         worker(t, path, c);
+    }
+
+    // A supervisor's log_dir and log_stderr: the defaults of every child
+    // below it that does not say otherwise.
+    void log_defaults(const toml::table& t, const std::string& path) {
+        if (auto* n = t.get("log_dir"))
+            if (auto v = string_of(*n, path, "log_dir")) {
+                auto dir = (std::filesystem::path(dir_) / *v).lexically_normal();
+                if (v->empty()) error(n->source(), path, "log_dir", "empty: name a directory");
+                else if (auto why = log_path_problem(dir, true)) error(n->source(), path, "log_dir", *why);
+                else logs_.dir = dir.string();
+            }
+        if (auto* n = t.get("log_stderr")) {
+            if (auto* b = n->as_boolean()) logs_.to_stderr = b->get();
+            else error(n->source(), path, "log_stderr", "expected true or false");
+        }
+    }
+
+    // The file of a child that names none: <log_dir>/<its path, / as .>.log.
+    void apply_log_defaults(const std::string& path, ChildSpec& c) {
+        if (!c.log.file.empty() || logs_.dir.empty()) return;
+        std::string name = path;
+        std::replace(name.begin(), name.end(), '/', '.');
+        c.log.file = (std::filesystem::path(logs_.dir) / (name + ".log")).string();
+    }
+
+    // { file = "logs/web.log", max_size = 10485760, keep = 5, stderr = true }
+    void log(const toml::node& n, const std::string& path, LogSpec& l) {
+        auto* tab = n.as_table();
+        if (!tab) {
+            error(n.source(), path, "log",
+                  "expected a table, such as { file = \"logs/web.log\", max_size = 10485760, keep = 5 }");
+            return;
+        }
+        for (auto&& [key, node] : *tab)
+            if (!log_keys.count(key.str())) unknown(key, path, log_keys, nullptr, "log");
+        if (auto* f = tab->get("file"))
+            if (auto v = string_of(*f, path, "log.file")) {
+                auto file = (std::filesystem::path(dir_) / *v).lexically_normal();
+                if (v->empty() || v->back() == '/') error(f->source(), path, "log.file", in_quotes(*v) + " is not a file's path");
+                else if (auto why = log_path_problem(file, false)) error(f->source(), path, "log.file", *why);
+                else l.file = file.string();
+            }
+        if (auto* v = tab->get("max_size"))
+            if (auto i = integer_of(*v, path, "log.max_size", bounds::log_max_size)) l.max_size = static_cast<std::uint64_t>(*i);
+        if (auto* v = tab->get("keep"))
+            if (auto i = integer_of(*v, path, "log.keep", bounds::log_keep)) l.keep = static_cast<unsigned>(*i);
+        if (auto* v = tab->get("stderr")) {
+            if (auto* b = v->as_boolean()) l.to_stderr = b->get();
+            else error(v->source(), path, "log.stderr", "expected true or false");
+        }
     }
 
     // The keys every child has: restart, significant, autostart, shutdown,
@@ -433,6 +517,10 @@ private:
             }
         if (auto* n = t.get("env")) env(*n, path, c);
         update(t, path, c);
+        c.log.to_stderr = logs_.to_stderr;  // unless its own log table says
+        if (auto* n = t.get("log")) log(*n, path, c.log);
+        // A dynamic supervisor's children share its file (their lines name them).
+        apply_log_defaults(logs_path_.empty() ? path : logs_path_, c);
         // Relative paths in a command ("web.py", "--data-dir data") mean
         // what they say beside the tree file, wherever the supervisor was
         // started from: the child runs there unless `cwd` says otherwise.
@@ -740,6 +828,12 @@ private:
 
     std::string file_;
     std::string dir_;
+    // log_dir and log_stderr of the supervisor whose children are read.
+    struct LogDefaults {
+        std::string dir;  // absolute; empty: none
+        bool to_stderr = true;
+    } logs_;
+    std::string logs_path_;  // a dynamic supervisor's, while its template is read
     const LoadContext& ctx_;
     std::set<std::string> socket_names_, socket_paths_;
     std::vector<SocketSpec> tcp_;  // the TCP sockets so far
@@ -817,6 +911,12 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
         out += "backoff = { initial = " + std::to_string(c.backoff.initial_ms) + ", factor = " + f +
                ", max = " + std::to_string(c.backoff.max_ms) +
                ", reset_after = " + std::to_string(c.backoff.reset_after_ms) + " }\n";
+    }
+    if (!(c.log == LogSpec{})) {
+        out += "log = { ";
+        if (!c.log.file.empty()) out += "file = " + toml_string(c.log.file) + ", ";
+        out += "max_size = " + std::to_string(c.log.max_size) + ", keep = " + std::to_string(c.log.keep) +
+               ", stderr = " + (c.log.to_stderr ? "true" : "false") + " }\n";
     }
     if (c.type == ChildType::supervisor && c.sub.dynamic()) {
         // Its strategy is one_for_one, and not said: the key is refused there.
