@@ -38,8 +38,9 @@ bool ChildOutput::read_some(std::size_t budget) {
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
+        bool more = n < 0 && errno == EAGAIN;  // 0: end of file; another error: nothing more to read
         if (sinks_.file) sinks_.file->flush();
-        return n < 0 && errno == EAGAIN;  // 0: end of file; another error: nothing more to read
+        return more;
     }
     if (sinks_.file) sinks_.file->flush();  // one write for what this wakeup read
     return true;

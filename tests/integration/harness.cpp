@@ -186,6 +186,7 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
             if (k == "stopped_by") s.stopped_by = val.str;
             if (k == "last_start") s.last_start = val.str;
             if (k == "restarts_in_window") s.restarts_in_window = val.integer;
+            if (k == "log_dropped") s.log_dropped = val.integer;
             if (k == "children") below = &val;
             if (k == "instances") instances = &val;
             if (k == "sockets")

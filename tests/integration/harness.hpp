@@ -114,6 +114,7 @@ struct ChildStatus {
     std::string stopped_by;  // "request", "autostart"; "" if not stopped so
     std::string last_start;  // what caused the latest start after the first
     std::int64_t restarts_in_window = 0;  // a nested supervisor's
+    std::int64_t log_dropped = 0;         // lines its log file could not take
     std::map<std::string, std::string> sockets;  // name: address as bound (HOST:PORT, or a path)
 };
 std::map<std::string, ChildStatus> tree_status(const std::string& run_dir);

@@ -842,3 +842,50 @@ TEST_CASE("graft: an upgrade of one path takes that child from the file and leav
     CHECK(contains(graft(none, file, "a/x").value_or(""), "no supervisor 'a'"));
     CHECK(none == running);
 }
+
+TEST_CASE("log, log_dir, log_stderr: files per child at any depth, their defaults, every error, and the round trip") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    auto none = f.parse(child("")).root.children[0].log;
+    CHECK(none == LogSpec{});
+    CHECK(none.file.empty());
+    CHECK(none.to_stderr);
+    // A relative file is the tree file's folder's.
+    auto t = f.parse(child("log = { file = \"logs/a.log\", max_size = 4096, keep = 0, stderr = false }"));
+    CHECK(t.root.children[0].log == LogSpec{f.root + "/logs/a.log", 4096, 0, false});
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    // log_dir: <dir>/<path, / as .>.log for every worker below, at any depth;
+    // a child's own file wins; log_stderr holds below the supervisor that says it.
+    auto d = f.parse("log_dir = \"logs\"\n"
+                     "[[child]]\nname = \"web\"\ntype = \"supervisor\"\nlog_stderr = false\n"
+                     "[[child.child]]\nname = \"http\"\ncommand = [\"prog\"]\n"
+                     "[[child.child]]\nname = \"own\"\ncommand = [\"prog\"]\nlog = { file = \"/var/tmp/own.log\" }\n"
+                     "[[child]]\nname = \"pool\"\ncommand = [\"prog\"]\ninstances = 2\n"
+                     "[[child]]\nname = \"jobs\"\ntype = \"dynamic\"\n[child.template]\ncommand = [\"prog\"]\n");
+    auto& web = d.root.children[0];
+    CHECK(web.log.file.empty());  // a supervisor's own output is not a child's
+    CHECK(web.sub.children[0].log == LogSpec{f.root + "/logs/web.http.log", 10 << 20, 5, false});
+    CHECK(web.sub.children[1].log.file == "/var/tmp/own.log");
+    CHECK_FALSE(web.sub.children[1].log.to_stderr);
+    CHECK(d.root.children[1].log.file == f.root + "/logs/pool.log");
+    CHECK(d.root.children[1].log.to_stderr);
+    CHECK(d.root.children[2].sub.child_template[0].log.file == f.root + "/logs/jobs.log");
+    CHECK(f.parse(write_tree(d)).root == d.root);
+    // Errors, each naming the key.
+    CHECK(contains(f.errors(child("log = \"a.log\"")), "key \"log\": expected a table"));
+    CHECK(contains(f.errors(child("log = { fil = \"a.log\" }")), "key \"log.fil\": unknown key; did you mean \"file\"?"));
+    CHECK(contains(f.errors(child("log = { file = \"\" }")), "key \"log.file\": \"\" is not a file's path"));
+    CHECK(contains(f.errors(child("log = { file = \"dir\" }")), "key \"log.file\": \"" + f.root + "/dir\" is a directory, not a file"));
+    CHECK(contains(f.errors(child("log = { file = \"bin/plain/x.log\" }")),
+                   "key \"log.file\": cannot create \"" + f.root + "/bin/plain/x.log\": \"" + f.root +
+                       "/bin/plain\" is not a directory"));
+    CHECK(contains(f.errors(child("log = { max_size = 10 }")), "key \"log.max_size\": 10 is out of range"));
+    CHECK(contains(f.errors(child("log = { keep = 1001 }")), "key \"log.keep\": 1001 is out of range"));
+    CHECK(contains(f.errors(child("log = { stderr = 1 }")), "key \"log.stderr\": expected true or false"));
+    CHECK(contains(f.errors("log_dir = \"bin/prog\"\n" + child("")), "key \"log_dir\": \"" + f.root + "/bin/prog\" is not a directory"));
+    CHECK(contains(f.errors("log_dir = \"\"\n" + child("")), "key \"log_dir\": empty"));
+    CHECK(contains(f.errors("log_stderr = \"no\"\n" + child("")), "key \"log_stderr\": expected true or false"));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nlog = { file = \"s.log\" }\n"),
+                   "key \"log\": not for a child of type \"supervisor\""));
+    CHECK(contains(f.errors(child("log_dir = \"logs\"")), "key \"log_dir\": only for a child of type = \"supervisor\""));
+}
