@@ -77,6 +77,10 @@ struct Child {
     // (seqctl logs, seqctl why).
     RecentLines recent;
     Deaths deaths;
+    // Type supervisor: the same of each child below it, by its full path,
+    // as its process sends them up (it keeps them too): what logs, why and
+    // follow of a path below it read. Across its restarts, as `recent`.
+    std::map<std::string, KeptBelow, std::less<>> below;
 
     bool wants_running() const { return goal == Goal::run || goal == Goal::restart; }
     // Whether a standby is kept behind it: a pool keeps one for all its

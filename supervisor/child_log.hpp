@@ -64,9 +64,18 @@ public:
 
     void add(Death d);
     const std::deque<Death>& newest_first() const { return deaths_; }
+    const Death& newest() const { return deaths_.front(); }  // after an add()
 
 private:
     std::deque<Death> deaths_;
+};
+
+// What a supervisor keeps of a child below a nested supervisor of its own,
+// as that one sends it up: each line, each death.
+struct KeptBelow {
+    RecentLines recent;
+    Deaths deaths;
+    std::uint64_t last_ms = 0;  // of its latest line or death (the oldest go first past a bound)
 };
 
 // "2026-12-06T14:31:19.812Z": RFC 3339, UTC, with milliseconds.

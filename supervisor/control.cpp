@@ -39,7 +39,7 @@ Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions opt
         answers_.erase(c.id());
         followers_.erase(c.id());
     });
-    sup_.on_line([this](const Child& c, const LogLine& line) { tell_followers(c, line); });
+    sup_.on_line([this](std::string_view path, const LogLine& line) { tell_followers(path, line); });
     followers_gone_->data = this;
     check_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
@@ -151,14 +151,14 @@ Server::Verdict Control::follow(Connection& c) {
     return Server::Verdict::done;
 }
 
-void Control::tell_followers(const Child& child, const LogLine& line) {
+void Control::tell_followers(std::string_view path, const LogLine& line) {
     if (followers_.empty()) return;
     std::string push;
     // A write may find a follower gone, and its close erases it from
     // followers_: the ids are taken first.
     std::vector<std::uint64_t> ids;
     for (auto& [id, f] : followers_)
-        if (Supervisor::names(f.path, child)) ids.push_back(id);
+        if (Supervisor::names(f.path, path)) ids.push_back(id);
     for (auto id : ids) {
         auto it = followers_.find(id);
         auto* c = server_.find(id);
@@ -171,7 +171,7 @@ void Control::tell_followers(const Child& child, const LogLine& line) {
         if (push.empty()) {
             push = ">2\r\n";
             resp::append_bulk(push, "log");
-            resp::append_bulk(push, format_line(line, child.path));
+            resp::append_bulk(push, format_line(line, path));
         }
         if (c->unsent() + push.size() > follow_limit) {
             f.cut = true;

@@ -127,7 +127,7 @@ private:
     };
     static constexpr std::size_t follow_limit = 1 << 20;
     std::unordered_map<std::uint64_t, Follower> followers_;
-    void tell_followers(const Child& c, const LogLine& line);
+    void tell_followers(std::string_view path, const LogLine& line);
 };
 
 // SO_PEERCRED: nullopt if the peer on `fd` runs as our user or as root, else

@@ -254,6 +254,10 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     sup::Uplink uplink(
         loop.get(), Fd(control_fd), [&] { return supervisor.snapshot(); }, [&] { return supervisor.generation(); },
         command);
+    // What our children write, and how they end, goes up: the parent's
+    // seqctl logs, why and follow read it there.
+    supervisor.on_line([&](std::string_view path, const sup::LogLine& l) { uplink.line(path, l); });
+    supervisor.on_death_heard([&](std::string_view path, const sup::Death& d) { uplink.death(path, d); });
     // Ready, as OTP's start_link returns, once every child of the subtree is.
     supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });

@@ -419,6 +419,9 @@ int main(int argc, char** argv) {
             }
         } else if (*upgrade) {
             std::printf("upgrade done\n");
+        } else if (*why && reply.type == seq::resp::Value::Type::array && reply.elems.empty()) {
+            std::printf("%s has not died since the supervisor started\n",
+                        why_path.c_str());
         } else {
             print(reply);
         }

@@ -37,9 +37,11 @@ void TrimSoon::after(std::size_t bytes) {
     uv_unref(reinterpret_cast<uv_handle_t*>(timer_.get()));
 }
 
-SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot)
+SubtreeLink::SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot,
+                         Event on_event)
     : loop_(loop), fd_(std::move(channel)), poll_(uv::make_poll(loop, fd_.get())), path_(std::move(path)),
-      parser_(resp::tree_state_limits()), on_snapshot_(std::move(on_snapshot)), trim_(loop) {
+      parser_(resp::tree_state_limits()), on_snapshot_(std::move(on_snapshot)), on_event_(std::move(on_event)),
+      trim_(loop) {
     poll_->data = this;
     uv::check(uv_poll_start(poll_.get(), UV_READABLE, [](uv_poll_t* h, int status, int events) {
         if (auto* self = uv::owner<SubtreeLink>(h)) self->on_events(status, events);
@@ -108,6 +110,11 @@ void SubtreeLink::on_readable() {
             if (fresh && on_snapshot_) on_snapshot_();
             fresh = false;
             if (answer(v)) continue;
+        }
+        if (v.type == Type::array && !v.elems.empty() && v.elems[0].type == Type::bulk &&
+            (v.elems[0].str == "line" || v.elems[0].str == "death")) {
+            if (on_event_) on_event_(v);
+            continue;
         }
         auto report = from_resp(v);
         if (!report) {
@@ -204,16 +211,50 @@ void Uplink::answer(std::string_view id, const std::optional<std::string>& why) 
 void Uplink::on_prepare() {
     if (!fd_) return;
     auto g = generation_();
-    if (answers_.empty() && (g == sent_ || !pending_.empty())) return;
-    if (g != sent_) {
+    // One snapshot at most on its way, unless answers must follow a fresh one.
+    bool snapshot = g != sent_ && (snapshot_left_ == 0 || !answers_.empty());
+    if (answers_.empty() && events_.empty() && !snapshot) return;
+    pending_ += events_;
+    events_.clear();
+    if (snapshot) {
         sent_ = g;
         auto before = pending_.size();
         append_report(pending_, snapshot_());
+        snapshot_left_ = pending_.size();
         trim_.after(pending_.size() - before);
     }
     pending_ += answers_;
     answers_.clear();
     flush();
+}
+
+void Uplink::line(std::string_view path, const LogLine& l) {
+    if (!fd_) return;
+    if (pending_.size() + events_.size() > events_max) {
+        if (events_dropped_++ == 0)
+            log("our parent supervisor reads too slowly: lines below us are no longer sent up (%s keeps them)",
+                "seqctl logs of this subtree's supervisor");
+        return;
+    }
+    resp::append_array(events_, 6);
+    resp::append_bulk(events_, "line");
+    resp::append_bulk(events_, path);
+    resp::append_int(events_, l.pid);
+    resp::append_bulk(events_, l.stream == Stream::err ? "err" : "out");
+    resp::append_int(events_, static_cast<std::int64_t>(l.wall_ms));
+    resp::append_bulk(events_, l.text);
+}
+
+void Uplink::death(std::string_view path, const Death& d) {
+    if (!fd_) return;
+    // Never dropped: one a death, and few.
+    resp::append_array(events_, 6);
+    resp::append_bulk(events_, "death");
+    resp::append_bulk(events_, path);
+    resp::append_int(events_, d.pid);
+    resp::append_int(events_, static_cast<std::int64_t>(d.wall_ms));
+    resp::append_int(events_, static_cast<std::int64_t>(d.uptime_ms));
+    resp::append_bulk(events_, d.why);
 }
 
 bool Uplink::flush() {
@@ -228,6 +269,7 @@ bool Uplink::flush() {
             return false;
         }
         pending_.erase(0, static_cast<std::size_t>(n));
+        snapshot_left_ -= std::min(snapshot_left_, static_cast<std::size_t>(n));
     }
     if (!poll_) return true;
     uv_poll_start(poll_.get(), pending_.empty() ? UV_READABLE : UV_READABLE | UV_WRITABLE,

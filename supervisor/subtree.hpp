@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "child_log.hpp"
 #include "fd.hpp"
 #include "report.hpp"
 #include "resp.hpp"
@@ -45,7 +46,10 @@ using Reply = std::function<void(std::optional<std::string> why)>;
 
 class SubtreeLink {
 public:
-    SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot);
+    // `on_event`: each line and each death below it that it sends up
+    // (Uplink::line, Uplink::death), an array whose first word says which.
+    using Event = std::function<void(const resp::Value& event)>;
+    SubtreeLink(uv_loop_t* loop, Fd channel, std::string path, std::function<void()> on_snapshot, Event on_event = {});
     // Whatever still waits for an answer is told the nested supervisor ended.
     ~SubtreeLink();
     SubtreeLink(const SubtreeLink&) = delete;
@@ -82,6 +86,7 @@ private:
     resp::ReplyParser parser_;
     std::optional<TreeReport> snapshot_;
     std::function<void()> on_snapshot_;
+    Event on_event_;
     std::uint64_t received_ms_ = 0;
     std::uint64_t next_id_ = 1;
     TrimSoon trim_;
@@ -96,6 +101,12 @@ public:
     using Command = std::function<void(std::span<const std::string_view> args, Reply reply)>;
     using Generation = std::function<std::uint64_t()>;
     Uplink(uv_loop_t* loop, Fd channel, Snapshot snapshot, Generation generation, Command command);
+    // A line a child below us wrote, a death of one: sent up as they come
+    // (the parent keeps them for its logs, why and followers). Bounded: past
+    // events_max waiting, a parent that does not read loses them, counted.
+    static constexpr std::size_t events_max = 1 << 20;
+    void line(std::string_view path, const LogLine& l);
+    void death(std::string_view path, const Death& d);
 
     ~Uplink();
     Uplink(const Uplink&) = delete;
@@ -121,6 +132,9 @@ private:
     // say) holds up our snapshots, never our loop.
     std::string pending_;
     std::string answers_;  // answers of this turn of the loop, sent before it sleeps
+    std::string events_;   // lines and deaths of this turn of the loop
+    std::size_t snapshot_left_ = 0;  // bytes of pending_ up to the end of the latest snapshot in it
+    std::uint64_t events_dropped_ = 0;
     std::string in_;
     resp::RequestParser parser_;
     std::vector<std::string_view> args_;

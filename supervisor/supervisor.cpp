@@ -454,6 +454,7 @@ void Supervisor::on_death(Child& c, int status) {
     else if (!ended.exec_failed && death == lifecycle::Death::failed_start) why += ", having never become ready";
     else if (!ended.exec_failed && death == lifecycle::Death::hung) why += ", after a watchdog timeout";
     c.deaths.add({wall_now_ms(), pid, std::move(why), ended.uptime_ms, c.recent.last_of(pid, Deaths::lines_each)});
+    if (death_heard_) death_heard_(c.path, c.deaths.newest());
     // Its link goes when this death has been dealt with: a RELOAD it leaves
     // unanswered is told so then, and steps from a settled tree.
     auto link = std::move(c.subtree);

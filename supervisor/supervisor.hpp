@@ -127,11 +127,18 @@ public:
     std::optional<std::string> recent_lines(std::string_view path, std::size_t n, std::vector<std::string>& out) const;
     // A line a child's process wrote: kept, and told to whoever follows.
     void heard(Child& c, pid_t pid, Stream stream, std::string_view line);
-    using LineHeard = std::function<void(const Child& c, const LogLine& line)>;
+    // A line or a death below the nested supervisor `c`, as its process
+    // sends them up (Uplink::line, Uplink::death): kept, and told on.
+    void heard_below(Child& c, const resp::Value& event);
+    // Each line and each death kept here, with the path of the child it is
+    // of: for followers (Control), or for the parent (a nested supervisor's Uplink).
+    using LineHeard = std::function<void(std::string_view path, const LogLine& line)>;
+    using DeathHeard = std::function<void(std::string_view path, const Death& death)>;
     void on_line(LineHeard f) { line_heard_ = std::move(f); }
-    // Whether `path` names `c` here: "/" names every child, a pool's path
-    // each of its instances.
-    static bool names(std::string_view path, const Child& c);
+    void on_death_heard(DeathHeard f) { death_heard_ = std::move(f); }
+    // Whether `filter` names the child at `path`: "/" names every child; a
+    // pool's path, each of its instances; a supervisor's, all below it.
+    static bool names(std::string_view filter, std::string_view path);
     std::optional<std::string> deaths(std::string_view path, std::string& out) const;
     // seqctl logs --reopen, SIGUSR1: every log file here is opened again,
     // and each nested supervisor is sent SIGUSR1 to do the same.
@@ -186,8 +193,14 @@ private:
     std::vector<ChildSpec> dynamic_children(const ChildSpec& tmpl) const;
     // The child of ours that `path` starts with, and the rest of the path below it.
     std::pair<Child*, std::string_view> route(std::string_view path) const;
-    // The children `path` names here: one, or a pool's instances.
-    std::optional<std::string> named_here(std::string_view path, std::vector<const Child*>& out) const;
+    // What is kept of each child `path` names (names()): ours, and those
+    // below our nested supervisors; or why there is none.
+    struct Kept {
+        std::string_view path;
+        const RecentLines* recent;
+        const Deaths* deaths;
+    };
+    std::optional<std::string> named_here(std::string_view path, std::vector<Kept>& out) const;
     const ChildReport* nested(std::string_view path) const;
     // One child, and for a nested supervisor the subtree its latest snapshot
     // shows: where it should be (running, or down for good), and whether a
@@ -367,6 +380,7 @@ private:
     std::vector<std::string> said_;  // each line of the rollouts since the latest reload
     std::function<void()> first_settled_;
     LineHeard line_heard_;
+    DeathHeard death_heard_;
     std::function<void()> on_stopping_;
     void begin_shutdown();
 };

@@ -10,7 +10,42 @@ namespace seq::sup {
 
 void Supervisor::heard(Child& c, pid_t pid, Stream stream, std::string_view line) {
     c.recent.add(wall_now_ms(), pid, stream, line);
-    if (line_heard_) line_heard_(c, c.recent.newest());
+    if (line_heard_) line_heard_(c.path, c.recent.newest());
+}
+
+void Supervisor::heard_below(Child& c, const resp::Value& e) {
+    // ["line", path, pid, "out"|"err", wall_ms, text] or
+    // ["death", path, pid, wall_ms, uptime_ms, why]: anything else is ignored.
+    using Type = resp::Value::Type;
+    auto& v = e.elems;
+    if (v.size() != 6 || v[1].type != Type::bulk || v[2].type != Type::integer) return;
+    const auto& path = v[1].str;
+    // Only what is below it: a nested supervisor speaks for its own subtree.
+    if (!path.starts_with(c.path + "/")) return;
+    auto it = c.below.find(path);
+    if (it == c.below.end()) {
+        // Bounded: paths come and go (a dynamic supervisor's children); past
+        // the bound, the one heard from longest ago is forgotten.
+        constexpr std::size_t most = 10'000;
+        if (c.below.size() >= most)
+            c.below.erase(std::min_element(c.below.begin(), c.below.end(), [](auto& a, auto& b) {
+                return a.second.last_ms < b.second.last_ms;
+            }));
+        it = c.below.emplace(path, KeptBelow{}).first;
+    }
+    auto& kept = it->second;
+    auto pid = static_cast<pid_t>(v[2].integer);
+    if (v[0].str == "line" && v[3].type == Type::bulk && v[4].type == Type::integer && v[5].type == Type::bulk) {
+        kept.last_ms = static_cast<std::uint64_t>(v[4].integer);
+        kept.recent.add(kept.last_ms, pid, v[3].str == "err" ? Stream::err : Stream::out, v[5].str);
+        if (line_heard_) line_heard_(it->first, kept.recent.newest());
+    } else if (v[0].str == "death" && v[3].type == Type::integer && v[4].type == Type::integer &&
+               v[5].type == Type::bulk) {
+        kept.last_ms = static_cast<std::uint64_t>(v[3].integer);
+        kept.deaths.add({kept.last_ms, pid, v[5].str, static_cast<std::uint64_t>(v[4].integer),
+                         kept.recent.last_of(pid, Deaths::lines_each)});
+        if (death_heard_) death_heard_(it->first, kept.deaths.newest());
+    }
 }
 
 void Supervisor::reopen_logs() {
@@ -21,64 +56,58 @@ void Supervisor::reopen_logs() {
             if (auto* i = c->active.get(); i && i->phase == lifecycle::Phase::running) kill(i->pid, SIGUSR1);
 }
 
-bool Supervisor::names(std::string_view path, const Child& c) {
-    return path == "/" || c.path == path || (!c.spec.pool.empty() && c.pool_path() == path);
+bool Supervisor::names(std::string_view filter, std::string_view path) {
+    if (filter == "/" || path == filter) return true;
+    return path.size() > filter.size() && path.starts_with(filter) &&
+           (path[filter.size()] == '#' || path[filter.size()] == '/');
 }
 
-std::optional<std::string> Supervisor::named_here(std::string_view path, std::vector<const Child*>& out) const {
-    if (path == "/") {  // the whole tree (what this supervisor keeps of it)
-        for (auto& child : children_) out.push_back(child.get());
-        return std::nullopt;
-    }
+std::optional<std::string> Supervisor::named_here(std::string_view path, std::vector<Kept>& out) const {
     auto [c, rest] = route(path);
-    if (c && rest.empty()) {
-        out.push_back(c);
-        return std::nullopt;
+    if (path != "/" && !c && !pools_.count(path)) return "ERR no such child: " + std::string(path);
+    for (auto& child : children_) {
+        if (names(path, child->path)) out.push_back({child->path, &child->recent, &child->deaths});
+        for (auto& [below, kept] : child->below)
+            if (names(path, below)) out.push_back({below, &kept.recent, &kept.deaths});
     }
-    if (c)  // below a nested supervisor: its lines are kept there
-        return "ERR " + std::string(path) +
-               " is below a nested supervisor: its lines are in the log, not kept here (not yet)";
-    if (pools_.count(path)) {
-        for (auto& child : children_)
-            if (child->spec.pool == path) out.push_back(child.get());
-        return std::nullopt;
-    }
-    return "ERR no such child: " + std::string(path);
+    // Below a nested supervisor, a child that has written nothing yet, nor died.
+    if (out.empty() && !has_child(path)) return "ERR no such child: " + std::string(path);
+    return std::nullopt;
 }
 
 std::optional<std::string> Supervisor::recent_lines(std::string_view path, std::size_t n,
                                                     std::vector<std::string>& out) const {
-    std::vector<const Child*> named;
+    std::vector<Kept> named;
     if (auto why = named_here(path, named)) return why;
     // Merged by time from the tails (each child's lines are in order): the
     // newest n of a whole tree cost n picks, not a copy of n lines a child.
     std::vector<std::size_t> left;  // of each named child, its lines not yet taken
-    for (auto* c : named) left.push_back(c->recent.size());
-    std::vector<std::pair<const LogLine*, const Child*>> picked;
+    for (auto& c : named) left.push_back(c.recent->size());
+    std::vector<std::pair<const LogLine*, const Kept*>> picked;
     while (picked.size() < n) {
         std::optional<std::size_t> best;
         for (std::size_t k = 0; k < named.size(); ++k)
-            if (left[k] && (!best || named[k]->recent.at(left[k] - 1).wall_ms >=
-                                         named[*best]->recent.at(left[*best] - 1).wall_ms))
+            if (left[k] && (!best || named[k].recent->at(left[k] - 1).wall_ms >=
+                                         named[*best].recent->at(left[*best] - 1).wall_ms))
                 best = k;
         if (!best) break;
-        picked.emplace_back(&named[*best]->recent.at(--left[*best]), named[*best]);
+        picked.emplace_back(&named[*best].recent->at(--left[*best]), &named[*best]);
     }
     for (auto it = picked.rbegin(); it != picked.rend(); ++it) out.push_back(format_line(*it->first, it->second->path));
     return std::nullopt;
 }
 
 std::optional<std::string> Supervisor::deaths(std::string_view path, std::string& out) const {
-    std::vector<const Child*> named;
+    std::vector<Kept> named;
     if (auto why = named_here(path, named)) return why;
-    std::vector<std::pair<const Death*, const Child*>> all;
-    for (auto* c : named)
-        for (auto& d : c->deaths.newest_first()) all.emplace_back(&d, c);
+    std::vector<std::pair<const Death*, const Kept*>> all;
+    for (auto& c : named)
+        for (auto& d : c.deaths->newest_first()) all.emplace_back(&d, &c);
     std::stable_sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.first->wall_ms > b.first->wall_ms; });
     if (all.size() > Deaths::keep) all.resize(Deaths::keep);  // a pool's: its latest, whichever instance
     resp::append_array(out, all.size());
     for (auto& [d, c] : all) {
-        std::string block = rfc3339(d->wall_ms) + " " + c->path + " (pid " + std::to_string(d->pid) + "): " + d->why +
+        std::string block = rfc3339(d->wall_ms) + " " + std::string(c->path) + " (pid " + std::to_string(d->pid) + "): " + d->why +
                             " after " + seconds(d->uptime_ms) + "\n";
         if (d->last_lines.empty()) block += "  (it wrote nothing before)\n";
         for (auto& l : d->last_lines) block += "  " + format_line(l, c->path) + "\n";

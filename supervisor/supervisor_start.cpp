@@ -95,7 +95,8 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         fcntl(ours.get(), F_SETFL, O_NONBLOCK);
         c.subtree.reset();
         // Whether the tree has settled depends on what the snapshots say.
-        c.subtree = std::make_unique<SubtreeLink>(loop_.get(), std::move(ours), c.path, [this] { step(); });
+        c.subtree = std::make_unique<SubtreeLink>(loop_.get(), std::move(ours), c.path, [this] { step(); },
+                                                  [this, &c](const resp::Value& e) { heard_below(c, e); });
         args.argv = {env_.self, "--nested", c.path};
         if (log_bare()) args.env.push_back("SEQ_LOG=bare");  // our stderr is stamped by whoever reads it
         args.argv.push_back("--tree-fd");

@@ -250,3 +250,59 @@ TEST_CASE("a follower that does not read (SIGSTOP) is cut off with why, and hold
     CHECK(stuck.log().find("did not read its lines") != std::string::npos);
     CHECK(stuck.exit_code() != 0);
 }
+
+TEST_CASE("below nested supervisors: seqctl logs -n, -f, why, a pool inside, and the whole tree's follower, across a restart of the nested supervisor") {
+    TempDir dir;
+    TreeSup t(dir,
+              "[[child]]\nname = \"web\"\ntype = \"supervisor\"\nmax_restarts = 100\n"
+              "[[child.child]]\nname = \"inner\"\ntype = \"supervisor\"\n"
+              "[[child.child.child]]\nname = \"tick\"\ncommand = [\"/bin/sh\", \"-c\", "
+              "\"i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.05; done\"]\n"
+              "[[child.child]]\nname = \"pool\"\ninstances = 2\n"
+              "command = [\"/bin/sh\", \"-c\", \"echo hello from $SEQ_INDEX; echo oops >&2; exec sleep 1000\"]\n");
+    INFO(t.proc->log());
+    auto ctl = bin("seqctl");
+    Process deep({ctl, "--run-dir", t.run, "logs", "web/inner/tick", "-n", "1", "-f"}, dir / "deep.out");
+    Process tree({ctl, "--run-dir", t.run, "logs", "-f"}, dir / "tree.out");
+    REQUIRE(eventually([&] { return ticks(deep.log()).size() >= 10; }));
+    auto got = ticks(deep.log());
+    for (std::size_t i = 1; i < got.size(); ++i)
+        if (got[i] != got[i - 1] + 1) FAIL_CHECK("tick " << got[i] << " after tick " << got[i - 1]);
+    CHECK(std::regex_search(deep.log(), std::regex("Z out web/inner/tick\\[[0-9]+\\] tick [0-9]+\n")));
+    // -n: one child below, a pool below (both instances), one instance.
+    auto last = sh(ctl + " --run-dir " + t.run + " logs web/inner/tick -n 3");
+    CHECK(last.code == 0);
+    CHECK(ticks(last.out).size() == 3);
+    auto pool = sh(ctl + " --run-dir " + t.run + " logs web/pool");
+    CHECK(with(pool.out, "out web/pool#0[").size() == 1);
+    CHECK(with(pool.out, "out web/pool#1[").size() == 1);
+    CHECK(with(pool.out, "err web/pool#1[").size() == 1);
+    auto one = sh(ctl + " --run-dir " + t.run + " logs web/pool#1");
+    CHECK(with(one.out, "web/pool#0").empty());
+    CHECK(with(one.out, "hello from 1").size() == 1);
+    // why below: a kill of the instance, with its lines.
+    auto victim = t.child("web/pool#1").pid;
+    REQUIRE(kill(victim, SIGKILL) == 0);
+    REQUIRE(eventually([&] { return with(sh(ctl + " --run-dir " + t.run + " logs web/pool#1").out, "hello from 1").size() == 2; }));
+    auto why = sh(ctl + " --run-dir " + t.run + " why web/pool");
+    INFO(why.out);
+    CHECK(why.out.find("web/pool#1 (pid " + std::to_string(victim) + "): killed by SIGKILL after ") != std::string::npos);
+    CHECK(why.out.find("err web/pool#1[" + std::to_string(victim) + "] oops") != std::string::npos);
+    // The nested supervisor killed: what was kept stays, and its new
+    // process's children's lines come on.
+    auto inner = t.child("web/inner").pid;
+    REQUIRE(kill(inner, SIGKILL) == 0);
+    REQUIRE(eventually([&] {
+        auto s = tree_status(t.run);
+        return s.count("web/inner") && s.at("web/inner").pid != inner && s.at("web/inner").state == "running";
+    }, 10000ms));
+    auto before = ticks(deep.log()).size();
+    REQUIRE(eventually([&] { return ticks(deep.log()).size() > before + 5; }));
+    CHECK(ticks(deep.log()).back() < 10);  // a new process of tick counts from 1 again
+    // The whole tree's follower heard all of it, each with its path.
+    CHECK(!with(tree.log(), " web/inner/tick[").empty());
+    CHECK(!with(tree.log(), " web/pool#1[").empty());
+    auto bad = sh(ctl + " --run-dir " + t.run + " logs web/nobody 2>&1");
+    CHECK(bad.code != 0);
+    CHECK(bad.out.find("no such child: web/nobody") != std::string::npos);
+}
