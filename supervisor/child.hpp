@@ -23,6 +23,8 @@
 
 namespace seq::sup {
 
+class LogFile;
+
 class Supervisor;
 
 // What the supervisor wants of a child: converge() moves it there.
@@ -77,10 +79,14 @@ struct Child {
     // (seqctl logs, seqctl why).
     RecentLines recent;
     Deaths deaths;
+    // Its log file, if it has one: held between its processes, so that
+    // what the file counts (lines dropped) lasts as long as the child.
+    std::shared_ptr<LogFile> log_file;
     // Type supervisor: the same of each child below it, by its full path,
     // as its process sends them up (it keeps them too): what logs, why and
     // follow of a path below it read. Across its restarts, as `recent`.
     std::map<std::string, KeptBelow, std::less<>> below;
+    std::size_t below_bytes = 0;  // of their lines' text
 
     bool wants_running() const { return goal == Goal::run || goal == Goal::restart; }
     // Whether a standby is kept behind it: a pool keeps one for all its

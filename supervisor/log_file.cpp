@@ -29,7 +29,7 @@ bool LogFile::open() {
             log("log file %s: cannot open it: %s; its lines are dropped (and counted) until it opens",
                 path_.c_str(), std::strerror(error_));
             dropped_at_fail_ = dropped_;
-            if (on_failing) on_failing();
+            if (on_state) on_state();
         }
         return false;
     }
@@ -82,7 +82,11 @@ void LogFile::flush() {
         // is in it is whole lines, each once; what is not is counted.
         auto nl = done ? buf_.rfind('\n', done - 1) : std::string::npos;
         std::size_t whole = nl == std::string::npos ? 0 : nl + 1;
-        if (whole < done && ftruncate(fd_.get(), static_cast<off_t>(size_ + whole)) < 0) whole = done;
+        if (whole < done) {
+            // From the file's real end (an external truncation may have moved it).
+            auto end = lseek(fd_.get(), 0, SEEK_END);
+            if (end < 0 || ftruncate(fd_.get(), end - static_cast<off_t>(done - whole)) < 0) whole = done;
+        }
         size_ += whole;
         fail(err, lines(std::string_view(buf_).substr(whole)));
     } else {
@@ -91,6 +95,7 @@ void LogFile::flush() {
             log("log file %s: writing again, after %llu lines dropped", path_.c_str(),
                 static_cast<unsigned long long>(dropped_ - dropped_at_fail_));
             error_ = 0;
+            if (on_state) on_state();
         }
     }
     buf_.clear();
@@ -103,7 +108,7 @@ void LogFile::fail(int error, std::uint64_t lines) {
     dropped_at_fail_ = dropped_ - lines;
     log("log file %s: cannot write: %s; its lines are dropped (and counted) until it can", path_.c_str(),
         std::strerror(error));
-    if (on_failing) on_failing();
+    if (on_state) on_state();
 }
 
 void LogFile::rotate() {
@@ -111,13 +116,17 @@ void LogFile::rotate() {
     if (keep_ == 0) {
         ::unlink(path_.c_str());
     } else {
-        for (unsigned k = keep_; k >= 2; --k) ::rename(numbered(k - 1).c_str(), numbered(k).c_str());
-        if (::rename(path_.c_str(), numbered(1).c_str()) < 0 && errno != ENOENT) {
+        // The live file out of the way first: if it cannot be moved, no
+        // archive has been shifted (a retry must not push one off the end).
+        auto moving = path_ + ".rotating";
+        if (::rename(path_.c_str(), moving.c_str()) < 0 && errno != ENOENT) {
             log("log file %s: cannot rotate it: %s; it grows by max_size more before the next try", path_.c_str(),
                 std::strerror(errno));
             size_ = 0;
             return;
         }
+        for (unsigned k = keep_; k >= 2; --k) ::rename(numbered(k - 1).c_str(), numbered(k).c_str());
+        ::rename(moving.c_str(), numbered(1).c_str());
     }
     // Those a larger `keep` left (before a reload made it smaller).
     for (unsigned k = keep_ + 1; ::unlink(numbered(k).c_str()) == 0; ++k) {
@@ -149,13 +158,14 @@ std::shared_ptr<LogFile> LogFiles::get(const std::string& path, std::uint64_t ma
         }
     std::erase_if(files_, [](auto& kv) { return kv.second.expired(); });
     auto f = std::make_shared<LogFile>(path, max_size, keep);
-    f->on_failing = [this] {
+    f->on_state = [this] {
         if (!uv_is_active(reinterpret_cast<uv_handle_t*>(report_.get())))
             uv_timer_start(report_.get(), [](uv_timer_t* t) {
                 if (auto* self = uv::owner<LogFiles>(t)) self->report();
             }, 60'000, 60'000);
+        if (on_change) on_change();
     };
-    if (f->failing()) f->on_failing();  // it could not be opened
+    if (f->failing()) f->on_state();  // it could not be opened
     files_[path] = f;
     return f;
 }
@@ -181,6 +191,7 @@ void LogFiles::report() {
         any = any || f->failing();
     }
     if (!any) uv_timer_stop(report_.get());
+    if (on_change) on_change();
 }
 
 }  // namespace seq::sup

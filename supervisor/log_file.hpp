@@ -50,8 +50,8 @@ public:
     // Lines dropped since the last call (the once-a-minute report).
     std::uint64_t take_new_drops();
     // Called as it starts dropping lines (the supervisor then reports them
-    // once a minute while it lasts).
-    std::function<void()> on_failing;
+    // once a minute while it lasts), and as it writes again.
+    std::function<void()> on_state;
 
 private:
     bool open();
@@ -80,6 +80,9 @@ public:
     void reopen_all();
     // Lines dropped from the file at `path`, since it was made (0 if none is open).
     std::uint64_t dropped(const std::string& path) const;
+    // Called when a file starts or stops dropping lines, and at each
+    // minute's report: what status shows has changed.
+    std::function<void()> on_change;
 
 private:
     void report();  // once a minute while a file is failing

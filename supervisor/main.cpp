@@ -217,6 +217,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
             if (!why) return;
         } else if (is("restart", 2)) why = supervisor.restart(args[1]);
         else if (is("stop", 2)) why = supervisor.stop_child(args[1]);
+        else if (is("reopen", 1)) supervisor.reopen_logs();
         else if (is("start", 2)) why = supervisor.start_child(args[1]);
         else if (is("signal", 3)) {
             auto sig = sup::parse_child_signal(args[2]);

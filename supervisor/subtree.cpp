@@ -210,6 +210,10 @@ void Uplink::answer(std::string_view id, const std::optional<std::string>& why) 
 // snapshot, not a thousand).
 void Uplink::on_prepare() {
     if (!fd_) return;
+    // What is still on its way first: a snapshot whose last bytes go now
+    // no longer holds the next one back (it would wait for a wakeup that
+    // may never come).
+    if (!pending_.empty() && !flush()) return;
     auto g = generation_();
     // One snapshot at most on its way, unless answers must follow a fresh one.
     bool snapshot = g != sent_ && (snapshot_left_ == 0 || !answers_.empty());

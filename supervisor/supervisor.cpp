@@ -40,6 +40,7 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     }
     sigchld_->data = this;
     sweep_->data = this;
+    log_files_.on_change = [this] { ++generation_; };  // the lines dropped, in the next snapshot
     touch_all();
 }
 

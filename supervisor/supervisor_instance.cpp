@@ -50,6 +50,7 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     // standby is lent to whichever instance died).
     const auto& who = role == Role::standby || role == Role::migration ? c.pool_path() : c.path;
     auto file = c.spec.log.file.empty() ? nullptr : log_files_.get(c.spec.log.file, c.spec.log.max_size, c.spec.log.keep);
+    c.log_file = file;
     auto reader = [&](Fd fd, Stream stream) {
         ChildOutput::Sinks sinks{stream, c.spec.log.to_stderr, file, [in = i.get(), stream](std::string_view line) {
                                      // A pool's standby, before it is lent, and a migration

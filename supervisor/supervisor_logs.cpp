@@ -1,7 +1,6 @@
 // seqctl logs and seqctl why: what the children a path names wrote lately,
 // and how their processes ended lately (child_log.hpp keeps both).
 #include <algorithm>
-#include <csignal>
 
 #include "resp.hpp"
 #include "supervisor.hpp"
@@ -22,22 +21,33 @@ void Supervisor::heard_below(Child& c, const resp::Value& e) {
     const auto& path = v[1].str;
     // Only what is below it: a nested supervisor speaks for its own subtree.
     if (!path.starts_with(c.path + "/")) return;
+    // Bounded: paths come and go (a dynamic supervisor's children), and a
+    // few hundred chatty ones could hold 256 KiB each. Past either bound,
+    // the path heard from longest ago is forgotten.
+    constexpr std::size_t most_paths = 1000, most_bytes = 64 << 20;
     auto it = c.below.find(path);
-    if (it == c.below.end()) {
-        // Bounded: paths come and go (a dynamic supervisor's children); past
-        // the bound, the one heard from longest ago is forgotten.
-        constexpr std::size_t most = 10'000;
-        if (c.below.size() >= most)
-            c.below.erase(std::min_element(c.below.begin(), c.below.end(), [](auto& a, auto& b) {
-                return a.second.last_ms < b.second.last_ms;
-            }));
-        it = c.below.emplace(path, KeptBelow{}).first;
+    if (it == c.below.end()) it = c.below.emplace(path, KeptBelow{}).first;
+    auto before = it->second.recent.bytes();
+    auto forget_oldest = [&] {
+        auto oldest = c.below.end();
+        for (auto k = c.below.begin(); k != c.below.end(); ++k)
+            if (k != it && (oldest == c.below.end() || k->second.last_ms < oldest->second.last_ms)) oldest = k;
+        if (oldest == c.below.end()) return false;
+        c.below_bytes -= oldest->second.recent.bytes();
+        c.below.erase(oldest);
+        return true;
+    };
+    while (c.below.size() > most_paths && forget_oldest()) {
     }
     auto& kept = it->second;
     auto pid = static_cast<pid_t>(v[2].integer);
     if (v[0].str == "line" && v[3].type == Type::bulk && v[4].type == Type::integer && v[5].type == Type::bulk) {
         kept.last_ms = static_cast<std::uint64_t>(v[4].integer);
         kept.recent.add(kept.last_ms, pid, v[3].str == "err" ? Stream::err : Stream::out, v[5].str);
+        c.below_bytes += kept.recent.bytes();
+        c.below_bytes -= before;
+        while (c.below_bytes > most_bytes && forget_oldest()) {
+        }
         if (line_heard_) line_heard_(it->first, kept.recent.newest());
     } else if (v[0].str == "death" && v[3].type == Type::integer && v[4].type == Type::integer &&
                v[5].type == Type::bulk) {
@@ -50,10 +60,10 @@ void Supervisor::heard_below(Child& c, const resp::Value& e) {
 
 void Supervisor::reopen_logs() {
     log_files_.reopen_all();
+    // Down the channel, not by a signal: a nested supervisor still starting
+    // has it queued, one ending does not die of it.
     for (auto& c : children_)
-        if (c->spec.type == ChildType::supervisor)
-            // Once it runs: before its loop is up, SIGUSR1 would end it.
-            if (auto* i = c->active.get(); i && i->phase == lifecycle::Phase::running) kill(i->pid, SIGUSR1);
+        if (c->subtree) c->subtree->command({"REOPEN"});
 }
 
 bool Supervisor::names(std::string_view filter, std::string_view path) {

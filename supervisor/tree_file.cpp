@@ -521,6 +521,13 @@ private:
         if (auto* n = t.get("log")) log(*n, path, c.log);
         // A dynamic supervisor's children share its file (their lines name them).
         apply_log_defaults(logs_path_.empty() ? path : logs_path_, c);
+        // One writer a file: two would rotate each other's archives away
+        // (a pool's instances share the pool's, written by one supervisor).
+        if (!c.log.file.empty())
+            if (auto [at, fresh] = log_owners_.emplace(c.log.file, path); !fresh)
+                error(t.get("log") ? t.get("log")->source() : t.source(), path, "log",
+                      "its file " + in_quotes(c.log.file) + " is " + in_quotes(at->second) +
+                          "'s too: each child needs a file of its own");
         // Relative paths in a command ("web.py", "--data-dir data") mean
         // what they say beside the tree file, wherever the supervisor was
         // started from: the child runs there unless `cwd` says otherwise.
@@ -834,6 +841,7 @@ private:
         bool to_stderr = true;
     } logs_;
     std::string logs_path_;  // a dynamic supervisor's, while its template is read
+    std::map<std::string, std::string> log_owners_;  // each log file, and the child that has it
     const LoadContext& ctx_;
     std::set<std::string> socket_names_, socket_paths_;
     std::vector<SocketSpec> tcp_;  // the TCP sockets so far

@@ -67,6 +67,24 @@ TEST_CASE("a log file past RLIMIT_FSIZE: whole lines only, the rest counted as d
         CHECK(written + f.dropped() == 100);
         CHECK(f.take_new_drops() == f.dropped());
         CHECK(f.take_new_drops() == 0);
+        // Many lines in one write, cut in the middle of one: the lines
+        // before it stay, the rest are counted.
+        std::filesystem::remove(file);
+        f.reopen();
+        small.rlim_cur = 1000;
+        REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+        auto dropped_before = f.dropped();
+        for (int i = 0; i < 30; ++i) f.add("2026-12-06T14:31:19.812Z", Stream::out, "job", 42, text + std::to_string(i));
+        f.flush();
+        REQUIRE(setrlimit(RLIMIT_FSIZE, &was) == 0);
+        kept = slurp(file);
+        REQUIRE(!kept.empty());
+        CHECK(kept.size() <= 1000);
+        CHECK(kept.back() == '\n');
+        written = static_cast<std::uint64_t>(std::count(kept.begin(), kept.end(), '\n'));
+        CHECK(written > 5);
+        CHECK(written + f.dropped() - dropped_before == 30);
+        CHECK(kept.ends_with(text + std::to_string(written - 1) + "\n"));
         // Room again.
         f.add("2026-12-06T14:31:20.000Z", Stream::err, "job", 42, "back");
         f.flush();

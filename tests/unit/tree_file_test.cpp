@@ -888,4 +888,9 @@ TEST_CASE("log, log_dir, log_stderr: files per child at any depth, their default
     CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nlog = { file = \"s.log\" }\n"),
                    "key \"log\": not for a child of type \"supervisor\""));
     CHECK(contains(f.errors(child("log_dir = \"logs\"")), "key \"log_dir\": only for a child of type = \"supervisor\""));
+    // One writer a file: two children, or a child and another's log_dir file.
+    CHECK(contains(f.errors(child("log = { file = \"x.log\" }") + "[[child]]\nname = \"b\"\ncommand = [\"prog\"]\nlog = { file = \"x.log\" }\n"),
+                   "child \"b\", key \"log\": its file \"" + f.root + "/x.log\" is \"a\"'s too: each child needs a file of its own"));
+    CHECK(contains(f.errors("log_dir = \".\"\n" + child("") + "[[child]]\nname = \"b\"\ncommand = [\"prog\"]\nlog = { file = \"a.log\" }\n"),
+                   "its file \"" + f.root + "/a.log\" is \"a\"'s too"));
 }
