@@ -110,6 +110,13 @@ bool alive(pid_t pid) {
     return close_paren != std::string::npos && close_paren + 2 < line.size() && line[close_paren + 2] != 'Z';
 }
 
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+}
+
 std::string slurp(const std::string& path) {
     std::ifstream f(path);
     std::stringstream ss;

@@ -72,6 +72,8 @@ bool eventually(const std::function<bool()>& cond, Ms deadline = 5000ms);
 bool alive(pid_t pid);
 
 std::string slurp(const std::string& path);
+// `text`'s lines, without their newlines.
+std::vector<std::string> lines_of(const std::string& text);
 
 // One call on a fresh connection; throws on any failure.
 seq::resp::Value call(const std::string& socket, std::initializer_list<std::string_view> args, Ms timeout = 5000ms);

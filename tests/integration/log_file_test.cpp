@@ -22,13 +22,6 @@ using namespace seqtest;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) out.push_back(l);
-    return out;
-}
-
 // The file's archives, oldest first, then the file: every line it was given.
 std::vector<std::string> all_lines(const std::string& file, unsigned* archives = nullptr) {
     unsigned n = 0;
@@ -204,4 +197,26 @@ TEST_CASE("a log file on a full filesystem: lines are dropped and counted, super
     }
     CHECK(gaps > 0);
     CHECK(gaps == dropped());
+}
+
+TEST_CASE("binary output and an overlong line reach the file split into pieces, none dropped") {
+    TempDir dir;
+    // A NUL and a byte that is not UTF-8, then 2,000 bytes with no newline
+    // at all before the child waits.
+    TreeSup t(dir, "[[child]]\nname = \"bin\"\ncommand = [\"/bin/sh\", \"-c\", "
+                   "'printf \"a\\\\000b\\\\377c\\\\n\"; head -c 2000 /dev/zero | tr \"\\\\000\" y; echo; exec sleep 1000']\n"
+                   "log = { file = \"bin.log\" }\n");
+    INFO(t.proc->log());
+    auto file = dir / "bin.log";
+    REQUIRE(eventually([&] { return lines_of(slurp(file)).size() >= 4; }));
+    auto lines = lines_of(slurp(file));
+    REQUIRE(lines.size() == 4);
+    CHECK(lines[0].ends_with(std::string("] a\0b\377c", 7)));
+    std::size_t ys = 0;
+    for (std::size_t i = 1; i < 4; ++i) {
+        auto text = lines[i].substr(lines[i].find("] ") + 2);
+        CHECK(text.find_first_not_of('y') == std::string::npos);
+        ys += text.size();
+    }
+    CHECK(ys == 2000);  // 900 + 900 + 200
 }

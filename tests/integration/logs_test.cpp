@@ -17,17 +17,6 @@
 
 using namespace seqtest;
 
-namespace {
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string l; std::getline(in, l);) out.push_back(l);
-    return out;
-}
-
-}  // namespace
-
 TEST_CASE("seqctl why after three kinds of death: each with when, why, after how long, and the lines before it, newest first") {
     TempDir dir;
     // Run 1 is ready, then exits 3; run 2 is ready and waits (killed by the
