@@ -4,7 +4,10 @@
 #include <signal.h>
 #include <linux/close_range.h>
 #include <sched.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,7 +35,7 @@ namespace {
 
 // What the child reports on its exec-status pipe when a step before (or the
 // exec itself) fails: which step, and errno.
-enum class Step : int { setup = 1, fd_limit, cwd, exec };
+enum class Step : int { setup = 1, fd_limit, cwd, exec, limits, nice, groups, gid, uid, root_again };
 struct Report {
     Step step;
     int err;
@@ -74,6 +77,16 @@ struct ChildPlan {
     bool set_nofile;
     rlimit nofile;
     int report;  // the exec-status pipe's write end
+    const std::pair<int, rlimit>* limits;
+    std::size_t limit_count;
+    bool set_nice;
+    int nice;
+    int umask;  // -1: as ours
+    bool set_ids;
+    uid_t uid;
+    gid_t gid;
+    const gid_t* groups;
+    std::size_t group_count;
     char* listen_pid;
     char* watchdog_pid;
     int unshare_below;  // > 0: it shares our fd table, and first copies only the fds below this
@@ -137,6 +150,25 @@ struct ChildPlan {
     }
     close_range(static_cast<unsigned>(report_at) + 1, ~0U, 0);
     if (p.set_nofile && setrlimit(RLIMIT_NOFILE, &p.nofile) < 0) fail(Step::fd_limit);
+    for (std::size_t i = 0; i < p.limit_count; ++i)
+        if (setrlimit(static_cast<__rlimit_resource>(p.limits[i].first), &p.limits[i].second) < 0) fail(Step::limits);
+    if (p.set_nice && setpriority(PRIO_PROCESS, 0, p.nice) < 0) fail(Step::nice);
+    if (p.umask >= 0) umask(static_cast<mode_t>(p.umask));
+    if (p.set_ids) {
+        // Raw system calls: glibc's wrappers would change the credentials of
+        // every thread of "the process", which under CLONE_VM is ours.
+        // Groups first: only root may set them, and after setuid it is not.
+        if (syscall(SYS_setgroups, p.group_count, p.groups) < 0) fail(Step::groups);
+        if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) < 0) fail(Step::gid);
+        if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) < 0) fail(Step::uid);
+        if (p.uid != 0 && (syscall(SYS_setuid, 0) == 0 || syscall(SYS_setresuid, -1, 0, -1) == 0)) {
+            errno = EPERM;
+            fail(Step::root_again);
+        }
+        // A change of credentials clears the death signal: armed again.
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(Step::setup);
+        if (getppid() != p.parent) _exit(127);
+    }
     if (p.cwd && chdir(p.cwd) < 0) fail(Step::cwd);
     if (p.listen_pid) format_uint(p.listen_pid + 11, static_cast<unsigned long>(getpid()));
     if (p.watchdog_pid) format_uint(p.watchdog_pid + 13, static_cast<unsigned long>(getpid()));
@@ -249,6 +281,18 @@ Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     plan.error_fd = a.error_fd;
     plan.cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
     plan.parent = getpid();
+    plan.limits = a.limits.data();
+    plan.limit_count = a.limits.size();
+    plan.set_nice = a.nice.has_value();
+    plan.nice = a.nice.value_or(0);
+    plan.umask = a.umask ? static_cast<int>(*a.umask) : -1;
+    plan.set_ids = a.identity.has_value();
+    if (a.identity) {
+        plan.uid = a.identity->uid;
+        plan.gid = a.identity->gid;
+        plan.groups = a.identity->groups.data();
+        plan.group_count = a.identity->groups.size();
+    }
     plan.set_nofile = a.nofile && getrlimit(RLIMIT_NOFILE, &plan.nofile) == 0;
     if (plan.set_nofile) plan.nofile.rlim_cur = std::min(*a.nofile, plan.nofile.rlim_max);
     plan.report = status_write.get();
@@ -308,6 +352,12 @@ std::optional<std::string> read_exec_failure(int fd, const std::string& program,
     case Step::exec: return "cannot exec " + program + ": " + why;
     case Step::cwd: return "cannot enter its cwd " + cwd + ": " + why;
     case Step::fd_limit: return "cannot set its fd limit: " + why;
+    case Step::limits: return "cannot set its limits: " + why;
+    case Step::nice: return "cannot set its nice value: " + why;
+    case Step::groups: return "cannot set its groups: " + why;
+    case Step::gid: return "cannot set its group id: " + why;
+    case Step::uid: return "cannot set its user id: " + why;
+    case Step::root_again: return "could become root again after setuid: not started";
     case Step::setup: break;
     }
     return "cannot set up its process: " + why;

@@ -31,6 +31,18 @@ struct SpawnArgs {
     int error_fd = -1;                                    // the child's stderr apart; -1: output_fd's
     bool watchdog_pid = false;                            // set WATCHDOG_PID to the child's own pid
     std::optional<rlim_t> nofile;                         // RLIMIT_NOFILE's soft limit for the child
+    // Set in the child before its exec, in this order: limits, nice,
+    // umask, then groups, gid and uid (after which it must not be able to
+    // become root again), then its cwd, as that user.
+    std::vector<std::pair<int, rlimit>> limits;           // RLIMIT_*, soft and hard (over `nofile`)
+    std::optional<int> nice;
+    std::optional<mode_t> umask;
+    struct Identity {
+        uid_t uid;
+        gid_t gid;
+        std::vector<gid_t> groups;
+    };
+    std::optional<Identity> identity;
 };
 
 // The fd number at which the child finds extra_fds[i].

@@ -96,6 +96,25 @@ struct LogSpec {
     bool operator==(const LogSpec&) const = default;
 };
 
+// Whom a child runs as (`user`, `group`, `supplementary_groups`), by name
+// as the file gives them and by number as the loader found them.
+struct Credentials {
+    std::string user, group;
+    std::vector<std::string> supplementary;  // as given; empty with `supplementary_given` false: the user's
+    bool supplementary_given = false;
+    std::uint32_t uid = 0, gid = 0;
+    std::vector<std::uint32_t> groups;       // what setgroups gets
+    bool operator==(const Credentials&) const = default;
+};
+
+// One of `limits`: a resource's soft and hard limit (max: unlimited).
+struct ResourceLimit {
+    std::string name;  // "nofile", "core", ...
+    int resource = 0;  // RLIMIT_*
+    std::uint64_t soft = 0, hard = 0;
+    bool operator==(const ResourceLimit&) const = default;
+};
+
 struct ChildSpec {
     std::string name;
     ChildType type = ChildType::worker;
@@ -142,6 +161,12 @@ struct ChildSpec {
     // supervisor numbers them for the whole tree, so a nested supervisor
     // is handed them): its processes get it as $SEQ_GENERATION.
     std::uint64_t generation = 1;
+    // Run as another user (only by a root supervisor), with its umask,
+    // nice value and resource limits, set in the child before its exec.
+    std::optional<Credentials> run_as;
+    std::optional<std::uint32_t> umask;
+    std::optional<int> nice;
+    std::vector<ResourceLimit> limits;
     // Its own output's file; from a supervisor's log_dir unless it says
     // otherwise. A nested supervisor's subtree carries each one resolved.
     LogSpec log;
@@ -175,6 +200,7 @@ inline constexpr Bounds min_uptime{0, 86'400'000};
 inline constexpr Bounds generation{1, std::int64_t{1} << 53};
 inline constexpr Bounds log_max_size{4096, std::int64_t{1} << 50};
 inline constexpr Bounds log_keep{0, 1000};
+inline constexpr Bounds nice{-20, 19};
 }  // namespace bounds
 
 // A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or

@@ -3,11 +3,15 @@
 #include "listen_address.hpp"
 #include "supervisor_variables.hpp"
 
+#include <grp.h>
+#include <pwd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -33,7 +37,7 @@ const std::set<std::string_view> common_keys = {"name", "type", "restart", "auto
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+const std::set<std::string_view> worker_keys = {"user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
                                                 "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
                                                     "log_dir", "log_stderr"};
@@ -70,6 +74,37 @@ std::string in_quotes(std::string_view s) {
     std::string r = "\"";
     for (char c : s.substr(0, 80)) r += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
     return r + "\"";
+}
+
+// The limits a child's `limits` may set, by the name ulimit and systemd use.
+const std::pair<const char*, int> resource_names[] = {
+    {"as", RLIMIT_AS},         {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
+    {"fsize", RLIMIT_FSIZE},   {"locks", RLIMIT_LOCKS},     {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE},
+    {"nice", RLIMIT_NICE},     {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
+};
+
+// A user's uid and primary gid, from the user database.
+std::optional<std::pair<std::uint32_t, std::uint32_t>> user_named(const std::string& name) {
+    std::vector<char> buf(16384);
+    passwd pw{}, *found = nullptr;
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found) return std::nullopt;
+    return std::pair{static_cast<std::uint32_t>(pw.pw_uid), static_cast<std::uint32_t>(pw.pw_gid)};
+}
+
+std::optional<std::uint32_t> group_named(const std::string& name) {
+    std::vector<char> buf(16384);
+    group gr{}, *found = nullptr;
+    if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || !found) return std::nullopt;
+    return static_cast<std::uint32_t>(gr.gr_gid);
+}
+
+// The groups initgroups would give `user` with primary group `gid`.
+std::vector<std::uint32_t> groups_of(const std::string& user, std::uint32_t gid) {
+    std::vector<gid_t> list(64);
+    int n = static_cast<int>(list.size());
+    while (getgrouplist(user.c_str(), gid, list.data(), &n) < 0) list.resize(static_cast<std::size_t>(n) * 2 + 1), n = static_cast<int>(list.size());
+    return {list.begin(), list.begin() + n};
 }
 
 // Why a log file (or, with `dir`, a log directory) at `p` could not be
@@ -516,6 +551,8 @@ private:
                     error(n->source(), path, "instances", "a pool cannot be significant (each instance restarts alone)");
             }
         if (auto* n = t.get("env")) env(*n, path, c);
+        identity(t, path, c);
+        limits(t, path, c);
         update(t, path, c);
         c.log.to_stderr = logs_.to_stderr;  // unless its own log table says
         if (auto* n = t.get("log")) log(*n, path, c.log);
@@ -541,6 +578,139 @@ private:
                 else
                     c.cwd = dir.lexically_normal().string();
             }
+    }
+
+    // user, group, supplementary_groups; umask and nice.
+    void identity(const toml::table& t, const std::string& path, ChildSpec& c) {
+        const bool root = geteuid() == 0;
+        auto* user = t.get("user");
+        if (!user) {
+            for (auto key : {"group", "supplementary_groups"})
+                if (auto* n = t.get(key)) error(n->source(), path, key, "only with `user` (whom the child runs as)");
+        } else if (auto name = string_of(*user, path, "user")) {
+            Credentials who;
+            who.user = *name;
+            auto pw = user_named(*name);
+            if (!pw) {
+                error(user->source(), path, "user", "no such user: " + in_quotes(*name));
+            } else {
+                who.uid = pw->first;
+                who.gid = pw->second;
+                bool ok = true;
+                if (auto* n = t.get("group"))
+                    if (auto g = string_of(*n, path, "group")) {
+                        if (auto gid = group_named(*g)) who.group = *g, who.gid = *gid;
+                        else error(n->source(), path, "group", "no such group: " + in_quotes(*g)), ok = false;
+                    }
+                if (auto* n = t.get("supplementary_groups")) {
+                    who.supplementary_given = true;
+                    auto* arr = n->as_array();
+                    if (!arr) error(n->source(), path, "supplementary_groups", "expected a list of group names"), ok = false;
+                    for (std::size_t i = 0; arr && i < arr->size(); ++i) {
+                        auto* g = (*arr)[i].as_string();
+                        auto gid = g ? group_named(g->get()) : std::nullopt;
+                        if (!gid) {
+                            error(n->source(), path, "supplementary_groups",
+                                  g ? "no such group: " + in_quotes(g->get()) : "expected a list of group names");
+                            ok = false;
+                            continue;
+                        }
+                        who.supplementary.push_back(g->get());
+                        who.groups.push_back(*gid);
+                    }
+                } else {
+                    who.groups = groups_of(*name, who.gid);  // as initgroups gives them
+                }
+                // A supervisor that is not root cannot become anyone else;
+                // naming itself changes nothing, and is allowed.
+                if (ok && !root && (who.uid != geteuid() || who.gid != getegid() || who.supplementary_given))
+                    error(user->source(), path, "user",
+                          "only a supervisor running as root may run a child as another user or group (this one "
+                          "runs as uid " + std::to_string(geteuid()) + ")"),
+                        ok = false;
+                if (ok) c.run_as = std::move(who);
+            }
+        }
+        if (auto* n = t.get("umask"))
+            if (auto v = string_of(*n, path, "umask")) {
+                unsigned mask = 0;
+                auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), mask, 8);
+                if (v->empty() || ec != std::errc{} || end != v->data() + v->size() || mask > 0777)
+                    error(n->source(), path, "umask", in_quotes(*v) + " is not an octal mode, such as \"0027\"");
+                else
+                    c.umask = mask;
+            }
+        if (auto* n = t.get("nice"))
+            if (auto v = integer_of(*n, path, "nice", bounds::nice)) {
+                int was = getpriority(PRIO_PROCESS, 0);
+                if (*v < was && !root)
+                    error(n->source(), path, "nice",
+                          std::to_string(*v) + " is below this supervisor's own (" + std::to_string(was) +
+                              "): only root may raise a priority");
+                else
+                    c.nice = static_cast<int>(*v);
+            }
+    }
+
+    // limits = { nofile = 65536, core = "unlimited", stack = { soft = ..., hard = ... } }
+    void limits(const toml::table& t, const std::string& path, ChildSpec& c) {
+        auto* n = t.get("limits");
+        if (!n) return;
+        auto* tab = n->as_table();
+        if (!tab) {
+            error(n->source(), path, "limits", "expected a table, such as { nofile = 65536, core = \"unlimited\" }");
+            return;
+        }
+        std::set<std::string_view> names;
+        for (auto& [name, resource] : resource_names) names.insert(name);
+        for (auto&& [key, node] : *tab) {
+            auto k = std::string(key.str());
+            auto found = std::find_if(std::begin(resource_names), std::end(resource_names),
+                                      [&](auto& r) { return k == r.first; });
+            if (found == std::end(resource_names)) {
+                unknown(key, path, names, nullptr, "limits");
+                continue;
+            }
+            const std::string full = "limits." + k;
+            auto value = [&](const toml::node& v, std::string_view at) -> std::optional<std::uint64_t> {
+                if (auto* str = v.as_string(); str && str->get() == "unlimited") return ~std::uint64_t{0};
+                if (auto* i = v.as_integer(); i && i->get() >= 0) return static_cast<std::uint64_t>(i->get());
+                error(v.source(), path, at, "expected a number of 0 or more, or \"unlimited\"");
+                return std::nullopt;
+            };
+            ResourceLimit l{k, found->second, 0, 0};
+            if (auto* both = node.as_table()) {
+                for (auto&& [sub, subnode] : *both)
+                    if (sub.str() != "soft" && sub.str() != "hard") unknown(sub, path, {"soft", "hard"}, nullptr, full);
+                auto* soft = both->get("soft");
+                auto* hard = both->get("hard");
+                if (!soft || !hard) {
+                    error(node.source(), path, full, "give both soft and hard, or one number for both");
+                    continue;
+                }
+                auto sv = value(*soft, full + ".soft"), hv = value(*hard, full + ".hard");
+                if (!sv || !hv) continue;
+                l.soft = *sv, l.hard = *hv;
+                if (l.soft > l.hard) {
+                    error(node.source(), path, full, "soft is above hard");
+                    continue;
+                }
+            } else if (auto v = value(node, full)) {
+                l.soft = l.hard = *v;
+            } else {
+                continue;
+            }
+            // Only root raises a hard limit: a child's start would fail.
+            rlimit ours{};
+            if (geteuid() != 0 && getrlimit(l.resource, &ours) == 0 && ours.rlim_max != RLIM_INFINITY &&
+                (l.hard == ~std::uint64_t{0} || l.hard > ours.rlim_max)) {
+                error(node.source(), path, full,
+                      "above this supervisor's own hard limit (" + std::to_string(ours.rlim_max) +
+                          "), which only root may raise");
+                continue;
+            }
+            c.limits.push_back(l);
+        }
     }
 
     // { initial = 100, factor = 2.0, max = 30000, reset_after = 10000 }, in ms;
@@ -976,6 +1146,32 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
         out += " }\n";
     }
     if (!c.cwd.empty()) out += "cwd = " + toml_string(c.cwd) + "\n";
+    if (c.run_as) {
+        out += "user = " + toml_string(c.run_as->user) + "\n";
+        if (!c.run_as->group.empty()) out += "group = " + toml_string(c.run_as->group) + "\n";
+        if (c.run_as->supplementary_given) {
+            out += "supplementary_groups = [";
+            for (std::size_t i = 0; i < c.run_as->supplementary.size(); ++i)
+                out += (i ? ", " : "") + toml_string(c.run_as->supplementary[i]);
+            out += "]\n";
+        }
+    }
+    if (c.umask) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", *c.umask);
+        out += std::string("umask = \"") + mode + "\"\n";
+    }
+    if (c.nice) out += "nice = " + std::to_string(*c.nice) + "\n";
+    if (!c.limits.empty()) {
+        auto value = [](std::uint64_t v) { return v == ~std::uint64_t{0} ? std::string("\"unlimited\"") : std::to_string(v); };
+        out += "limits = { ";
+        for (std::size_t i = 0; i < c.limits.size(); ++i) {
+            auto& l = c.limits[i];
+            out += (i ? ", " : "") + l.name + " = ";
+            out += l.soft == l.hard ? value(l.soft) : "{ soft = " + value(l.soft) + ", hard = " + value(l.hard) + " }";
+        }
+        out += " }\n";
+    }
 }
 
 void write_children(std::string& out, const SupervisorSpec& s, const std::string& table) {

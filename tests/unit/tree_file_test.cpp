@@ -1,6 +1,8 @@
 // Tree files: every key, every default, every error class with its message
 // (file:line:column and the key), and the round trip through write_tree.
 #include <doctest/doctest.h>
+#include <pwd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -893,4 +895,58 @@ TEST_CASE("log, log_dir, log_stderr: files per child at any depth, their default
                    "child \"b\", key \"log\": its file \"" + f.root + "/x.log\" is \"a\"'s too: each child needs a file of its own"));
     CHECK(contains(f.errors("log_dir = \".\"\n" + child("") + "[[child]]\nname = \"b\"\ncommand = [\"prog\"]\nlog = { file = \"a.log\" }\n"),
                    "its file \"" + f.root + "/a.log\" is \"a\"'s too"));
+}
+
+TEST_CASE("user, group, supplementary_groups, umask, nice, limits: their values, every error, and the round trip") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    auto plain = f.parse(child("")).root.children[0];
+    CHECK_FALSE(plain.run_as);
+    CHECK_FALSE(plain.umask);
+    CHECK_FALSE(plain.nice);
+    CHECK(plain.limits.empty());
+    auto t = f.parse(child("umask = \"0027\"\nnice = 5\n"
+                           "limits = { nofile = 1000, core = \"unlimited\", stack = { soft = 4096, hard = 8192 } }"));
+    auto& c = t.root.children[0];
+    CHECK(c.umask == 027u);
+    CHECK(c.nice == 5);
+    REQUIRE(c.limits.size() == 3);
+    CHECK(c.limits[0] == ResourceLimit{"core", RLIMIT_CORE, ~std::uint64_t{0}, ~std::uint64_t{0}});
+    CHECK(c.limits[1] == ResourceLimit{"nofile", RLIMIT_NOFILE, 1000, 1000});
+    CHECK(c.limits[2] == ResourceLimit{"stack", RLIMIT_STACK, 4096, 8192});
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(contains(f.errors(child("umask = \"0999\"")), "key \"umask\": \"0999\" is not an octal mode"));
+    CHECK(contains(f.errors(child("umask = 27")), "key \"umask\": expected a string"));
+    CHECK(contains(f.errors(child("nice = 20")), "key \"nice\": 20 is out of range (-20 to 19)"));
+    CHECK(contains(f.errors(child("limits = 5")), "key \"limits\": expected a table"));
+    CHECK(contains(f.errors(child("limits = { nofiles = 5 }")), "key \"limits.nofiles\": unknown key; did you mean \"nofile\"?"));
+    CHECK(contains(f.errors(child("limits = { nofile = -1 }")), "key \"limits.nofile\": expected a number of 0 or more, or \"unlimited\""));
+    CHECK(contains(f.errors(child("limits = { nofile = { soft = 10 } }")), "key \"limits.nofile\": give both soft and hard"));
+    CHECK(contains(f.errors(child("limits = { nofile = { soft = 10, hard = 5 } }")), "key \"limits.nofile\": soft is above hard"));
+    CHECK(contains(f.errors(child("user = \"no-such-user-here\"")), "key \"user\": no such user: \"no-such-user-here\""));
+    CHECK(contains(f.errors(child("group = \"root\"")), "key \"group\": only with `user`"));
+    // Who the child runs as: as root, anyone; otherwise only ourselves.
+    if (geteuid() == 0) {
+        auto u = f.parse(child("user = \"nobody\""));
+        REQUIRE(u.root.children[0].run_as);
+        auto& who = *u.root.children[0].run_as;
+        CHECK(who.uid == getpwnam("nobody")->pw_uid);
+        CHECK(who.gid == getpwnam("nobody")->pw_gid);
+        CHECK_FALSE(who.groups.empty());
+        auto g = f.parse(child("user = \"nobody\"\ngroup = \"root\"\nsupplementary_groups = [\"root\"]"));
+        CHECK(g.root.children[0].run_as->gid == 0);
+        CHECK(g.root.children[0].run_as->groups == std::vector<std::uint32_t>{0});
+        CHECK(f.parse(write_tree(g)).root == g.root);
+        CHECK(contains(f.errors(child("user = \"nobody\"\ngroup = \"no-such-group-here\"")),
+                       "key \"group\": no such group: \"no-such-group-here\""));
+        CHECK(contains(f.errors(child("user = \"nobody\"\nsupplementary_groups = [\"root\", 5]")),
+                       "key \"supplementary_groups\": expected a list of group names"));
+        CHECK(f.errors(child("nice = -5")) == "(valid)");
+    } else {
+        CHECK(contains(f.errors(child("user = \"root\"")),
+                       "key \"user\": only a supervisor running as root may run a child as another user or group"));
+        CHECK(contains(f.errors(child("nice = -5")), "key \"nice\": -5 is below this supervisor's own"));
+        passwd* me = getpwuid(geteuid());
+        if (me) CHECK_FALSE(f.parse(child(std::string("user = \"") + me->pw_name + "\"")).root.children.empty());
+    }
 }

@@ -1,0 +1,112 @@
+// Whom a child runs as, and within what: user, group, supplementary_groups,
+// umask, nice and limits, as /proc shows them of the running child; and a
+// supervisor that is not root refused another user by --check.
+#include <doctest/doctest.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <sys/stat.h>
+#include <string>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+
+namespace {
+
+// The line of /proc/PID/status (or limits) that begins with `key`, squeezed.
+std::string proc_line(pid_t pid, const std::string& file, const std::string& key) {
+    for (auto& l : lines_of(slurp("/proc/" + std::to_string(pid) + "/" + file)))
+        if (l.starts_with(key)) return std::regex_replace(l, std::regex("[ \t]+"), " ");
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("limits, umask and nice: the running child has them, as /proc shows") {
+    TempDir dir;
+    TreeSup t(dir, "[[child]]\nname = \"job\"\ncommand = [\"/bin/sleep\", \"1000\"]\numask = \"0027\"\nnice = 7\n"
+                   "limits = { nofile = 1000, core = 0, stack = { soft = 4194304, hard = 8388608 } }\n");
+    INFO(t.proc->log());
+    auto pid = t.child("job").pid;
+    CHECK(proc_line(pid, "limits", "Max open files") == "Max open files 1000 1000 files ");
+    CHECK(proc_line(pid, "limits", "Max core file size") == "Max core file size 0 0 bytes ");
+    CHECK(proc_line(pid, "limits", "Max stack size") == "Max stack size 4194304 8388608 bytes ");
+    CHECK(proc_line(pid, "status", "Umask:") == "Umask: 0027");
+    auto stat = slurp("/proc/" + std::to_string(pid) + "/stat");
+    auto fields = stat.substr(stat.rfind(')') + 2);
+    std::istringstream in(fields);
+    std::string f;
+    for (int i = 0; i < 17; ++i) in >> f;  // field 19 of stat is nice; fields here start at 3
+    CHECK(f == "7");
+}
+
+TEST_CASE("user, group and supplementary_groups: the child's ids as /proc shows them, its death signal armed again") {
+    if (geteuid() != 0) {
+        MESSAGE("SKIPPED: running a child as another user needs a root supervisor");
+        return;
+    }
+    passwd* nobody = getpwnam("nobody");
+    REQUIRE(nobody);
+    group* primary = getgrgid(nobody->pw_gid);
+    REQUIRE(primary);
+    const std::string uid = std::to_string(nobody->pw_uid), gid = std::to_string(nobody->pw_gid);
+    const std::string gname = primary->gr_name;
+    TempDir dir;
+    // Its working folder is the tree file's, which nobody must be able to enter.
+    REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+    TreeSup t(dir, "[[child]]\nname = \"plain\"\ncommand = [\"/bin/sleep\", \"1000\"]\nuser = \"nobody\"\n"
+                   "[[child]]\nname = \"named\"\ncommand = [\"/bin/sleep\", \"1000\"]\nuser = \"nobody\"\n"
+                   "group = \"root\"\nsupplementary_groups = [\"" + gname + "\", \"root\"]\n");
+    INFO(t.proc->log());
+    auto plain = t.child("plain").pid, named = t.child("named").pid;
+    CHECK(proc_line(plain, "status", "Uid:") == "Uid: " + uid + " " + uid + " " + uid + " " + uid);
+    CHECK(proc_line(plain, "status", "Gid:") == "Gid: " + gid + " " + gid + " " + gid + " " + gid);
+    CHECK(proc_line(plain, "status", "Groups:") == "Groups: " + gid + " ");  // as initgroups gives them
+    CHECK(proc_line(named, "status", "Uid:") == "Uid: " + uid + " " + uid + " " + uid + " " + uid);
+    CHECK(proc_line(named, "status", "Gid:") == "Gid: 0 0 0 0");
+    auto groups = proc_line(named, "status", "Groups:");
+    CHECK(groups.find(" 0") != std::string::npos);
+    CHECK(groups.find(" " + gid) != std::string::npos);
+    // No capability left: it cannot become root again.
+    CHECK(proc_line(plain, "status", "CapEff:") == "CapEff: 0000000000000000");
+    // kill -9 of the supervisor takes the child with it: its death signal
+    // was armed again after the change of user.
+    REQUIRE(kill(t.proc->pid(), SIGKILL) == 0);
+    CHECK(eventually([&] {
+        auto state = proc_line(plain, "status", "State:");
+        return state.empty() || state.find("Z") != std::string::npos;
+    }));
+}
+
+TEST_CASE("a supervisor that is not root may not run a child as another user: --check says so, naming the key") {
+    TempDir dir;
+    auto file = dir / "tree.toml";
+    std::ofstream(file) << "[[child]]\nname = \"job\"\ncommand = [\"/bin/sleep\", \"1000\"]\nuser = \"root\"\n";
+    std::ofstream(dir / "self.toml") << "[[child]]\nname = \"job\"\ncommand = [\"/bin/sleep\", \"1000\"]\nuser = \"nobody\"\n";
+    // As root, the check runs as nobody (setpriv); as anyone else, as that one.
+    // (A copy of the program in the test's own folder, which nobody may
+    // read: the build's may lie where nobody cannot.)
+    std::string as, program = bin("seq-supervisor");
+    if (geteuid() == 0) {
+        as = "setpriv --reuid=nobody --regid=nogroup --clear-groups ";
+        program = dir / "seq-supervisor";
+        std::filesystem::copy_file(bin("seq-supervisor"), program);
+        REQUIRE(chmod(program.c_str(), 0755) == 0);
+        REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
+        REQUIRE(chmod(file.c_str(), 0644) == 0);
+        REQUIRE(chmod((dir / "self.toml").c_str(), 0644) == 0);
+    }
+    auto out = sh(as + program + " --check " + file + " 2>&1");
+    CHECK(out.code == 2);
+    CHECK(out.out.find("tree.toml:4:8: child \"job\", key \"user\": only a supervisor running as root may run a "
+                       "child as another user or group") != std::string::npos);
+    // Naming itself is fine.
+    if (geteuid() == 0) CHECK(sh(as + program + " --check " + (dir / "self.toml")).code == 0);
+}
