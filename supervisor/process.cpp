@@ -33,6 +33,13 @@ namespace seq::sup {
 
 namespace {
 
+// The calls that take 32-bit ids: on 32-bit x86 and ARM the plain ones take 16.
+#ifdef SYS_setresuid32
+constexpr long sys_setgroups = SYS_setgroups32, sys_setresgid = SYS_setresgid32, sys_setresuid = SYS_setresuid32;
+#else
+constexpr long sys_setgroups = SYS_setgroups, sys_setresgid = SYS_setresgid, sys_setresuid = SYS_setresuid;
+#endif
+
 // What the child reports on its exec-status pipe when a step before (or the
 // exec itself) fails: which step, and errno.
 enum class Step : int { setup = 1, fd_limit, cwd, exec, limits, nice, groups, gid, uid, root_again };
@@ -158,10 +165,10 @@ struct ChildPlan {
         // Raw system calls: glibc's wrappers would change the credentials of
         // every thread of "the process", which under CLONE_VM is ours.
         // Groups first: only root may set them, and after setuid it is not.
-        if (syscall(SYS_setgroups, p.group_count, p.groups) < 0) fail(Step::groups);
-        if (syscall(SYS_setresgid, p.gid, p.gid, p.gid) < 0) fail(Step::gid);
-        if (syscall(SYS_setresuid, p.uid, p.uid, p.uid) < 0) fail(Step::uid);
-        if (p.uid != 0 && (syscall(SYS_setuid, 0) == 0 || syscall(SYS_setresuid, -1, 0, -1) == 0)) {
+        if (syscall(sys_setgroups, p.group_count, p.groups) < 0) fail(Step::groups);
+        if (syscall(sys_setresgid, p.gid, p.gid, p.gid) < 0) fail(Step::gid);
+        if (syscall(sys_setresuid, p.uid, p.uid, p.uid) < 0) fail(Step::uid);
+        if (p.uid != 0 && (syscall(sys_setresuid, 0, 0, 0) == 0 || syscall(sys_setresuid, -1, 0, -1) == 0)) {
             errno = EPERM;
             fail(Step::root_again);
         }

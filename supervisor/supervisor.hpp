@@ -48,6 +48,10 @@ struct Environment {
     std::map<std::string, bool> asked;
 };
 
+// Who `spec`'s processes run as, and within what limits (its user, group,
+// umask, nice and limits keys), into `args`.
+void confine(SpawnArgs& args, const ChildSpec& spec);
+
 class Supervisor {
 public:
     Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env);

@@ -264,6 +264,7 @@ void Supervisor::start_migration(Rollout& r) {
     args.program = to.migrate.front();
     args.cwd = to.cwd;
     args.nofile = env_.child_nofile;
+    confine(args, to);  // as the new instances will run: its user, its limits
     args.env.push_back("SEQ_NAME=" + r.path);
     args.env.push_back("SEQ_GENERATION=" + std::to_string(to.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);

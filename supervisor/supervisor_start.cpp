@@ -58,21 +58,24 @@ std::pair<Fd, Fd> make_pipe(int read_flags) {
 
 }  // namespace
 
+void confine(SpawnArgs& args, const ChildSpec& spec) {
+    for (auto& l : spec.limits) {
+        auto value = [](std::uint64_t v) { return v == ~std::uint64_t{0} ? RLIM_INFINITY : static_cast<rlim_t>(v); };
+        args.limits.push_back({l.resource, rlimit{value(l.soft), value(l.hard)}});
+    }
+    args.nice = spec.nice;
+    if (spec.umask) args.umask = static_cast<mode_t>(*spec.umask);
+    // Naming ourselves changes nothing (and a supervisor not root may).
+    if (auto& who = spec.run_as; who && (geteuid() == 0 || who->uid != geteuid()))
+        args.identity = SpawnArgs::Identity{who->uid, who->gid, {who->groups.begin(), who->groups.end()}};
+}
+
 // What the child is started with. Fds the child inherits are kept in
 // `keep` until it is forked; the ends we read go to the child's record.
 SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby) {
     SpawnArgs args;
     args.cwd = c.spec.cwd;
-    args.nofile = env_.child_nofile;
-    for (auto& l : c.spec.limits) {
-        auto value = [](std::uint64_t v) { return v == ~std::uint64_t{0} ? RLIM_INFINITY : static_cast<rlim_t>(v); };
-        args.limits.push_back({l.resource, rlimit{value(l.soft), value(l.hard)}});
-    }
-    args.nice = c.spec.nice;
-    if (c.spec.umask) args.umask = static_cast<mode_t>(*c.spec.umask);
-    // Naming ourselves changes nothing (and a supervisor not root may).
-    if (auto& who = c.spec.run_as; who && (geteuid() == 0 || who->uid != geteuid()))
-        args.identity = SpawnArgs::Identity{who->uid, who->gid, {who->groups.begin(), who->groups.end()}};
+    confine(args, c.spec);
     // A pool's standby stands for whichever instance dies first: it is
     // the pool's, and learns no index.
     const bool pool_standby = as_standby && !c.spec.pool.empty();

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -88,14 +89,20 @@ const std::pair<const char*, int> resource_names[] = {
 std::optional<std::pair<std::uint32_t, std::uint32_t>> user_named(const std::string& name) {
     std::vector<char> buf(16384);
     passwd pw{}, *found = nullptr;
-    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found) return std::nullopt;
+    int err;
+    while ((err = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found)) == ERANGE && buf.size() < (1 << 24))
+        buf.resize(buf.size() * 4);
+    if (err != 0 || !found) return std::nullopt;
     return std::pair{static_cast<std::uint32_t>(pw.pw_uid), static_cast<std::uint32_t>(pw.pw_gid)};
 }
 
 std::optional<std::uint32_t> group_named(const std::string& name) {
-    std::vector<char> buf(16384);
+    std::vector<char> buf(16384);  // a group with many members needs more: grown until it fits
     group gr{}, *found = nullptr;
-    if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found) != 0 || !found) return std::nullopt;
+    int err;
+    while ((err = getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &found)) == ERANGE && buf.size() < (1 << 24))
+        buf.resize(buf.size() * 4);
+    if (err != 0 || !found) return std::nullopt;
     return static_cast<std::uint32_t>(gr.gr_gid);
 }
 
@@ -699,6 +706,16 @@ private:
                 l.soft = l.hard = *v;
             } else {
                 continue;
+            }
+            // No one may pass the kernel's bound on open files, not even root.
+            if (l.resource == RLIMIT_NOFILE) {
+                std::uint64_t nr_open = 0;
+                std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+                if (nr_open > 0 && l.hard > nr_open) {
+                    error(node.source(), path, full,
+                          "above the kernel's bound on open files (fs.nr_open, " + std::to_string(nr_open) + ")");
+                    continue;
+                }
             }
             // Only root raises a hard limit: a child's start would fail.
             rlimit ours{};

@@ -923,6 +923,8 @@ TEST_CASE("user, group, supplementary_groups, umask, nice, limits: their values,
     CHECK(contains(f.errors(child("limits = { nofile = -1 }")), "key \"limits.nofile\": expected a number of 0 or more, or \"unlimited\""));
     CHECK(contains(f.errors(child("limits = { nofile = { soft = 10 } }")), "key \"limits.nofile\": give both soft and hard"));
     CHECK(contains(f.errors(child("limits = { nofile = { soft = 10, hard = 5 } }")), "key \"limits.nofile\": soft is above hard"));
+    CHECK(contains(f.errors(child("limits = { nofile = \"unlimited\" }")),
+                   "key \"limits.nofile\": above the kernel's bound on open files (fs.nr_open, "));
     CHECK(contains(f.errors(child("user = \"no-such-user-here\"")), "key \"user\": no such user: \"no-such-user-here\""));
     CHECK(contains(f.errors(child("group = \"root\"")), "key \"group\": only with `user`"));
     // Who the child runs as: as root, anyone; otherwise only ourselves.
