@@ -191,8 +191,9 @@ TEST_CASE("seqctl logs -f: one child, a pool instance and the whole tree, two fo
     };
     auto before = fds();
     for (int i = 0; i < 10; ++i) {
-        Process gone({ctl, "--run-dir", t.run, "logs", "web#0", "-f"}, dir / "gone.out");
-        REQUIRE(eventually([&] { return fds() > before; }));
+        // Each is let go once it follows: its first lines have come.
+        Process gone({ctl, "--run-dir", t.run, "logs", "web#0", "-f"}, dir / ("gone" + std::to_string(i) + ".out"));
+        REQUIRE(eventually([&] { return gone.log().find("hello from 0") != std::string::npos; }));
     }
     CHECK(eventually([&] { return sh(ctl + " --run-dir " + t.run + " status").code == 0 && fds() <= before; }));
     // A follower of no such child: refused with why.
