@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,7 +43,7 @@ constexpr long sys_setgroups = SYS_setgroups, sys_setresgid = SYS_setresgid, sys
 
 // What the child reports on its exec-status pipe when a step before (or the
 // exec itself) fails: which step, and errno.
-enum class Step : int { setup = 1, fd_limit, cwd, exec, limits, nice, groups, gid, uid, root_again };
+enum class Step : int { setup = 1, fd_limit, cwd, exec, limits, nice, groups, gid, uid, root_again, refused };
 struct Report {
     Step step;
     int err;
@@ -94,6 +95,8 @@ struct ChildPlan {
     gid_t gid;
     const gid_t* groups;
     std::size_t group_count;
+    const char* refuse;  // not to be run: this says why, after the report
+    std::size_t refuse_size;
     char* listen_pid;
     char* watchdog_pid;
     int unshare_below;  // > 0: it shares our fd table, and first copies only the fds below this
@@ -116,6 +119,13 @@ struct ChildPlan {
         [[maybe_unused]] auto n = ::write(report, &r, sizeof r);
         _exit(127);
     };
+    if (p.refuse) {
+        // One write, so the parent reads the report and why together.
+        Report r{Step::refused, 0};
+        iovec parts[2] = {{&r, sizeof r}, {const_cast<char*>(p.refuse), p.refuse_size}};
+        [[maybe_unused]] auto n = ::writev(report, parts, 2);
+        _exit(127);
+    }
     // Die with the supervisor. The parent may already be gone by now, in
     // which case the death signal was never armed: check after arming.
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail(Step::setup);
@@ -288,6 +298,8 @@ Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     plan.error_fd = a.error_fd;
     plan.cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
     plan.parent = getpid();
+    plan.refuse = a.refuse.empty() ? nullptr : a.refuse.c_str();
+    plan.refuse_size = std::min<std::size_t>(a.refuse.size(), 1024);
     plan.limits = a.limits.data();
     plan.limit_count = a.limits.size();
     plan.set_nice = a.nice.has_value();
@@ -365,6 +377,13 @@ std::optional<std::string> read_exec_failure(int fd, const std::string& program,
     case Step::gid: return "cannot set its group id: " + why;
     case Step::uid: return "cannot set its user id: " + why;
     case Step::root_again: return "could become root again after setuid: not started";
+    case Step::refused: {
+        char why_not[1024];
+        ssize_t m;
+        do m = ::read(fd, why_not, sizeof why_not);
+        while (m < 0 && errno == EINTR);
+        return m > 0 ? std::string(why_not, static_cast<std::size_t>(m)) : std::string("not started");
+    }
     case Step::setup: break;
     }
     return "cannot set up its process: " + why;

@@ -43,6 +43,9 @@ struct SpawnArgs {
         std::vector<gid_t> groups;
     };
     std::optional<Identity> identity;
+    // Not to be run: why (an env_file that cannot be read). The child
+    // reports it as a failed start, as it would a failed exec.
+    std::string refuse;
 };
 
 // The fd number at which the child finds extra_fds[i].

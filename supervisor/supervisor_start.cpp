@@ -11,6 +11,7 @@
 #include <cstring>
 #include <algorithm>
 
+#include "env_file.hpp"
 #include "log.hpp"
 #include "supervisor.hpp"
 #include "tree_file.hpp"
@@ -75,6 +76,7 @@ void confine(SpawnArgs& args, const ChildSpec& spec) {
 SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby) {
     SpawnArgs args;
     args.cwd = c.spec.cwd;
+    args.nofile = env_.child_nofile;
     confine(args, c.spec);
     // A pool's standby stands for whichever instance dies first: it is
     // the pool's, and learns no index.
@@ -84,7 +86,19 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     if (!c.spec.pool.empty() && !as_standby) args.env.push_back("SEQ_INDEX=" + std::to_string(c.spec.pool_index));
     args.env.push_back("SEQ_GENERATION=" + std::to_string(c.spec.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
-    for (auto& [k, v] : c.spec.env) args.env.push_back(k + "=" + v);
+    // Its env_files, read again now (a changed secret is taken at a
+    // restart), then its env, which wins.
+    std::map<std::string, std::string> vars;
+    for (auto& f : c.spec.env_files) {
+        auto got = read_env_file(f.path, f.optional);
+        if (auto* why = std::get_if<std::string>(&got)) {
+            args.refuse = "env_file " + *why;
+            break;
+        }
+        for (auto& [k, v] : std::get<0>(got)) vars[k] = v;
+    }
+    for (auto& [k, v] : c.spec.env) vars[k] = v;
+    for (auto& [k, v] : vars) args.env.push_back(k + "=" + v);
     auto pass = [&](Fd fd) {
         args.extra_fds.push_back(fd.get());
         keep.push_back(std::move(fd));

@@ -145,6 +145,14 @@ struct ChildSpec {
     unsigned pool_index = 0;
     std::vector<SocketSpec> sockets;
     std::map<std::string, std::string> env;
+    // Read again at each start, before `env` (which wins): absolute once
+    // loaded; an optional one may be missing ("-file" in the tree file).
+    struct EnvFile {
+        std::string path;
+        bool optional = false;
+        bool operator==(const EnvFile&) const = default;
+    };
+    std::vector<EnvFile> env_files;
     std::string cwd;  // empty: the supervisor's own
     // How a change of this spec is applied; for rolling, how many new
     // instances start at once, and how long each must run once ready for

@@ -1,5 +1,6 @@
 #include "tree_file.hpp"
 
+#include "env_file.hpp"
 #include "listen_address.hpp"
 #include "supervisor_variables.hpp"
 
@@ -38,7 +39,7 @@ const std::set<std::string_view> common_keys = {"name", "type", "restart", "auto
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+const std::set<std::string_view> worker_keys = {"env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
                                                 "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
                                                     "log_dir", "log_stderr"};
@@ -558,6 +559,7 @@ private:
                     error(n->source(), path, "instances", "a pool cannot be significant (each instance restarts alone)");
             }
         if (auto* n = t.get("env")) env(*n, path, c);
+        if (auto* n = t.get("env_file")) env_files(*n, path, c);
         identity(t, path, c);
         limits(t, path, c);
         update(t, path, c);
@@ -943,6 +945,30 @@ private:
         }
     }
 
+    // env_file = ["app.env", "-local.env"]: each read now for its errors,
+    // and again at each start of the child.
+    void env_files(const toml::node& n, const std::string& path, ChildSpec& c) {
+        auto* arr = n.as_array();
+        if (!arr) {
+            error(n.source(), path, "env_file", "expected a list of files, such as [\"app.env\", \"-local.env\"]");
+            return;
+        }
+        for (auto& item : *arr) {
+            auto* str = item.as_string();
+            if (!str || str->get().empty() || str->get() == "-") {
+                error(item.source(), path, "env_file", "expected a file's path (with a leading - if it may be missing)");
+                continue;
+            }
+            std::string file = str->get();
+            bool optional = file.front() == '-';
+            if (optional) file.erase(0, 1);
+            auto abs = (std::filesystem::path(dir_) / file).lexically_normal().string();
+            auto got = read_env_file(abs, optional);
+            if (auto* why = std::get_if<std::string>(&got)) error(item.source(), path, "env_file", *why);
+            else c.env_files.push_back({abs, optional});
+        }
+    }
+
     // A TCP socket of the tree that `s` could not be bound beside: the same
     // port, one side a wildcard of its family (0.0.0.0, [::]), or [::]
     // taking IPv4 too against an IPv4 address. Port 0 is the kernel's pick.
@@ -1163,6 +1189,12 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
         out += " }\n";
     }
     if (!c.cwd.empty()) out += "cwd = " + toml_string(c.cwd) + "\n";
+    if (!c.env_files.empty()) {
+        out += "env_file = [";
+        for (std::size_t i = 0; i < c.env_files.size(); ++i)
+            out += (i ? ", " : "") + toml_string((c.env_files[i].optional ? "-" : "") + c.env_files[i].path);
+        out += "]\n";
+    }
     if (c.run_as) {
         out += "user = " + toml_string(c.run_as->user) + "\n";
         if (!c.run_as->group.empty()) out += "group = " + toml_string(c.run_as->group) + "\n";

@@ -130,3 +130,25 @@ TEST_CASE("a supervisor that is not root may not run a child as another user: --
     // Naming itself is fine.
     if (geteuid() == 0) CHECK(sh(as + program + " --check " + (dir / "self.toml")).code == 0);
 }
+
+TEST_CASE("env_file: read at each start (a changed value is seen after a restart), env wins, a missing optional file is fine, and a broken one fails the start naming file and line") {
+    TempDir dir;
+    std::ofstream(dir / "app.env") << "# the app's\nGREETING=\"hello there\"\nWHO=file\n";
+    TreeSup t(dir, "max_restarts = 100\n[[child]]\nname = \"job\"\n"
+                   "command = [\"/bin/sh\", \"-c\", 'echo \"$GREETING from $WHO\"; exec sleep 1000']\n"
+                   "env_file = [\"app.env\", \"-missing.env\"]\nenv = { WHO = \"env\" }\n");
+    INFO(t.proc->log());
+    auto ctl = bin("seqctl") + " --run-dir " + t.run + " ";
+    CHECK(log_has(t, "hello there from env"));
+    std::ofstream(dir / "app.env") << "GREETING='good day'\n";
+    REQUIRE(sh(ctl + "restart job").code == 0);
+    CHECK(log_has(t, "good day from env"));
+    // Broken: the next start fails, saying where.
+    std::ofstream(dir / "app.env") << "GREETING=fine\n1BAD=x\n";
+    sh(ctl + "restart job");
+    CHECK(log_has(t, "env_file " + dir / "app.env" + ":2: not a variable's name"));
+    CHECK(eventually([&] { return t.child("job").last_exit.find("env_file " + dir / "app.env" + ":2:") != std::string::npos; }));
+    // Mended: it starts again by itself.
+    std::ofstream(dir / "app.env") << "GREETING=mended\n";
+    CHECK(log_has(t, "mended from env", 15000ms));
+}

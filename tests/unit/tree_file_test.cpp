@@ -952,3 +952,21 @@ TEST_CASE("user, group, supplementary_groups, umask, nice, limits: their values,
         if (me) CHECK_FALSE(f.parse(child(std::string("user = \"") + me->pw_name + "\"")).root.children.empty());
     }
 }
+
+TEST_CASE("env_file: relative to the tree file, optional with a leading -, read for its errors at load, and the round trip") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    std::ofstream(f.root + "/app.env") << "A=1\n";
+    auto t = f.parse(child("env_file = [\"app.env\", \"-gone.env\"]"));
+    REQUIRE(t.root.children[0].env_files.size() == 2);
+    CHECK(t.root.children[0].env_files[0] == ChildSpec::EnvFile{f.root + "/app.env", false});
+    CHECK(t.root.children[0].env_files[1] == ChildSpec::EnvFile{f.root + "/gone.env", true});
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    CHECK(contains(f.errors(child("env_file = \"app.env\"")), "key \"env_file\": expected a list of files"));
+    CHECK(contains(f.errors(child("env_file = [\"-\"]")), "key \"env_file\": expected a file's path"));
+    CHECK(contains(f.errors(child("env_file = [\"gone.env\"]")),
+                   "key \"env_file\": " + f.root + "/gone.env: cannot read: No such file or directory"));
+    std::ofstream(f.root + "/bad.env") << "A=1\n\nB='open\n";
+    CHECK(contains(f.errors(child("env_file = [\"bad.env\"]")),
+                   "key \"env_file\": " + f.root + "/bad.env:3: a value opened with ' is never closed"));
+}
