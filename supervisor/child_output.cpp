@@ -58,14 +58,16 @@ void ChildOutput::finish() {
 
 void ChildOutput::log_piece(std::string_view line) {
     if (sinks_.to_stderr) log_line(who_, pid_, line);
+    // One clock read a line: the file and the memory say the same time.
+    auto now = wall_now_ms();
     if (sinks_.file) {
-        if (auto now = wall_now_ms(); now != stamp_ms_ || stamp_.empty()) {
+        if (now != stamp_ms_ || stamp_.empty()) {
             stamp_ms_ = now;
             stamp_ = rfc3339(now);
         }
         sinks_.file->add(stamp_, sinks_.stream, who_, pid_, line);
     }
-    if (sinks_.keep) sinks_.keep(line);
+    if (sinks_.keep) sinks_.keep(now, line);
 }
 
 }  // namespace seq::sup

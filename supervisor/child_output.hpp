@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -65,7 +66,7 @@ public:
     // Where each line goes: the supervisor's stderr unless to_stderr is
     // false, the child's log file if it has one, and `keep` (what the
     // supervisor keeps of it, RecentLines).
-    using Keep = std::function<void(std::string_view line)>;
+    using Keep = std::function<void(std::uint64_t wall_ms, std::string_view line)>;
     struct Sinks {
         Stream stream = Stream::out;
         bool to_stderr = true;

@@ -175,12 +175,6 @@ void LogFiles::reopen_all() {
         if (auto f = weak.lock()) f->reopen();
 }
 
-std::uint64_t LogFiles::dropped(const std::string& path) const {
-    auto it = files_.find(path);
-    auto f = it == files_.end() ? nullptr : it->second.lock();
-    return f ? f->dropped() : 0;
-}
-
 void LogFiles::report() {
     bool any = false;
     for (auto& [path, weak] : files_) {

@@ -78,8 +78,6 @@ public:
     std::shared_ptr<LogFile> get(const std::string& path, std::uint64_t max_size, unsigned keep);
     // seqctl logs --reopen, SIGUSR1.
     void reopen_all();
-    // Lines dropped from the file at `path`, since it was made (0 if none is open).
-    std::uint64_t dropped(const std::string& path) const;
     // Called when a file starts or stops dropping lines, and at each
     // minute's report: what status shows has changed.
     std::function<void()> on_change;

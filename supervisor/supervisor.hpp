@@ -130,7 +130,7 @@ public:
     // each with the lines before it, as a RESP array into `out`; or why not.
     std::optional<std::string> recent_lines(std::string_view path, std::size_t n, std::vector<std::string>& out) const;
     // A line a child's process wrote: kept, and told to whoever follows.
-    void heard(Child& c, pid_t pid, Stream stream, std::string_view line);
+    void heard(Child& c, std::uint64_t wall_ms, pid_t pid, Stream stream, std::string_view line);
     // A line or a death below the nested supervisor `c`, as its process
     // sends them up (Uplink::line, Uplink::death): kept, and told on.
     void heard_below(Child& c, const resp::Value& event);
@@ -147,8 +147,6 @@ public:
     // seqctl logs --reopen, SIGUSR1: every log file here is opened again,
     // and each nested supervisor is sent SIGUSR1 to do the same.
     void reopen_logs();
-    // Lines of `c`'s log file dropped on a full or failing disk.
-    std::uint64_t log_dropped(const Child& c) const { return c.spec.log.file.empty() ? 0 : log_files_.dropped(c.spec.log.file); }
     bool stopping() const { return shutting_down_; }
     // Every child that should run is running (a nested supervisor's too).
     bool settled() const;

@@ -52,12 +52,12 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     auto file = c.spec.log.file.empty() ? nullptr : log_files_.get(c.spec.log.file, c.spec.log.max_size, c.spec.log.keep);
     c.log_file = file;
     auto reader = [&](Fd fd, Stream stream) {
-        ChildOutput::Sinks sinks{stream, c.spec.log.to_stderr, file, [in = i.get(), stream](std::string_view line) {
+        ChildOutput::Sinks sinks{stream, c.spec.log.to_stderr, file, [in = i.get(), stream](std::uint64_t wall_ms, std::string_view line) {
                                      // A pool's standby, before it is lent, and a migration
                                      // serve no one instance: their lines are not kept in
                                      // memory (the log and the file have them).
                                      if (in->role != Role::standby && in->role != Role::migration)
-                                         in->child->owner->heard(*in->child, in->pid, stream, line);
+                                         in->child->owner->heard(*in->child, wall_ms, in->pid, stream, line);
                                  }};
         return std::make_unique<ChildOutput>(loop_.get(), std::move(fd), who, i->pid, std::move(sinks));
     };

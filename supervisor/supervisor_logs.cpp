@@ -7,8 +7,8 @@
 
 namespace seq::sup {
 
-void Supervisor::heard(Child& c, pid_t pid, Stream stream, std::string_view line) {
-    c.recent.add(wall_now_ms(), pid, stream, line);
+void Supervisor::heard(Child& c, std::uint64_t wall_ms, pid_t pid, Stream stream, std::string_view line) {
+    c.recent.add(wall_ms, pid, stream, line);
     if (line_heard_) line_heard_(c.path, c.recent.newest());
 }
 

@@ -71,7 +71,7 @@ TreeReport Supervisor::snapshot() {
         if (!c->spec.log.file.empty()) {  // a pool's instances share the pool's file
             auto& line = pool ? *pool : k;
             line.log_file = c->spec.log.file;
-            line.log_dropped = static_cast<std::int64_t>(log_dropped(*c));
+            line.log_dropped = c->log_file ? static_cast<std::int64_t>(c->log_file->dropped()) : 0;
         }
         // Backing off: how long until it starts again.
         if (k.state == "waiting") k.restart_in_ms = static_cast<std::int64_t>(c->not_before_ms - now);

@@ -125,3 +125,27 @@ TEST_CASE("rotation at a line's edge: file, file.1 .. file.keep, never a line sp
     f.flush();
     CHECK(slurp(file) == "2026-12-06T14:31:19.812Z out r[1] after\n");
 }
+
+TEST_CASE("a log file that cannot be opened: its lines are counted as dropped, and it opens once it can") {
+    Dir d;
+    auto blocker = d.path + "/logs";
+    std::ofstream(blocker) << "a file where the folder should be\n";
+    auto file = blocker + "/job.log";
+    int told = 0;
+    LogFile f(file, 1 << 20, 3);
+    f.on_state = [&] { ++told; };
+    CHECK(f.failing());  // said at once, naming the path, in the log
+    for (int i = 0; i < 5; ++i) {
+        f.add("2026-12-06T14:31:19.812Z", Stream::out, "job", 42, "lost " + std::to_string(i));
+        f.flush();
+    }
+    CHECK(f.dropped() == 5);
+    CHECK(told == 0);  // already failing: no second word
+    std::filesystem::remove(blocker);
+    f.add("2026-12-06T14:31:20.000Z", Stream::out, "job", 42, "found");
+    f.flush();
+    CHECK_FALSE(f.failing());
+    CHECK(told == 1);  // writing again
+    CHECK(slurp(file) == "2026-12-06T14:31:20.000Z out job[42] found\n");
+    CHECK(f.dropped() == 5);
+}
