@@ -24,7 +24,9 @@ private:
 };
 
 // Creates `dir` (mode 0700) if missing; throws unless it is a directory owned
-// by us and closed to others. `what` names it in messages ("run dir").
-void ensure_private_dir(const std::string& dir, const std::string& what);
+// by us that no one else may list or write. Then gives it `mode` (0700, or
+// one that lets a group, or anyone, enter it: 0710, 0711) and the group
+// `gid` (-1: as it is). `what` names it in messages ("run dir").
+void ensure_private_dir(const std::string& dir, const std::string& what, unsigned mode = 0700, long gid = -1);
 
 }  // namespace seq

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "dynamic_child.hpp"
 
@@ -32,7 +33,7 @@ Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions opt
               [this](Connection& c, Args args) { return handle(c, args); }, "control"),
       check_(uv::make_check(loop.get())),
       followers_gone_(uv::make_timer(loop.get())) {
-    server_.set_peer_filter(peer_refusal);
+    server_.set_peer_filter([this](int fd) { return peer_refusal(fd, operators_); });
     server_.on_close([this](Connection& c) {
         waiting_.erase(c.id());
         awaited_.erase(c.id());
@@ -410,16 +411,29 @@ Server::Verdict Control::remove(Connection& c, Args args) {
     return answer_or_refuse(c, std::move(refused));
 }
 
-std::optional<std::string> peer_refusal(int fd) {
+std::optional<std::string> peer_refusal(int fd, std::optional<std::uint32_t> operators) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
         return std::string("cannot tell who you are: ") + std::strerror(errno);
     if (cred.uid == geteuid() || cred.uid == 0) return std::nullopt;
-    log("control: refusing a client of uid %u (pid %d): not our user", static_cast<unsigned>(cred.uid),
-        static_cast<int>(cred.pid));
+    if (operators) {
+        // Its groups as they were at connect, from the kernel: SO_PEERCRED
+        // has the primary one, SO_PEERGROUPS the rest.
+        if (cred.gid == *operators) return std::nullopt;
+        std::vector<gid_t> groups(64);
+        socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) < 0 && errno == ERANGE) {
+            groups.resize(size / sizeof(gid_t));
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) < 0) size = 0;
+        }
+        groups.resize(std::min<std::size_t>(groups.size(), size / sizeof(gid_t)));
+        if (std::find(groups.begin(), groups.end(), *operators) != groups.end()) return std::nullopt;
+    }
+    log("control: refusing a client of uid %u (pid %d): not our user%s", static_cast<unsigned>(cred.uid),
+        static_cast<int>(cred.pid), operators ? " nor in control_group" : "");
     return "permission denied: uid " + std::to_string(cred.uid) + " is not the supervisor's user (uid " +
-           std::to_string(geteuid()) + ") nor root";
+           std::to_string(geteuid()) + ") nor root" + (operators ? ", nor in its control_group" : "");
 }
 
 }  // namespace seq::sup

@@ -62,6 +62,8 @@ public:
         std::string text;
     };
     void on_reload(std::function<Outcome(std::string_view path)> f) { reload_ = std::move(f); }
+    // Users in this group may connect too (the tree's control_group).
+    void allow_group(std::optional<std::uint32_t> gid) { operators_ = gid; }
 
     using Args = std::span<const std::string_view>;
 
@@ -127,11 +129,12 @@ private:
     };
     static constexpr std::size_t follow_limit = 1 << 20;
     std::unordered_map<std::uint64_t, Follower> followers_;
+    std::optional<std::uint32_t> operators_;
     void tell_followers(std::string_view path, const LogLine& line);
 };
 
-// SO_PEERCRED: nullopt if the peer on `fd` runs as our user or as root, else
-// why it is refused.
-std::optional<std::string> peer_refusal(int fd);
+// SO_PEERCRED: nullopt if the peer on `fd` runs as our user or as root, or
+// has the group `operators` (the tree's control_group), else why it is refused.
+std::optional<std::string> peer_refusal(int fd, std::optional<std::uint32_t> operators);
 
 }  // namespace seq::sup

@@ -73,6 +73,19 @@ std::string holder(const std::set<std::string>& inodes) {
 
 std::string port_of(const std::string& listen) { return listen.substr(listen.rfind(':') + 1); }
 
+// A Unix socket's file given its owner, group and mode: in that order, so
+// that it is never open wider than it ends (it is bound 0600, ours).
+void set_access(const std::string& path, const SocketSpec& s) {
+    if (s.uid || s.gid)
+        if (chown(path.c_str(), s.uid ? *s.uid : static_cast<uid_t>(-1), s.gid ? *s.gid : static_cast<gid_t>(-1)) < 0)
+            throw SystemError("socket '" + s.name + "' (" + path + "): chown", errno);
+    if (chmod(path.c_str(), s.mode) < 0) throw SystemError("socket '" + s.name + "' (" + path + "): chmod", errno);
+}
+
+bool same_access(const SocketSpec& a, const SocketSpec& b) {
+    return a.mode == b.mode && a.uid == b.uid && a.gid == b.gid;
+}
+
 }  // namespace
 
 HeldSocket::~HeldSocket() {
@@ -109,12 +122,11 @@ Fd listen_tcp(const SocketSpec& s) {
     return fd;
 }
 
-std::unique_ptr<HeldSocket> HeldSockets::control() {
-    SocketSpec s;
-    s.name = "control";
-    s.path = dir_.file("control.sock");
-    s.backlog = 1024;
-    return take_or_bind(s, s.path);
+std::unique_ptr<HeldSocket> HeldSockets::control(const Tree& tree) {
+    auto s = control_socket_spec(tree, dir_.file("control.sock"));
+    auto held = take_or_bind(s, s.path);
+    if (!held->unlink.empty()) control_ = s;  // bound here: ours to open to control_group, and close again
+    return held;
 }
 
 Environment HeldSockets::bind(const Tree& tree) {
@@ -142,12 +154,18 @@ Environment HeldSockets::bind(const Tree& tree) {
         env.sockets[s.name] = held->fd.get();
         if (s.name == tree.stash) env.stash = s.path;
     }
+    dir_.allow(run_dir_access(tree));
+    if (control_) {
+        auto s = control_socket_spec(tree, control_->path);
+        if (!same_access(s, *control_)) set_access(s.path, s), control_ = s;
+    }
     // Only now, with every bind done, are the changes made: a backlog
     // changed in place (listen again), those no longer named closed and
     // removed; a child still running holds its own copy until it stops.
     for (auto& s : wanted) {
         auto& held = next[s.where()];
         if (held->spec.backlog != s.backlog) listen(held->fd.get(), s.backlog);
+        if (!held->unlink.empty() && !same_access(held->spec, s)) set_access(held->unlink, s);
         held->spec = s;
     }
     bound_ = std::move(next);
@@ -166,7 +184,9 @@ std::unique_ptr<HeldSocket> HeldSockets::take_or_bind(const SocketSpec& s, const
     auto it = inherited_.find(s.name);
     if (it == inherited_.end()) {
         if (s.tcp()) return std::make_unique<HeldSocket>(listen_tcp(s), "", s);
-        return std::make_unique<HeldSocket>(listen_unix(path, s.backlog), path, s);
+        auto held = std::make_unique<HeldSocket>(listen_unix(path, s.backlog), path, s);
+        set_access(path, s);
+        return held;
     }
     set_nonblocking(it->second);
     auto held = std::make_unique<HeldSocket>(Fd(it->second), "", s);

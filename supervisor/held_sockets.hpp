@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fd.hpp"
@@ -33,11 +34,14 @@ public:
     // activation); one of those is used instead of binding its name's
     // address, so that it outlives even a kill -9 of this supervisor.
     HeldSockets(const RunDir& dir, std::map<std::string, int> inherited) : dir_(dir), inherited_(std::move(inherited)) {}
-    // The control socket: inherited as "control", or bound in the run dir.
-    std::unique_ptr<HeldSocket> control();
+    // The control socket: inherited as "control", or bound in the run dir
+    // (open to the tree's control_group, if it names one).
+    std::unique_ptr<HeldSocket> control(const Tree& tree);
     // Binds what `tree` names and is not bound yet (one bound at the same
     // address is kept, whatever its name); throws, naming the socket and
-    // its address, and changing nothing, if one cannot be bound.
+    // its address, and changing nothing, if one cannot be bound. Gives the
+    // run dir, the control socket and each Unix socket the access the tree
+    // says, bound or kept.
     Environment bind(const Tree& tree);
     // What was handed to us under a name no socket of the tree has: a
     // client would connect and wait for ever. Said, and closed.
@@ -48,6 +52,7 @@ private:
 
     const RunDir& dir_;
     std::map<std::string, int> inherited_;
+    std::optional<SocketSpec> control_;  // the control socket, if bound here, as its access was last set
     std::map<std::string, std::shared_ptr<HeldSocket>> bound_;  // by SocketSpec::where, as bound
 };
 

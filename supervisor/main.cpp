@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -22,6 +24,7 @@
 #include "daemon.hpp"
 #include "dynamic_child.hpp"
 #include "held_sockets.hpp"
+#include "leftovers.hpp"
 #include "log.hpp"
 #include "process.hpp"
 #include "run_dir.hpp"
@@ -91,6 +94,20 @@ seq::uv::Signal reopen_on_sigusr1(seq::uv::Loop& loop, seq::sup::Supervisor& sup
     return h;
 }
 
+// How long what a killed supervisor left is given between SIGTERM and
+// SIGKILL: the longest shutdown of the tree's children, or 5 s if none
+// says (infinity, which a start cannot wait for, counts as 5 s too).
+std::uint64_t grace_of(const seq::sup::SupervisorSpec& s) {
+    std::uint64_t most = 0;
+    bool any = false;
+    for (auto* list : {&s.children, &s.child_template})
+        for (auto& c : *list) {
+            if (c.shutdown_ms) most = std::max(most, *c.shutdown_ms), any = true;
+            if (c.type == seq::sup::ChildType::supervisor) most = std::max(most, grace_of(c.sub)), any = true;
+        }
+    return any ? most : 5000;
+}
+
 // Binds the tree's sockets in the run dir, then supervises it until it
 // stops. With a tree file, RELOAD on the control socket reads it again.
 int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients,
@@ -105,12 +122,17 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     sup::Environment env;
     ServiceManager manager;  // systemd, when it started us (Type=notify)
     try {
-        dir.emplace(run_dir);
+        dir.emplace(run_dir, sup::run_dir_access(tree));
+        // Ours alone now (its lock): what runs with its marker was left by
+        // a supervisor killed here, and may hold what we are about to bind.
+        auto marker = std::filesystem::absolute(dir->path()).lexically_normal().string();
+        sup::stop_leftovers(marker, std::chrono::milliseconds(grace_of(tree.root)));
         sockets.emplace(*dir, std::move(inherited));
         env = sockets->bind(tree);
+        env.marker = marker;
         env.self = self_path();
         env.child_nofile = child_nofile;
-        control_sock = sockets->control();
+        control_sock = sockets->control(tree);
         sockets->close_unclaimed();
     } catch (const std::exception& e) {
         log("cannot start: %s", e.what());
@@ -120,6 +142,10 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     ServerOptions control_opts;
     control_opts.max_clients = max_clients;
     sup::Control control(loop, supervisor, std::move(control_sock->fd), control_opts);
+    auto operators = [](const sup::Tree& t) {
+        return t.control_group ? std::optional<std::uint32_t>(t.control_group->gid) : std::nullopt;
+    };
+    control.allow_group(operators(tree));
     control.on_reload([&](std::string_view path) -> sup::Control::Outcome {
         if (file.empty())
             return {false, "ERR this supervisor runs the built-in tree: there is no tree file to read again "
@@ -137,6 +163,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
                 next.root = std::move(running);
             }
             auto env = sockets->bind(next);
+            control.allow_group(operators(next));
             env.self = self_path();
             env.child_nofile = child_nofile;
             return {true, supervisor.reconfigure(next.root, std::move(env))};
@@ -198,6 +225,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     env.asked = std::move(asked);
     for (auto& [name, fd] : inherited_listen_fds()) env.sockets[name] = fd;
     if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
+    if (const char* marker = std::getenv("SEQ_TREE")) env.marker = marker;
     uv::Loop loop;
     sup::Supervisor supervisor(loop, tree.root, env);
     // Up: a snapshot whenever the subtree changes, and the answer to each

@@ -41,6 +41,9 @@ struct Environment {
     std::string path;                    // this supervisor's path in the tree; empty at the top
     std::map<std::string, int> sockets;  // the listening sockets its children use, by name
     std::string stash;                   // $SEQ_STASH for every child; empty for none
+    // $SEQ_TREE for every child, which all below it inherit: the top's run
+    // dir, by which the next supervisor there finds what a killed one left.
+    std::string marker;
     std::string self;                    // seq-supervisor, run again for a nested supervisor
     std::optional<rlim_t> child_nofile;  // RLIMIT_NOFILE's soft limit as we were given it: our children's
     // Stops (true) and starts (false) asked for in the subtree by path, to

@@ -82,7 +82,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
             // A nested supervisor still starting runs its old subtree too.
             auto state = state_of(*c);
             if (subtree_changed && (state == State::running || state == State::starting) && c->subtree) {
-                Tree sub{want.sub, ""};
+                Tree sub;
+                sub.root = want.sub;
                 // A new subtree (a tree file's text) to converge to, and the stash its children get.
                 auto answered = [this, alive = std::weak_ptr<unsigned>(reloads_below_), name = c->spec.name,
                                  path = c->path, before = std::move(sub_before),

@@ -268,6 +268,7 @@ void Supervisor::start_migration(Rollout& r) {
     args.env.push_back("SEQ_NAME=" + r.path);
     args.env.push_back("SEQ_GENERATION=" + std::to_string(to.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
+    if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
     for (auto& [k, v] : to.env) args.env.push_back(k + "=" + v);
     args.env.push_back("SEQ_LOG=bare");
     int p[2];

@@ -86,6 +86,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     if (!c.spec.pool.empty() && !as_standby) args.env.push_back("SEQ_INDEX=" + std::to_string(c.spec.pool_index));
     args.env.push_back("SEQ_GENERATION=" + std::to_string(c.spec.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
+    if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
     // Its env_files, read again now (a changed secret is taken at a
     // restart), then its env, which wins.
     std::map<std::string, std::string> vars;
@@ -109,7 +110,8 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
         // a channel for snapshots up and restarts down. Its log lines are its
         // own, written to our stderr.
         for (auto& s : sockets_of(c.spec.sub)) args.listen_fds.emplace_back(s.name, env_.sockets.at(s.name));
-        Tree sub{c.spec.sub, ""};
+        Tree sub;
+        sub.root = c.spec.sub;
         auto text = write_tree(sub);
         Fd tree(memfd_create("subtree", MFD_CLOEXEC));
         if (!tree || ::write(tree.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))

@@ -184,4 +184,25 @@ std::vector<SocketSpec> sockets_of(const SupervisorSpec& s) {
     return out;
 }
 
+DirAccess run_dir_access(const Tree& t) {
+    auto& run = t.run_dir_group;
+    auto& ctl = t.control_group;
+    if (!run && !ctl) return {};
+    if (run && ctl && run->gid != ctl->gid) return {0711, run->gid};
+    return {0710, (run ? run : ctl)->gid};
+}
+
+SocketSpec control_socket_spec(const Tree& t, std::string path) {
+    SocketSpec s;
+    s.name = "control";
+    s.path = std::move(path);
+    s.backlog = 1024;
+    if (t.control_group) {
+        s.mode = 0660;
+        s.group = t.control_group->name;
+        s.gid = t.control_group->gid;
+    }
+    return s;
+}
+
 }  // namespace seq::sup

@@ -52,6 +52,11 @@ struct SocketSpec {
     int backlog = default_backlog;
     bool reuse_address = true;  // TCP: SO_REUSEADDR, so that a restarted tree binds past TIME_WAIT
     bool ipv6_only = true;      // TCP over IPv6: IPV6_V6ONLY; false takes IPv4 too on [::]
+    // Unix: who may connect, as the socket file's mode, owner and group say
+    // (by name as given, by number as loaded; unset: the supervisor's own).
+    std::uint32_t mode = 0600;
+    std::string owner, group;
+    std::optional<std::uint32_t> uid, gid;
     bool tcp() const { return !listen.empty(); }
     // Where it is bound: the same where means the same socket, kept across a
     // reload. A port the kernel picks (port 0) is known by its name instead.
@@ -219,10 +224,32 @@ inline constexpr const char* name_rule =
 // "supervisor", "dynamic" or "worker", as a tree file's `type` says it.
 std::string_view type_name(const ChildSpec& c);
 
+// A group named in the tree file, and its number as loaded.
+struct NamedGroup {
+    std::string name;
+    std::uint32_t gid = 0;
+    bool operator==(const NamedGroup&) const = default;
+};
+
 struct Tree {
     SupervisorSpec root;
     std::string stash;  // a socket's name: its path goes to every child as $SEQ_STASH
+    // Who besides the supervisor's user may enter the run dir (to reach the
+    // sockets there, each as its own mode allows), and use the control socket.
+    std::optional<NamedGroup> run_dir_group, control_group;
 };
+
+// The run dir's mode and group, as a tree's run_dir_group and control_group
+// want them: 0700 and ours with neither; 0710 and that group with one (or
+// both the same); 0711 with two groups, since a dir has one (each socket's
+// own mode and group still say who may connect).
+struct DirAccess {
+    std::uint32_t mode = 0700;
+    std::optional<std::uint32_t> gid;
+};
+DirAccess run_dir_access(const Tree& t);
+// The control socket's: 0660 and control_group's, or 0600 and ours.
+SocketSpec control_socket_spec(const Tree& t, std::string path);
 
 // The spec of the child at `path` ("mailer", "deep/leaf") below `s`, or null.
 const ChildSpec* find_spec(const SupervisorSpec& s, std::string_view path);

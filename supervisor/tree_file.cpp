@@ -34,7 +34,7 @@ namespace seq::sup {
 namespace {
 
 const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "child",
-                                             "log_dir", "log_stderr"};
+                                             "log_dir", "log_stderr", "run_dir_group", "control_group"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
@@ -107,6 +107,15 @@ std::optional<std::uint32_t> group_named(const std::string& name) {
     return static_cast<std::uint32_t>(gr.gr_gid);
 }
 
+// Whether this process may give a file to group `gid`: root may give any;
+// anyone else, only a group of its own.
+bool may_give_group(std::uint32_t gid) {
+    if (geteuid() == 0 || gid == getegid()) return true;
+    std::vector<gid_t> mine(static_cast<std::size_t>(std::max(getgroups(0, nullptr), 0)));
+    int n = getgroups(static_cast<int>(mine.size()), mine.data());
+    return std::find(mine.begin(), mine.begin() + std::max(n, 0), gid) != mine.begin() + std::max(n, 0);
+}
+
 // The groups initgroups would give `user` with primary group `gid`.
 std::vector<std::uint32_t> groups_of(const std::string& user, std::uint32_t gid) {
     std::vector<gid_t> list(64);
@@ -158,8 +167,11 @@ public:
                 unknown(key, "", top_keys);
             } else if (k == "stash") {
                 if (auto s = string_of(node, "", "stash")) stash = {{*s, node.source()}};
+            } else if (k == "run_dir_group" || k == "control_group") {
+                if (auto g = named_group(node, "", k)) (k == "run_dir_group" ? tree.run_dir_group : tree.control_group) = g;
             }
         }
+        run_dir_group_ = tree.run_dir_group;
         supervisor_flags(doc, "", tree.root);
         log_defaults(doc, "");
         if (ctx_.subtree && doc.get("template")) dynamic_flags(doc, "", tree.root);
@@ -203,6 +215,24 @@ private:
         }
         error(key.source(), child, table.empty() ? std::string(key.str()) : std::string(table) + "." + std::string(key.str()),
               what);
+    }
+
+    // A group this supervisor may give its files to, by name.
+    std::optional<NamedGroup> named_group(const toml::node& n, const std::string& child, std::string_view key) {
+        auto name = string_of(n, child, key);
+        if (!name) return std::nullopt;
+        auto gid = group_named(*name);
+        if (!gid) {
+            error(n.source(), child, key, "no such group: " + in_quotes(*name));
+            return std::nullopt;
+        }
+        if (!may_give_group(*gid)) {
+            error(n.source(), child, key,
+                  "only a supervisor running as root may give its files to a group it is not in (" + in_quotes(*name) +
+                      ")");
+            return std::nullopt;
+        }
+        return NamedGroup{*name, *gid};
     }
 
     std::optional<std::string> string_of(const toml::node& n, const std::string& child, std::string_view key) {
@@ -817,6 +847,7 @@ private:
             const toml::node* listen = nullptr;
             if (auto* str = e.as_string()) {
                 s.name = str->get();
+                if (run_dir_group_) s.mode = 0660, s.group = run_dir_group_->name, s.gid = run_dir_group_->gid;
             } else if (auto* tab = e.as_table()) {
                 if (!socket_table(*tab, path, s, listen)) continue;
             } else {
@@ -866,7 +897,8 @@ private:
 
     // { name = ..., path = ... } or { name = ..., listen = ..., backlog, reuse_address, ipv6_only }.
     bool socket_table(const toml::table& tab, const std::string& path, SocketSpec& s, const toml::node*& listen) {
-        static const std::set<std::string_view> keys = {"name", "path", "listen", "backlog", "reuse_address", "ipv6_only"};
+        static const std::set<std::string_view> keys = {"name", "path", "listen", "backlog", "reuse_address", "ipv6_only",
+                                                        "mode", "owner", "group"};
         bool ok = true;
         for (auto&& [key, node] : tab) {
             auto k = key.str();
@@ -883,6 +915,29 @@ private:
             } else if (k == "reuse_address" || k == "ipv6_only") {
                 if (auto* b = node.as_boolean()) (k == "reuse_address" ? s.reuse_address : s.ipv6_only) = b->get();
                 else error(node.source(), path, full, "expected true or false");
+            } else if (k == "mode") {
+                if (auto v = string_of(node, path, full)) {
+                    unsigned mode = 0;
+                    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), mode, 8);
+                    if (v->empty() || ec != std::errc{} || end != v->data() + v->size() || mode > 0777)
+                        error(node.source(), path, full, in_quotes(*v) + " is not an octal mode, such as \"0660\"");
+                    else if (!(mode & 0200))
+                        error(node.source(), path, full, in_quotes(*v) + " leaves the owner unable to connect (give it 0600 at least)");
+                    else
+                        s.mode = mode;
+                }
+            } else if (k == "owner") {
+                if (auto v = string_of(node, path, full)) {
+                    if (auto pw = user_named(*v); !pw)
+                        error(node.source(), path, full, "no such user: " + in_quotes(*v));
+                    else if (pw->first != geteuid() && geteuid() != 0)
+                        error(node.source(), path, full,
+                              "only a supervisor running as root may give a socket to another user (" + in_quotes(*v) + ")");
+                    else
+                        s.owner = *v, s.uid = pw->first;
+                }
+            } else if (k == "group") {
+                if (auto g = named_group(node, path, full)) s.group = g->name, s.gid = g->gid;
             } else {
                 unknown(key, path, keys, nullptr, "sockets");
             }
@@ -893,11 +948,21 @@ private:
                   "a socket has either a path (Unix) or listen (TCP), not both");
             return false;
         }
-        if (!listen)
+        if (!listen) {
             for (auto k : {"reuse_address", "ipv6_only"})
                 if (tab.get(k))
                     error(tab.get(k)->source(), path, "sockets." + std::string(k),
                           "only for a TCP socket (one with listen = \"HOST:PORT\")");
+        } else {
+            for (auto k : {"mode", "owner", "group"})
+                if (tab.get(k))
+                    error(tab.get(k)->source(), path, "sockets." + std::string(k),
+                          "only for a Unix socket (one with a path): anyone who can reach a TCP port may connect");
+        }
+        if (!listen && run_dir_group_) {
+            if (!tab.get("mode")) s.mode = 0660;
+            if (!tab.get("group")) s.group = run_dir_group_->name, s.gid = run_dir_group_->gid;
+        }
         return ok;
     }
 
@@ -1057,6 +1122,7 @@ private:
     std::map<std::string, std::string> log_owners_;  // each log file, and the child that has it
     const LoadContext& ctx_;
     std::set<std::string> socket_names_, socket_paths_;
+    std::optional<NamedGroup> run_dir_group_;  // every Unix socket's group (and 0660) unless it names its own
     std::vector<SocketSpec> tcp_;  // the TCP sockets so far
 };
 
@@ -1094,7 +1160,7 @@ void write_flags(std::string& out, const SupervisorSpec& s) {
 // A socket as its shortest entry: its bare name when it is name.sock with
 // every default.
 std::string socket_entry(const SocketSpec& so) {
-    bool plain = so.backlog == SocketSpec::default_backlog;
+    bool plain = so.backlog == SocketSpec::default_backlog && so.mode == 0600 && so.owner.empty() && so.group.empty();
     if (!so.tcp() && so.path == so.name + ".sock" && plain) return toml_string(so.name);
     std::string out = "{ name = " + toml_string(so.name);
     if (so.tcp()) {
@@ -1104,7 +1170,15 @@ std::string socket_entry(const SocketSpec& so) {
     } else {
         out += ", path = " + toml_string(so.path);
     }
-    if (!plain) out += ", backlog = " + std::to_string(so.backlog);
+    if (so.backlog != SocketSpec::default_backlog) out += ", backlog = " + std::to_string(so.backlog);
+    if (!so.tcp()) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", so.mode);
+        // Always with a group: a tree's run_dir_group would give one without it 0660.
+        if (so.mode != 0600 || !so.group.empty()) out += std::string(", mode = \"") + mode + "\"";
+        if (!so.owner.empty()) out += ", owner = " + toml_string(so.owner);
+        if (!so.group.empty()) out += ", group = " + toml_string(so.group);
+    }
     return out + " }";
 }
 
@@ -1272,6 +1346,8 @@ std::string write_tree(const Tree& tree, std::string_view header_comment) {
     std::string out(header_comment);
     write_flags(out, tree.root);
     if (!tree.stash.empty()) out += "stash = " + toml_string(tree.stash) + "\n";
+    if (tree.run_dir_group) out += "run_dir_group = " + toml_string(tree.run_dir_group->name) + "\n";
+    if (tree.control_group) out += "control_group = " + toml_string(tree.control_group->name) + "\n";
     // A dynamic supervisor's subtree, as its parent hands it down.
     if (tree.root.dynamic()) write_child(out, tree.root.child_template.front(), "[template]", "template");
     write_children(out, tree.root, "child");

@@ -152,3 +152,89 @@ TEST_CASE("env_file: read at each start (a changed value is seen after a restart
     std::ofstream(dir / "app.env") << "GREETING=mended\n";
     CHECK(log_has(t, "mended from env", 15000ms));
 }
+
+namespace {
+
+// `setpriv` running a command as nobody with group `gid` and no other.
+std::string as_nobody(gid_t gid) {
+    passwd* nobody = getpwnam("nobody");
+    return nobody ? "setpriv --reuid=" + std::to_string(nobody->pw_uid) + " --regid=" + std::to_string(gid) +
+                        " --clear-groups "
+                  : "";
+}
+
+std::string mode_of(const std::string& path) {
+    struct stat st{};
+    if (stat(path.c_str(), &st) < 0) return "missing";
+    char m[8];
+    std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return m + std::string(" ") + std::to_string(st.st_gid);
+}
+
+}  // namespace
+
+TEST_CASE("run_dir_group: a child of another user reaches the stash, one outside the group is refused, and control_group lets the operators' group use seqctl") {
+    if (geteuid() != 0) {
+        MESSAGE("SKIPPED: running a child as another user needs a root supervisor");
+        return;
+    }
+    passwd* nobody = getpwnam("nobody");
+    REQUIRE(nobody);
+    group* app = getgrgid(nobody->pw_gid);
+    group* ops = getgrnam("adm");
+    REQUIRE(app);
+    if (!ops) {
+        MESSAGE("SKIPPED: no group \"adm\" to make the operators' group");
+        return;
+    }
+    const std::string app_gid = std::to_string(app->gr_gid), ops_gid = std::to_string(ops->gr_gid);
+    TempDir dir;
+    REQUIRE(chmod(dir.path().c_str(), 0755) == 0);  // the tree file's folder, the children's cwd
+    // Each child says what PING on $SEQ_STASH got it, or why it got nothing.
+    const std::string ping =
+        "import os, socket, sys\\n"
+        "try:\\n"
+        "    s = socket.socket(socket.AF_UNIX)\\n"
+        "    s.connect(os.environ['SEQ_STASH'])\\n"
+        "    s.sendall(b'*1\\\\r\\\\n$4\\\\r\\\\nPING\\\\r\\\\n')\\n"
+        "    print(sys.argv[1], 'got', s.recv(100).decode().strip(), flush=True)\\n"
+        "except OSError as e:\\n"
+        "    print(sys.argv[1], 'refused:', e.strerror, flush=True)\\n"
+        "os.execv('/bin/sleep', ['sleep', '1000'])\\n";
+    auto child = [&](const std::string& name, const std::string& more) {
+        return "[[child]]\nname = \"" + name + "\"\nuser = \"nobody\"\n" + more +
+               "command = [\"/usr/bin/python3\", \"-c\", \"" + ping + "\", \"" + name + "\"]\n";
+    };
+    TreeSup t(dir, "run_dir_group = \"" + std::string(app->gr_name) + "\"\ncontrol_group = \"adm\"\nstash = \"stash\"\n"
+                   "[[child]]\nname = \"stash\"\ncommand = [\"seq-stash\"]\nreadiness = \"notify-fd\"\nsockets = [\"stash\"]\n" +
+                   child("member", "") +
+                   child("outsider", "group = \"adm\"\nsupplementary_groups = []\n"));
+    INFO(t.proc->log());
+    CHECK(log_has(t, "member got +PONG"));
+    CHECK(log_has(t, "outsider refused: Permission denied"));
+    // Two groups: the run dir may be entered by anyone, listed by no one;
+    // each socket's mode and group say who connects.
+    CHECK(mode_of(t.run) == "0711 " + app_gid);
+    CHECK(mode_of(t.run + "/stash.sock") == "0660 " + app_gid);
+    CHECK(mode_of(t.run + "/control.sock") == "0660 " + ops_gid);
+    CHECK(mode_of(t.run + "/supervisor.lock").starts_with("0600 "));
+
+    // seqctl as nobody: in the operators' group it may; in its own, not.
+    auto seqctl = dir / "seqctl";  // a copy nobody can read
+    std::filesystem::copy_file(bin("seqctl"), seqctl);
+    REQUIRE(chmod(seqctl.c_str(), 0755) == 0);
+    auto ok = sh(as_nobody(ops->gr_gid) + seqctl + " --run-dir " + t.run + " status 2>&1");
+    CHECK(ok.code == 0);
+    CHECK(ok.out.find("member") != std::string::npos);
+    auto no = sh(as_nobody(app->gr_gid) + seqctl + " --run-dir " + t.run + " status 2>&1");
+    CHECK(no.code != 0);
+    CHECK(no.out.find("Permission denied") != std::string::npos);
+
+    // A reload without the groups closes it all again.
+    std::ofstream(t.file) << "stash = \"stash\"\n[[child]]\nname = \"stash\"\ncommand = [\"seq-stash\"]\n"
+                             "readiness = \"notify-fd\"\nsockets = [\"stash\"]\n";
+    REQUIRE(sh(bin("seqctl") + " --run-dir " + t.run + " reload").code == 0);
+    CHECK(mode_of(t.run).starts_with("0700 "));
+    CHECK(mode_of(t.run + "/stash.sock").starts_with("0600 "));
+    CHECK(mode_of(t.run + "/control.sock").starts_with("0600 "));
+}

@@ -313,10 +313,10 @@ TEST_CASE("a tree started from another folder runs each child beside the tree fi
 TEST_CASE("no variable of the supervisor's own reaches a child from the supervisor's environment, others do") {
     TempDir dir;
     TreeSup t(dir, sh_child("a", "env | grep -E '^(SEQ_|KEPT=)' | sort | tr '\\n' ' '; echo; exec sleep 1000"), true,
-              {"SEQ_RESERVE=7", "SEQ_STASH=/elsewhere.sock", "SEQ_STANDBY_FOR=1", "SEQ_GENERATION=9", "KEPT=yes"});
+              {"SEQ_RESERVE=7", "SEQ_STASH=/elsewhere.sock", "SEQ_STANDBY_FOR=1", "SEQ_GENERATION=9", "SEQ_TREE=/elsewhere", "KEPT=yes"});
     INFO("supervisor log:\n", t.proc->log());
     CHECK(eventually([&] {
-        return std::regex_search(t.proc->log(), std::regex("a\\[[0-9]+\\]: KEPT=yes SEQ_GENERATION=1 SEQ_INSTANCE=1 SEQ_LOG=bare SEQ_NAME=a \n"));
+        return std::regex_search(t.proc->log(), std::regex("a\\[[0-9]+\\]: KEPT=yes SEQ_GENERATION=1 SEQ_INSTANCE=1 SEQ_LOG=bare SEQ_NAME=a SEQ_TREE=" + t.run + " \n"));
     }));
 }
 

@@ -1,6 +1,7 @@
 // Tree files: every key, every default, every error class with its message
 // (file:line:column and the key), and the round trip through write_tree.
 #include <doctest/doctest.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -677,7 +678,8 @@ TEST_CASE("type = dynamic: its template and max_children, every error, the round
     CHECK_FALSE(below_dynamic(nested.root, "mid/jobs"));
     CHECK_FALSE(below_dynamic(nested.root, "mid/other/x"));
     CHECK_FALSE(below_dynamic(nested.root, "mid/jobs/bad name"));
-    Tree sub{jobs.sub, ""};
+    Tree sub;
+    sub.root = jobs.sub;
     auto sub_ctx = f.ctx;
     sub_ctx.subtree = true;
     CHECK(parse_tree(write_tree(sub), f.file, sub_ctx).root == jobs.sub);
@@ -950,6 +952,63 @@ TEST_CASE("user, group, supplementary_groups, umask, nice, limits: their values,
         CHECK(contains(f.errors(child("nice = -5")), "key \"nice\": -5 is below this supervisor's own"));
         passwd* me = getpwuid(geteuid());
         if (me) CHECK_FALSE(f.parse(child(std::string("user = \"") + me->pw_name + "\"")).root.children.empty());
+    }
+}
+
+TEST_CASE("run_dir_group, control_group, and a Unix socket's mode, owner and group: defaults, every error, and the round trip") {
+    Fixture f;
+    auto child = [](const std::string& sockets) {
+        return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nsockets = " + sockets + "\n";
+    };
+    group* mine = getgrgid(getegid());
+    REQUIRE(mine);
+    const std::string g = mine->gr_name;
+    auto plain = f.parse(child("[\"web\"]"));
+    CHECK_FALSE(plain.run_dir_group);
+    CHECK_FALSE(plain.control_group);
+    CHECK(plain.root.children[0].sockets[0].mode == 0600u);
+    CHECK_FALSE(plain.root.children[0].sockets[0].gid);
+    CHECK(run_dir_access(plain).mode == 0700u);
+    CHECK(control_socket_spec(plain, "c").mode == 0600u);
+    // run_dir_group: every Unix socket 0660 and the group's, unless it says.
+    auto t = f.parse("run_dir_group = \"" + g + "\"\ncontrol_group = \"" + g + "\"\n" +
+                     child("[\"web\", { name = \"own\", path = \"own.sock\", mode = \"0600\" }, "
+                           "{ name = \"tcp\", listen = \"127.0.0.1:0\" }]"));
+    REQUIRE(t.run_dir_group);
+    CHECK(t.run_dir_group->gid == getegid());
+    auto& so = t.root.children[0].sockets;
+    CHECK(so[0].mode == 0660u);
+    CHECK(so[0].gid == getegid());
+    CHECK(so[1].mode == 0600u);
+    CHECK(so[1].gid == getegid());
+    CHECK_FALSE(so[2].gid);
+    CHECK(run_dir_access(t).mode == 0710u);
+    CHECK(run_dir_access(t).gid == getegid());
+    CHECK(control_socket_spec(t, "c").mode == 0660u);
+    auto again = f.parse(write_tree(t));
+    CHECK(again.root == t.root);
+    CHECK(again.run_dir_group == t.run_dir_group);
+    CHECK(again.control_group == t.control_group);
+    // Two groups: the dir open to enter, each socket guarding itself.
+    Tree two = t;
+    two.control_group = NamedGroup{"other", getegid() + 1};
+    CHECK(run_dir_access(two).mode == 0711u);
+    CHECK(f.errors("run_dir_group = \"no-such-group-here\"\n") .find("key \"run_dir_group\": no such group: \"no-such-group-here\"") != std::string::npos);
+    CHECK(contains(f.errors("control_group = 5\n"), "key \"control_group\": expected a string"));
+    CHECK(contains(f.errors(child("[{ name = \"w\", mode = \"0999\" }]")), "key \"sockets.mode\": \"0999\" is not an octal mode"));
+    CHECK(contains(f.errors(child("[{ name = \"w\", mode = \"0066\" }]")), "key \"sockets.mode\": \"0066\" leaves the owner unable to connect"));
+    CHECK(contains(f.errors(child("[{ name = \"w\", owner = \"no-such-user-here\" }]")), "key \"sockets.owner\": no such user"));
+    CHECK(contains(f.errors(child("[{ name = \"w\", group = \"no-such-group-here\" }]")), "key \"sockets.group\": no such group"));
+    CHECK(contains(f.errors(child("[{ name = \"w\", listen = \"127.0.0.1:0\", mode = \"0660\" }]")),
+                   "key \"sockets.mode\": only for a Unix socket"));
+    if (geteuid() != 0) {
+        CHECK(contains(f.errors(child("[{ name = \"w\", owner = \"root\" }]")),
+                       "key \"sockets.owner\": only a supervisor running as root may give a socket to another user"));
+        CHECK(contains(f.errors("run_dir_group = \"root\"\n"), "only a supervisor running as root may give its files to a group it is not in"));
+    } else {
+        auto o = f.parse(child("[{ name = \"w\", owner = \"nobody\", group = \"root\", mode = \"0640\" }]"));
+        CHECK(o.root.children[0].sockets[0].uid == getpwnam("nobody")->pw_uid);
+        CHECK(f.parse(write_tree(o)).root == o.root);
     }
 }
 

@@ -1,0 +1,21 @@
+// What a supervisor killed with -9 left running: a child's background job,
+// a daemon that double-forked into a session of its own. Each process of
+// the tree carries the tree's marker, $SEQ_TREE (the top supervisor's run
+// dir), in its environment; the next supervisor on that run dir, holding
+// its lock, stops every process that carries it before it binds anything
+// they might still hold.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace seq::sup {
+
+// SIGTERM to each process whose $SEQ_TREE is `marker`, then SIGKILL to
+// those still there after `grace`; each is logged with its pid and name.
+// Only those this process may signal (all, as root). Returns how many
+// were found.
+std::size_t stop_leftovers(const std::string& marker, std::chrono::milliseconds grace);
+
+}  // namespace seq::sup

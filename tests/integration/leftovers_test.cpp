@@ -1,0 +1,90 @@
+// Nothing of a tree outlives a kill -9 of its supervisor for long: what its
+// children left running in sessions of their own carries the tree's marker
+// ($SEQ_TREE), and the next supervisor on the run dir stops it all.
+#include <doctest/doctest.h>
+#include <dirent.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "harness.hpp"
+
+using namespace seqtest;
+
+namespace {
+
+// Every process whose environment has SEQ_TREE=`marker`.
+std::set<pid_t> carrying(const std::string& marker) {
+    std::set<pid_t> found;
+    auto want = "SEQ_TREE=" + marker;
+    for (auto& e : std::filesystem::directory_iterator("/proc")) {
+        auto name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+        auto env = slurp("/proc/" + name + "/environ");
+        for (std::size_t at = 0; at < env.size();) {
+            auto end = env.find('\0', at);
+            if (env.compare(at, end - at, want) == 0) found.insert(std::atoi(name.c_str()));
+            if (end == std::string::npos) break;
+            at = end + 1;
+        }
+    }
+    return found;
+}
+
+pid_t pid_in(const std::string& file) {
+    auto text = slurp(file);
+    return text.empty() ? 0 : std::atoi(text.c_str());
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of the top supervisor: the next one on the run dir stops what its children left in sessions of their own, SIGKILL for what ignores SIGTERM") {
+    TempDir dir;
+    // A background job, a daemon double-forked into its own session, and
+    // one in its own session that ignores SIGTERM; then the child itself.
+    const auto tree = sh_child("job",
+                               "sleep 1000 & echo $! > job.pid\n"
+                               "(setsid sleep 1000 & echo $! > daemon.pid) &\n"
+                               "setsid sh -c 'trap \"\" TERM; echo $$ > stubborn.pid; exec sleep 1000' &\n"
+                               "exec sleep 1000",
+                               "shutdown = 300");
+    std::optional<TreeSup> first(std::in_place, dir, tree);
+    INFO(first->proc->log());
+    const auto marker = first->run;
+    REQUIRE(eventually([&] {
+        return pid_in(dir / "job.pid") && pid_in(dir / "daemon.pid") && pid_in(dir / "stubborn.pid") &&
+               alive(pid_in(dir / "stubborn.pid"));
+    }));
+    const pid_t job = pid_in(dir / "job.pid"), daemon = pid_in(dir / "daemon.pid"), stubborn = pid_in(dir / "stubborn.pid");
+    auto old_tree = carrying(marker);
+    const pid_t child = first->child("job").pid;
+    CHECK(old_tree.count(child));
+    CHECK(old_tree.count(job));
+    CHECK(old_tree.count(daemon));
+    CHECK(old_tree.count(stubborn));
+
+    REQUIRE(kill(first->proc->pid(), SIGKILL) == 0);
+    first->proc->wait_exit(5000ms);
+    // The child went with it (its death signal); what it left did not.
+    CHECK(eventually([&] { return !alive(child); }));
+    CHECK(alive(job));
+    CHECK(alive(daemon));
+    CHECK(alive(stubborn));
+
+    TreeSup second(dir, tree);
+    INFO(second.proc->log());
+    CHECK(eventually([&] {
+        for (pid_t p : old_tree)
+            if (alive(p)) return false;
+        return true;
+    }));
+    for (pid_t p : {job, daemon, stubborn})
+        CHECK(log_has(second, "stopping pid " + std::to_string(p) + " (sleep), left running by a supervisor of this run dir that is gone"));
+    CHECK(log_has(second, "killing pid " + std::to_string(stubborn) + " (sleep): still running 300 ms after SIGTERM"));
+    // What carries the marker now is the new tree's alone.
+    for (pid_t p : carrying(marker)) CHECK(old_tree.count(p) == 0);
+}
