@@ -35,6 +35,9 @@ struct Instance {
     // standby was started as the pool, before it knew which instance it
     // would be).
     std::string seq_name, seq_instance;
+    // Why it is being ended as a failure, other than its watchdog (Phase::hung):
+    // "memory limit: 212 MiB > 200 MiB". Its death says so.
+    std::string ended_for;
     Fd notify;                     // our end of its $SEQ_NOTIFY_FD
     uv::Poll notify_poll;          // read while it is starting
     Fd activate;                   // a standby's $SEQ_STANDBY_FD, our end: closed, it stops

@@ -17,6 +17,11 @@ Decision common(Phase phase, Event event) {
         // phase already left is late and means nothing.
         if (phase == Phase::stopping || phase == Phase::hung) return {phase, Action::kill};
         return {phase, Action::none};
+    case Event::over_limit:
+        // A failure, whatever its role, unless it is on its way out already.
+        if (phase == Phase::starting || phase == Phase::idle || phase == Phase::running)
+            return {Phase::hung, Action::end_over_limit};
+        return {phase, Action::none};
     default: return {phase, Action::none};
     }
 }
@@ -111,6 +116,7 @@ std::string_view to_string(Event e) {
     case Event::stop: return "stop";
     case Event::activate: return "activate";
     case Event::died: return "died";
+    case Event::over_limit: return "over_limit";
     }
     return "?";
 }
@@ -129,6 +135,7 @@ std::string_view to_string(Action a) {
     case Action::succeed: return "succeed";
     case Action::refuse_standby: return "refuse_standby";
     case Action::reap: return "reap";
+    case Action::end_over_limit: return "end_over_limit";
     }
     return "?";
 }

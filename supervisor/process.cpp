@@ -496,4 +496,34 @@ std::string process_name(pid_t pid) {
     return name.empty() ? "?" : name;
 }
 
+std::unordered_map<pid_t, Usage> usage_by_group() {
+    std::unordered_map<pid_t, Usage> out;
+    static const long page = sysconf(_SC_PAGESIZE);
+    static const long ticks = sysconf(_SC_CLK_TCK);
+    DIR* proc = opendir("/proc");
+    if (!proc) return out;
+    while (auto* e = readdir(proc)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        auto stat = read_proc(std::string("/proc/") + e->d_name + "/stat");
+        // After the command name, which may hold anything, ")" last:
+        // state ppid pgrp ... utime(14) stime cutime cstime ... rss(24).
+        auto close = stat.rfind(')');
+        if (close == std::string::npos || close + 2 >= stat.size()) continue;
+        char state = 0;
+        long pgrp = 0;
+        unsigned long long utime = 0, stime = 0;
+        long long cutime = 0, cstime = 0, rss = 0;
+        if (std::sscanf(stat.c_str() + close + 2,
+                        "%c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d %*d %*u %*u %lld",
+                        &state, &pgrp, &utime, &stime, &cutime, &cstime, &rss) != 7 || state == 'Z')
+            continue;
+        auto& u = out[static_cast<pid_t>(pgrp)];
+        u.rss_bytes += static_cast<std::uint64_t>(std::max(rss, 0LL)) * static_cast<std::uint64_t>(page);
+        auto t = utime + stime + static_cast<unsigned long long>(std::max(cutime, 0LL) + std::max(cstime, 0LL));
+        u.cpu_ms += t * 1000 / static_cast<unsigned long long>(ticks > 0 ? ticks : 100);
+    }
+    closedir(proc);
+    return out;
+}
+
 }  // namespace seq::sup

@@ -73,6 +73,9 @@ void child_fields(Fields& f, const ChildReport& c) {
     if (c.upgrade) f.put("upgrade", *c.upgrade);
     if (c.log_file) f.put("log_file", *c.log_file);
     if (c.log_dropped) f.put("log_dropped", c.log_dropped);
+    f.put_maybe("memory_bytes", c.memory_bytes);
+    f.put_maybe("cpu_ms", c.cpu_ms);
+    f.put_maybe("memory_max", c.memory_max);
     if (!c.sockets.empty() && f.key("sockets")) {
         resp::append_array(*f.out, c.sockets.size());
         for (auto& s : c.sockets)
@@ -175,6 +178,9 @@ bool read_child(const resp::Value& kv, ChildReport& c) {
         if (k == "upgrade") return read_str(v, c.upgrade);
         if (k == "log_file") return read_str(v, c.log_file);
         if (k == "log_dropped") return read_int(v, c.log_dropped);
+        if (k == "memory_bytes") return read_int(v, c.memory_bytes);
+        if (k == "cpu_ms") return read_int(v, c.cpu_ms);
+        if (k == "memory_max") return read_int(v, c.memory_max);
         if (k == "draining") {
             if (v.type != Type::array) return false;
             for (auto& pid : v.elems)

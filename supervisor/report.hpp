@@ -46,6 +46,11 @@ struct ChildReport {
     // Its log file, and the lines a full or failing disk cost it.
     std::optional<std::string> log_file;
     std::int64_t log_dropped = 0;
+    // What its live processes use now (the sum over its process group; a
+    // pool's line, over its instances): filled in by the top supervisor's
+    // STATUS, not carried in snapshots.
+    std::optional<std::int64_t> memory_bytes, cpu_ms;
+    std::optional<std::int64_t> memory_max;  // its limit, if it has one
     bool standby_kept = false;                  // its spec keeps a standby
     std::optional<std::int64_t> standby;        // that standby's pid, once idle
     // A pool: its instances ("web#0"...), each a report of its own; the

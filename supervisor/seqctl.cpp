@@ -126,6 +126,35 @@ std::string last_exit(const seq::resp::Value& c) {
     return text(field(c, "last_exit"));
 }
 
+// CPU: "0.4s", then "12m03s" past a minute.
+std::string cpu(const seq::resp::Value& c) {
+    auto* v = field(c, "cpu_ms");
+    if (!v || v->type != seq::resp::Value::Type::integer) return "-";
+    char buf[32];
+    if (v->integer < 60000) std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(v->integer) / 1000.0);
+    else std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(v->integer / 60000),
+                       static_cast<long long>(v->integer / 1000 % 60));
+    return buf;
+}
+
+std::string bytes(std::int64_t n) {
+    char buf[32];
+    if (n < (1 << 20)) std::snprintf(buf, sizeof buf, "%lldK", static_cast<long long>(n >> 10));
+    else if (n < (std::int64_t{1} << 30)) std::snprintf(buf, sizeof buf, "%.1fM", static_cast<double>(n) / (1 << 20));
+    else std::snprintf(buf, sizeof buf, "%.2fG", static_cast<double>(n) / (1 << 30));
+    return buf;
+}
+
+// MEM: "12.3M", and "/200.0M" with its memory_max.
+std::string memory(const seq::resp::Value& c) {
+    auto* v = field(c, "memory_bytes");
+    auto* max = field(c, "memory_max");
+    using T = seq::resp::Value::Type;
+    std::string out = v && v->type == T::integer ? bytes(v->integer) : "-";
+    if (max && max->type == T::integer) out += "/" + bytes(max->integer);
+    return out;
+}
+
 // A waiting child (restart backoff) shows how long it has left to wait.
 std::string uptime_or_wait(const seq::resp::Value& c) {
     auto* wait = field(c, "restart_in_ms");
@@ -156,16 +185,17 @@ void measure(const std::vector<seq::resp::Value>& children, std::size_t depth, s
 
 void print_children(const std::vector<seq::resp::Value>& children, std::size_t depth, std::size_t width) {
     auto row = [&](const std::string& name, const std::string& pid, const std::string& state, const std::string& gen,
-                   const std::string& restarts, const std::string& exit, const std::string& up) {
-        std::printf("%-*s %-8s %-9s %-4s %-9s %-26s %s\n", static_cast<int>(width), name.c_str(), pid.c_str(),
-                    state.c_str(), gen.c_str(), restarts.c_str(), exit.c_str(), up.c_str());
+                   const std::string& restarts, const std::string& exit, const std::string& up,
+                   const std::string& cpu_time = "-", const std::string& mem = "-") {
+        std::printf("%-*s %-8s %-9s %-4s %-9s %-26s %-7s %-13s %s\n", static_cast<int>(width), name.c_str(), pid.c_str(),
+                    state.c_str(), gen.c_str(), restarts.c_str(), exit.c_str(), cpu_time.c_str(), mem.c_str(), up.c_str());
     };
     for (const auto& c : children) {
         auto indent = std::string(depth * 2, ' ');
         // A pool's line sums up its instances: their generations are theirs.
         auto gen = field(c, "instances") ? std::string("-") : text(field(c, "generation"));
         row(indent + text(field(c, "name")), text(field(c, "pid")), text(field(c, "state")), gen,
-            text(field(c, "restarts")), last_exit(c), uptime_or_wait(c));
+            text(field(c, "restarts")), last_exit(c), uptime_or_wait(c), cpu(c), memory(c));
         // Its standby, idle and ready to take over, on a line of its own;
         // during a rollout, the new instance starting beside it and the
         // old ones draining.
@@ -202,8 +232,8 @@ void print_status(const seq::resp::Value& v, bool json, const std::string& json_
                 text(field(top, "max_seconds")).c_str(), text(field(top, "restarts_in_window")).c_str());
     std::size_t width = 8;
     measure(children, 0, width);
-    std::printf("%-*s %-8s %-9s %-4s %-9s %-26s %s\n", static_cast<int>(width), "NAME", "PID", "STATE", "GEN",
-                "RESTARTS", "LAST EXIT", "UPTIME");
+    std::printf("%-*s %-8s %-9s %-4s %-9s %-26s %-7s %-13s %s\n", static_cast<int>(width), "NAME", "PID", "STATE", "GEN",
+                "RESTARTS", "LAST EXIT", "CPU", "MEM", "UPTIME");
     print_children(children, 0, width);
 }
 

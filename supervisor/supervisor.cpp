@@ -23,7 +23,8 @@ namespace seq::sup {
 
 Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     : loop_(loop), options_(spec), env_(std::move(env)), log_files_(loop.get()), intensity_(spec.max_restarts, spec.max_seconds * 1000),
-      sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())) {
+      sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())),
+      memory_watch_(uv::make_timer(loop.get())) {
     options_.children.clear();
     for (auto& child : expand(spec.children)) {
         children_.push_back(make_child(std::move(child)));
@@ -40,6 +41,7 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     }
     sigchld_->data = this;
     sweep_->data = this;
+    memory_watch_->data = this;
     log_files_.on_change = [this] { ++generation_; };  // the lines dropped, in the next snapshot
     touch_all();
 }
@@ -453,7 +455,8 @@ void Supervisor::on_death(Child& c, int status) {
     std::string why = how;
     if (asked || shutting_down_) why += " (stopped)";
     else if (!ended.exec_failed && death == lifecycle::Death::failed_start) why += ", having never become ready";
-    else if (!ended.exec_failed && death == lifecycle::Death::hung) why += ", after a watchdog timeout";
+    else if (!ended.exec_failed && death == lifecycle::Death::hung && ended.ended_for.empty())
+        why += ", after a watchdog timeout";
     c.deaths.add({wall_now_ms(), pid, std::move(why), ended.uptime_ms, c.recent.last_of(pid, Deaths::lines_each)});
     if (death_heard_) death_heard_(c.path, c.deaths.newest());
     // Its link goes when this death has been dealt with: a RELOAD it leaves
@@ -465,7 +468,8 @@ void Supervisor::on_death(Child& c, int status) {
     const char* name = c.path.c_str();
     const bool hung = !ended.exec_failed && death == lifecycle::Death::hung;
     if (!shutting_down_ &&
-        rollout_failed(c, ended.phase, ended.ready_ms, ended.generation, hung ? how + " (watchdog)" : how)) {
+        rollout_failed(c, ended.phase, ended.ready_ms, ended.generation,
+                       hung && ended.ended_for.empty() ? how + " (watchdog)" : how)) {
         log("%s (pid %d) %s after %s; the rollout's gate failed: its old spec starts in its place", name, pid,
             how.c_str(), ran.c_str());
         return step();
@@ -488,7 +492,7 @@ void Supervisor::on_death(Child& c, int status) {
     }
     if (ended.exec_failed) return start_failed(c, how);
     if (death == lifecycle::Death::failed_start) how += ", having never become ready";
-    if (death == lifecycle::Death::hung) how += ", after a watchdog timeout";
+    if (death == lifecycle::Death::hung && ended.ended_for.empty()) how += ", after a watchdog timeout";
     bool normal = is_normal_exit(status) && death == lifecycle::Death::crash;
     if (!c.wants_running() || !wants_restart(c.spec.restart, normal)) {
         // A dynamic supervisor forgets a child that ended for good (OTP):
@@ -542,7 +546,9 @@ void Supervisor::give_up(const std::string& what) {
 }
 
 Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) {
-    Retired r{i->pid, i->phase, loop_.now() - i->started_ms, i->ready_ms, i->generation, describe_exit(status), false};
+    Retired r{i->pid,          i->phase,        loop_.now() - i->started_ms, i->ready_ms, i->generation,
+              describe_exit(status), false, i->ended_for};
+    if (!r.ended_for.empty()) r.how = r.ended_for + ", " + r.how;
     if (i->exec)
         if (auto& failed = i->exec->failure()) {
             r.how = *failed;

@@ -317,6 +317,7 @@ private:
         std::uint64_t ready_ms, generation;
         std::string how;
         bool exec_failed;
+        std::string ended_for;  // Instance::ended_for
     };
     Retired retire(std::unique_ptr<Instance> i, int status);
     // With `all`, kills whatever is adopted (at the end, when no child runs).
@@ -357,6 +358,11 @@ private:
     SpawnSlots slots_;  // low fds a new child's inheritance is laid on (process.hpp)
     uv::Signal sigchld_;
     uv::Timer sweep_;
+    // memory_max where no cgroup holds it: each such instance's group looked
+    // at once a second, while there is one (supervisor_limits.cpp).
+    uv::Timer memory_watch_;
+    void watch_memory();
+    void check_memory();
     // Adopted processes whose environment read empty (caught mid-execve):
     // how many sweeps have looked at each. They are looked at again, soon,
     // and killed as orphans once the count runs out.

@@ -78,6 +78,7 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     by_pid_[i->pid] = i.get();
     ++generation_;
     touch(c);
+    if (spec_of(*i).memory_max) watch_memory();
     return i;
 }
 
@@ -181,8 +182,13 @@ void Supervisor::apply(Instance& i, Event e) {
     case Action::terminate:
         enter(i, d.next);
         return signal_group(i, stop_signal(spec_of(i)));
+    case Action::end_over_limit:
+        enter(i, d.next);
+        log("%s (pid %d) over its limit, %s; stopping it", path, i.pid, i.ended_for.c_str());
+        return signal_group(i, stop_signal(spec_of(i)));
     case Action::kill:
-        if (i.phase == Phase::hung) log("%s (pid %d) still running after SIGABRT; sending SIGKILL", path, i.pid);
+        if (i.phase == Phase::hung && i.ended_for.empty())
+            log("%s (pid %d) still running after SIGABRT; sending SIGKILL", path, i.pid);
         else
             log("%s (pid %d) still running %llu ms after SIGTERM; sending SIGKILL", path, i.pid,
                 static_cast<unsigned long long>(spec_of(i).shutdown_ms.value_or(0)));

@@ -2,7 +2,10 @@
 // snapshot a nested supervisor sends its parent.
 #include <unistd.h>
 
+#include <unordered_map>
+
 #include "listen_address.hpp"
+#include "process.hpp"
 #include "supervisor.hpp"
 
 namespace seq::sup {
@@ -82,6 +85,7 @@ TreeReport Supervisor::snapshot() {
         if (c->goal == Goal::held && !c->active)
             k.stopped_by = c->spawns == 0 && !c->spec.autostart ? "autostart" : "request";
         if (!c->last_exit.empty()) k.last_exit = c->last_exit;
+        if (c->spec.memory_max) (pool ? *pool : k).memory_max = static_cast<std::int64_t>(*c->spec.memory_max);
         for (auto& so : c->spec.sockets)
             if (auto fd = env_.sockets.find(so.name); fd != env_.sockets.end())
                 k.sockets.push_back({so.name, bound_address(fd->second)});
@@ -111,6 +115,33 @@ TreeReport Supervisor::snapshot() {
     return r;
 }
 
-void Supervisor::status(std::string& out) { append_report(out, snapshot()); }
+namespace {
+
+// Each line's use from one pass over /proc: every pid in the tree is in
+// our pid namespace, below nested supervisors too.
+void add_usage(std::vector<ChildReport>& children, const std::unordered_map<pid_t, Usage>& usage) {
+    for (auto& k : children) {
+        if (k.pid)
+            if (auto it = usage.find(static_cast<pid_t>(*k.pid)); it != usage.end()) {
+                k.memory_bytes = static_cast<std::int64_t>(it->second.rss_bytes);
+                k.cpu_ms = static_cast<std::int64_t>(it->second.cpu_ms);
+            }
+        add_usage(k.children, usage);
+        add_usage(k.instances, usage);
+        if (k.pool)
+            for (auto& i : k.instances) {
+                if (i.memory_bytes) k.memory_bytes = k.memory_bytes.value_or(0) + *i.memory_bytes;
+                if (i.cpu_ms) k.cpu_ms = k.cpu_ms.value_or(0) + *i.cpu_ms;
+            }
+    }
+}
+
+}  // namespace
+
+void Supervisor::status(std::string& out) {
+    auto r = snapshot();
+    add_usage(r.children, usage_by_group());
+    append_report(out, r);
+}
 
 }  // namespace seq::sup

@@ -180,6 +180,9 @@ struct ChildSpec {
     std::optional<std::uint32_t> umask;
     std::optional<int> nice;
     std::vector<ResourceLimit> limits;
+    // Its memory, at most (bytes): the sum of its processes' RSS, checked
+    // by the supervisor once a second; over it, it is ended as a failure.
+    std::optional<std::uint64_t> memory_max;
     // Its own output's file; from a supervisor's log_dir unless it says
     // otherwise. A nested supervisor's subtree carries each one resolved.
     LogSpec log;
@@ -214,6 +217,7 @@ inline constexpr Bounds generation{1, std::int64_t{1} << 53};
 inline constexpr Bounds log_max_size{4096, std::int64_t{1} << 50};
 inline constexpr Bounds log_keep{0, 1000};
 inline constexpr Bounds nice{-20, 19};
+inline constexpr Bounds memory_max{1 << 20, std::int64_t{1} << 50};
 }  // namespace bounds
 
 // A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or

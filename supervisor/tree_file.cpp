@@ -39,7 +39,7 @@ const std::set<std::string_view> common_keys = {"name", "type", "restart", "auto
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+const std::set<std::string_view> worker_keys = {"memory_max", "env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
                                                 "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
                                                     "log_dir", "log_stderr"};
@@ -215,6 +215,33 @@ private:
         }
         error(key.source(), child, table.empty() ? std::string(key.str()) : std::string(table) + "." + std::string(key.str()),
               what);
+    }
+
+    // A number of bytes: an integer, or a string with a binary suffix as
+    // systemd's MemoryMax= takes it ("512K", "200M", "1G", "2T").
+    std::optional<std::uint64_t> size_of(const toml::node& n, const std::string& child, std::string_view key, Bounds b) {
+        std::optional<std::uint64_t> v;
+        if (auto* i = n.as_integer(); i && i->get() >= 0) {
+            v = static_cast<std::uint64_t>(i->get());
+        } else if (auto* s = n.as_string()) {
+            const auto& text = s->get();
+            std::uint64_t number = 0;
+            auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+            std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+            int shift = unit.empty() ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : unit == "T" ? 40 : -1;
+            if (ec == std::errc{} && end != text.data() && shift >= 0 && number <= (~std::uint64_t{0} >> shift))
+                v = number << shift;
+        }
+        if (!v) {
+            error(n.source(), child, key, "expected a number of bytes, or one with K, M, G or T, such as \"200M\"");
+            return std::nullopt;
+        }
+        if (*v < static_cast<std::uint64_t>(b.lo) || *v > static_cast<std::uint64_t>(b.hi)) {
+            error(n.source(), child, key, std::to_string(*v) + " bytes is out of range (" + std::to_string(b.lo) + " to " +
+                                              std::to_string(b.hi) + ")");
+            return std::nullopt;
+        }
+        return v;
     }
 
     // A group this supervisor may give its files to, by name.
@@ -592,6 +619,7 @@ private:
         if (auto* n = t.get("env_file")) env_files(*n, path, c);
         identity(t, path, c);
         limits(t, path, c);
+        if (auto* n = t.get("memory_max")) c.memory_max = size_of(*n, path, "memory_max", bounds::memory_max);
         update(t, path, c);
         c.log.to_stderr = logs_.to_stderr;  // unless its own log table says
         if (auto* n = t.get("log")) log(*n, path, c.log);
@@ -1285,6 +1313,7 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
         out += std::string("umask = \"") + mode + "\"\n";
     }
     if (c.nice) out += "nice = " + std::to_string(*c.nice) + "\n";
+    if (c.memory_max) out += "memory_max = " + std::to_string(*c.memory_max) + "\n";
     if (!c.limits.empty()) {
         auto value = [](std::uint64_t v) { return v == ~std::uint64_t{0} ? std::string("\"unlimited\"") : std::to_string(v); };
         out += "limits = { ";

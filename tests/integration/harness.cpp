@@ -194,6 +194,9 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
             if (k == "last_start") s.last_start = val.str;
             if (k == "restarts_in_window") s.restarts_in_window = val.integer;
             if (k == "log_dropped") s.log_dropped = val.integer;
+            if (k == "memory_bytes") s.memory_bytes = val.integer;
+            if (k == "cpu_ms") s.cpu_ms = val.integer;
+            if (k == "memory_max") s.memory_max = val.integer;
             if (k == "children") below = &val;
             if (k == "instances") instances = &val;
             if (k == "sockets")

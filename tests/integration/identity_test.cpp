@@ -238,3 +238,37 @@ TEST_CASE("run_dir_group: a child of another user reaches the stash, one outside
     CHECK(mode_of(t.run + "/stash.sock").starts_with("0600 "));
     CHECK(mode_of(t.run + "/control.sock").starts_with("0600 "));
 }
+
+TEST_CASE("memory_max without a cgroup: a child that allocates past it is stopped and restarted with the reason; one below it is left alone; status shows each one's memory and CPU") {
+    TempDir dir;
+    // 64 MiB written (so resident), then it waits; or 1 MiB, well below.
+    auto hog = [](const std::string& name, int mib) {
+        return "[[child]]\nname = \"" + name + "\"\nmemory_max = \"32M\"\nshutdown = 1000\n"
+               "command = [\"/usr/bin/python3\", \"-c\", \"import time\\nx = b'x' * (" + std::to_string(mib) +
+               " << 20)\\nprint('allocated', flush=True)\\ntime.sleep(1000)\\n\"]\n";
+    };
+    TreeSup t(dir, "max_restarts = 100\nmax_seconds = 60\n" + hog("hog", 64) + hog("calm", 1));
+    INFO(t.proc->log());
+    CHECK(log_has(t, "hog (pid "));
+    std::string reason;
+    REQUIRE(eventually([&] {
+        auto s = t.child("hog");
+        reason = s.last_exit;
+        return s.restarts >= 1 && !reason.empty();
+    }, 10000ms));
+    CHECK(std::regex_search(reason, std::regex("^memory limit: [0-9.]+ MiB > 32 MiB, killed by SIGTERM$")));
+    CHECK(log_has(t, "> 32 MiB; stopping it"));
+    auto why = sh(bin("seqctl") + " --run-dir " + t.run + " why hog");
+    CHECK(why.out.find("memory limit: ") != std::string::npos);
+    // Below its limit: never touched; and status says what each uses.
+    auto calm = t.child("calm");
+    CHECK(calm.restarts == 0);
+    CHECK(calm.memory_max == 32 << 20);
+    CHECK(eventually([&] {
+        auto s = t.child("calm");
+        return s.memory_bytes > (1 << 20) && s.memory_bytes < (32 << 20) && s.cpu_ms >= 0;
+    }));
+    auto table = sh(bin("seqctl") + " --run-dir " + t.run + " status").out;
+    CHECK(table.find("CPU") != std::string::npos);
+    CHECK(table.find("/32.0M") != std::string::npos);
+}

@@ -1012,6 +1012,24 @@ TEST_CASE("run_dir_group, control_group, and a Unix socket's mode, owner and gro
     }
 }
 
+TEST_CASE("memory_max: bytes or K, M, G, T; its range, every error, and the round trip") {
+    Fixture f;
+    auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
+    CHECK_FALSE(f.parse(child("")).root.children[0].memory_max);
+    CHECK(f.parse(child("memory_max = \"200M\"")).root.children[0].memory_max == 200u << 20);
+    CHECK(f.parse(child("memory_max = \"2G\"")).root.children[0].memory_max == std::uint64_t{2} << 30);
+    CHECK(f.parse(child("memory_max = \"4096K\"")).root.children[0].memory_max == 4096u << 10);
+    CHECK(f.parse(child("memory_max = 1048576")).root.children[0].memory_max == 1u << 20);
+    auto t = f.parse(child("memory_max = \"1T\""));
+    CHECK(f.parse(write_tree(t)).root == t.root);
+    for (auto bad : {"\"200X\"", "\"M\"", "\"-5M\"", "\"200 M\"", "-1", "true"})
+        CHECK(contains(f.errors(child(std::string("memory_max = ") + bad)),
+                       "key \"memory_max\": expected a number of bytes, or one with K, M, G or T"));
+    CHECK(contains(f.errors(child("memory_max = \"1K\"")), "key \"memory_max\": 1024 bytes is out of range (1048576 to"));
+    CHECK(contains(f.errors(child("memory_max = \"99999999999T\"")), "key \"memory_max\""));
+    CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nmemory_max = \"1G\"\n"), "key \"memory_max\""));
+}
+
 TEST_CASE("env_file: relative to the tree file, optional with a leading -, read for its errors at load, and the round trip") {
     Fixture f;
     auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
