@@ -12,7 +12,7 @@
 
 namespace seq {
 
-void ensure_private_dir(const std::string& dir, const std::string& what, unsigned mode, long gid) {
+void ensure_private_dir(const std::string& dir, const std::string& what, unsigned mode, long gid, bool apply) {
     struct stat st{};
     // An existing dir in a parent we may not write to fails with EACCES, not
     // EEXIST: then what is wrong is said by the checks below.
@@ -27,12 +27,13 @@ void ensure_private_dir(const std::string& dir, const std::string& what, unsigne
                                  ", not by us (uid " + std::to_string(geteuid()) + "); refusing it");
     // Leave to enter (the x bits) is what a tree may give, and take back: a
     // dir others could list or write is someone else's business.
-    if (st.st_mode & 077 & ~(mode | 011)) {
+    if (st.st_mode & 077 & ~((apply ? mode : 0700) | 011)) {
         char m[8];
         std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         throw std::runtime_error(what + " " + dir + " has mode " + m +
                                  ", open to other users; refusing it (chmod 700 it)");
     }
+    if (!apply) return;
     // The group first, while the mode still keeps it out.
     if (gid >= 0 && st.st_gid != static_cast<gid_t>(gid) && chown(dir.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) < 0)
         throw SystemError("giving " + what + " " + dir + " to group " + std::to_string(gid), errno);

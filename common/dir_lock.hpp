@@ -27,6 +27,9 @@ private:
 // by us that no one else may list or write. Then gives it `mode` (0700, or
 // one that lets a group, or anyone, enter it: 0710, 0711) and the group
 // `gid` (-1: as it is). `what` names it in messages ("run dir").
-void ensure_private_dir(const std::string& dir, const std::string& what, unsigned mode = 0700, long gid = -1);
+// With `apply` false, only checks (a dir others may enter passes), changing
+// nothing: for a dir whose lock is not held yet.
+void ensure_private_dir(const std::string& dir, const std::string& what, unsigned mode = 0700, long gid = -1,
+                        bool apply = true);
 
 }  // namespace seq

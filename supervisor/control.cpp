@@ -423,9 +423,13 @@ std::optional<std::string> peer_refusal(int fd, std::optional<std::uint32_t> ope
         if (cred.gid == *operators) return std::nullopt;
         std::vector<gid_t> groups(64);
         socklen_t size = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) < 0 && errno == ERANGE) {
-            groups.resize(size / sizeof(gid_t));
-            if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) < 0) size = 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) < 0) {
+            if (errno == ERANGE) {
+                groups.resize(size / sizeof(gid_t));
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &size) < 0) size = 0;
+            } else {
+                size = 0;  // none known: only the primary group counts
+            }
         }
         groups.resize(std::min<std::size_t>(groups.size(), size / sizeof(gid_t)));
         if (std::find(groups.begin(), groups.end(), *operators) != groups.end()) return std::nullopt;

@@ -1,6 +1,8 @@
 #include "held_sockets.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -73,17 +75,40 @@ std::string holder(const std::set<std::string>& inodes) {
 
 std::string port_of(const std::string& listen) { return listen.substr(listen.rfind(':') + 1); }
 
-// A Unix socket's file given its owner, group and mode: in that order, so
-// that it is never open wider than it ends (it is bound 0600, ours).
-void set_access(const std::string& path, const SocketSpec& s) {
-    if (s.uid || s.gid)
-        if (chown(path.c_str(), s.uid ? *s.uid : static_cast<uid_t>(-1), s.gid ? *s.gid : static_cast<gid_t>(-1)) < 0)
-            throw SystemError("socket '" + s.name + "' (" + path + "): chown", errno);
-    if (chmod(path.c_str(), s.mode) < 0) throw SystemError("socket '" + s.name + "' (" + path + "): chmod", errno);
+// A Unix socket's file given its owner, group and mode, found by an fd
+// that follows no symlink and must be the very file we bound (a child that
+// may write its folder could have put something else there). Closed to
+// 0600 first, then its owner and group, then its mode: never open, for a
+// moment, to a group or mode it is leaving.
+void set_access(const std::string& path, const FileId& bound, const SocketSpec& s) {
+    auto what = "socket '" + s.name + "' (" + path + ")";
+    Fd f(open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st{};
+    if (!f || fstat(f.get(), &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_dev != bound.dev || st.st_ino != bound.ino)
+        throw std::runtime_error(what + ": no longer the socket bound there; its mode, owner and group are unchanged");
+    auto self = "/proc/self/fd/" + std::to_string(f.get());
+    if (chmod(self.c_str(), 0600) < 0) throw SystemError(what + ": chmod", errno);
+    if ((s.uid || s.gid) && fchownat(f.get(), "", s.uid ? *s.uid : static_cast<uid_t>(-1),
+                                     s.gid ? *s.gid : static_cast<gid_t>(-1), AT_EMPTY_PATH) < 0)
+        throw SystemError(what + ": chown", errno);
+    if (chmod(self.c_str(), s.mode) < 0) throw SystemError(what + ": chmod", errno);
 }
 
-bool same_access(const SocketSpec& a, const SocketSpec& b) {
-    return a.mode == b.mode && a.uid == b.uid && a.gid == b.gid;
+FileId id_of(const std::string& path) {
+    struct stat st{};
+    if (lstat(path.c_str(), &st) < 0) throw SystemError("stat " + path, errno);
+    return {st.st_dev, st.st_ino};
+}
+
+// A change of access on a reload: said if it fails, and the rest goes on
+// (the binds are all done; nothing is to be undone).
+template <class F>
+void or_log(F&& f) {
+    try {
+        f();
+    } catch (const std::exception& e) {
+        log("%s", e.what());
+    }
 }
 
 }  // namespace
@@ -125,7 +150,7 @@ Fd listen_tcp(const SocketSpec& s) {
 std::unique_ptr<HeldSocket> HeldSockets::control(const Tree& tree) {
     auto s = control_socket_spec(tree, dir_.file("control.sock"));
     auto held = take_or_bind(s, s.path);
-    if (!held->unlink.empty()) control_ = s;  // bound here: ours to open to control_group, and close again
+    if (!held->unlink.empty()) control_ = {s, held->id};  // bound here: ours to open to control_group, and close again
     return held;
 }
 
@@ -154,10 +179,11 @@ Environment HeldSockets::bind(const Tree& tree) {
         env.sockets[s.name] = held->fd.get();
         if (s.name == tree.stash) env.stash = s.path;
     }
-    dir_.allow(run_dir_access(tree));
+    or_log([&] { dir_.allow(run_dir_access(tree)); });
     if (control_) {
-        auto s = control_socket_spec(tree, control_->path);
-        if (!same_access(s, *control_)) set_access(s.path, s), control_ = s;
+        auto s = control_socket_spec(tree, control_->first.path);
+        if (!s.same_access(control_->first))
+            or_log([&] { set_access(s.path, control_->second, s), control_->first = s; });
     }
     // Only now, with every bind done, are the changes made: a backlog
     // changed in place (listen again), those no longer named closed and
@@ -165,7 +191,7 @@ Environment HeldSockets::bind(const Tree& tree) {
     for (auto& s : wanted) {
         auto& held = next[s.where()];
         if (held->spec.backlog != s.backlog) listen(held->fd.get(), s.backlog);
-        if (!held->unlink.empty() && !same_access(held->spec, s)) set_access(held->unlink, s);
+        if (!held->unlink.empty() && !s.same_access(held->spec)) or_log([&] { set_access(held->unlink, held->id, s); });
         held->spec = s;
     }
     bound_ = std::move(next);
@@ -185,7 +211,8 @@ std::unique_ptr<HeldSocket> HeldSockets::take_or_bind(const SocketSpec& s, const
     if (it == inherited_.end()) {
         if (s.tcp()) return std::make_unique<HeldSocket>(listen_tcp(s), "", s);
         auto held = std::make_unique<HeldSocket>(listen_unix(path, s.backlog), path, s);
-        set_access(path, s);
+        held->id = id_of(path);
+        set_access(path, held->id, s);
         return held;
     }
     set_nonblocking(it->second);

@@ -7,6 +7,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
+
+#include <sys/types.h>
 #include <string>
 
 #include "fd.hpp"
@@ -16,11 +19,18 @@
 
 namespace seq::sup {
 
+// A file as bound: the same path may name another one later.
+struct FileId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+};
+
 // A socket the supervisor binds and owns; or one it was handed (socket
 // activation), which its owner keeps and removes.
 struct HeldSocket {
     Fd fd;
     std::string unlink;  // a Unix socket bound here: removed with it
+    FileId id;           // and its file
     SocketSpec spec;
     HeldSocket(Fd f, std::string u, SocketSpec s) : fd(std::move(f)), unlink(std::move(u)), spec(std::move(s)) {}
     HeldSocket(const HeldSocket&) = delete;
@@ -52,7 +62,7 @@ private:
 
     const RunDir& dir_;
     std::map<std::string, int> inherited_;
-    std::optional<SocketSpec> control_;  // the control socket, if bound here, as its access was last set
+    std::optional<std::pair<SocketSpec, FileId>> control_;  // the control socket, if bound here, as its access was last set
     std::map<std::string, std::shared_ptr<HeldSocket>> bound_;  // by SocketSpec::where, as bound
 };
 

@@ -38,6 +38,7 @@ struct Instance {
     // Why it is being ended as a failure, other than its watchdog (Phase::hung):
     // "memory limit: 212 MiB > 200 MiB". Its death says so.
     std::string ended_for;
+    std::string cgroup;  // its own cgroup's dir, if it has one (cgroups.hpp)
     Fd notify;                     // our end of its $SEQ_NOTIFY_FD
     uv::Poll notify_poll;          // read while it is starting
     Fd activate;                   // a standby's $SEQ_STANDBY_FD, our end: closed, it stops

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <cstdio>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "fd.hpp"
@@ -26,13 +28,29 @@ struct Leftover {
     std::string name;
 };
 
-bool carries(pid_t pid, const std::string& marker) {
+bool carries(pid_t pid, const std::string& marker, const Cgroups& cgroups) {
+    if (cgroups.holds(pid)) return true;
     auto env = process_environ(pid);
     return env && env_value(*env, "SEQ_TREE") == marker;
 }
 
-std::vector<Leftover> find(const std::string& marker) {
+// Our parent, its parent, and so on: a shell started from within the old
+// tree may carry its marker, and is not what to stop.
+std::set<pid_t> ancestors() {
+    std::set<pid_t> up;
+    for (pid_t pid = getppid(); pid > 1 && up.insert(pid).second;) {
+        auto stat = read_proc("/proc/" + std::to_string(pid) + "/stat");
+        auto close = stat.rfind(')');
+        int ppid = 0;
+        if (close == std::string::npos || std::sscanf(stat.c_str() + close + 2, "%*c %d", &ppid) != 1) break;
+        pid = ppid;
+    }
+    return up;
+}
+
+std::vector<Leftover> find(const std::string& marker, const Cgroups& cgroups) {
     std::vector<Leftover> found;
+    const auto spare = ancestors();
     struct Close {
         void operator()(DIR* d) const { closedir(d); }
     };
@@ -42,12 +60,13 @@ std::vector<Leftover> find(const std::string& marker) {
     while (auto* e = readdir(proc.get())) {
         char* end = nullptr;
         long n = std::strtol(e->d_name, &end, 10);
-        if (*end || n <= 0 || n == self) continue;
+        if (*end || n <= 0 || n == self || spare.count(static_cast<pid_t>(n))) continue;
         auto pid = static_cast<pid_t>(n);
-        if (!carries(pid, marker)) continue;
+        // A zombie is dead already: only its reaping is left, to its parent.
+        if (!carries(pid, marker, cgroups) || live_process_group(pid) < 0) continue;
         // Looked at again once pinned: the pid may have been another's by now.
         Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-        if (!pidfd || !carries(pid, marker)) continue;
+        if (!pidfd || !carries(pid, marker, cgroups)) continue;
         found.push_back({pid, std::move(pidfd), process_name(pid)});
     }
     return found;
@@ -76,8 +95,8 @@ void wait_for(std::vector<Leftover>& left, std::chrono::steady_clock::time_point
 
 }  // namespace
 
-std::size_t stop_leftovers(const std::string& marker, std::chrono::milliseconds grace) {
-    auto left = find(marker);
+std::size_t stop_leftovers(const std::string& marker, std::chrono::milliseconds grace, const Cgroups& cgroups) {
+    auto left = find(marker, cgroups);
     const auto count = left.size();
     if (left.empty()) return 0;
     for (auto& l : left) log("stopping pid %d (%s), left running by a supervisor of this run dir that is gone", l.pid, l.name.c_str());

@@ -10,12 +10,15 @@
 #include <cstddef>
 #include <string>
 
+#include "cgroups.hpp"
+
 namespace seq::sup {
 
 // SIGTERM to each process whose $SEQ_TREE is `marker`, then SIGKILL to
 // those still there after `grace`; each is logged with its pid and name.
 // Only those this process may signal (all, as root). Returns how many
 // were found.
-std::size_t stop_leftovers(const std::string& marker, std::chrono::milliseconds grace);
+// With cgroups on, every process in the tree's cgroups too, marker or not.
+std::size_t stop_leftovers(const std::string& marker, std::chrono::milliseconds grace, const Cgroups& cgroups);
 
 }  // namespace seq::sup

@@ -25,6 +25,7 @@
 #include "dynamic_child.hpp"
 #include "held_sockets.hpp"
 #include "leftovers.hpp"
+#include "cgroups.hpp"
 #include "log.hpp"
 #include "process.hpp"
 #include "run_dir.hpp"
@@ -102,7 +103,7 @@ std::uint64_t grace_of(const seq::sup::SupervisorSpec& s) {
     bool any = false;
     for (auto* list : {&s.children, &s.child_template})
         for (auto& c : *list) {
-            if (c.shutdown_ms) most = std::max(most, *c.shutdown_ms), any = true;
+            most = std::max(most, c.shutdown_ms.value_or(5000)), any = true;
             if (c.type == seq::sup::ChildType::supervisor) most = std::max(most, grace_of(c.sub)), any = true;
         }
     return any ? most : 5000;
@@ -119,6 +120,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     std::optional<sup::RunDir> dir;
     std::optional<sup::HeldSockets> sockets;
     std::unique_ptr<sup::HeldSocket> control_sock;
+    std::optional<sup::Cgroups> cgroups;
     sup::Environment env;
     ServiceManager manager;  // systemd, when it started us (Type=notify)
     try {
@@ -126,7 +128,9 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         // Ours alone now (its lock): what runs with its marker was left by
         // a supervisor killed here, and may hold what we are about to bind.
         auto marker = std::filesystem::absolute(dir->path()).lexically_normal().string();
-        sup::stop_leftovers(marker, std::chrono::milliseconds(grace_of(tree.root)));
+        cgroups.emplace(sup::tree_cgroup_name(marker), "");
+        sup::stop_leftovers(marker, std::chrono::milliseconds(grace_of(tree.root)), *cgroups);
+        cgroups->take();
         sockets.emplace(*dir, std::move(inherited));
         env = sockets->bind(tree);
         env.marker = marker;
@@ -139,6 +143,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         return exit_code::socket;
     }
     sup::Supervisor supervisor(loop, tree.root, std::move(env));
+    supervisor.use_cgroups(&*cgroups);
     ServerOptions control_opts;
     control_opts.max_clients = max_clients;
     sup::Control control(loop, supervisor, std::move(control_sock->fd), control_opts);
@@ -188,9 +193,12 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
     auto reopen = reopen_on_sigusr1(loop, supervisor);
     log("run dir %s; %s", dir->path().c_str(), what.c_str());
+    if (cgroups->on()) log("cgroups: each child's processes in one of their own, below %s", cgroups->base().c_str());
+    else log("cgroups: off (%s): a child's processes are known by their process group", cgroups->why_not().c_str());
     control.start();
     supervisor.start();
     loop.run();
+    cgroups->leave();
     if (auto status = supervisor.auto_shutdown_status()) return *status;
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
 }
@@ -226,8 +234,13 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     for (auto& [name, fd] : inherited_listen_fds()) env.sockets[name] = fd;
     if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
     if (const char* marker = std::getenv("SEQ_TREE")) env.marker = marker;
+    // The cgroup its parent started it in is its part of the tree.
+    const char* given = std::getenv("SEQ_CGROUP");
+    sup::Cgroups cgroups("", given ? given : "");
+    cgroups.take();
     uv::Loop loop;
     sup::Supervisor supervisor(loop, tree.root, env);
+    supervisor.use_cgroups(&cgroups);
     // Up: a snapshot whenever the subtree changes, and the answer to each
     // command. Down: what the control socket was asked for a child below
     // us, checked there first (so a refusal here is only logged), and a new

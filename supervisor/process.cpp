@@ -43,7 +43,7 @@ constexpr long sys_setgroups = SYS_setgroups, sys_setresgid = SYS_setresgid, sys
 
 // What the child reports on its exec-status pipe when a step before (or the
 // exec itself) fails: which step, and errno.
-enum class Step : int { setup = 1, fd_limit, cwd, exec, limits, nice, groups, gid, uid, root_again, refused };
+enum class Step : int { setup = 1, fd_limit, cwd, exec, limits, nice, groups, gid, uid, root_again, refused, cgroup };
 struct Report {
     Step step;
     int err;
@@ -100,9 +100,14 @@ struct ChildPlan {
     char* listen_pid;
     char* watchdog_pid;
     int unshare_below;  // > 0: it shares our fd table, and first copies only the fds below this
+    int cgroup_procs;   // -1: none
 };
 
 [[noreturn]] void run_child(ChildPlan& p) {
+    // Into its cgroup before anything else, while the fd is still in the
+    // table it shares with us; a failure is told once there is a report.
+    int cgroup_err = 0;
+    if (p.cgroup_procs >= 0 && ::write(p.cgroup_procs, "0", 1) != 1) cgroup_err = errno ? errno : EIO;
     // A table of its own, made of our fds below the slots' end alone: what
     // it inherits lies there (SpawnSlots), and no other child's fds are
     // copied into it only to be closed. Our table is not touched.
@@ -119,6 +124,10 @@ struct ChildPlan {
         [[maybe_unused]] auto n = ::write(report, &r, sizeof r);
         _exit(127);
     };
+    if (cgroup_err) {
+        errno = cgroup_err;
+        fail(Step::cgroup);
+    }
     if (p.refuse) {
         // One write, so the parent reads the report and why together.
         Report r{Step::refused, 0};
@@ -299,6 +308,7 @@ Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     plan.cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
     plan.parent = getpid();
     plan.refuse = a.refuse.empty() ? nullptr : a.refuse.c_str();
+    plan.cgroup_procs = a.cgroup_procs;
     plan.refuse_size = std::min<std::size_t>(a.refuse.size(), 1024);
     plan.limits = a.limits.data();
     plan.limit_count = a.limits.size();
@@ -377,6 +387,7 @@ std::optional<std::string> read_exec_failure(int fd, const std::string& program,
     case Step::gid: return "cannot set its group id: " + why;
     case Step::uid: return "cannot set its user id: " + why;
     case Step::root_again: return "could become root again after setuid: not started";
+    case Step::cgroup: return "cannot join its cgroup: " + why;
     case Step::refused: {
         char why_not[1024];
         ssize_t m;

@@ -45,6 +45,11 @@ struct SpawnArgs {
         std::vector<gid_t> groups;
     };
     std::optional<Identity> identity;
+    // Its cgroup: the child joins it (writes "0" to this fd, on the
+    // cgroup's cgroup.procs) first of all, before anything it could fork
+    // and before it changes its user. -1: ours.
+    int cgroup_procs = -1;
+    std::string cgroup;  // that cgroup's dir, for the record
     // Not to be run: why (an env_file that cannot be read). The child
     // reports it as a failed start, as it would a failed exec.
     std::string refuse;

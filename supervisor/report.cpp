@@ -76,6 +76,7 @@ void child_fields(Fields& f, const ChildReport& c) {
     f.put_maybe("memory_bytes", c.memory_bytes);
     f.put_maybe("cpu_ms", c.cpu_ms);
     f.put_maybe("memory_max", c.memory_max);
+    if (c.cgroup) f.put("cgroup", *c.cgroup);
     if (!c.sockets.empty() && f.key("sockets")) {
         resp::append_array(*f.out, c.sockets.size());
         for (auto& s : c.sockets)
@@ -181,6 +182,7 @@ bool read_child(const resp::Value& kv, ChildReport& c) {
         if (k == "memory_bytes") return read_int(v, c.memory_bytes);
         if (k == "cpu_ms") return read_int(v, c.cpu_ms);
         if (k == "memory_max") return read_int(v, c.memory_max);
+        if (k == "cgroup") return read_str(v, c.cgroup);
         if (k == "draining") {
             if (v.type != Type::array) return false;
             for (auto& pid : v.elems)

@@ -51,6 +51,7 @@ struct ChildReport {
     // STATUS, not carried in snapshots.
     std::optional<std::int64_t> memory_bytes, cpu_ms;
     std::optional<std::int64_t> memory_max;  // its limit, if it has one
+    std::optional<std::string> cgroup;       // its process's own cgroup (a dir), where cgroups are on
     bool standby_kept = false;                  // its spec keeps a standby
     std::optional<std::int64_t> standby;        // that standby's pid, once idle
     // A pool: its instances ("web#0"...), each a report of its own; the

@@ -2,14 +2,25 @@
 
 namespace seq::sup {
 
-std::string RunDir::checked(std::string path, DirAccess access) {
+namespace {
+
+std::string trimmed(std::string path) {
     while (path.size() > 1 && path.back() == '/') path.pop_back();
-    ensure_private_dir(path, "run dir", access.mode, access.gid ? static_cast<long>(*access.gid) : -1);
     return path;
 }
 
-void RunDir::allow(DirAccess access) const { checked(path_, access); }
+}  // namespace
 
-RunDir::RunDir(std::string path, DirAccess access) : path_(checked(std::move(path), access)), lock_(path_, "run dir", "supervisor.lock", "supervisor") {}
+// Checked, locked, and only then given its mode and group: a second
+// supervisor started on a live run dir changes nothing of it.
+RunDir::RunDir(std::string path, DirAccess access)
+    : path_((ensure_private_dir(trimmed(path), "run dir", 0700, -1, false), trimmed(path))),
+      lock_(path_, "run dir", "supervisor.lock", "supervisor") {
+    allow(access);
+}
+
+void RunDir::allow(DirAccess access) const {
+    ensure_private_dir(path_, "run dir", access.mode, access.gid ? static_cast<long>(*access.gid) : -1);
+}
 
 }  // namespace seq::sup

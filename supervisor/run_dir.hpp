@@ -22,7 +22,6 @@ public:
     std::string file(const std::string& name) const { return path_ + "/" + name; }
 
 private:
-    static std::string checked(std::string path, DirAccess access);
     std::string path_;
     DirLock lock_;
 };

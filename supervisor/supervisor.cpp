@@ -395,6 +395,7 @@ void Supervisor::sweep_soon(std::uint64_t ms) {
         if (auto* s = uv::owner<Supervisor>(t)) {
             s->reap_all();
             s->sweep_orphans();
+            if (s->cgroups_ && s->cgroups_->retry()) s->sweep_soon(50);  // still dying: their cgroups wait
         }
     }, ms, 0);
 }
@@ -556,6 +557,11 @@ Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) 
         }
     if (i->output) i->output->finish();
     if (i->errors) i->errors->finish();
+    // What it left in its cgroup goes with it; the cgroup too.
+    if (cgroups_ && !i->cgroup.empty()) {
+        cgroups_->release(i->cgroup);
+        sweep_soon();
+    }
     ++generation_;
     return r;  // its handles close with it
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "fd.hpp"
+#include "cgroups.hpp"
 #include "child.hpp"
 #include "process.hpp"
 #include "rollout.hpp"
@@ -61,6 +62,9 @@ public:
     ~Supervisor();
 
     void start();
+    // Each process of a child in a cgroup of its own, where they are on;
+    // `c` outlives this supervisor.
+    void use_cgroups(Cgroups* c) { cgroups_ = c; }
     // Stops every child in reverse start order, then stops the loop.
     void shutdown(const std::string& why);
     // Per-child control by path ("web", "jobs/mailer"): nullopt once under
@@ -305,6 +309,9 @@ private:
     bool reap_instance(Instance& i);
     // Reaps what is left and looks for orphans, `ms` from the first call.
     void sweep_soon(std::uint64_t ms = 20);
+    Cgroups* cgroups_ = nullptr;
+    // A process's own cgroup, if cgroups are on: into `args`, its fd into `keep`.
+    void place(SpawnArgs& args, std::vector<Fd>& keep, const std::string& name);
     void on_death(Child& c, int status);
     void significant_ended(const Child& c, int status);
     void give_up(const std::string& what);

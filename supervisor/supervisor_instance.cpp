@@ -37,6 +37,7 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->pid = spawned.pid;
     i->started_ms = loop_.now();
     i->generation = c.spec.generation;
+    i->cgroup = args.cgroup;
     for (auto& e : args.env) {
         if (e.starts_with("SEQ_NAME=")) i->seq_name = e.substr(9);
         if (e.starts_with("SEQ_INSTANCE=")) i->seq_instance = e.substr(13);
@@ -191,7 +192,7 @@ void Supervisor::apply(Instance& i, Event e) {
             log("%s (pid %d) still running after SIGABRT; sending SIGKILL", path, i.pid);
         else
             log("%s (pid %d) still running %llu ms after SIGTERM; sending SIGKILL", path, i.pid,
-                static_cast<unsigned long long>(spec_of(i).shutdown_ms.value_or(0)));
+                static_cast<unsigned long long>(spec_of(i).shutdown_ms.value_or(i.phase == Phase::hung ? 5000 : 0)));
         return signal_group(i, SIGKILL);
     case Action::take_over: return take_over(i);
     case Action::succeed: return succeed(i);
@@ -282,6 +283,8 @@ int Supervisor::stop_signal(const ChildSpec& spec) { return spec.shutdown_ms == 
 // The process and every process of its group: what it started goes with it.
 void Supervisor::signal_group(const Instance& i, int sig) {
     if (i.pid > 0 && kill(-i.pid, sig) < 0) kill(i.pid, sig);
+    // Its end: all it started, in a session of its own or not.
+    if (sig == SIGKILL && !i.cgroup.empty()) Cgroups::kill(i.cgroup);
 }
 
 }  // namespace seq::sup

@@ -22,6 +22,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     if (spec.dynamic()) spec.children = dynamic_children(spec.child_template.front());
     env.path = env_.path;
     env.self = env_.self;
+    env.marker = env_.marker;  // the tree's, for all it starts after the reload too
     // Every child was given the stash's path at its start: a new one is a
     // change for all of them.
     const bool stash_changed = env.stash != env_.stash;

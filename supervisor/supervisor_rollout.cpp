@@ -269,6 +269,8 @@ void Supervisor::start_migration(Rollout& r) {
     args.env.push_back("SEQ_GENERATION=" + std::to_string(to.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
+    std::vector<Fd> keep;
+    place(args, keep, to.name);
     for (auto& [k, v] : to.env) args.env.push_back(k + "=" + v);
     args.env.push_back("SEQ_LOG=bare");
     int p[2];
@@ -278,6 +280,7 @@ void Supervisor::start_migration(Rollout& r) {
     args.output_fd = theirs.get();
     auto spawned = sup::spawn(args, &slots_);
     theirs.reset();
+    keep.clear();
     Pipes pipes;
     pipes.output = std::move(ours);
     r.migration = make_instance(c, Role::migration, args, std::move(spawned), std::move(pipes));

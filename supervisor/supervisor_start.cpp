@@ -59,6 +59,16 @@ std::pair<Fd, Fd> make_pipe(int read_flags) {
 
 }  // namespace
 
+void Supervisor::place(SpawnArgs& args, std::vector<Fd>& keep, const std::string& name) {
+    if (!cgroups_) return;
+    auto leaf = cgroups_->leaf(name);
+    if (!leaf) return;
+    args.cgroup_procs = leaf->procs.get();
+    args.cgroup = leaf->dir;
+    args.env.push_back("SEQ_CGROUP=" + leaf->dir);
+    keep.push_back(std::move(leaf->procs));
+}
+
 void confine(SpawnArgs& args, const ChildSpec& spec) {
     for (auto& l : spec.limits) {
         auto value = [](std::uint64_t v) { return v == ~std::uint64_t{0} ? RLIM_INFINITY : static_cast<rlim_t>(v); };
@@ -87,6 +97,7 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     args.env.push_back("SEQ_GENERATION=" + std::to_string(c.spec.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
+    place(args, keep, c.spec.name);
     // Its env_files, read again now (a changed secret is taken at a
     // restart), then its env, which wins.
     std::map<std::string, std::string> vars;

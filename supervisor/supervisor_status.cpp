@@ -50,6 +50,7 @@ TreeReport Supervisor::snapshot() {
         k.type = type_name(c->spec);
         if (c->active) {
             k.pid = c->active->pid;
+            if (!c->active->cgroup.empty()) k.cgroup = c->active->cgroup;
             k.uptime_ms = static_cast<std::int64_t>(now - c->active->started_ms);
         }
         k.state = child_state_name(*c, now);
@@ -85,7 +86,7 @@ TreeReport Supervisor::snapshot() {
         if (c->goal == Goal::held && !c->active)
             k.stopped_by = c->spawns == 0 && !c->spec.autostart ? "autostart" : "request";
         if (!c->last_exit.empty()) k.last_exit = c->last_exit;
-        if (c->spec.memory_max) (pool ? *pool : k).memory_max = static_cast<std::int64_t>(*c->spec.memory_max);
+        if (c->spec.memory_max) k.memory_max = static_cast<std::int64_t>(*c->spec.memory_max);  // each instance's own
         for (auto& so : c->spec.sockets)
             if (auto fd = env_.sockets.find(so.name); fd != env_.sockets.end())
                 k.sockets.push_back({so.name, bound_address(fd->second)});

@@ -11,11 +11,11 @@
 
 namespace seq::sup {
 
-inline constexpr std::array<std::string_view, 17> supervisor_variables = {
+inline constexpr std::array<std::string_view, 18> supervisor_variables = {
     "LISTEN_FDS",     "LISTEN_PID",      "LISTEN_FDNAMES", "NOTIFY_SOCKET", "WATCHDOG_USEC",
     "WATCHDOG_PID",   "SEQ_NAME",        "SEQ_INSTANCE",   "SEQ_NOTIFY_FD", "SEQ_LOG",
     "SEQ_STASH",      "SEQ_RESERVE",     "SEQ_STANDBY_FD", "SEQ_STANDBY_FOR", "SEQ_INDEX",
-    "SEQ_GENERATION", "SEQ_TREE",
+    "SEQ_GENERATION", "SEQ_TREE",        "SEQ_CGROUP",
 };
 
 inline bool is_supervisor_variable(std::string_view name) {

@@ -54,9 +54,12 @@ struct SocketSpec {
     bool ipv6_only = true;      // TCP over IPv6: IPV6_V6ONLY; false takes IPv4 too on [::]
     // Unix: who may connect, as the socket file's mode, owner and group say
     // (by name as given, by number as loaded; unset: the supervisor's own).
+    // Changed by a reload in place: not part of what makes two specs the
+    // same socket (==), so it restarts no child.
     std::uint32_t mode = 0600;
     std::string owner, group;
     std::optional<std::uint32_t> uid, gid;
+    bool same_access(const SocketSpec& o) const { return mode == o.mode && uid == o.uid && gid == o.gid; }
     bool tcp() const { return !listen.empty(); }
     // Where it is bound: the same where means the same socket, kept across a
     // reload. A port the kernel picks (port 0) is known by its name instead.
@@ -64,7 +67,10 @@ struct SocketSpec {
         if (!tcp()) return path;
         return "tcp " + listen + (listen.ends_with(":0") ? " " + name : "");
     }
-    bool operator==(const SocketSpec&) const = default;
+    bool operator==(const SocketSpec& o) const {
+        return name == o.name && path == o.path && listen == o.listen && backlog == o.backlog &&
+               reuse_address == o.reuse_address && ipv6_only == o.ipv6_only;
+    }
 };
 
 inline SocketSpec unix_socket(std::string name, std::string path) {

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -35,8 +36,44 @@ TempDir::TempDir() {
     path_ = tmpl;
 }
 
+namespace {
+
+// A supervisor killed with -9 leaves its tree's cgroups (empty once its
+// children died) for the next one on its run dir, which no test starts:
+// those of the run dirs below `dir` are removed with it, depth first.
+void remove_cgroups_below(const std::string& dir) {
+    std::string prefix = "seq";
+    for (char ch : dir) prefix += ch == '/' ? '-' : ch;
+    std::string own;
+    for (auto& l : lines_of(slurp("/proc/self/cgroup")))
+        if (l.starts_with("0::")) own = l.substr(3);
+    for (auto& l : lines_of(slurp("/proc/self/mountinfo"))) {
+        auto dash = l.find(" - cgroup2 ");
+        if (dash == std::string::npos) continue;
+        std::istringstream in(l);
+        std::string field, mount;
+        for (int i = 0; i < 5 && in >> field; ++i) mount = field;
+        std::error_code ec;
+        std::filesystem::path base = mount + (own == "/" ? "" : own);
+        for (auto& e : std::filesystem::directory_iterator(base, ec)) {
+            if (!e.is_directory() || !e.path().filename().string().starts_with(prefix)) continue;
+            std::ofstream(e.path() / "cgroup.kill") << "1";
+            std::vector<std::filesystem::path> dirs;
+            for (auto& d : std::filesystem::recursive_directory_iterator(e.path(), ec))
+                if (d.is_directory()) dirs.push_back(d.path());
+            std::sort(dirs.rbegin(), dirs.rend());  // deepest first
+            dirs.push_back(e.path());
+            for (auto& d : dirs) eventually([&] { return rmdir(d.c_str()) == 0 || errno == ENOENT; }, 1000ms);
+        }
+        break;
+    }
+}
+
+}  // namespace
+
 TempDir::~TempDir() {
     if (std::getenv("SEQ_KEEP_TMP")) return;  // for a look at the logs after a failure
+    remove_cgroups_below(path_);
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
 }
@@ -197,6 +234,7 @@ void collect(const seq::resp::Value& children, const std::string& prefix, std::m
             if (k == "memory_bytes") s.memory_bytes = val.integer;
             if (k == "cpu_ms") s.cpu_ms = val.integer;
             if (k == "memory_max") s.memory_max = val.integer;
+            if (k == "cgroup") s.cgroup = val.str;
             if (k == "children") below = &val;
             if (k == "instances") instances = &val;
             if (k == "sockets")

@@ -118,6 +118,7 @@ struct ChildStatus {
     std::int64_t restarts_in_window = 0;  // a nested supervisor's
     std::int64_t log_dropped = 0;         // lines its log file could not take
     std::int64_t memory_bytes = -1, cpu_ms = -1, memory_max = -1;  // -1: not said
+    std::string cgroup;  // its own cgroup's dir, where cgroups are on
     std::map<std::string, std::string> sockets;  // name: address as bound (HOST:PORT, or a path)
 };
 std::map<std::string, ChildStatus> tree_status(const std::string& run_dir);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include <filesystem>
 #include <fstream>
@@ -155,11 +156,12 @@ TEST_CASE("env_file: read at each start (a changed value is seen after a restart
 
 namespace {
 
-// `setpriv` running a command as nobody with group `gid` and no other.
-std::string as_nobody(gid_t gid) {
+// `setpriv` running a command as nobody with group `gid`, and `also` as
+// its only supplementary group (or none).
+std::string as_nobody(gid_t gid, std::optional<gid_t> also = std::nullopt) {
     passwd* nobody = getpwnam("nobody");
     return nobody ? "setpriv --reuid=" + std::to_string(nobody->pw_uid) + " --regid=" + std::to_string(gid) +
-                        " --clear-groups "
+                        (also ? " --groups=" + std::to_string(*also) + " " : " --clear-groups ")
                   : "";
 }
 
@@ -226,6 +228,10 @@ TEST_CASE("run_dir_group: a child of another user reaches the stash, one outside
     auto ok = sh(as_nobody(ops->gr_gid) + seqctl + " --run-dir " + t.run + " status 2>&1");
     CHECK(ok.code == 0);
     CHECK(ok.out.find("member") != std::string::npos);
+    // As a supplementary group, which the supervisor learns by SO_PEERGROUPS.
+    auto also = sh(as_nobody(app->gr_gid, ops->gr_gid) + seqctl + " --run-dir " + t.run + " status 2>&1");
+    CHECK(also.code == 0);
+    CHECK(also.out.find("member") != std::string::npos);
     auto no = sh(as_nobody(app->gr_gid) + seqctl + " --run-dir " + t.run + " status 2>&1");
     CHECK(no.code != 0);
     CHECK(no.out.find("Permission denied") != std::string::npos);
@@ -239,7 +245,7 @@ TEST_CASE("run_dir_group: a child of another user reaches the stash, one outside
     CHECK(mode_of(t.run + "/control.sock").starts_with("0600 "));
 }
 
-TEST_CASE("memory_max without a cgroup: a child that allocates past it is stopped and restarted with the reason; one below it is left alone; status shows each one's memory and CPU") {
+TEST_CASE("memory_max without a cgroup: a child that allocates past it is stopped and restarted with the reason, one below it is left alone, and status shows each one's memory and CPU") {
     TempDir dir;
     // 64 MiB written (so resident), then it waits; or 1 MiB, well below.
     auto hog = [](const std::string& name, int mib) {

@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <set>
 #include <string>
@@ -42,7 +43,7 @@ pid_t pid_in(const std::string& file) {
 
 }  // namespace
 
-TEST_CASE("kill -9 of the top supervisor: the next one on the run dir stops what its children left in sessions of their own, SIGKILL for what ignores SIGTERM") {
+TEST_CASE("kill -9 of the top supervisor after a reload: the next one on the run dir stops what its children left in sessions of their own, SIGKILL for what ignores SIGTERM") {
     TempDir dir;
     // A background job, a daemon double-forked into its own session, and
     // one in its own session that ignores SIGTERM; then the child itself.
@@ -52,9 +53,15 @@ TEST_CASE("kill -9 of the top supervisor: the next one on the run dir stops what
                                "setsid sh -c 'trap \"\" TERM; echo $$ > stubborn.pid; exec sleep 1000' &\n"
                                "exec sleep 1000",
                                "shutdown = 300");
-    std::optional<TreeSup> first(std::in_place, dir, tree);
+    // Started from another spec, then reloaded to this one: what runs was
+    // started after a reload, which must carry the marker as well.
+    std::optional<TreeSup> first(std::in_place, dir, tree + "env = { BEFORE = \"reload\" }\n");
     INFO(first->proc->log());
     const auto marker = first->run;
+    REQUIRE(eventually([&] { return pid_in(dir / "stubborn.pid") != 0; }));
+    for (auto f : {"job.pid", "daemon.pid", "stubborn.pid"}) std::filesystem::remove(dir / f);
+    std::ofstream(first->file) << tree;
+    REQUIRE(sh(bin("seqctl") + " --run-dir " + first->run + " reload").code == 0);
     REQUIRE(eventually([&] {
         return pid_in(dir / "job.pid") && pid_in(dir / "daemon.pid") && pid_in(dir / "stubborn.pid") &&
                alive(pid_in(dir / "stubborn.pid"));
@@ -87,4 +94,53 @@ TEST_CASE("kill -9 of the top supervisor: the next one on the run dir stops what
     CHECK(log_has(second, "killing pid " + std::to_string(stubborn) + " (sleep): still running 300 ms after SIGTERM"));
     // What carries the marker now is the new tree's alone.
     for (pid_t p : carrying(marker)) CHECK(old_tree.count(p) == 0);
+}
+
+TEST_CASE("cgroups: a daemon that cleared its environment in a session of its own is in its child's cgroup, goes with it at a stop, and after a kill -9 of the top is found there by the next supervisor") {
+    TempDir dir;
+    const auto tree = sh_child("job",
+                               "env -i setsid sh -c 'echo $$ > daemon.pid; exec sleep 1000' &\n"
+                               "exec sleep 1000",
+                               "shutdown = 300");
+    std::optional<TreeSup> first(std::in_place, dir, tree);
+    INFO(first->proc->log());
+    REQUIRE(eventually([&] { return first->proc->log().find("cgroups: ") != std::string::npos; }));
+    if (first->proc->log().find("cgroups: off") != std::string::npos) {
+        auto log = first->proc->log();
+        auto at = log.find("cgroups: off");
+        const auto why = "SKIPPED: this supervisor may not make cgroups here: " + log.substr(at, log.find('\n', at) - at);
+        MESSAGE(why);
+        return;
+    }
+    auto daemon_of = [&](pid_t not_this) {
+        pid_t p = 0;
+        eventually([&] {
+            p = pid_in(dir / "daemon.pid");
+            return p && p != not_this && alive(p);
+        });
+        return p;
+    };
+    pid_t daemon = daemon_of(0);
+    REQUIRE(daemon);
+    auto job = first->child("job");
+    REQUIRE_FALSE(job.cgroup.empty());
+    auto in_cgroup = [](pid_t pid) { return lines_of(slurp("/proc/" + std::to_string(pid) + "/cgroup")).back(); };
+    CHECK(in_cgroup(job.pid).ends_with(job.cgroup.substr(job.cgroup.find("/seq-"))));
+    CHECK(in_cgroup(daemon) == in_cgroup(job.pid));
+    CHECK(carrying(first->run).count(daemon) == 0);  // no marker: only its cgroup knows it
+
+    // A stop takes it along, and its cgroup goes.
+    REQUIRE(sh(bin("seqctl") + " --run-dir " + first->run + " stop job").code == 0);
+    CHECK(eventually([&] { return !alive(daemon) && !std::filesystem::exists(job.cgroup); }));
+
+    REQUIRE(sh(bin("seqctl") + " --run-dir " + first->run + " start job").code == 0);
+    daemon = daemon_of(daemon);
+    REQUIRE(daemon);
+    REQUIRE(kill(first->proc->pid(), SIGKILL) == 0);
+    first->proc->wait_exit(5000ms);
+    CHECK(alive(daemon));
+    TreeSup second(dir, tree);
+    INFO(second.proc->log());
+    CHECK(eventually([&] { return !alive(daemon); }));
+    CHECK(log_has(second, "stopping pid " + std::to_string(daemon) + " (sleep), left running"));
 }

@@ -987,6 +987,12 @@ TEST_CASE("run_dir_group, control_group, and a Unix socket's mode, owner and gro
     CHECK(control_socket_spec(t, "c").mode == 0660u);
     auto again = f.parse(write_tree(t));
     CHECK(again.root == t.root);
+    for (std::size_t i = 0; i < so.size(); ++i) CHECK(again.root.children[0].sockets[i].same_access(so[i]));
+    // Who may connect changes in place: the same socket, no restart.
+    auto wider = so[1];
+    wider.mode = 0666;
+    CHECK(wider == so[1]);
+    CHECK_FALSE(wider.same_access(so[1]));
     CHECK(again.run_dir_group == t.run_dir_group);
     CHECK(again.control_group == t.control_group);
     // Two groups: the dir open to enter, each socket guarding itself.
@@ -1008,11 +1014,11 @@ TEST_CASE("run_dir_group, control_group, and a Unix socket's mode, owner and gro
     } else {
         auto o = f.parse(child("[{ name = \"w\", owner = \"nobody\", group = \"root\", mode = \"0640\" }]"));
         CHECK(o.root.children[0].sockets[0].uid == getpwnam("nobody")->pw_uid);
-        CHECK(f.parse(write_tree(o)).root == o.root);
+        CHECK(f.parse(write_tree(o)).root.children[0].sockets[0].same_access(o.root.children[0].sockets[0]));
     }
 }
 
-TEST_CASE("memory_max: bytes or K, M, G, T; its range, every error, and the round trip") {
+TEST_CASE("memory_max: bytes or K, M, G, T, its range, every error, and the round trip") {
     Fixture f;
     auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
     CHECK_FALSE(f.parse(child("")).root.children[0].memory_max);

@@ -1,0 +1,234 @@
+#include "cgroups.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <memory>
+
+#include "log.hpp"
+#include "process.hpp"
+
+namespace seq::sup {
+
+namespace {
+
+constexpr const char* self_leaf = ".self";  // no child may have this name: it starts with '.'
+
+// The cgroup v2 mount, from our mountinfo: "... MOUNTPOINT ... - cgroup2 ...".
+std::string cgroup2_mount() {
+    auto info = read_proc("/proc/self/mountinfo");
+    for (std::size_t at = 0; at < info.size();) {
+        auto end = info.find('\n', at);
+        std::string line = info.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        at = end == std::string::npos ? info.size() : end + 1;
+        auto dash = line.find(" - cgroup2 ");
+        if (dash == std::string::npos) continue;
+        // id parent dev root mountpoint: the fifth field.
+        std::size_t from = 0;
+        for (int field = 0; field < 4 && from != std::string::npos; ++field) from = line.find(' ', from + 1);
+        if (from == std::string::npos) continue;
+        auto to = line.find(' ', from + 1);
+        return line.substr(from + 1, to - from - 1);
+    }
+    return "";
+}
+
+// A process's cgroup v2 path ("/seq-x/web/3"), from /proc/PID/cgroup's "0::" line.
+std::string cgroup_of(const std::string& pid) {
+    auto text = read_proc("/proc/" + pid + "/cgroup");
+    for (std::size_t at = 0; at < text.size();) {
+        auto end = text.find('\n', at);
+        std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        at = end == std::string::npos ? text.size() : end + 1;
+        if (line.starts_with("0::")) return line.substr(3);
+    }
+    return "";
+}
+
+bool write_file(const std::string& path, const char* text) {
+    Fd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    return fd && ::write(fd.get(), text, std::strlen(text)) == static_cast<ssize_t>(std::strlen(text));
+}
+
+bool populated(const std::string& dir) { return read_proc(dir + "/cgroup.events").find("populated 1") != std::string::npos; }
+
+// Waits, by poll on cgroup.events (never a loop of looks), until `dir`
+// holds no process or `ms` pass.
+bool wait_empty(const std::string& dir, int ms) {
+    Fd events(open((dir + "/cgroup.events").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!events) return !populated(dir);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    for (;;) {
+        char buf[256];
+        auto n = pread(events.get(), buf, sizeof buf - 1, 0);
+        if (n < 0) return false;
+        buf[n] = 0;
+        if (!std::strstr(buf, "populated 1")) return true;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd p{events.get(), POLLPRI, 0};
+        if (poll(&p, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) return false;
+    }
+}
+
+}  // namespace
+
+std::string tree_cgroup_name(const std::string& run_dir) {
+    std::string name = "seq";
+    for (char ch : run_dir) name += (ch == '/' || ch == '\n' || ch == ' ') ? '-' : ch;
+    if (name.size() > 200) name = name.substr(0, 180) + "-" + std::to_string(std::hash<std::string>{}(run_dir));
+    return name;
+}
+
+Cgroups::Cgroups(const std::string& tree, const std::string& given) {
+    const auto mount = cgroup2_mount();
+    if (mount.empty()) {
+        why_not_ = "no cgroup v2 hierarchy is mounted";
+        return;
+    }
+    mount_ = mount;
+    auto own = cgroup_of("self");
+    if (own.empty()) {
+        why_not_ = "this process is in no cgroup v2";
+        return;
+    }
+    own_ = mount + (own == "/" ? "" : own);
+    if (tree.empty()) {
+        // Nested: its parent made its cgroup, and said so.
+        if (given.empty() || given != own_) {
+            why_not_ = "its parent gave it no cgroup of its own";
+            return;
+        }
+        base_ = own_;
+        return;
+    }
+    if (access(own_.c_str(), W_OK | X_OK) != 0) {
+        why_not_ = "cannot make cgroups below " + own_ + ": " + std::strerror(errno) +
+                   " (run as root, or under systemd with Delegate=yes)";
+        return;
+    }
+    base_ = own_ + "/" + tree;
+}
+
+bool Cgroups::holds(pid_t pid) const {
+    if (!on() || mount_.empty()) return false;
+    auto path = cgroup_of(std::to_string(pid));
+    auto rel = base_.substr(mount_.size());
+    return !path.empty() && (path == rel || path.starts_with(rel + "/"));
+}
+
+void Cgroups::take() {
+    if (!on()) return;
+    auto off = [this](const std::string& why) {
+        why_not_ = why;
+        base_.clear();
+    };
+    if (own_ != base_) {
+        // What a supervisor killed here left: killed, waited for, removed.
+        struct stat st{};
+        if (stat(base_.c_str(), &st) == 0) {
+            if (populated(base_)) {
+                kill(base_);
+                if (!wait_empty(base_, 5000)) log("cgroup %s: still holds processes 5 s after cgroup.kill", base_.c_str());
+            }
+            remove_tree(base_);
+        }
+        if (mkdir(base_.c_str(), 0755) < 0 && errno != EEXIST)
+            return off("cannot make " + base_ + ": " + std::strerror(errno));
+    }
+    if (access((base_ + "/cgroup.kill").c_str(), W_OK) != 0)
+        return off("the kernel has no cgroup.kill (Linux 5.14 or later)");
+    auto self = base_ + "/" + self_leaf;
+    if (mkdir(self.c_str(), 0755) < 0 && errno != EEXIST) return off("cannot make " + self + ": " + std::strerror(errno));
+    if (!write_file(self + "/cgroup.procs", "0")) return off("cannot move into " + self + ": " + std::strerror(errno));
+}
+
+std::optional<Cgroups::Leaf> Cgroups::leaf(const std::string& name) {
+    if (!on()) return std::nullopt;
+    auto dir = base_ + "/" + name;
+    auto leaf = dir + "/" + std::to_string(++serial_);
+    int err = 0;
+    if ((mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) || mkdir(leaf.c_str(), 0755) < 0) err = errno;
+    Fd procs;
+    if (!err) {
+        procs = Fd(open((leaf + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+        if (!procs) err = errno;
+    }
+    if (err) {
+        if (!std::exchange(said_, true))
+            log("cannot make a cgroup for %s (%s): %s; it runs in ours", name.c_str(), leaf.c_str(), std::strerror(err));
+        return std::nullopt;
+    }
+    return Leaf{leaf, std::move(procs)};
+}
+
+bool Cgroups::kill(const std::string& dir) { return write_file(dir + "/cgroup.kill", "1"); }
+
+namespace {
+
+// Each process in `dir` and below, said before it is killed.
+void say_killed(const std::string& dir) {
+    auto procs = read_proc(dir + "/cgroup.procs");
+    for (std::size_t at = 0; at < procs.size();) {
+        auto end = procs.find('\n', at);
+        auto pid = static_cast<pid_t>(std::atoi(procs.c_str() + at));
+        at = end == std::string::npos ? procs.size() : end + 1;
+        if (pid > 0) log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());
+    }
+    struct Close {
+        void operator()(DIR* d) const { closedir(d); }
+    };
+    if (std::unique_ptr<DIR, Close> d(opendir(dir.c_str())); d)
+        while (auto* e = readdir(d.get()))
+            if (e->d_type == DT_DIR && e->d_name[0] != '.') say_killed(dir + "/" + e->d_name);
+}
+
+}  // namespace
+
+void Cgroups::release(const std::string& dir) {
+    if (dir.empty()) return;
+    if (populated(dir)) {
+        say_killed(dir);
+        kill(dir);
+    }
+    if (!remove_tree(dir)) pending_.push_back(dir);
+}
+
+bool Cgroups::retry() {
+    std::erase_if(pending_, [this](const std::string& dir) { return remove_tree(dir); });
+    return !pending_.empty();
+}
+
+void Cgroups::leave() {
+    if (!on() || own_ == base_) return;
+    write_file(own_ + "/cgroup.procs", "0");
+    if (populated(base_)) {
+        kill(base_);
+        wait_empty(base_, 1000);
+    }
+    remove_tree(base_);
+}
+
+bool Cgroups::remove_tree(const std::string& dir) {
+    struct Close {
+        void operator()(DIR* d) const { closedir(d); }
+    };
+    bool done = true;
+    if (std::unique_ptr<DIR, Close> d(opendir(dir.c_str())); d) {
+        while (auto* e = readdir(d.get()))
+            if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+                done = remove_tree(dir + "/" + e->d_name) && done;
+    }
+    if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return done;
+    return false;
+}
+
+}  // namespace seq::sup
