@@ -174,6 +174,73 @@ bool Cgroups::kill(const std::string& dir) { return write_file(dir + "/cgroup.ki
 
 namespace {
 
+constexpr const char* controllers[] = {"memory", "cpu", "pids", "io"};
+
+bool has_word(const std::string& list, std::string_view word) {
+    for (std::size_t at = 0; at < list.size();) {
+        auto end = list.find_first_of(" \n", at);
+        if (end == std::string::npos) end = list.size();
+        if (std::string_view(list).substr(at, end - at) == word) return true;
+        at = end + 1;
+    }
+    return false;
+}
+
+// `controller` enabled in `dir`'s children; whether it is.
+bool enable(const std::string& dir, const std::string& controller) {
+    if (has_word(read_proc(dir + "/cgroup.subtree_control"), controller)) return true;
+    return write_file(dir + "/cgroup.subtree_control", ("+" + controller).c_str());
+}
+
+}  // namespace
+
+void Cgroups::open_controllers(const std::string& name) {
+    if (!on()) return;
+    auto here = read_proc(base_ + "/cgroup.controllers");
+    for (auto c : controllers)
+        if (has_word(here, c) && enable(base_, c)) enable(base_ + "/" + name, c);
+}
+
+std::optional<std::string> Cgroups::limit(const Leaf& leaf, const std::string& name, const Limits& l) {
+    struct Want {
+        const char* key;
+        const char* controller;
+        const char* file;
+        std::string value;
+    };
+    std::vector<Want> wants;
+    if (l.memory_max) wants.push_back({"memory_max", "memory", "memory.max", std::to_string(*l.memory_max)});
+    if (l.memory_high) wants.push_back({"memory_high", "memory", "memory.high", std::to_string(*l.memory_high)});
+    if (!l.cpu_max.empty()) wants.push_back({"cpu_max", "cpu", "cpu.max", l.cpu_max});
+    if (l.pids_max) wants.push_back({"pids_max", "pids", "pids.max", std::to_string(*l.pids_max)});
+    if (l.io_weight) wants.push_back({"io_weight", "io", "io.weight", "default " + std::to_string(*l.io_weight)});
+    if (wants.empty()) return std::nullopt;
+    const auto here = read_proc(base_ + "/cgroup.controllers");
+    for (auto& w : wants) {
+        const bool there = has_word(here, w.controller);
+        if (!there && std::string_view(w.key) == "memory_max") continue;  // watched by the supervisor instead
+        if (!there)
+            return std::string(w.key) + " needs the " + w.controller + " controller, which " + base_ +
+                   " does not have (it has: " + (here.empty() || here == "\n" ? std::string("none") : here.substr(0, here.find('\n'))) +
+                   "; on a host with cgroup v1 for it, or without delegation of it, it cannot be held)";
+        if (!enable(base_, w.controller) || !enable(base_ + "/" + name, w.controller))
+            return std::string(w.key) + ": cannot enable the " + w.controller + " controller below " + base_ + ": " +
+                   std::strerror(errno);
+        if (!write_file(leaf.dir + "/" + w.file, w.value.c_str()))
+            return std::string(w.key) + ": cannot write " + w.value + " to " + leaf.dir + "/" + w.file + ": " +
+                   std::strerror(errno);
+    }
+    return std::nullopt;
+}
+
+bool Cgroups::oom_killed(const std::string& leaf) {
+    auto events = read_proc(leaf + "/memory.events");
+    auto at = events.find("oom_kill ");
+    return at != std::string::npos && std::atoll(events.c_str() + at + 9) > 0;
+}
+
+namespace {
+
 // Each process in `dir` and below, said before it is killed.
 void say_killed(const std::string& dir) {
     auto procs = read_proc(dir + "/cgroup.procs");

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,6 +53,21 @@ public:
         Fd procs;
     };
     std::optional<Leaf> leaf(const std::string& name);
+    // The limits its controllers hold, written into a new leaf of child
+    // `name` before the child joins it, each controller enabled on the way
+    // down first. Why not, naming the key and the controller, where one is
+    // missing; memory_max alone may go without (the supervisor then
+    // watches the child's RSS itself).
+    struct Limits {
+        std::optional<std::uint64_t> memory_max, memory_high, pids_max, io_weight;
+        std::string cpu_max;
+    };
+    std::optional<std::string> limit(const Leaf& leaf, const std::string& name, const Limits& l);
+    // A nested supervisor's leaf: every controller there is enabled down to
+    // it, for the limits of its own children.
+    void open_controllers(const std::string& name);
+    // Whether the kernel killed a process of `leaf` for want of memory.
+    static bool oom_killed(const std::string& leaf);
     // A process's cgroup at its end: what is left in it killed, and the dir
     // removed, now or, while what was killed is still dying, by retry().
     void release(const std::string& dir);

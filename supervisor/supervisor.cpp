@@ -547,6 +547,7 @@ void Supervisor::give_up(const std::string& what) {
 }
 
 Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) {
+    if (i->ended_for.empty()) i->ended_for = killed_by_kernel(*i);
     Retired r{i->pid,          i->phase,        loop_.now() - i->started_ms, i->ready_ms, i->generation,
               describe_exit(status), false, i->ended_for};
     if (!r.ended_for.empty()) r.how = r.ended_for + ", " + r.how;

@@ -311,7 +311,10 @@ private:
     void sweep_soon(std::uint64_t ms = 20);
     Cgroups* cgroups_ = nullptr;
     // A process's own cgroup, if cgroups are on: into `args`, its fd into `keep`.
-    void place(SpawnArgs& args, std::vector<Fd>& keep, const std::string& name);
+    // With its controllers' limits, or args.refuse saying why they cannot be held.
+    void place(SpawnArgs& args, std::vector<Fd>& keep, const ChildSpec& spec);
+    // "killed by the kernel: out of memory (memory_max 200 MiB)", or "".
+    std::string killed_by_kernel(const Instance& i);
     void on_death(Child& c, int status);
     void significant_ended(const Child& c, int status);
     void give_up(const std::string& what);

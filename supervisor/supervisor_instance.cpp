@@ -38,6 +38,7 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->started_ms = loop_.now();
     i->generation = c.spec.generation;
     i->cgroup = args.cgroup;
+    i->memory_held = spec_of(*i).memory_max && !i->cgroup.empty() && access((i->cgroup + "/memory.max").c_str(), F_OK) == 0;
     for (auto& e : args.env) {
         if (e.starts_with("SEQ_NAME=")) i->seq_name = e.substr(9);
         if (e.starts_with("SEQ_INSTANCE=")) i->seq_instance = e.substr(13);
@@ -79,7 +80,7 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     by_pid_[i->pid] = i.get();
     ++generation_;
     touch(c);
-    if (spec_of(*i).memory_max) watch_memory();
+    if (spec_of(*i).memory_max && !i->memory_held) watch_memory();
     return i;
 }
 

@@ -26,6 +26,11 @@ std::string mib(std::uint64_t bytes) {
 
 }  // namespace
 
+std::string Supervisor::killed_by_kernel(const Instance& i) {
+    if (!i.memory_held || !Cgroups::oom_killed(i.cgroup)) return "";
+    return "killed by the kernel: out of memory (memory_max " + mib(*spec_of(i).memory_max) + ")";
+}
+
 void Supervisor::watch_memory() {
     if (finished_ || uv_is_active(reinterpret_cast<uv_handle_t*>(memory_watch_.get()))) return;
     uv_timer_start(memory_watch_.get(), [](uv_timer_t* t) {
@@ -36,7 +41,7 @@ void Supervisor::watch_memory() {
 void Supervisor::check_memory() {
     std::vector<Instance*> watched;
     for (auto& [pid, i] : by_pid_)
-        if (spec_of(*i).memory_max) watched.push_back(i);
+        if (spec_of(*i).memory_max && !i->memory_held) watched.push_back(i);
     if (watched.empty()) {
         uv_timer_stop(memory_watch_.get());
         return;

@@ -270,7 +270,7 @@ void Supervisor::start_migration(Rollout& r) {
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
     std::vector<Fd> keep;
-    place(args, keep, to.name);
+    place(args, keep, to);
     for (auto& [k, v] : to.env) args.env.push_back(k + "=" + v);
     args.env.push_back("SEQ_LOG=bare");
     int p[2];

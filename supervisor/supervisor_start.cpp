@@ -59,10 +59,24 @@ std::pair<Fd, Fd> make_pipe(int read_flags) {
 
 }  // namespace
 
-void Supervisor::place(SpawnArgs& args, std::vector<Fd>& keep, const std::string& name) {
-    if (!cgroups_) return;
-    auto leaf = cgroups_->leaf(name);
-    if (!leaf) return;
+void Supervisor::place(SpawnArgs& args, std::vector<Fd>& keep, const ChildSpec& spec) {
+    // What only a controller can hold is refused, never ignored, where none can.
+    const char* needs = spec.memory_high ? "memory_high"
+                        : !spec.cpu_max.empty() ? "cpu_max"
+                        : spec.pids_max ? "pids_max"
+                        : spec.io_weight ? "io_weight"
+                                         : nullptr;
+    auto leaf = cgroups_ ? cgroups_->leaf(spec.name) : std::nullopt;
+    if (!leaf) {
+        if (needs)
+            args.refuse = std::string(needs) + " needs a cgroup of its own, and there is none (" +
+                          (cgroups_ && !cgroups_->on() ? cgroups_->why_not() : std::string("see the log")) + ")";
+        return;
+    }
+    if (spec.type == ChildType::supervisor) cgroups_->open_controllers(spec.name);
+    if (auto why = cgroups_->limit(*leaf, spec.name,
+                                   {spec.memory_max, spec.memory_high, spec.pids_max, spec.io_weight, spec.cpu_max}))
+        args.refuse = *why;
     args.cgroup_procs = leaf->procs.get();
     args.cgroup = leaf->dir;
     args.env.push_back("SEQ_CGROUP=" + leaf->dir);
@@ -97,14 +111,14 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     args.env.push_back("SEQ_GENERATION=" + std::to_string(c.spec.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
-    place(args, keep, c.spec.name);
+    place(args, keep, c.spec);
     // Its env_files, read again now (a changed secret is taken at a
     // restart), then its env, which wins.
     std::map<std::string, std::string> vars;
     for (auto& f : c.spec.env_files) {
         auto got = read_env_file(f.path, f.optional);
         if (auto* why = std::get_if<std::string>(&got)) {
-            args.refuse = "env_file " + *why;
+            if (args.refuse.empty()) args.refuse = "env_file " + *why;
             break;
         }
         for (auto& [k, v] : std::get<0>(got)) vars[k] = v;

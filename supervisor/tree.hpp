@@ -186,9 +186,15 @@ struct ChildSpec {
     std::optional<std::uint32_t> umask;
     std::optional<int> nice;
     std::vector<ResourceLimit> limits;
-    // Its memory, at most (bytes): the sum of its processes' RSS, checked
-    // by the supervisor once a second; over it, it is ended as a failure.
+    // Its memory, at most (bytes): memory.max of its cgroup where the
+    // memory controller is there; else the sum of its processes' RSS,
+    // checked by the supervisor once a second, and over it, it is ended as
+    // a failure.
     std::optional<std::uint64_t> memory_max;
+    // Held by its cgroup's controllers alone: a start where one is missing
+    // is refused, saying so. cpu_max as cpu.max takes it ("50000 100000").
+    std::optional<std::uint64_t> memory_high, pids_max, io_weight;
+    std::string cpu_max;
     // Its own output's file; from a supervisor's log_dir unless it says
     // otherwise. A nested supervisor's subtree carries each one resolved.
     LogSpec log;
@@ -224,6 +230,8 @@ inline constexpr Bounds log_max_size{4096, std::int64_t{1} << 50};
 inline constexpr Bounds log_keep{0, 1000};
 inline constexpr Bounds nice{-20, 19};
 inline constexpr Bounds memory_max{1 << 20, std::int64_t{1} << 50};
+inline constexpr Bounds pids_max{1, 4'194'304};
+inline constexpr Bounds io_weight{1, 10000};
 }  // namespace bounds
 
 // A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or

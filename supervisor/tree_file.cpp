@@ -39,7 +39,7 @@ const std::set<std::string_view> common_keys = {"name", "type", "restart", "auto
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"memory_max", "env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+const std::set<std::string_view> worker_keys = {"memory_max", "memory_high", "cpu_max", "pids_max", "io_weight", "env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
                                                 "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
                                                     "log_dir", "log_stderr"};
@@ -85,6 +85,27 @@ const std::pair<const char*, int> resource_names[] = {
     {"nice", RLIMIT_NICE},     {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
     {"rtprio", RLIMIT_RTPRIO}, {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
 };
+
+// cpu_max as cgroup's cpu.max takes it: "50%" is "50000 100000" (of one
+// CPU; "200%", two), or "QUOTA PERIOD" in microseconds (1000 to 1000000).
+std::optional<std::string> cpu_max_of(std::string_view v) {
+    auto number = [](std::string_view s) -> std::optional<std::uint64_t> {
+        std::uint64_t n = 0;
+        auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+        return n;
+    };
+    if (v.ends_with('%')) {
+        auto pct = number(v.substr(0, v.size() - 1));
+        if (!pct || *pct < 1 || *pct > 100000) return std::nullopt;
+        return std::to_string(*pct * 1000) + " 100000";
+    }
+    auto space = v.find(' ');
+    if (space == std::string_view::npos) return std::nullopt;
+    auto quota = number(v.substr(0, space)), period = number(v.substr(space + 1));
+    if (!quota || !period || *period < 1000 || *period > 1000000 || *quota < 1000) return std::nullopt;
+    return std::to_string(*quota) + " " + std::to_string(*period);
+}
 
 // A user's uid and primary gid, from the user database.
 std::optional<std::pair<std::uint32_t, std::uint32_t>> user_named(const std::string& name) {
@@ -620,6 +641,16 @@ private:
         identity(t, path, c);
         limits(t, path, c);
         if (auto* n = t.get("memory_max")) c.memory_max = size_of(*n, path, "memory_max", bounds::memory_max);
+        if (auto* n = t.get("memory_high")) c.memory_high = size_of(*n, path, "memory_high", bounds::memory_max);
+        for (auto key : {"pids_max", "io_weight"})
+            if (auto* n = t.get(key))
+                if (auto v = integer_of(*n, path, key, key == std::string_view("pids_max") ? bounds::pids_max : bounds::io_weight))
+                    (key == std::string_view("pids_max") ? c.pids_max : c.io_weight) = static_cast<std::uint64_t>(*v);
+        if (auto* n = t.get("cpu_max"))
+            if (auto v = string_of(*n, path, "cpu_max")) {
+                if (auto as = cpu_max_of(*v)) c.cpu_max = *as;
+                else error(n->source(), path, "cpu_max", in_quotes(*v) + " is not a share of CPUs, such as \"50%\" or \"150%\", nor cpu.max's \"QUOTA PERIOD\" in microseconds, such as \"50000 100000\"");
+            }
         update(t, path, c);
         c.log.to_stderr = logs_.to_stderr;  // unless its own log table says
         if (auto* n = t.get("log")) log(*n, path, c.log);
@@ -1314,6 +1345,10 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
     }
     if (c.nice) out += "nice = " + std::to_string(*c.nice) + "\n";
     if (c.memory_max) out += "memory_max = " + std::to_string(*c.memory_max) + "\n";
+    if (c.memory_high) out += "memory_high = " + std::to_string(*c.memory_high) + "\n";
+    if (c.pids_max) out += "pids_max = " + std::to_string(*c.pids_max) + "\n";
+    if (c.io_weight) out += "io_weight = " + std::to_string(*c.io_weight) + "\n";
+    if (!c.cpu_max.empty()) out += "cpu_max = " + toml_string(c.cpu_max) + "\n";
     if (!c.limits.empty()) {
         auto value = [](std::uint64_t v) { return v == ~std::uint64_t{0} ? std::string("\"unlimited\"") : std::to_string(v); };
         out += "limits = { ";

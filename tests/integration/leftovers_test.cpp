@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -143,4 +145,73 @@ TEST_CASE("cgroups: a daemon that cleared its environment in a session of its ow
     INFO(second.proc->log());
     CHECK(eventually([&] { return !alive(daemon); }));
     CHECK(log_has(second, "stopping pid " + std::to_string(daemon) + " (sleep), left running"));
+}
+
+namespace {
+
+// What the supervisor logged about cgroups at its start: "" if they are on.
+std::string cgroups_off(const TreeSup& t) {
+    std::string log;
+    eventually([&] { return (log = t.proc->log()).find("cgroups: ") != std::string::npos; });
+    auto at = log.find("cgroups: off");
+    return at == std::string::npos ? "" : log.substr(at, log.find('\n', at) - at);
+}
+
+}  // namespace
+
+TEST_CASE("cpu_max and pids_max: written into the child's cgroup where their controllers are, and its start refused, saying why, where they are not") {
+    TempDir dir;
+    TreeSup t(dir, "max_restarts = 100\nmax_seconds = 60\n[[child]]\nname = \"capped\"\ncommand = [\"/bin/sleep\", \"1000\"]\n"
+                   "cpu_max = \"50%\"\npids_max = 64\n",
+              false);
+    INFO(t.proc->log());
+    // Refused, said in its last exit; or (its controllers there) running,
+    // and never refused.
+    std::string exit;
+    eventually([&] {
+        try {
+            auto all = tree_status(t.run);
+            exit = all.count("capped") ? all.at("capped").last_exit : "";
+        } catch (const std::exception&) {
+            return false;  // not serving yet
+        }
+        return !exit.empty();
+    }, 2000ms);
+    auto off = cgroups_off(t);
+    if (!off.empty()) {
+        CHECK(exit.starts_with("cpu_max needs a cgroup of its own, and there is none ("));
+        MESSAGE((std::string("cgroups are off here, and the start is refused: ") + exit));
+        return;
+    }
+    auto s = t.child("capped");
+    if (exit.empty()) {
+        REQUIRE(s.state == "running");
+        CHECK(slurp(s.cgroup + "/cpu.max") == "50000 100000\n");
+        CHECK(slurp(s.cgroup + "/pids.max") == "64\n");
+    } else {
+        // The controller is missing (a host that keeps it on cgroup v1, or did not delegate it).
+        CHECK(std::regex_search(exit, std::regex("^cpu_max needs the cpu controller, which .* does not have")));
+        CHECK(log_has(t, "capped: cpu_max needs the cpu controller"));
+        MESSAGE((std::string("no cpu controller here: the start is refused, as it should be: ") + exit));
+    }
+}
+
+TEST_CASE("memory_max held by the kernel where the memory controller is: a child past it is killed by the kernel, and its last exit says so") {
+    TempDir dir;
+    TreeSup t(dir, "max_restarts = 100\nmax_seconds = 60\n[[child]]\nname = \"hog\"\nmemory_max = \"32M\"\n"
+                   "command = [\"/usr/bin/python3\", \"-c\", \"import time\\nx = b'x' * (64 << 20)\\ntime.sleep(1000)\\n\"]\n");
+    INFO(t.proc->log());
+    if (auto off = cgroups_off(t); !off.empty()) {
+        MESSAGE((std::string("SKIPPED: ") + off));
+        return;
+    }
+    auto cgroup = t.child("hog").cgroup;
+    if (!std::filesystem::exists(cgroup + "/memory.max")) {
+        MESSAGE("SKIPPED: no memory controller in the supervisor's cgroups here (it is on cgroup v1, or not "
+                "delegated): memory_max is the supervisor's RSS watch, tested in identity_test");
+        return;
+    }
+    CHECK(slurp(cgroup + "/memory.max") == std::to_string(32 << 20) + "\n");
+    std::string exit;
+    CHECK(eventually([&] { return (exit = t.child("hog").last_exit).starts_with("killed by the kernel: out of memory (memory_max 32 MiB)"); }, 10000ms));
 }

@@ -1018,7 +1018,7 @@ TEST_CASE("run_dir_group, control_group, and a Unix socket's mode, owner and gro
     }
 }
 
-TEST_CASE("memory_max: bytes or K, M, G, T, its range, every error, and the round trip") {
+TEST_CASE("memory_max, memory_high, cpu_max, pids_max, io_weight: their forms, ranges, every error, and the round trip") {
     Fixture f;
     auto child = [](const std::string& line) { return "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n" + line + "\n"; };
     CHECK_FALSE(f.parse(child("")).root.children[0].memory_max);
@@ -1034,6 +1034,21 @@ TEST_CASE("memory_max: bytes or K, M, G, T, its range, every error, and the roun
     CHECK(contains(f.errors(child("memory_max = \"1K\"")), "key \"memory_max\": 1024 bytes is out of range (1048576 to"));
     CHECK(contains(f.errors(child("memory_max = \"99999999999T\"")), "key \"memory_max\""));
     CHECK(contains(f.errors("[[child]]\nname = \"s\"\ntype = \"supervisor\"\nmemory_max = \"1G\"\n"), "key \"memory_max\""));
+    auto cpu = [&](const std::string& v) { return f.parse(child("cpu_max = \"" + v + "\"")).root.children[0].cpu_max; };
+    CHECK(cpu("50%") == "50000 100000");
+    CHECK(cpu("150%") == "150000 100000");
+    CHECK(cpu("25000 50000") == "25000 50000");
+    for (auto bad : {"0%", "%", "50", "abc", "100 100000", "50000 500", "50000 2000000", "-5%", "50000  100000"})
+        CHECK(contains(f.errors(child(std::string("cpu_max = \"") + bad + "\"")), "key \"cpu_max\": \""));
+    auto t2 = f.parse(child("memory_high = \"100M\"\ncpu_max = \"50%\"\npids_max = 64\nio_weight = 200"));
+    auto& c2 = t2.root.children[0];
+    CHECK(c2.memory_high == 100u << 20);
+    CHECK(c2.pids_max == 64u);
+    CHECK(c2.io_weight == 200u);
+    CHECK(f.parse(write_tree(t2)).root == t2.root);
+    CHECK(contains(f.errors(child("pids_max = 0")), "key \"pids_max\": 0 is out of range (1 to 4194304)"));
+    CHECK(contains(f.errors(child("io_weight = 10001")), "key \"io_weight\": 10001 is out of range (1 to 10000)"));
+    CHECK(contains(f.errors(child("memory_high = \"1X\"")), "key \"memory_high\": expected a number of bytes"));
 }
 
 TEST_CASE("env_file: relative to the tree file, optional with a leading -, read for its errors at load, and the round trip") {
