@@ -30,6 +30,11 @@ public:
     // Never throws: off, with why_not() saying why, where they cannot be made.
     // `given`: a nested supervisor's $SEQ_CGROUP, the leaf its parent made.
     Cgroups(const std::string& tree, const std::string& given);
+    // Off, for this reason.
+    struct Off {
+        std::string why;
+    };
+    explicit Cgroups(Off off) : why_not_(std::move(off.why)) {}
     Cgroups(const Cgroups&) = delete;
     Cgroups& operator=(const Cgroups&) = delete;
 

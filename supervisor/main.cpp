@@ -112,7 +112,7 @@ std::uint64_t grace_of(const seq::sup::SupervisorSpec& s) {
 // Binds the tree's sockets in the run dir, then supervises it until it
 // stops. With a tree file, RELOAD on the control socket reads it again.
 int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients,
-        int notify_fd, const std::string& file = "") {
+        int notify_fd, bool cgroups_wanted, const std::string& file = "") {
     using namespace seq;
     const auto child_nofile = sup::raise_fd_limit();
     auto inherited = inherited_listen_fds();  // before we open anything under their numbers
@@ -128,7 +128,8 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         // Ours alone now (its lock): what runs with its marker was left by
         // a supervisor killed here, and may hold what we are about to bind.
         auto marker = std::filesystem::absolute(dir->path()).lexically_normal().string();
-        cgroups.emplace(sup::tree_cgroup_name(marker), "");
+        if (cgroups_wanted) cgroups.emplace(sup::tree_cgroup_name(marker), "");
+        else cgroups.emplace(sup::Cgroups::Off{"--no-cgroups"});
         sup::stop_leftovers(marker, std::chrono::milliseconds(grace_of(tree.root)), *cgroups);
         cgroups->take();
         sockets.emplace(*dir, std::move(inherited));
@@ -330,6 +331,10 @@ int main(int argc, char** argv) {
     auto* check_opt = app.add_option("--check", check, "only validate a tree file: exit 0 if valid, else 2");
     auto* print_opt = app.add_flag("--print-config", print_config,
                                    "print the built-in tree, as these flags shape it, as a tree file, and exit");
+    bool no_cgroups = false;
+    app.add_flag("--no-cgroups", no_cgroups,
+                 "run no child in a cgroup of its own, even where this supervisor may make them (their process "
+                 "groups and $SEQ_TREE still say what is whose)");
     // A nested supervisor's own command line, from its parent: not for people.
     std::string nested;
     int tree_fd = -1, control_fd = -1, notify_fd = -1;
@@ -427,8 +432,8 @@ int main(int argc, char** argv) {
     if (config_opt->count() > 0) {
         auto tree = load(config, run_dir);
         if (!tree) return exit_code::usage;
-        return run(*tree, run_dir, "tree " + config, b.max_clients, notify_fd, config);
+        return run(*tree, run_dir, "tree " + config, b.max_clients, notify_fd, !no_cgroups, config);
     }
     auto what = b.data_dir.empty() ? std::string("stash in memory") : "stash " + b.data_dir + ", fsync " + b.fsync;
-    return run(sup::builtin_tree(b, program_dir()), run_dir, what, b.max_clients, notify_fd);
+    return run(sup::builtin_tree(b, program_dir()), run_dir, what, b.max_clients, notify_fd, !no_cgroups);
 }
