@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <chrono>
 #include <cstring>
@@ -81,11 +82,39 @@ bool wait_empty(const std::string& dir, int ms) {
 
 }  // namespace
 
+namespace {
+
+constexpr const char* controllers[] = {"memory", "cpu", "pids", "io"};
+
+bool has_word(const std::string& list, std::string_view word) {
+    for (std::size_t at = 0; at < list.size();) {
+        auto end = list.find_first_of(" \n", at);
+        if (end == std::string::npos) end = list.size();
+        if (std::string_view(list).substr(at, end - at) == word) return true;
+        at = end + 1;
+    }
+    return false;
+}
+
+// `controller` enabled in `dir`'s children; whether it is.
+bool enable(const std::string& dir, const std::string& controller) {
+    if (has_word(read_proc(dir + "/cgroup.subtree_control"), controller)) return true;
+    return write_file(dir + "/cgroup.subtree_control", ("+" + controller).c_str());
+}
+
+}  // namespace
+
+// The path, as a person reads it, then a hash of it as it is (FNV-1a, the
+// same on every build): /a-b and /a/b read alike, and differ by it.
 std::string tree_cgroup_name(const std::string& run_dir) {
     std::string name = "seq";
     for (char ch : run_dir) name += (ch == '/' || ch == '\n' || ch == ' ') ? '-' : ch;
-    if (name.size() > 200) name = name.substr(0, 180) + "-" + std::to_string(std::hash<std::string>{}(run_dir));
-    return name;
+    if (name.size() > 200) name.resize(200);
+    std::uint64_t h = 14695981039346656037ull;
+    for (unsigned char ch : run_dir) h = (h ^ ch) * 1099511628211ull;
+    char hex[24];
+    std::snprintf(hex, sizeof hex, "-%016llx", static_cast<unsigned long long>(h));
+    return name + hex;
 }
 
 Cgroups::Cgroups(const std::string& tree, const std::string& given) {
@@ -149,18 +178,33 @@ void Cgroups::take() {
     auto self = base_ + "/" + self_leaf;
     if (mkdir(self.c_str(), 0755) < 0 && errno != EEXIST) return off("cannot make " + self + ": " + std::strerror(errno));
     if (!write_file(self + "/cgroup.procs", "0")) return off("cannot move into " + self + ": " + std::strerror(errno));
+    // Out of our own cgroup now: under systemd's Delegate=yes it is empty,
+    // and its controllers may be enabled for the tree below it (where
+    // another process is still in it, they cannot, and limits that need
+    // them are refused, saying so).
+    if (own_ != base_) {
+        auto have = read_proc(own_ + "/cgroup.controllers");
+        for (auto c : controllers)
+            if (has_word(have, c)) enable(own_, c);
+    }
 }
 
 std::optional<Cgroups::Leaf> Cgroups::leaf(const std::string& name) {
     if (!on()) return std::nullopt;
     auto dir = base_ + "/" + name;
-    auto leaf = dir + "/" + std::to_string(++serial_);
+    std::string leaf;
     int err = 0;
-    if ((mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) || mkdir(leaf.c_str(), 0755) < 0) err = errno;
+    if (mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) err = errno;
+    // One left from before (still dying) keeps its number: the next is taken.
+    for (int tries = 0; !err; ++tries) {
+        leaf = dir + "/" + std::to_string(++serial_);
+        if (mkdir(leaf.c_str(), 0755) == 0) break;
+        if (errno != EEXIST || tries == 100) err = errno;
+    }
     Fd procs;
     if (!err) {
         procs = Fd(open((leaf + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
-        if (!procs) err = errno;
+        if (!procs) err = errno, rmdir(leaf.c_str());
     }
     if (err) {
         if (!std::exchange(said_, true))
@@ -172,27 +216,6 @@ std::optional<Cgroups::Leaf> Cgroups::leaf(const std::string& name) {
 
 bool Cgroups::kill(const std::string& dir) { return write_file(dir + "/cgroup.kill", "1"); }
 
-namespace {
-
-constexpr const char* controllers[] = {"memory", "cpu", "pids", "io"};
-
-bool has_word(const std::string& list, std::string_view word) {
-    for (std::size_t at = 0; at < list.size();) {
-        auto end = list.find_first_of(" \n", at);
-        if (end == std::string::npos) end = list.size();
-        if (std::string_view(list).substr(at, end - at) == word) return true;
-        at = end + 1;
-    }
-    return false;
-}
-
-// `controller` enabled in `dir`'s children; whether it is.
-bool enable(const std::string& dir, const std::string& controller) {
-    if (has_word(read_proc(dir + "/cgroup.subtree_control"), controller)) return true;
-    return write_file(dir + "/cgroup.subtree_control", ("+" + controller).c_str());
-}
-
-}  // namespace
 
 void Cgroups::open_controllers(const std::string& name) {
     if (!on()) return;
@@ -229,14 +252,17 @@ std::optional<std::string> Cgroups::limit(const Leaf& leaf, const std::string& n
         if (!write_file(leaf.dir + "/" + w.file, w.value.c_str()))
             return std::string(w.key) + ": cannot write " + w.value + " to " + leaf.dir + "/" + w.file + ": " +
                    std::strerror(errno);
+        // Past memory_max it is to be killed, not swapped out without end.
+        if (std::string_view(w.key) == "memory_max" && access((leaf.dir + "/memory.swap.max").c_str(), F_OK) == 0)
+            write_file(leaf.dir + "/memory.swap.max", "0");
     }
     return std::nullopt;
 }
 
-bool Cgroups::oom_killed(const std::string& leaf) {
+long long Cgroups::oom_kills(const std::string& leaf) {
     auto events = read_proc(leaf + "/memory.events");
     auto at = events.find("oom_kill ");
-    return at != std::string::npos && std::atoll(events.c_str() + at + 9) > 0;
+    return at == std::string::npos ? 0 : std::atoll(events.c_str() + at + 9);
 }
 
 namespace {
@@ -267,21 +293,38 @@ void Cgroups::release(const std::string& dir) {
         kill(dir);
     }
     if (!remove_tree(dir)) pending_.push_back(dir);
+    // The child's own dir, once its last process is gone (a dynamic child
+    // removed for good leaves nothing); busy while another is in it.
+    else if (auto up = dir.substr(0, dir.rfind('/')); up.size() > base_.size()) rmdir(up.c_str());
 }
 
 bool Cgroups::retry() {
-    std::erase_if(pending_, [this](const std::string& dir) { return remove_tree(dir); });
+    std::erase_if(pending_, [this](const std::string& dir) {
+        if (!remove_tree(dir)) return false;
+        if (auto up = dir.substr(0, dir.rfind('/')); up.size() > base_.size()) rmdir(up.c_str());
+        return true;
+    });
     return !pending_.empty();
 }
 
 void Cgroups::leave() {
     if (!on() || own_ == base_) return;
-    write_file(own_ + "/cgroup.procs", "0");
-    if (populated(base_)) {
-        kill(base_);
-        wait_empty(base_, 1000);
+    // What is left below us (nothing, after an orderly stop), but never
+    // .self, where we are until the move back is done.
+    struct Close {
+        void operator()(DIR* d) const { closedir(d); }
+    };
+    if (std::unique_ptr<DIR, Close> d(opendir(base_.c_str())); d)
+        while (auto* e = readdir(d.get()))
+            if (e->d_type == DT_DIR && e->d_name[0] != '.') release(base_ + "/" + e->d_name);
+    // Back where we were started, if our own cgroup takes a process (one
+    // with controllers on for its children does not, unless it is the
+    // root): then the tree goes, else the next supervisor here removes it.
+    if (write_file(own_ + "/cgroup.procs", "0")) {
+        for (auto& dir : pending_) wait_empty(dir, 1000);
+        retry();
+        remove_tree(base_);
     }
-    remove_tree(base_);
 }
 
 bool Cgroups::remove_tree(const std::string& dir) {

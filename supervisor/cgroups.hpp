@@ -71,8 +71,8 @@ public:
     // A nested supervisor's leaf: every controller there is enabled down to
     // it, for the limits of its own children.
     void open_controllers(const std::string& name);
-    // Whether the kernel killed a process of `leaf` for want of memory.
-    static bool oom_killed(const std::string& leaf);
+    // How many processes of `leaf` the kernel killed for want of memory.
+    static long long oom_kills(const std::string& leaf);
     // A process's cgroup at its end: what is left in it killed, and the dir
     // removed, now or, while what was killed is still dying, by retry().
     void release(const std::string& dir);

@@ -40,6 +40,7 @@ struct Instance {
     std::string ended_for;
     std::string cgroup;  // its own cgroup's dir, if it has one (cgroups.hpp)
     bool memory_held = false;  // its memory_max is its cgroup's memory.max: the kernel's, not our watch's
+    long long oom_kills = 0;   // memory.events' count when it started
     Fd notify;                     // our end of its $SEQ_NOTIFY_FD
     uv::Poll notify_poll;          // read while it is starting
     Fd activate;                   // a standby's $SEQ_STANDBY_FD, our end: closed, it stops

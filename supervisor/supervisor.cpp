@@ -395,6 +395,7 @@ void Supervisor::sweep_soon(std::uint64_t ms) {
         if (auto* s = uv::owner<Supervisor>(t)) {
             s->reap_all();
             s->sweep_orphans();
+            s->release_unclaimed();
             if (s->cgroups_ && s->cgroups_->retry()) s->sweep_soon(50);  // still dying: their cgroups wait
         }
     }, ms, 0);
@@ -547,7 +548,7 @@ void Supervisor::give_up(const std::string& what) {
 }
 
 Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) {
-    if (i->ended_for.empty()) i->ended_for = killed_by_kernel(*i);
+    if (i->ended_for.empty()) i->ended_for = killed_by_kernel(*i, status);
     Retired r{i->pid,          i->phase,        loop_.now() - i->started_ms, i->ready_ms, i->generation,
               describe_exit(status), false, i->ended_for};
     if (!r.ended_for.empty()) r.how = r.ended_for + ", " + r.how;

@@ -310,11 +310,16 @@ private:
     // Reaps what is left and looks for orphans, `ms` from the first call.
     void sweep_soon(std::uint64_t ms = 20);
     Cgroups* cgroups_ = nullptr;
+    // The cgroup place() made for a start not yet taken by an instance:
+    // one that failed (a spawn that threw) leaves it here, removed at the
+    // next start or sweep.
+    std::string unclaimed_cgroup_;
+    void release_unclaimed();
     // A process's own cgroup, if cgroups are on: into `args`, its fd into `keep`.
     // With its controllers' limits, or args.refuse saying why they cannot be held.
     void place(SpawnArgs& args, std::vector<Fd>& keep, const ChildSpec& spec);
     // "killed by the kernel: out of memory (memory_max 200 MiB)", or "".
-    std::string killed_by_kernel(const Instance& i);
+    std::string killed_by_kernel(const Instance& i, int status);
     void on_death(Child& c, int status);
     void significant_ended(const Child& c, int status);
     void give_up(const std::string& what);

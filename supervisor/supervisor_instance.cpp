@@ -38,7 +38,9 @@ std::unique_ptr<Instance> Supervisor::make_instance(Child& c, Role role, const S
     i->started_ms = loop_.now();
     i->generation = c.spec.generation;
     i->cgroup = args.cgroup;
+    if (i->cgroup == unclaimed_cgroup_) unclaimed_cgroup_.clear();  // taken
     i->memory_held = spec_of(*i).memory_max && !i->cgroup.empty() && access((i->cgroup + "/memory.max").c_str(), F_OK) == 0;
+    if (i->memory_held) i->oom_kills = Cgroups::oom_kills(i->cgroup);
     for (auto& e : args.env) {
         if (e.starts_with("SEQ_NAME=")) i->seq_name = e.substr(9);
         if (e.starts_with("SEQ_INSTANCE=")) i->seq_instance = e.substr(13);

@@ -2,7 +2,10 @@
 // at each such instance's process group once a second (one pass over
 // /proc for them all), and ends one over its limit as a failure, with the
 // reason, as PM2's max_memory_restart does (every 30 s there).
+#include <sys/wait.h>
+
 #include <cinttypes>
+#include <csignal>
 #include <cstdio>
 #include <vector>
 
@@ -26,8 +29,12 @@ std::string mib(std::uint64_t bytes) {
 
 }  // namespace
 
-std::string Supervisor::killed_by_kernel(const Instance& i) {
-    if (!i.memory_held || !Cgroups::oom_killed(i.cgroup)) return "";
+std::string Supervisor::killed_by_kernel(const Instance& i, int status) {
+    // Its own death, by the kernel's SIGKILL, with a kill counted since it
+    // started: not a helper of its killed hours ago.
+    if (!i.memory_held || !WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL ||
+        Cgroups::oom_kills(i.cgroup) <= i.oom_kills)
+        return "";
     return "killed by the kernel: out of memory (memory_max " + mib(*spec_of(i).memory_max) + ")";
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 #include <cstring>
 #include <algorithm>
 
@@ -59,7 +60,12 @@ std::pair<Fd, Fd> make_pipe(int read_flags) {
 
 }  // namespace
 
+void Supervisor::release_unclaimed() {
+    if (cgroups_ && !unclaimed_cgroup_.empty()) cgroups_->release(std::exchange(unclaimed_cgroup_, {}));
+}
+
 void Supervisor::place(SpawnArgs& args, std::vector<Fd>& keep, const ChildSpec& spec) {
+    release_unclaimed();
     // What only a controller can hold is refused, never ignored, where none can.
     const char* needs = spec.memory_high ? "memory_high"
                         : !spec.cpu_max.empty() ? "cpu_max"
@@ -79,6 +85,7 @@ void Supervisor::place(SpawnArgs& args, std::vector<Fd>& keep, const ChildSpec& 
         args.refuse = *why;
     args.cgroup_procs = leaf->procs.get();
     args.cgroup = leaf->dir;
+    unclaimed_cgroup_ = leaf->dir;
     args.env.push_back("SEQ_CGROUP=" + leaf->dir);
     keep.push_back(std::move(leaf->procs));
 }

@@ -14,6 +14,7 @@
 
 #include "builtin_tree.hpp"
 #include "notify_socket.hpp"
+#include "cgroups.hpp"
 #include "tree_file.hpp"
 #include "supervisor_variables.hpp"
 
@@ -1067,4 +1068,13 @@ TEST_CASE("env_file: relative to the tree file, optional with a leading -, read 
     std::ofstream(f.root + "/bad.env") << "A=1\n\nB='open\n";
     CHECK(contains(f.errors(child("env_file = [\"bad.env\"]")),
                    "key \"env_file\": " + f.root + "/bad.env:3: a value opened with ' is never closed"));
+}
+
+TEST_CASE("a run dir's cgroup name: readable, and two run dirs that read alike still differ") {
+    auto a = tree_cgroup_name("/srv/a/b/run"), b = tree_cgroup_name("/srv/a-b/run");
+    CHECK(a.starts_with("seq-srv-a-b-run-"));
+    CHECK(b.starts_with("seq-srv-a-b-run-"));
+    CHECK(a != b);
+    CHECK(a == tree_cgroup_name("/srv/a/b/run"));  // the same at every start
+    CHECK(tree_cgroup_name(std::string(4000, 'x')).size() < 255);
 }
