@@ -267,6 +267,18 @@ long long Cgroups::oom_kills(const std::string& leaf) {
 
 namespace {
 
+// The cgroups directly below `dir`, by name ("." and ".." left out).
+std::vector<std::string> subdirs(const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = opendir(dir.c_str())) {
+        while (auto* e = readdir(d))
+            if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+                out.emplace_back(e->d_name);
+        closedir(d);
+    }
+    return out;
+}
+
 // Each process in `dir` and below, said before it is killed.
 void say_killed(const std::string& dir) {
     auto procs = read_proc(dir + "/cgroup.procs");
@@ -276,12 +288,8 @@ void say_killed(const std::string& dir) {
         at = end == std::string::npos ? procs.size() : end + 1;
         if (pid > 0) log("killing pid %d (%s), left behind by a child that is gone", pid, process_name(pid).c_str());
     }
-    struct Close {
-        void operator()(DIR* d) const { closedir(d); }
-    };
-    if (std::unique_ptr<DIR, Close> d(opendir(dir.c_str())); d)
-        while (auto* e = readdir(d.get()))
-            if (e->d_type == DT_DIR && e->d_name[0] != '.') say_killed(dir + "/" + e->d_name);
+    for (auto& sub : subdirs(dir))
+        if (sub[0] != '.') say_killed(dir + "/" + sub);
 }
 
 }  // namespace
@@ -311,12 +319,8 @@ void Cgroups::leave() {
     if (!on() || own_ == base_) return;
     // What is left below us (nothing, after an orderly stop), but never
     // .self, where we are until the move back is done.
-    struct Close {
-        void operator()(DIR* d) const { closedir(d); }
-    };
-    if (std::unique_ptr<DIR, Close> d(opendir(base_.c_str())); d)
-        while (auto* e = readdir(d.get()))
-            if (e->d_type == DT_DIR && e->d_name[0] != '.') release(base_ + "/" + e->d_name);
+    for (auto& sub : subdirs(base_))
+        if (sub[0] != '.') release(base_ + "/" + sub);
     // Back where we were started, if our own cgroup takes a process (one
     // with controllers on for its children does not, unless it is the
     // root): then the tree goes, else the next supervisor here removes it.
@@ -328,15 +332,8 @@ void Cgroups::leave() {
 }
 
 bool Cgroups::remove_tree(const std::string& dir) {
-    struct Close {
-        void operator()(DIR* d) const { closedir(d); }
-    };
     bool done = true;
-    if (std::unique_ptr<DIR, Close> d(opendir(dir.c_str())); d) {
-        while (auto* e = readdir(d.get()))
-            if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-                done = remove_tree(dir + "/" + e->d_name) && done;
-    }
+    for (auto& sub : subdirs(dir)) done = remove_tree(dir + "/" + sub) && done;
     if (rmdir(dir.c_str()) == 0 || errno == ENOENT) return done;
     return false;
 }

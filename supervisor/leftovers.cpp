@@ -1,6 +1,5 @@
 #include "leftovers.hpp"
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -9,7 +8,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <cstdio>
 #include <memory>
 #include <set>
 #include <vector>
@@ -39,11 +37,9 @@ bool carries(pid_t pid, const std::string& marker, const Cgroups& cgroups) {
 std::set<pid_t> ancestors() {
     std::set<pid_t> up;
     for (pid_t pid = getppid(); pid > 1 && up.insert(pid).second;) {
-        auto stat = read_proc("/proc/" + std::to_string(pid) + "/stat");
-        auto close = stat.rfind(')');
-        int ppid = 0;
-        if (close == std::string::npos || std::sscanf(stat.c_str() + close + 2, "%*c %d", &ppid) != 1) break;
-        pid = ppid;
+        auto s = proc_stat(pid);
+        if (!s) break;
+        pid = s->ppid;
     }
     return up;
 }
@@ -51,17 +47,9 @@ std::set<pid_t> ancestors() {
 std::vector<Leftover> find(const std::string& marker, const Cgroups& cgroups) {
     std::vector<Leftover> found;
     const auto spare = ancestors();
-    struct Close {
-        void operator()(DIR* d) const { closedir(d); }
-    };
-    std::unique_ptr<DIR, Close> proc(opendir("/proc"));
-    if (!proc) return found;
     const pid_t self = getpid();
-    while (auto* e = readdir(proc.get())) {
-        char* end = nullptr;
-        long n = std::strtol(e->d_name, &end, 10);
-        if (*end || n <= 0 || n == self || spare.count(static_cast<pid_t>(n))) continue;
-        auto pid = static_cast<pid_t>(n);
+    for (pid_t pid : all_pids()) {
+        if (pid == self || spare.count(pid)) continue;
         // A zombie is dead already: only its reaping is left, to its parent.
         if (!carries(pid, marker, cgroups) || live_process_group(pid) < 0) continue;
         // Looked at again once pinned: the pid may have been another's by now.

@@ -471,17 +471,43 @@ std::vector<pid_t> adopted_children(const std::function<bool(pid_t)>& known) {
     return out;
 }
 
-pid_t live_process_group(pid_t pid) {
+std::optional<ProcStat> proc_stat(pid_t pid) {
     auto line = read_proc("/proc/" + std::to_string(pid) + "/stat");
-    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    // pid (comm) state ppid pgrp ... utime(14) stime cutime cstime ... rss(24):
+    // comm may hold spaces and parentheses, so fields count from the last ')'.
     auto close = line.rfind(')');
-    if (close == std::string::npos) return -1;
-    char state = 0;
-    long ppid = 0, pgrp = -1;
-    if (std::sscanf(line.c_str() + close + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3 || state == 'Z' ||
-        state == 'X')
-        return -1;
-    return static_cast<pid_t>(pgrp);
+    if (close == std::string::npos || close + 2 >= line.size()) return std::nullopt;
+    ProcStat s;
+    long ppid = 0, pgrp = 0;
+    unsigned long long utime = 0, stime = 0;
+    long long cutime = 0, cstime = 0;
+    if (std::sscanf(line.c_str() + close + 2,
+                    "%c %ld %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d %*d %*u %*u %lld",
+                    &s.state, &ppid, &pgrp, &utime, &stime, &cutime, &cstime, &s.rss_pages) != 8)
+        return std::nullopt;
+    s.ppid = static_cast<pid_t>(ppid);
+    s.pgrp = static_cast<pid_t>(pgrp);
+    s.cpu_ticks = utime + stime + static_cast<unsigned long long>(std::max(cutime, 0LL) + std::max(cstime, 0LL));
+    return s;
+}
+
+std::vector<pid_t> all_pids() {
+    std::vector<pid_t> out;
+    DIR* proc = opendir("/proc");
+    if (!proc) return out;
+    while (auto* e = readdir(proc)) {
+        char* end = nullptr;
+        long n = std::strtol(e->d_name, &end, 10);
+        if (!*end && n > 0) out.push_back(static_cast<pid_t>(n));
+    }
+    closedir(proc);
+    return out;
+}
+
+pid_t live_process_group(pid_t pid) {
+    auto s = proc_stat(pid);
+    if (!s || s->state == 'Z' || s->state == 'X') return -1;
+    return s->pgrp;
 }
 
 std::optional<std::string> process_environ(pid_t pid) {
@@ -511,29 +537,13 @@ std::unordered_map<pid_t, Usage> usage_by_group() {
     std::unordered_map<pid_t, Usage> out;
     static const long page = sysconf(_SC_PAGESIZE);
     static const long ticks = sysconf(_SC_CLK_TCK);
-    DIR* proc = opendir("/proc");
-    if (!proc) return out;
-    while (auto* e = readdir(proc)) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        auto stat = read_proc(std::string("/proc/") + e->d_name + "/stat");
-        // After the command name, which may hold anything, ")" last:
-        // state ppid pgrp ... utime(14) stime cutime cstime ... rss(24).
-        auto close = stat.rfind(')');
-        if (close == std::string::npos || close + 2 >= stat.size()) continue;
-        char state = 0;
-        long pgrp = 0;
-        unsigned long long utime = 0, stime = 0;
-        long long cutime = 0, cstime = 0, rss = 0;
-        if (std::sscanf(stat.c_str() + close + 2,
-                        "%c %*d %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d %*d %*u %*u %lld",
-                        &state, &pgrp, &utime, &stime, &cutime, &cstime, &rss) != 7 || state == 'Z')
-            continue;
-        auto& u = out[static_cast<pid_t>(pgrp)];
-        u.rss_bytes += static_cast<std::uint64_t>(std::max(rss, 0LL)) * static_cast<std::uint64_t>(page);
-        auto t = utime + stime + static_cast<unsigned long long>(std::max(cutime, 0LL) + std::max(cstime, 0LL));
-        u.cpu_ms += t * 1000 / static_cast<unsigned long long>(ticks > 0 ? ticks : 100);
+    for (pid_t pid : all_pids()) {
+        auto s = proc_stat(pid);
+        if (!s || s->state == 'Z') continue;
+        auto& u = out[s->pgrp];
+        u.rss_bytes += static_cast<std::uint64_t>(std::max(s->rss_pages, 0LL)) * static_cast<std::uint64_t>(page);
+        u.cpu_ms += s->cpu_ticks * 1000 / static_cast<unsigned long long>(ticks > 0 ? ticks : 100);
     }
-    closedir(proc);
     return out;
 }
 

@@ -116,6 +116,16 @@ bool is_normal_exit(int wait_status);
 // subreaper after their parent died.
 // `known`: null, or whether a pid is one we know (then it is left out).
 std::vector<pid_t> adopted_children(const std::function<bool(pid_t)>& known);
+// What we read of /proc/PID/stat, parsed in one place: nullopt if it is gone.
+struct ProcStat {
+    char state = 0;  // 'Z' a zombie, 'X' dead
+    pid_t ppid = 0, pgrp = 0;
+    unsigned long long cpu_ticks = 0;  // utime + stime + cutime + cstime
+    long long rss_pages = 0;
+};
+std::optional<ProcStat> proc_stat(pid_t pid);
+// Every process's pid, from one listing of /proc.
+std::vector<pid_t> all_pids();
 // A process's group, or -1 if it is gone or a zombie (then only its reaping is left).
 pid_t live_process_group(pid_t pid);
 // Its command name, for a log line ("?" if gone).
