@@ -42,11 +42,41 @@ void hello_reply(std::string& out, Connection& c, const DaemonFacts& facts) {
     resp::append_array(out, 0);
 }
 
+const char* const wrong_pass = "WRONGPASS invalid username-password pair or user is disabled.";
+
+// Whether `user` with `password` may in; if so, the session is theirs.
+bool log_in(Connection& c, std::string_view user, std::string_view password, const DaemonFacts& facts) {
+    if (!facts.authenticate) {
+        // No passwords here: the socket's file mode says who may connect.
+        if (user != "default") return false;
+        c.session.user = "default";
+        return true;
+    }
+    auto grants = facts.authenticate(user, password);
+    if (!grants) return false;
+    c.session.user = user;
+    c.session.grants = std::move(grants);
+    return true;
+}
+
+// AUTH password, as the default user, or AUTH user password.
+void auth(Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts) {
+    auto& out = c.out();
+    if (args.size() > 3) return resp::append_error(out, "ERR syntax error");
+    if (args.size() == 2 && !facts.authenticate)
+        return resp::append_error(out, "ERR AUTH <password> called without any password configured for the default "
+                                       "user. Are you sure your configuration is correct?");
+    auto user = args.size() == 3 ? args[1] : std::string_view("default");
+    if (!log_in(c, user, args.back(), facts)) return resp::append_error(out, wrong_pass);
+    resp::append_simple(out, "OK");
+}
+
 void hello(Connection& c, std::span<const std::string_view> args, const DaemonFacts& facts) {
     auto& out = c.out();
     int proto = c.session.proto;
     std::string name;
     bool set_name = false;
+    std::optional<std::pair<std::string_view, std::string_view>> credentials;
     if (args.size() >= 2) {
         auto v = resp::parse_int(args[1]);
         if (!v) return resp::append_error(out, "ERR Protocol version is not an integer or out of range");
@@ -54,11 +84,7 @@ void hello(Connection& c, std::span<const std::string_view> args, const DaemonFa
         proto = static_cast<int>(*v);
         for (std::size_t i = 2; i < args.size(); ++i) {
             if (is_command(args[i], "auth") && i + 2 < args.size()) {
-                // No passwords here: the socket's file mode says who may
-                // connect. As Redis with its default user and no password,
-                // AUTH default <anything> passes; any other user does not.
-                if (args[i + 1] != "default")
-                    return resp::append_error(out, "WRONGPASS invalid username-password pair or user is disabled.");
+                credentials = {args[i + 1], args[i + 2]};
                 i += 2;
             } else if (is_command(args[i], "setname") && i + 1 < args.size()) {
                 if (!valid_client_name(args[i + 1]))
@@ -72,6 +98,13 @@ void hello(Connection& c, std::span<const std::string_view> args, const DaemonFa
         }
     }
     // Nothing changes unless all of it is right.
+    if (credentials) {
+        if (!log_in(c, credentials->first, credentials->second, facts)) return resp::append_error(out, wrong_pass);
+    } else if (facts.authenticate && !c.session.grants) {
+        return resp::append_error(out, "NOAUTH HELLO must be called with the client already authenticated, otherwise "
+                                       "the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the "
+                                       "client and select the RESP protocol version at the same time");
+    }
     c.session.proto = proto;
     if (set_name) c.session.name = name;
     hello_reply(out, c, facts);
@@ -80,7 +113,7 @@ void hello(Connection& c, std::span<const std::string_view> args, const DaemonFa
 std::string client_line(Connection& c, std::uint64_t now_ms) {
     auto& s = c.session;
     return "id=" + std::to_string(c.id()) + " addr=unix name=" + s.name +
-           " age=" + std::to_string((now_ms - s.since_ms) / 1000) + " flags=N db=0 user=default resp=" +
+           " age=" + std::to_string((now_ms - s.since_ms) / 1000) + " flags=N db=0 user=" + s.user + " resp=" +
            std::to_string(s.proto) + " lib-name=" + s.lib_name + " lib-ver=" + s.lib_ver + "\n";
 }
 
@@ -222,6 +255,7 @@ const std::vector<CommandSpec>& connection_command_specs() {
         {"hello", -1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}},
         {"echo", 2, {"fast"}},
         {"select", 2, {"loading", "stale", "fast"}},
+        {"auth", -2, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}},
         {"reset", 1, {"noscript", "loading", "stale", "fast", "no_auth", "allow_busy"}},
         {"client", -2, {"noscript", "loading", "stale"}},
         {"command", -1, {"loading", "stale"}},
@@ -248,6 +282,9 @@ bool connection_command(Server& server, Connection& c, std::span<const std::stri
     auto& out = c.out();
     if (is_command(cmd, "hello")) {
         hello(c, args, facts);
+    } else if (is_command(cmd, "auth")) {
+        if (args.size() < 2) resp::append_error(out, wrong_args(cmd));
+        else auth(c, args, facts);
     } else if (is_command(cmd, "echo")) {
         if (args.size() != 2) resp::append_error(out, wrong_args(cmd));
         else resp::append_bulk(out, args[1]);
@@ -262,6 +299,10 @@ bool connection_command(Server& server, Connection& c, std::span<const std::stri
         c.session.proto = 2;
         c.session.name.clear();
         c.session.replies = Connection::Session::Replies::on;
+        // As a new connection: the default user again, who may have to
+        // authenticate (the stash with access control).
+        c.session.user = "default";
+        c.session.grants.reset();
         server.monitor(c, false);
         resp::append_simple(out, "RESET");
     } else if (is_command(cmd, "client")) {

@@ -2,10 +2,11 @@
 // project answers the same way, as Redis does, so that clients connect with
 // their defaults: HELLO (RESP2 or RESP3), ECHO, SELECT 0, RESET, CLIENT
 // (SETNAME, GETNAME, ID, SETINFO, INFO, LIST, REPLY),
-// COMMAND (COUNT, DOCS, INFO, and bare), CONFIG GET, and MONITOR.
+// COMMAND (COUNT, DOCS, INFO, and bare), CONFIG GET, MONITOR, and AUTH.
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,7 +32,15 @@ struct DaemonFacts {
     // CONFIG GET: the value of a parameter the daemon has (save,
     // appendonly, databases), or nullopt.
     std::function<std::optional<std::string>(std::string_view)> config;
+    // AUTH and HELLO's AUTH: what `user` with `password` may touch, or null
+    // for a wrong pair. Unset: no passwords here, and, as Redis with its
+    // default user and no password, AUTH default <anything> passes.
+    std::function<std::shared_ptr<const KeyGrants>(std::string_view user, std::string_view password)> authenticate;
 };
+
+// The reply to a command from a client that has not authenticated where
+// that is needed.
+inline constexpr const char* no_auth_error = "NOAUTH Authentication required.";
 
 // Answers `args` if it is a connection command, appending the reply to the
 // connection's output; false if it is not one.

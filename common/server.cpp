@@ -286,14 +286,18 @@ void Server::feed_monitors(const Connection& from, std::span<const std::string_v
     std::string line = stamp;
     line += where_;
     line += ']';
-    // A password never reaches a monitor: HELLO's AUTH user and password are redacted.
+    // A password never reaches a monitor: AUTH's arguments, and HELLO's AUTH
+    // user and password, are redacted.
+    const bool auth = is_command(args[0], "auth");
     std::size_t redacted = 0;
-    for (auto arg : args.subspan(0, std::min<std::size_t>(args.size(), 64))) {
+    auto shown = std::min<std::size_t>(args.size(), 64);
+    for (std::size_t i = 0; i < shown; ++i) {
         line += ' ';
-        append_quoted(line, redacted > 0 ? std::string_view("(redacted)") : arg.substr(0, 256));
+        bool hide = redacted > 0 || (auth && i > 0);
+        append_quoted(line, hide ? std::string_view("(redacted)") : args[i].substr(0, 256));
         if (redacted > 0)
             --redacted;
-        else if (is_command(args[0], "hello") && is_command(arg, "auth"))
+        else if (is_command(args[0], "hello") && is_command(args[i], "auth"))
             redacted = 2;
     }
     if (args.size() > 64) line += " ... (" + std::to_string(args.size() - 64) + " more arguments)";

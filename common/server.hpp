@@ -21,6 +21,8 @@
 
 namespace seq {
 
+struct KeyGrants;  // the stash's access control (stash/acl.hpp)
+
 struct ServerOptions {
     std::size_t max_clients = 10000;
     std::size_t max_output = 4 << 20;  // bytes queued for one client before it is dropped
@@ -64,6 +66,11 @@ public:
         int proto = 2;
         std::string name, lib_name, lib_ver;
         std::uint64_t since_ms = 0;
+        // Who it authenticated as (AUTH, HELLO AUTH), and, on a stash with
+        // access control, what that user may touch: null there until it
+        // authenticates. Elsewhere null throughout, and all is allowed.
+        std::string user = "default";
+        std::shared_ptr<const KeyGrants> grants;
         // CLIENT REPLY: every reply, none, or none for the next command.
         enum class Replies { on, off, skip } replies = Replies::on;
         // MULTI: the commands queued for EXEC, and whether one was refused

@@ -4,10 +4,18 @@
 # one uses redis-cli), so that kill -9 loses nothing. Run it under
 #   seq-supervisor --config scripts/counter-tree.toml
 # The supervisor gives it $SEQ_STASH (the stash's socket), $SEQ_NAME (its
-# path in the tree) and, with readiness = "notify-fd", $SEQ_NOTIFY_FD.
+# path in the tree), with readiness = "notify-fd" $SEQ_NOTIFY_FD, and, as
+# the tree's stash_acl wants, its own user of the stash ($SEQ_STASH_USER,
+# $SEQ_STASH_PASSWORD), whose keys begin with its name and a colon.
 set -eu
-key=${KEY:-counter}
-stash() { redis-cli -s "$SEQ_STASH" "$@"; }
+key=${KEY:-${SEQ_STASH_USER:-counter}:count}
+stash() {
+  if [ -n "${SEQ_STASH_USER:-}" ]; then
+    REDISCLI_AUTH=$SEQ_STASH_PASSWORD redis-cli -s "$SEQ_STASH" --user "$SEQ_STASH_USER" "$@"
+  else
+    redis-cli -s "$SEQ_STASH" "$@"
+  fi
+}
 
 count=$(stash GET "$key")
 count=${count:-0}

@@ -48,10 +48,22 @@ from http.server import BaseHTTPRequestHandler
 
 
 class Stash:
-    """INCR on the stash's Unix socket; reconnects after the stash restarts."""
+    """INCR on the stash's Unix socket; reconnects after the stash restarts.
+    Under the tree's stash_acl it logs in as the user the supervisor gave it
+    ($SEQ_STASH_USER, $SEQ_STASH_PASSWORD), and its keys are its own: each
+    one begins with that user's name and a colon (web:hits)."""
 
     def __init__(self, path):
         self.path, self.sock = path, None
+        self.user = os.environ.get("SEQ_STASH_USER", "")
+        self.password = os.environ.get("SEQ_STASH_PASSWORD", "")
+
+    def login(self):
+        u, p = self.user.encode(), self.password.encode()
+        self.sock.sendall(b"*3\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(u), u, len(p), p))
+        line = self.reader.readline()
+        if not line.startswith(b"+OK"):
+            raise OSError("the stash refused our login: %r" % line)
 
     def incr(self, key):
         for attempt in (1, 2):
@@ -60,7 +72,9 @@ class Stash:
                     self.sock = socket.socket(socket.AF_UNIX)
                     self.sock.connect(self.path)
                     self.reader = self.sock.makefile("rb")
-                k = key.encode()
+                    if self.user:
+                        self.login()
+                k = (self.user + ":" + key if self.user else key).encode()
                 self.sock.sendall(b"*2\r\n$4\r\nINCR\r\n$%d\r\n%s\r\n" % (len(k), k))
                 line = self.reader.readline()
                 if line.startswith(b":"):

@@ -30,18 +30,23 @@ def call(sock, reader, *args):
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: web-migrate.py FROM TO")
-    source, target = (a.encode() for a in sys.argv[1:])
+    # Under the tree's stash_acl, as the child it migrates: its user, and
+    # its keys, which begin with that user's name and a colon.
+    user = os.environ.get("SEQ_STASH_USER", "")
+    source, target = ((user + ":" + a if user else a).encode() for a in sys.argv[1:])
     path = os.environ.get("SEQ_STASH")
     if not path:
         sys.exit("web-migrate: no $SEQ_STASH: the tree names no stash")
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(path)
     reader = sock.makefile("rb")
+    if user:
+        call(sock, reader, b"AUTH", user.encode(), os.environ.get("SEQ_STASH_PASSWORD", "").encode())
     value = call(sock, reader, b"GET", source)
     if value is not None:
         call(sock, reader, b"SETNX", target, value)
     print("copied %s=%s to %s (generation %s)" % (
-        source.decode(), value.decode() if value else "(none)", target.decode(),
+        sys.argv[1], value.decode() if value else "(none)", sys.argv[2],
         os.environ.get("SEQ_GENERATION", "?")))
 
 

@@ -21,7 +21,8 @@ const char* const exit_codes_help = R"(Exit codes:
   2  bad command line
   3  the socket cannot be bound (another stash answers there, or permissions)
   5  the data dir is unusable: held by another stash, owned by another user or
-     open to others, or the store is corrupt or unreadable)";
+     open to others, or the store is corrupt or unreadable), or the ACL directory
+     (--acl) cannot be read)";
 
 constexpr int store_unusable = 5;
 
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     std::string fsync_name = "everysec";
     int notify_fd = -1;
     bool allow_flush = false;
+    std::string acl_dir;
     ServerOptions opts;
     app.add_option("--socket", socket_path, "Unix socket to listen on (unless one is inherited as 'stash')");
     auto* data_dir_opt =
@@ -46,6 +48,11 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"always", "everysec", "no"}));
     app.add_flag("--allow-flush", allow_flush,
                  "take FLUSHDB and FLUSHALL (refused by default: one script must not wipe the whole tree's state)");
+    app.add_option("--acl", acl_dir,
+                   "every client must authenticate (AUTH user password) as a user of the *.acl files in DIR, and "
+                   "touches only the keys its patterns match (default: $SEQ_STASH_ACL, as a tree with stash_acl gives it; "
+                   "without either, the stash is open to whoever may connect)")
+        ->envname("SEQ_STASH_ACL");
     add_notify_fd(app, notify_fd, "once serving");
     add_max_clients(app, opts.max_clients, "connections served at once");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
@@ -77,14 +84,21 @@ int main(int argc, char** argv) {
     WatchdogPing watchdog(loop.get());  // WATCHDOG=1 from the loop, when the supervisor asks for it
     std::optional<Listener> listener;
     if (auto code = open_listener(listener, "stash", socket_path)) return *code;
-    stash::Service service(loop, listener->take(), opts, std::move(store), {fsync, allow_flush});
+    std::optional<stash::Service> service;
+    try {
+        service.emplace(loop, listener->take(), opts, std::move(store), stash::ServiceOptions{fsync, allow_flush, acl_dir});
+    } catch (const std::exception& e) {
+        log("cannot start: %s", e.what());
+        return store_unusable;
+    }
     StopSignals signals(loop.get(), [&](int sig) {
         log("%s received; stopping", seq::signal_name(sig).c_str());
         loop.stop();
     });
-    service.start();
-    log("serving on %s (%s)", listener->describe().c_str(), where.c_str());
+    service->start();
+    log("serving on %s (%s%s)", listener->describe().c_str(), where.c_str(),
+        acl_dir.empty() ? "" : (", users from " + acl_dir).c_str());
     notify_ready(notify_fd);
     loop.run();
-    return service.fatal_error().empty() ? exit_code::ok : exit_code::failure;
+    return service->fatal_error().empty() ? exit_code::ok : exit_code::failure;
 }

@@ -56,7 +56,15 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions server_options, std:
                              if (param == "appendonly") return durable ? "yes" : "no";
                              if (param == "databases") return "1";
                              return std::nullopt;
-                         }};
+                         },
+                         {}};
+    if (!options_.acl_dir.empty()) {
+        acl_.emplace(options_.acl_dir);
+        acl_->load();
+        facts_.authenticate = [this](std::string_view user, std::string_view password) {
+            return acl_->authenticate(user, password);
+        };
+    }
     check_->data = this;
     sync_timer_->data = this;
     sweep_timer_->data = this;
@@ -90,7 +98,13 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
             watches_.unwatch(c.id());
             c.session.tx = {};
         }
-        if (!transaction(c, args)) keep = run(c, args);
+        if (auto why = access_refusal(c, args)) {
+            // As any refused command, it spoils a transaction open.
+            if (c.session.tx.open) c.session.tx.refused = true, c.session.tx.queued = {}, c.session.tx.queued_bytes = 0;
+            resp::append_error(c.out(), *why);
+        } else if (!transaction(c, args)) {
+            keep = run(c, args);
+        }
     } catch (const std::exception& e) {
         fail(e, "stopping");
         return Server::Verdict::defer;
@@ -129,13 +143,24 @@ bool Service::run(Connection& c, std::span<const std::string_view> args) {
         resp::append_simple(out, "OK");
         return true;
     }
-    Context ctx{*store_, watches_, unix_ms(), c.session.proto, options_.allow_flush};
+    Context ctx{*store_, watches_, unix_ms(), c.session.proto, options_.allow_flush, c.session.grants.get()};
     if (execute(ctx, args, out)) {
         arm_sweep(ctx.soonest_expiry);
         return true;
     }
     if (!connection_command(server_, c, args, facts_)) resp::append_error(out, unknown_command(args[0]));
     return true;
+}
+
+std::optional<std::string> Service::access_refusal(const Connection& c, std::span<const std::string_view> args) const {
+    if (!acl_) return std::nullopt;
+    auto& grants = c.session.grants;
+    if (!grants) {
+        for (std::string_view open : {"auth", "hello", "quit", "reset"})
+            if (is_command(args[0], open)) return std::nullopt;
+        return no_auth_error;
+    }
+    return forbidden(*grants, args);
 }
 
 bool Service::transaction(Connection& c, std::span<const std::string_view> args) {
@@ -175,7 +200,9 @@ bool Service::transaction(Connection& c, std::span<const std::string_view> args)
     bool keep = true;
     for (auto& q : queued) {
         std::vector<std::string_view> a(q.begin(), q.end());
-        keep = run(c, a) && keep;
+        // Checked again: an AUTH queued before it may have changed the user.
+        if (auto why = access_refusal(c, a)) resp::append_error(out, *why);
+        else keep = run(c, a) && keep;
     }
     if (!keep) c.close_after_reply();
     return true;

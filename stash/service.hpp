@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "acl.hpp"
 #include "connection_commands.hpp"
 #include "server.hpp"
 #include "stash.hpp"
@@ -21,6 +23,9 @@ namespace seq::stash {
 struct ServiceOptions {
     Fsync fsync = Fsync::everysec;
     bool allow_flush = false;  // FLUSHDB and FLUSHALL
+    // Where the users are (seq-stash --acl, $SEQ_STASH_ACL): every client
+    // must then authenticate, and touches only its keys. Empty: open.
+    std::string acl_dir;
 };
 
 class Service {
@@ -41,6 +46,8 @@ private:
     // INFO [section...], in Redis's sections and fields where they apply.
     std::string info(std::span<const std::string_view> sections);
     const DaemonFacts& facts() const { return facts_; }
+    // NOAUTH or NOPERM for `args` from `c`, under access control.
+    std::optional<std::string> access_refusal(const Connection& c, std::span<const std::string_view> args) const;
     void commit();
     // Removes keys whose time has come, a bounded batch per wakeup, and sets
     // the timer for the next one.
@@ -50,6 +57,7 @@ private:
 
     uv::Loop& loop_;
     std::unique_ptr<Store> store_;
+    std::optional<AccessList> acl_;
     ServiceOptions options_;
     Server server_;
     uv::Check check_;

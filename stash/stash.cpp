@@ -307,13 +307,17 @@ void persist(Context& ctx, Args a, std::string& out) {
     resp::append_int(out, 1);
 }
 
+// KEYS and SCAN show a client only the keys it may touch.
+bool visible(const Context& ctx, std::string_view key) { return !ctx.grants || ctx.grants->may(key); }
+
 void keys(Context& ctx, Args a, std::string& out) {
     std::vector<std::string> found;
     std::uint64_t cursor = 0;
     do {
         auto page = ctx.store.scan(cursor, 1024);
         for (auto& [key, expires] : page.keys)
-            if ((expires == 0 || expires > ctx.now_ms) && glob_match(a[1], key)) found.push_back(std::move(key));
+            if ((expires == 0 || expires > ctx.now_ms) && glob_match(a[1], key) && visible(ctx, key))
+                found.push_back(std::move(key));
         cursor = page.next;
     } while (cursor != 0);
     resp::append_array(out, found.size());
@@ -346,7 +350,8 @@ void scan(Context& ctx, Args a, std::string& out) {
     auto page = ctx.store.scan(static_cast<std::uint64_t>(*c), static_cast<std::size_t>(count));
     std::vector<std::string_view> found;
     for (auto& [key, expires] : page.keys)
-        if (strings && (expires == 0 || expires > ctx.now_ms) && (!match || glob_match(*match, key)))
+        if (strings && (expires == 0 || expires > ctx.now_ms) && (!match || glob_match(*match, key)) &&
+            visible(ctx, key))
             found.push_back(key);
     resp::append_array(out, 2);
     resp::append_bulk(out, std::to_string(page.next));
@@ -425,6 +430,31 @@ bool execute(Context& ctx, std::span<const std::string_view> args, std::string& 
         return true;
     }
     return false;
+}
+
+std::optional<std::string> forbidden(const KeyGrants& grants, std::span<const std::string_view> args) {
+    if (grants.all) return std::nullopt;
+    auto cmd = args[0];
+    for (std::string_view whole : {"flushdb", "flushall", "monitor"})
+        if (is_command(cmd, whole))
+            return "NOPERM this user has no permissions to run the '" + std::string(whole) + "' command";
+    auto n = static_cast<int>(args.size());
+    int first = 0, last = 0, step = 0;
+    if (is_command(cmd, "watch")) {
+        first = 1, last = -1, step = 1;
+    } else {
+        for (auto& c : table())
+            if (is_command(cmd, c.spec.name)) {
+                first = c.spec.first_key, last = c.spec.last_key, step = c.spec.step;
+                break;
+            }
+    }
+    if (first <= 0) return std::nullopt;
+    auto end = last < 0 ? n + last : std::min(last, n - 1);
+    for (int i = first; i <= end; i += step)
+        if (!grants.may(args[static_cast<std::size_t>(i)]))
+            return "NOPERM this user has no permissions to access one of the keys used as arguments";
+    return std::nullopt;
 }
 
 const std::vector<CommandSpec>& key_command_specs() {

@@ -28,6 +28,8 @@ Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
         // whole tree would drop what the stash had not yet read.
         worker.command.push_back("--wait-for-ack");
     }
+    // Under the stash's access control, the number is the worker's alone.
+    worker.stash_keys = {"sequence"};
     worker.reserve = o.reserve;
     worker.standby = o.standby;
     // One writer of the number: a new version takes over as a standby

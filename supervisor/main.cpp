@@ -32,6 +32,7 @@
 #include "server.hpp"
 #include "socket.hpp"
 #include "subtree.hpp"
+#include "stash_users.hpp"
 #include "supervisor.hpp"
 #include "tree_file.hpp"
 #include "watchdog.hpp"
@@ -139,6 +140,11 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         env.child_nofile = child_nofile;
         control_sock = sockets->control(tree);
         sockets->close_unclaimed();
+        if (tree.stash_acl) {
+            auto acl = sup::open_stash_acl(dir->path());
+            env.stash_acl = acl.dir;
+            env.stash_operator = acl.operator_password;
+        }
     } catch (const std::exception& e) {
         log("cannot start: %s", e.what());
         return exit_code::socket;
@@ -162,6 +168,10 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         std::vector<std::string> errors;
         try {
             auto next = sup::load_tree_file(file, load_context(run_dir));
+            if (next.stash_acl != tree.stash_acl)
+                throw std::runtime_error(std::string("stash_acl cannot change at a reload (it is ") +
+                                         (tree.stash_acl ? "on" : "off") +
+                                         " for this run): stop the tree and start it again");
             // Only what is below `path` changes: the rest stays as it runs.
             if (!path.empty()) {
                 auto running = supervisor.running_spec();
@@ -235,6 +245,7 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     for (auto& [name, fd] : inherited_listen_fds()) env.sockets[name] = fd;
     if (const char* stash = std::getenv("SEQ_STASH")) env.stash = stash;
     if (const char* marker = std::getenv("SEQ_TREE")) env.marker = marker;
+    if (const char* acl = std::getenv("SEQ_STASH_ACL")) env.stash_acl = acl;
     // The cgroup its parent started it in is its part of the tree.
     const char* given = std::getenv("SEQ_CGROUP");
     sup::Cgroups cgroups("", given ? given : "");

@@ -26,6 +26,8 @@ Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
       sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())),
       memory_watch_(uv::make_timer(loop.get())) {
     options_.children.clear();
+    if (!env_.stash_acl.empty())
+        stash_users_.emplace(env_.stash_acl, env_.path, env_.stash_operator);
     for (auto& child : expand(spec.children)) {
         children_.push_back(make_child(std::move(child)));
         children_.back()->index = children_.size() - 1;

@@ -30,6 +30,7 @@
 #include "intensity.hpp"
 #include "log_file.hpp"
 #include "notify_socket.hpp"
+#include "stash_users.hpp"
 #include "strategy.hpp"
 #include "tree.hpp"
 #include "uv.hpp"
@@ -42,6 +43,9 @@ struct Environment {
     std::string path;                    // this supervisor's path in the tree; empty at the top
     std::map<std::string, int> sockets;  // the listening sockets its children use, by name
     std::string stash;                   // $SEQ_STASH for every child; empty for none
+    // The stash's users' directory (stash_acl; empty: off), and, at the top
+    // alone, the operator's password, written there as user `default`.
+    std::string stash_acl, stash_operator;
     // $SEQ_TREE for every child, which all below it inherit: the top's run
     // dir, by which the next supervisor there finds what a killed one left.
     std::string marker;
@@ -223,6 +227,11 @@ private:
     };
     // `as_standby`: no sockets (they come at activation), and $SEQ_STANDBY_FD.
     SpawnArgs spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby = false);
+    // Under stash_acl: $SEQ_STASH_ACL, and for a program that uses the stash
+    // its user there (`user`, with `spec`'s keys), its password and its URL,
+    // the users' file written first if it does not say so yet. Throws if it
+    // cannot be written.
+    void stash_login(SpawnArgs& args, const std::string& user, const ChildSpec& spec);
     std::unique_ptr<Child> make_child(ChildSpec spec);
     std::unique_ptr<Instance> make_instance(Child& c, lifecycle::Role role, const SpawnArgs& args, Spawned spawned,
                                             Pipes ours);
@@ -348,6 +357,7 @@ private:
     // may report to it as they go.
     LogFiles log_files_;
     std::vector<std::unique_ptr<Child>> children_;
+    std::optional<StashUsers> stash_users_;  // under stash_acl
     // RELOADs handed to nested supervisors and not answered yet. Each is
     // answered once the tree there settled, with why if a rollout there was
     // rolled back; a watch of our rollouts waits for them. Declared after

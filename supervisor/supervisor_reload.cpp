@@ -23,6 +23,8 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     env.path = env_.path;
     env.self = env_.self;
     env.marker = env_.marker;  // the tree's, for all it starts after the reload too
+    env.stash_acl = env_.stash_acl;  // stash_acl cannot change at a reload
+    env.stash_operator = env_.stash_operator;
     // Every child was given the stash's path at its start: a new one is a
     // change for all of them.
     const bool stash_changed = env.stash != env_.stash;

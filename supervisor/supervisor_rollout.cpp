@@ -269,6 +269,7 @@ void Supervisor::start_migration(Rollout& r) {
     args.env.push_back("SEQ_GENERATION=" + std::to_string(to.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
+    stash_login(args, r.path, to);  // as the new instances will log in
     std::vector<Fd> keep;
     place(args, keep, to);
     for (auto& [k, v] : to.env) args.env.push_back(k + "=" + v);

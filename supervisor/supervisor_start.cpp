@@ -102,6 +102,35 @@ void confine(SpawnArgs& args, const ChildSpec& spec) {
         args.identity = SpawnArgs::Identity{who->uid, who->gid, {who->groups.begin(), who->groups.end()}};
 }
 
+void Supervisor::stash_login(SpawnArgs& args, const std::string& user, const ChildSpec& spec) {
+    // Only a stash the tree names is closed: another seq-stash in it is a
+    // program as any other, open to whoever may connect.
+    if (!stash_users_ || env_.stash.empty()) return;
+    // The stash reads its users there, and a nested supervisor writes its own.
+    args.env.push_back("SEQ_STASH_ACL=" + env_.stash_acl);
+    if (spec.type != ChildType::worker) return;
+    auto keys = [](const std::string& name, const ChildSpec& s) {
+        std::vector<std::string> k{name + ":*"};
+        k.insert(k.end(), s.stash_keys.begin(), s.stash_keys.end());
+        return k;
+    };
+    auto patterns = keys(user, spec);
+    auto password = stash_users_->password(user, patterns);
+    if (!password) {
+        // A child new to the file, or with new keys: the file is made anew
+        // from every child, this one's keys winning (a rollout's new spec).
+        std::map<std::string, std::vector<std::string>> wanted;
+        for (auto& each : children_)
+            if (each->spec.type == ChildType::worker) wanted[each->pool_path()] = keys(each->pool_path(), each->spec);
+        wanted[user] = patterns;
+        stash_users_->sync(wanted);
+        password = stash_users_->password(user, patterns);
+    }
+    args.env.push_back("SEQ_STASH_USER=" + user);
+    args.env.push_back("SEQ_STASH_PASSWORD=" + *password);
+    args.env.push_back("SEQ_STASH_URL=" + stash_url(user, *password, env_.stash));
+}
+
 // What the child is started with. Fds the child inherits are kept in
 // `keep` until it is forked; the ends we read go to the child's record.
 SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, bool as_standby) {
@@ -118,6 +147,11 @@ SpawnArgs Supervisor::spawn_args(Child& c, std::vector<Fd>& keep, Pipes& ours, b
     args.env.push_back("SEQ_GENERATION=" + std::to_string(c.spec.generation));
     if (!env_.stash.empty()) args.env.push_back("SEQ_STASH=" + env_.stash);
     if (!env_.marker.empty()) args.env.push_back("SEQ_TREE=" + env_.marker);
+    try {
+        stash_login(args, c.pool_path(), c.spec);
+    } catch (const std::exception& e) {
+        args.refuse = std::string("the stash's users: ") + e.what();
+    }
     place(args, keep, c.spec);
     // Its env_files, read again now (a changed secret is taken at a
     // restart), then its env, which wins.

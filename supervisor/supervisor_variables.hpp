@@ -11,11 +11,12 @@
 
 namespace seq::sup {
 
-inline constexpr std::array<std::string_view, 18> supervisor_variables = {
+inline constexpr std::array<std::string_view, 22> supervisor_variables = {
     "LISTEN_FDS",     "LISTEN_PID",      "LISTEN_FDNAMES", "NOTIFY_SOCKET", "WATCHDOG_USEC",
     "WATCHDOG_PID",   "SEQ_NAME",        "SEQ_INSTANCE",   "SEQ_NOTIFY_FD", "SEQ_LOG",
     "SEQ_STASH",      "SEQ_RESERVE",     "SEQ_STANDBY_FD", "SEQ_STANDBY_FOR", "SEQ_INDEX",
-    "SEQ_GENERATION", "SEQ_TREE",        "SEQ_CGROUP",
+    "SEQ_GENERATION", "SEQ_TREE",        "SEQ_CGROUP",    "SEQ_STASH_ACL", "SEQ_STASH_USER",
+    "SEQ_STASH_PASSWORD", "SEQ_STASH_URL",
 };
 
 inline bool is_supervisor_variable(std::string_view name) {

@@ -195,6 +195,9 @@ struct ChildSpec {
     // is refused, saying so. cpu_max as cpu.max takes it ("50000 100000").
     std::optional<std::uint64_t> memory_high, pids_max, io_weight;
     std::string cpu_max;
+    // Key patterns of the stash it may touch besides its own (`path:*`),
+    // under the tree's stash_acl.
+    std::vector<std::string> stash_keys;
     // Its own output's file; from a supervisor's log_dir unless it says
     // otherwise. A nested supervisor's subtree carries each one resolved.
     LogSpec log;
@@ -252,6 +255,9 @@ struct NamedGroup {
 struct Tree {
     SupervisorSpec root;
     std::string stash;  // a socket's name: its path goes to every child as $SEQ_STASH
+    // Each child its own user of the stash, with its own password, touching
+    // only its own keys (`path:...`) and those its stash_keys grant.
+    bool stash_acl = true;
     // Who besides the supervisor's user may enter the run dir (to reach the
     // sockets there, each as its own mode allows), and use the control socket.
     std::optional<NamedGroup> run_dir_group, control_group;

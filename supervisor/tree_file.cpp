@@ -33,13 +33,13 @@ namespace seq::sup {
 
 namespace {
 
-const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "child",
+const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "stash_acl", "child",
                                              "log_dir", "log_stderr", "run_dir_group", "control_group"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"memory_max", "memory_high", "cpu_max", "pids_max", "io_weight", "env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+const std::set<std::string_view> worker_keys = {"stash_keys", "memory_max", "memory_high", "cpu_max", "pids_max", "io_weight", "env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
                                                 "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
                                                     "log_dir", "log_stderr"};
@@ -188,6 +188,9 @@ public:
                 unknown(key, "", top_keys);
             } else if (k == "stash") {
                 if (auto s = string_of(node, "", "stash")) stash = {{*s, node.source()}};
+            } else if (k == "stash_acl") {
+                if (auto* b = node.as_boolean()) tree.stash_acl = b->get();
+                else error(node.source(), "", "stash_acl", "expected true or false");
             } else if (k == "run_dir_group" || k == "control_group") {
                 if (auto g = named_group(node, "", k)) (k == "run_dir_group" ? tree.run_dir_group : tree.control_group) = g;
             }
@@ -208,6 +211,12 @@ public:
                 error(stash->second, "", "stash",
                       in_quotes(stash->first) + " is a TCP socket; $SEQ_STASH names a Unix socket's path");
             tree.stash = stash->first;
+            // `AUTH password` logs in as `default`: the operator's, at the top.
+            for (auto& c : tree.root.children)
+                if (tree.stash_acl && !ctx_.subtree && c.name == "default")
+                    error(stash->second, "", "stash_acl",
+                          "a child at the top is named \"default\", which is the stash's operator's user: name it "
+                          "otherwise, or set stash_acl = false");
         }
         return tree;
     }
@@ -638,6 +647,7 @@ private:
             }
         if (auto* n = t.get("env")) env(*n, path, c);
         if (auto* n = t.get("env_file")) env_files(*n, path, c);
+        if (auto* n = t.get("stash_keys")) stash_keys(*n, path, c);
         identity(t, path, c);
         limits(t, path, c);
         if (auto* n = t.get("memory_max")) c.memory_max = size_of(*n, path, "memory_max", bounds::memory_max);
@@ -1069,6 +1079,25 @@ private:
         }
     }
 
+    // stash_keys = ["shared:*"]: patterns as KEYS takes them, written into
+    // the stash's users file as words.
+    void stash_keys(const toml::node& n, const std::string& path, ChildSpec& c) {
+        auto* arr = n.as_array();
+        if (!arr) {
+            error(n.source(), path, "stash_keys", "expected a list of key patterns, such as [\"shared:*\"]");
+            return;
+        }
+        for (auto& item : *arr) {
+            auto* str = item.as_string();
+            const std::string text = str ? str->get() : std::string();
+            bool printable = std::all_of(text.begin(), text.end(), [](char ch) { return ch > ' ' && ch <= '~'; });
+            if (!str || text.empty() || text.size() > 256 || !printable)
+                error(item.source(), path, "stash_keys",
+                      "expected a key pattern: 1 to 256 printable characters without spaces, such as \"shared:*\"");
+            else c.stash_keys.push_back(text);
+        }
+    }
+
     // env_file = ["app.env", "-local.env"]: each read now for its errors,
     // and again at each start of the child.
     void env_files(const toml::node& n, const std::string& path, ChildSpec& c) {
@@ -1322,6 +1351,11 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
         out += " }\n";
     }
     if (!c.cwd.empty()) out += "cwd = " + toml_string(c.cwd) + "\n";
+    if (!c.stash_keys.empty()) {
+        out += "stash_keys = [";
+        for (std::size_t i = 0; i < c.stash_keys.size(); ++i) out += (i ? ", " : "") + toml_string(c.stash_keys[i]);
+        out += "]\n";
+    }
     if (!c.env_files.empty()) {
         out += "env_file = [";
         for (std::size_t i = 0; i < c.env_files.size(); ++i)
@@ -1410,6 +1444,7 @@ std::string write_tree(const Tree& tree, std::string_view header_comment) {
     std::string out(header_comment);
     write_flags(out, tree.root);
     if (!tree.stash.empty()) out += "stash = " + toml_string(tree.stash) + "\n";
+    if (!tree.stash_acl) out += "stash_acl = false\n";
     if (tree.run_dir_group) out += "run_dir_group = " + toml_string(tree.run_dir_group->name) + "\n";
     if (tree.control_group) out += "control_group = " + toml_string(tree.control_group->name) + "\n";
     // A dynamic supervisor's subtree, as its parent hands it down.

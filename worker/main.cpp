@@ -1,6 +1,7 @@
 // seq-worker: serves the sequence (NEXT, INCREMENT, GET) and keeps the stash
 // up to date before any client sees a number.
 #include "cli.hpp"
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <string>
@@ -67,6 +68,13 @@ int main(int argc, char** argv) {
             return exit_code::usage;
         }
         opts.address = *address;
+        // Our own stash, under a tree's stash_acl: the user it gave us.
+        const char* user = std::getenv("SEQ_STASH_USER");
+        const char* password = std::getenv("SEQ_STASH_PASSWORD");
+        if (opts.address.kind == worker::StashAddress::Kind::stash && password && *password) {
+            opts.address.user = user ? user : "";
+            opts.address.password = password;
+        }
         if (opts.replicas > 0 && !(opts.address.redis() && opts.reserve > 0)) {
             log("--replicas needs a Redis (--stash redis://... or unix://...) and --reserve");
             return exit_code::usage;

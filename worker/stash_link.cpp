@@ -234,8 +234,14 @@ void StashLink::on_reply(resp::Value& v) {
         return;
     }
     if (v.is_error()) {
+        if (v.str.starts_with("NOPERM"))
+            return fatal(path_ + " does not let us touch key '" + key_ + "' (the tree's stash_keys): " + v.str,
+                         Failure::refused);
         if (v.str.starts_with("NOAUTH") || v.str.starts_with("WRONGPASS"))
-            return fatal(path_ + " wants a password (redis://:password@host:port): " + v.str, Failure::refused);
+            return fatal(path_ + (address_.redis() ? " wants a password (redis://:password@host:port): "
+                                                   : " wants a user and password ($SEQ_STASH_USER, $SEQ_STASH_PASSWORD): ") +
+                             v.str,
+                         Failure::refused);
         if (p.kind == Kind::incrby)
             return fatal(path_ + ": INCRBY on key '" + key_ + "' failed: " + v.str + " (does it hold a number?)",
                          Failure::not_ours);

@@ -331,7 +331,8 @@ const DaemonFacts& Worker::facts() {
             if (param == "appendonly") return "no";
             if (param == "databases") return "1";
             return std::nullopt;
-        }};
+        },
+        {}};
     return f;
 }
 

@@ -75,7 +75,11 @@ std::string slurp(const std::string& path);
 // `text`'s lines, without their newlines.
 std::vector<std::string> lines_of(const std::string& text);
 
-// One call on a fresh connection; throws on any failure.
+// The stash operator's password in `run_dir` (stash.password, which a
+// tree with stash_acl has); "" if there is none.
+std::string operator_password(const std::string& run_dir);
+// One call on a fresh connection, as the stash's operator where a
+// stash.password is beside the socket; throws on any failure.
 seq::resp::Value call(const std::string& socket, std::initializer_list<std::string_view> args, Ms timeout = 5000ms);
 // One call expecting an integer reply.
 std::int64_t call_int(const std::string& socket, std::initializer_list<std::string_view> args);

@@ -192,14 +192,19 @@ TEST_CASE("run_dir_group: a child of another user reaches the stash, one outside
     const std::string app_gid = std::to_string(app->gr_gid), ops_gid = std::to_string(ops->gr_gid);
     TempDir dir;
     REQUIRE(chmod(dir.path().c_str(), 0755) == 0);  // the tree file's folder, the children's cwd
-    // Each child says what PING on $SEQ_STASH got it, or why it got nothing.
+    // Each child says what AUTH as its stash user, then PING, on $SEQ_STASH
+    // got it, or why it got nothing.
     const std::string ping =
         "import os, socket, sys\\n"
         "try:\\n"
         "    s = socket.socket(socket.AF_UNIX)\\n"
         "    s.connect(os.environ['SEQ_STASH'])\\n"
-        "    s.sendall(b'*1\\\\r\\\\n$4\\\\r\\\\nPING\\\\r\\\\n')\\n"
-        "    print(sys.argv[1], 'got', s.recv(100).decode().strip(), flush=True)\\n"
+        "    u, p = (os.environ[k].encode() for k in ('SEQ_STASH_USER', 'SEQ_STASH_PASSWORD'))\\n"
+        "    s.sendall(b'*3\\\\r\\\\n$4\\\\r\\\\nAUTH\\\\r\\\\n$%d\\\\r\\\\n%s\\\\r\\\\n$%d\\\\r\\\\n%s\\\\r\\\\n'\\n"
+        "              b'*1\\\\r\\\\n$4\\\\r\\\\nPING\\\\r\\\\n' % (len(u), u, len(p), p))\\n"
+        "    got = b''\\n"
+        "    while got.count(b'\\\\n') < 2 and (more := s.recv(100)): got += more\\n"
+        "    print(sys.argv[1], 'got', ' '.join(got.decode().split()), flush=True)\\n"
         "except OSError as e:\\n"
         "    print(sys.argv[1], 'refused:', e.strerror, flush=True)\\n"
         "os.execv('/bin/sleep', ['sleep', '1000'])\\n";
@@ -212,7 +217,7 @@ TEST_CASE("run_dir_group: a child of another user reaches the stash, one outside
                    child("member", "") +
                    child("outsider", "group = \"adm\"\nsupplementary_groups = []\n"));
     INFO(t.proc->log());
-    CHECK(log_has(t, "member got +PONG"));
+    CHECK(log_has(t, "member got +OK +PONG"));
     CHECK(log_has(t, "outsider refused: Permission denied"));
     // Two groups: the run dir may be entered by anyone, listed by no one;
     // each socket's mode and group say who connects.

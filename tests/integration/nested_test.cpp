@@ -33,6 +33,7 @@ sockets = ["stash"]
 name = "worker"
 command = ["seq-worker"]
 readiness = "notify-fd"
+stash_keys = ["sequence"]   # the stash lets it touch its number
 sockets = [{ name = "worker", path = "sequence.sock" }]
 
 [[child]]

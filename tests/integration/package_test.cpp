@@ -27,7 +27,7 @@ TEST_CASE("cpack -G DEB: programs, units, man pages and the example, its depende
     for (auto f : {"./usr/bin/seq-supervisor", "./usr/bin/seqctl", "./usr/bin/seq-stash", "./usr/bin/seq-worker",
                    "./usr/lib/systemd/user/sequence.service", "./usr/lib/systemd/user/sequence.socket",
                    "./usr/share/man/man1/seq-supervisor.1", "./usr/share/man/man1/seqctl.1",
-                   "./usr/share/man/man5/seq-tree.5", "./usr/share/doc/sequence/examples/counter-tree.toml"}) {
+                   "./usr/share/man/man1/seq-stash.1", "./usr/share/man/man5/seq-tree.5", "./usr/share/doc/sequence/examples/counter-tree.toml"}) {
         CAPTURE(f);
         CHECK(files.find(std::string(f) + "\n") != std::string::npos);
     }
@@ -38,7 +38,7 @@ TEST_CASE("cpack -G DEB: programs, units, man pages and the example, its depende
     auto service = slurp(root + "/usr/lib/systemd/user/sequence.service");
     CHECK(service.find("\nExecStart=/usr/bin/seq-supervisor --run-dir %t/sequence\n") != std::string::npos);
     for (auto page : {"/usr/share/man/man1/seq-supervisor.1", "/usr/share/man/man1/seqctl.1",
-                      "/usr/share/man/man5/seq-tree.5"}) {
+                      "/usr/share/man/man1/seq-stash.1", "/usr/share/man/man5/seq-tree.5"}) {
         CAPTURE(page);
         auto r = sh("groff -man -ww -z " + root + page + " 2>&1");
         CHECK(r.code == 0);

@@ -416,7 +416,7 @@ TEST_CASE("seq-worker upgraded by handover while clients call NEXT: no number tw
                "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\"]\nreadiness = \"notify-fd\"\n"
                "sockets = [\"stash\"]\n"
                "[[child]]\nname = \"worker\"\ncommand = [\"" + bin("seq-worker") + "\", \"--max-clients\", \"" +
-               max_clients + "\"]\nreadiness = \"notify-fd\"\nsockets = [{ name = \"worker\", path = \"sequence.sock\" }]\n"
+               max_clients + "\"]\nreadiness = \"notify-fd\"\nsockets = [{ name = \"worker\", path = \"sequence.sock\" }]\nstash_keys = [\"sequence\"]\n"
                "update = \"handover\"\nmin_uptime = 1000\n";
     };
     TreeSup t(dir, tree("100"));

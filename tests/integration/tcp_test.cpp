@@ -105,7 +105,7 @@ TEST_CASE("seq-worker serves NEXT on an inherited TCP socket: redis-cli -h 127.0
     TreeSup t(dir, "stash = \"stash\"\n"
                    "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\"]\nreadiness = \"notify-fd\"\n"
                    "sockets = [{ name = \"stash\", listen = \"127.0.0.1:0\" }, { name = \"state\", path = \"stash.sock\" }]\n"
-                   "[[child]]\nname = \"worker\"\ncommand = [\"" + bin("seq-worker") + "\"]\nreadiness = \"notify-fd\"\n"
+                   "[[child]]\nname = \"worker\"\ncommand = [\"" + bin("seq-worker") + "\"]\nreadiness = \"notify-fd\"\nstash_keys = [\"sequence\"]\n"
                    "sockets = [{ name = \"worker\", listen = \"127.0.0.1:0\" }]\n",
               false);
     // $SEQ_STASH names a Unix socket's path: a TCP one as `stash` is refused, naming it.
@@ -116,7 +116,7 @@ TEST_CASE("seq-worker serves NEXT on an inherited TCP socket: redis-cli -h 127.0
     TreeSup w(ok, "stash = \"stash\"\n"
                   "[[child]]\nname = \"stash\"\ncommand = [\"" + bin("seq-stash") + "\"]\nreadiness = \"notify-fd\"\n"
                   "sockets = [\"stash\"]\n"
-                  "[[child]]\nname = \"worker\"\ncommand = [\"" + bin("seq-worker") + "\"]\nreadiness = \"notify-fd\"\n"
+                  "[[child]]\nname = \"worker\"\ncommand = [\"" + bin("seq-worker") + "\"]\nreadiness = \"notify-fd\"\nstash_keys = [\"sequence\"]\n"
                   "sockets = [{ name = \"worker\", listen = \"127.0.0.1:0\" }]\n");
     auto addr = address_of(w, "worker", "worker");
     INFO(addr, "\n", w.proc->log());

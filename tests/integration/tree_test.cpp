@@ -198,7 +198,7 @@ TEST_CASE("scripts/counter.sh keeps its count in the stash across kill -9") {
     auto stash = t.run + "/stash.sock";
     auto count = [&]() -> std::int64_t {
         try {
-            auto v = call(stash, {"GET", "counter"});
+            auto v = call(stash, {"GET", "counter:count"});
             return v.type == seq::resp::Value::Type::bulk ? std::stoll(v.str) : 0;
         } catch (const std::exception&) {
             return -1;

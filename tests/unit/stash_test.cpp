@@ -6,10 +6,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "acl.hpp"
 #include "glob.hpp"
 #include "stash.hpp"
 #include "store.hpp"
@@ -425,4 +427,116 @@ TEST_CASE("a store written by an earlier version (keys and values only) is upgra
     Keys k{open_sqlite_store(f.path(), Fsync::always)};
     CHECK(k({"GET", "sequence"}) == "$2\r\n42\r\n");
     CHECK(k({"TTL", "t"}) == ":100\r\n");
+}
+
+// ---------------------------------------------------------------- access
+
+TEST_CASE("ACL files: user lines with passwords and patterns, comments and blank lines skipped, a bad line named and left out") {
+    std::vector<std::string> errors;
+    auto users = parse_acl("# a comment\n\nuser default >p0 ~*\r\nuser web/http on >p1 >p2 ~web/http:* ~shared:*\n"
+                           "user nopass ~x:*\nuser odd >p ~a:* +@all\nhello world\nuser\n",
+                           errors);
+    REQUIRE(users.size() == 2);
+    CHECK(users[0].name == "default");
+    CHECK(users[0].passwords == std::vector<std::string>{"p0"});
+    CHECK(users[0].grants->all);
+    CHECK(users[1].name == "web/http");
+    CHECK(users[1].passwords == std::vector<std::string>{"p1", "p2"});
+    CHECK_FALSE(users[1].grants->all);
+    CHECK(users[1].grants->patterns == std::vector<std::string>{"web/http:*", "shared:*"});
+    CHECK(errors == std::vector<std::string>{"5: user nopass has no password (>PASSWORD)",
+                                             "6: user odd: not a rule this stash takes: +@all",
+                                             "7: not a user line (user NAME >PASSWORD ~PATTERN ...)",
+                                             "8: not a user line (user NAME >PASSWORD ~PATTERN ...)"});
+}
+
+TEST_CASE("ACL grants: a key is touched only where a pattern matches, NOPERM names what is refused, at every key position") {
+    seq::KeyGrants g{{"web:*", "shared:k", "se?"}, false};
+    CHECK(g.may("web:x"));
+    CHECK(g.may("shared:k"));
+    CHECK(g.may("seq"));
+    CHECK_FALSE(g.may("web"));
+    CHECK_FALSE(g.may("shared:k2"));
+    CHECK_FALSE(g.may("sequence"));
+    using V = std::vector<std::string_view>;
+    auto no = [&](V args) { return forbidden(g, args).value_or("(allowed)"); };
+    const std::string key_refused = "NOPERM this user has no permissions to access one of the keys used as arguments";
+    CHECK(no({"GET", "web:x"}) == "(allowed)");
+    CHECK(no({"get", "sequence"}) == key_refused);
+    CHECK(no({"SET", "web:x", "sequence"}) == "(allowed)");  // a value is not a key
+    CHECK(no({"MSET", "web:a", "sequence", "web:b", "1"}) == "(allowed)");
+    CHECK(no({"MSET", "web:a", "1", "sequence", "1"}) == key_refused);
+    CHECK(no({"DEL", "web:a", "shared:k", "other"}) == key_refused);
+    CHECK(no({"EXISTS", "web:a", "shared:k"}) == "(allowed)");
+    CHECK(no({"WATCH", "web:a", "other"}) == key_refused);
+    CHECK(no({"EXPIRE", "other", "10"}) == key_refused);
+    CHECK(no({"KEYS", "*"}) == "(allowed)");  // filtered instead
+    CHECK(no({"SCAN", "0"}) == "(allowed)");
+    CHECK(no({"PING"}) == "(allowed)");
+    CHECK(no({"NOSUCH", "sequence"}) == "(allowed)");  // unknown: refused as such later
+    CHECK(no({"GET"}) == "(allowed)");                  // the arity check says what is wrong
+    CHECK(no({"FLUSHDB"}) == "NOPERM this user has no permissions to run the 'flushdb' command");
+    CHECK(no({"flushall", "async"}) == "NOPERM this user has no permissions to run the 'flushall' command");
+    CHECK(no({"MONITOR"}) == "NOPERM this user has no permissions to run the 'monitor' command");
+    seq::KeyGrants all{{"*"}, true};
+    CHECK_FALSE(forbidden(all, V{"FLUSHALL"}));
+    CHECK_FALSE(forbidden(all, V{"GET", "anything"}));
+}
+
+TEST_CASE("ACL grants: KEYS and SCAN show only the keys a client may touch") {
+    each_store([](Keys& k) {
+        for (auto key : {"web:a", "web:b", "sequence", "shared:k", "other:x"}) k({"SET", key, "1"});
+        seq::KeyGrants g{{"web:*", "shared:*"}, false};
+        auto run = [&](std::vector<std::string_view> args) {
+            Context ctx{*k.store, k.watches, k.now, 2, false, &g};
+            std::string out;
+            REQUIRE(execute(ctx, args, out));
+            return out;
+        };
+        auto keys = run({"KEYS", "*"});
+        for (auto want : {"web:a", "web:b", "shared:k"}) CHECK(keys.find(want) != std::string::npos);
+        for (auto hidden : {"sequence", "other:x"}) CHECK(keys.find(hidden) == std::string::npos);
+        CHECK(run({"KEYS", "web:*"}).starts_with("*2\r\n"));
+        auto scan = run({"SCAN", "0", "COUNT", "100"});
+        CHECK(scan.starts_with("*2\r\n$1\r\n0\r\n*3\r\n"));  // one page: the three it may see
+        for (auto want : {"web:a", "web:b", "shared:k"}) CHECK(scan.find(want) != std::string::npos);
+        CHECK(scan.find("sequence") == std::string::npos);
+        CHECK(k({"KEYS", "*"}).starts_with("*5\r\n"));  // without grants: all of them
+    });
+}
+
+TEST_CASE("ACL directory: every *.acl file's users, read again when a login is not known, so a user added after is found") {
+    TempFile f;
+    auto write = [&](const std::string& name, const std::string& text) {
+        std::ofstream(f.dir + "/" + name) << text;
+    };
+    write("-top.acl", "user default >op ~*\n");
+    write("jobs.acl", "user jobs/x >px ~jobs/x:*\n");
+    write("ignored.txt", "user sneaky >s ~*\n");
+    write(".jobs.acl.new", "user half >h ~*\n");
+    AccessList acl(f.dir);
+    acl.load();
+    CHECK(acl.authenticate("default", "op"));
+    CHECK(acl.authenticate("default", "op")->all);
+    CHECK(acl.authenticate("jobs/x", "px"));
+    CHECK_FALSE(acl.authenticate("jobs/x", "op"));
+    CHECK_FALSE(acl.authenticate("sneaky", "s"));
+    CHECK_FALSE(acl.authenticate("half", "h"));
+    CHECK_FALSE(acl.authenticate("", ""));
+    // A child started after the last read: its user is found at its login.
+    write("web.acl", "user web/a >pa ~web/a:*\n");
+    auto g = acl.authenticate("web/a", "pa");
+    REQUIRE(g);
+    CHECK(g->may("web/a:k"));
+    CHECK_FALSE(g->may("jobs/x:k"));
+    // A password changed (new keys): the old one no longer logs in.
+    write("web.acl", "user web/a >pb ~web/a:* ~shared:*\n");
+    CHECK(acl.authenticate("web/a", "pb"));
+    CHECK_FALSE(acl.authenticate("web/a", "pa"));
+    // A user in two files: the first file's.
+    write("zz.acl", "user jobs/x >other ~*\n");
+    CHECK_FALSE(acl.authenticate("jobs/x", "other"));
+    // A directory that cannot be read is an error at start.
+    AccessList missing(f.dir + "/nowhere");
+    CHECK_THROWS_WITH_AS(missing.load(), doctest::Contains("nowhere: No such file or directory"), std::runtime_error);
 }

@@ -1078,3 +1078,28 @@ TEST_CASE("a run dir's cgroup name: readable, and two run dirs that read alike s
     CHECK(a == tree_cgroup_name("/srv/a/b/run"));  // the same at every start
     CHECK(tree_cgroup_name(std::string(4000, 'x')).size() < 255);
 }
+
+TEST_CASE("stash_acl and stash_keys: on by default, the forms and their errors, the operator's name kept, and the round trip") {
+    Fixture f;
+    const std::string stash = "stash = \"s\"\n[[child]]\nname = \"st\"\ncommand = [\"prog\"]\nsockets = [\"s\"]\n";
+    auto t = f.parse(stash + "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nstash_keys = [\"shared:*\", \"sequence\"]\n");
+    CHECK(t.stash_acl);
+    CHECK(t.root.children[1].stash_keys == std::vector<std::string>{"shared:*", "sequence"});
+    auto again = f.parse(write_tree(t));
+    CHECK(again.root == t.root);
+    CHECK(again.stash_acl);
+    auto off = f.parse("stash_acl = false\n" + stash);
+    CHECK_FALSE(off.stash_acl);
+    CHECK_FALSE(f.parse(write_tree(off)).stash_acl);
+    CHECK(contains(f.errors("stash_acl = \"yes\"\n" + stash), "key \"stash_acl\": expected true or false"));
+    for (auto bad : {"\"shared:*\"", "[\"\"]", "[\"two words\"]", "[1]"})
+        CHECK(contains(f.errors(stash + "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\nstash_keys = " + bad + "\n"),
+                       "child \"a\", key \"stash_keys\": expected a"));
+    CHECK(contains(f.errors(stash + "[[child]]\nname = \"g\"\ntype = \"supervisor\"\nstash_keys = [\"x\"]\n"
+                                    "[[child.child]]\nname = \"a\"\ncommand = [\"prog\"]\n"),
+                   "key \"stash_keys\": not for a child of type \"supervisor\""));
+    // `AUTH password` is the operator's, as user default.
+    CHECK(contains(f.errors(stash + "[[child]]\nname = \"default\"\ncommand = [\"prog\"]\n"),
+                   "key \"stash_acl\": a child at the top is named \"default\""));
+    CHECK(f.errors("stash_acl = false\n" + stash + "[[child]]\nname = \"default\"\ncommand = [\"prog\"]\n") == "(valid)");
+}
