@@ -18,10 +18,20 @@
 
 namespace seq {
 
+KeyGrants::KeyGrants(std::vector<std::string> given) : patterns(std::move(given)) {
+    for (auto& p : patterns) {
+        auto special = p.find_first_of("*?[\\");
+        if (p == "*") all = true;
+        else if (special == p.size() - 1 && p.back() == '*') prefixes_.push_back(p.substr(0, special));
+        else globs_.push_back(p);
+    }
+}
+
 bool KeyGrants::may(std::string_view key) const {
     if (all) return true;
-    return std::any_of(patterns.begin(), patterns.end(),
-                       [&](const std::string& p) { return stash::glob_match(p, key); });
+    for (auto& p : prefixes_)
+        if (key.starts_with(p)) return true;
+    return std::any_of(globs_.begin(), globs_.end(), [&](const std::string& p) { return stash::glob_match(p, key); });
 }
 
 }  // namespace seq
@@ -92,14 +102,13 @@ std::vector<AclUser> parse_acl(std::string_view text, std::vector<std::string>& 
         }
         AclUser u;
         u.name = w[1];
-        KeyGrants g;
+        std::vector<std::string> patterns;
         bool ok = true;
         for (auto rule : std::span(w).subspan(2)) {
             if (rule.starts_with('>') && rule.size() > 1) {
                 u.passwords.emplace_back(rule.substr(1));
             } else if (rule.starts_with('~') && rule.size() > 1) {
-                if (rule == "~*") g.all = true;
-                g.patterns.emplace_back(rule.substr(1));
+                patterns.emplace_back(rule.substr(1));
             } else if (rule != "on") {
                 bad("user " + u.name + ": not a rule this stash takes: " + std::string(rule.substr(0, 64)));
                 ok = false;
@@ -111,7 +120,7 @@ std::vector<AclUser> parse_acl(std::string_view text, std::vector<std::string>& 
             bad("user " + u.name + " has no password (>PASSWORD)");
             continue;
         }
-        u.grants = std::make_shared<const KeyGrants>(std::move(g));
+        u.grants = std::make_shared<const KeyGrants>(std::move(patterns));
         users.push_back(std::move(u));
     }
     return users;

@@ -19,10 +19,19 @@ namespace seq {
 
 // What one user may touch. The stash's connections hold it (Session::grants).
 struct KeyGrants {
+    KeyGrants() = default;
+    explicit KeyGrants(std::vector<std::string> patterns);
+
     std::vector<std::string> patterns;  // globs, as KEYS takes them
     bool all = false;                    // "~*": every key and every command
 
     bool may(std::string_view key) const;
+
+private:
+    // The patterns that are a literal prefix and one '*' (web:*), the most
+    // common by far, checked as prefixes: every command of a client pays
+    // for this, so a glob is matched only for the others.
+    std::vector<std::string> prefixes_, globs_;
 };
 
 }  // namespace seq

@@ -435,21 +435,20 @@ bool execute(Context& ctx, std::span<const std::string_view> args, std::string& 
 std::optional<std::string> forbidden(const KeyGrants& grants, std::span<const std::string_view> args) {
     if (grants.all) return std::nullopt;
     auto cmd = args[0];
-    for (std::string_view whole : {"flushdb", "flushall", "monitor"})
-        if (is_command(cmd, whole))
-            return "NOPERM this user has no permissions to run the '" + std::string(whole) + "' command";
     auto n = static_cast<int>(args.size());
     int first = 0, last = 0, step = 0;
-    if (is_command(cmd, "watch")) {
-        first = 1, last = -1, step = 1;
-    } else {
-        for (auto& c : table())
-            if (is_command(cmd, c.spec.name)) {
-                first = c.spec.first_key, last = c.spec.last_key, step = c.spec.step;
-                break;
-            }
+    for (auto& c : table())
+        if (is_command(cmd, c.spec.name)) {
+            first = c.spec.first_key, last = c.spec.last_key, step = c.spec.step;
+            break;
+        }
+    if (first == 0 && is_command(cmd, "watch")) first = 1, last = -1, step = 1;
+    if (first <= 0) {
+        for (std::string_view whole : {"flushdb", "flushall", "monitor"})
+            if (is_command(cmd, whole))
+                return "NOPERM this user has no permissions to run the '" + std::string(whole) + "' command";
+        return std::nullopt;
     }
-    if (first <= 0) return std::nullopt;
     auto end = last < 0 ? n + last : std::min(last, n - 1);
     for (int i = first; i <= end; i += step)
         if (!grants.may(args[static_cast<std::size_t>(i)]))

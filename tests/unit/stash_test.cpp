@@ -451,13 +451,17 @@ TEST_CASE("ACL files: user lines with passwords and patterns, comments and blank
 }
 
 TEST_CASE("ACL grants: a key is touched only where a pattern matches, NOPERM names what is refused, at every key position") {
-    seq::KeyGrants g{{"web:*", "shared:k", "se?"}, false};
+    seq::KeyGrants g{std::vector<std::string>{"web:*", "shared:k", "se?", "a\\*", "*:tail"}};
     CHECK(g.may("web:x"));
     CHECK(g.may("shared:k"));
     CHECK(g.may("seq"));
     CHECK_FALSE(g.may("web"));
     CHECK_FALSE(g.may("shared:k2"));
     CHECK_FALSE(g.may("sequence"));
+    CHECK(g.may("a*"));  // an escaped star is a star
+    CHECK_FALSE(g.may("ab"));
+    CHECK(g.may("x:tail"));
+    CHECK_FALSE(g.all);
     using V = std::vector<std::string_view>;
     auto no = [&](V args) { return forbidden(g, args).value_or("(allowed)"); };
     const std::string key_refused = "NOPERM this user has no permissions to access one of the keys used as arguments";
@@ -478,7 +482,8 @@ TEST_CASE("ACL grants: a key is touched only where a pattern matches, NOPERM nam
     CHECK(no({"FLUSHDB"}) == "NOPERM this user has no permissions to run the 'flushdb' command");
     CHECK(no({"flushall", "async"}) == "NOPERM this user has no permissions to run the 'flushall' command");
     CHECK(no({"MONITOR"}) == "NOPERM this user has no permissions to run the 'monitor' command");
-    seq::KeyGrants all{{"*"}, true};
+    seq::KeyGrants all{std::vector<std::string>{"x:*", "*"}};
+    CHECK(all.all);
     CHECK_FALSE(forbidden(all, V{"FLUSHALL"}));
     CHECK_FALSE(forbidden(all, V{"GET", "anything"}));
 }
@@ -486,7 +491,7 @@ TEST_CASE("ACL grants: a key is touched only where a pattern matches, NOPERM nam
 TEST_CASE("ACL grants: KEYS and SCAN show only the keys a client may touch") {
     each_store([](Keys& k) {
         for (auto key : {"web:a", "web:b", "sequence", "shared:k", "other:x"}) k({"SET", key, "1"});
-        seq::KeyGrants g{{"web:*", "shared:*"}, false};
+        seq::KeyGrants g{std::vector<std::string>{"web:*", "shared:*"}};
         auto run = [&](std::vector<std::string_view> args) {
             Context ctx{*k.store, k.watches, k.now, 2, false, &g};
             std::string out;
