@@ -288,8 +288,10 @@ void Server::feed_monitors(const Connection& from, std::span<const std::string_v
     line += ']';
     // A password never reaches a monitor: AUTH's arguments, and HELLO's AUTH
     // user and password, are redacted.
-    const bool auth = is_command(args[0], "auth");
-    std::size_t redacted = 0;
+    // HELLO's options are read as HELLO reads them: SETNAME's name is a name,
+    // even one spelt "auth".
+    const bool auth = is_command(args[0], "auth"), hello = is_command(args[0], "hello");
+    std::size_t redacted = 0, name = 0;
     auto shown = std::min<std::size_t>(args.size(), 64);
     for (std::size_t i = 0; i < shown; ++i) {
         line += ' ';
@@ -297,8 +299,12 @@ void Server::feed_monitors(const Connection& from, std::span<const std::string_v
         append_quoted(line, hide ? std::string_view("(redacted)") : args[i].substr(0, 256));
         if (redacted > 0)
             --redacted;
-        else if (is_command(args[0], "hello") && is_command(args[i], "auth"))
+        else if (name > 0)
+            --name;
+        else if (hello && i >= 2 && is_command(args[i], "auth"))
             redacted = 2;
+        else if (hello && i >= 2 && is_command(args[i], "setname"))
+            name = 1;
     }
     if (args.size() > 64) line += " ... (" + std::to_string(args.size() - 64) + " more arguments)";
     line += "\r\n";

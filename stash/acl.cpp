@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <span>
@@ -66,9 +68,12 @@ bool same_secret(std::string_view a, std::string_view b) {
 // Its text; throws, unless it is gone (a supervisor replaced it between
 // the listing and the open): then nullopt.
 std::optional<std::string> read_file(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    // Non-blocking: a fifo named *.acl must not stop the stash.
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
     if (!fd && errno == ENOENT) return std::nullopt;
     if (!fd) throw std::runtime_error(path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode)) throw std::runtime_error(path + ": not a regular file");
     std::string text;
     char buf[16 << 10];
     for (;;) {
@@ -126,6 +131,47 @@ std::vector<AclUser> parse_acl(std::string_view text, std::vector<std::string>& 
     return users;
 }
 
+AccessList::AccessList(std::string dir) : dir_(std::move(dir)) {
+    struct stat st {};
+    if (::stat(dir_.c_str(), &st) < 0)
+        throw std::runtime_error("the ACL directory " + dir_ + ": " + std::strerror(errno));
+    // Whoever may write there may make themselves any user.
+    if (!S_ISDIR(st.st_mode)) throw std::runtime_error("the ACL directory " + dir_ + ": not a directory");
+    if (st.st_uid != ::geteuid() || (st.st_mode & 022)) {
+        char why[96];
+        std::snprintf(why, sizeof why, " is uid %u's, mode %03o: it must be ours, and no one else's to write",
+                      static_cast<unsigned>(st.st_uid), static_cast<unsigned>(st.st_mode & 0777));
+        throw std::runtime_error("the ACL directory " + dir_ + why);
+    }
+    watch_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (watch_ && ::inotify_add_watch(watch_.get(), dir_.c_str(),
+                                      IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+                                          IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
+        watch_.reset();
+    if (!watch_) log("ACL: cannot watch %s (%s): it is read again at every unknown login", dir_.c_str(), std::strerror(errno));
+    load();
+}
+
+bool AccessList::refresh() {
+    bool changed = !watch_;
+    if (watch_) {
+        alignas(inotify_event) char buf[4096];
+        while (::read(watch_.get(), buf, sizeof buf) > 0) changed = true;
+    }
+    if (!changed) return false;
+    try {
+        load();
+    } catch (const std::exception& e) {
+        log("ACL: %s; keeping the users read before", e.what());
+    }
+    return true;
+}
+
+std::shared_ptr<const KeyGrants> AccessList::grants_of(std::string_view user) const {
+    auto it = users_.find(user);
+    return it == users_.end() ? nullptr : it->second.grants;
+}
+
 void AccessList::load() {
     DIR* d = ::opendir(dir_.c_str());
     if (!d) throw std::runtime_error("the ACL directory " + dir_ + ": " + std::strerror(errno));
@@ -170,14 +216,7 @@ const AclUser* AccessList::find(std::string_view user, std::string_view password
     return match ? &it->second : nullptr;
 }
 
-std::shared_ptr<const KeyGrants> AccessList::authenticate(std::string_view user, std::string_view password) {
-    if (auto* u = find(user, password)) return u->grants;
-    try {
-        load();
-    } catch (const std::exception& e) {
-        log("ACL: %s; keeping the users read before", e.what());
-        return nullptr;
-    }
+std::shared_ptr<const KeyGrants> AccessList::authenticate(std::string_view user, std::string_view password) const {
     auto* u = find(user, password);
     return u ? u->grants : nullptr;
 }

@@ -2,10 +2,10 @@
 // needs: each user has passwords and key patterns, and may run every
 // command on the keys its patterns match. The supervisors write the users
 // into files in one directory (`user NAME >PASSWORD ~PATTERN ...`, a line
-// each, as in a Redis ACL file); the stash reads them when a client
-// authenticates as someone it does not know, or with a password it does not
-// know: a child started a moment ago is never refused for being newer than
-// what was read.
+// each, as in a Redis ACL file); the stash reads them again whenever the
+// directory changes (inotify), and at once when a client logs in as
+// someone not known yet and a change is pending: a child started a moment
+// ago is never refused for being newer than what was read.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "fd.hpp"
 
 namespace seq {
 
@@ -51,18 +53,26 @@ std::vector<AclUser> parse_acl(std::string_view text, std::vector<std::string>& 
 // The users of every `*.acl` file in a directory.
 class AccessList {
 public:
-    explicit AccessList(std::string dir) : dir_(std::move(dir)) {}
-    // Reads the directory; throws if it cannot be read at all. A file or a
-    // line that cannot be read is logged and left out.
-    void load();
-    // The grants of `user` if `password` is one of its passwords, reading
-    // the files again first if it is not (once per call); else null.
-    std::shared_ptr<const KeyGrants> authenticate(std::string_view user, std::string_view password);
+    // Watches the directory (inotify) and reads it; throws if it is not a
+    // directory of our user's that no one else may write, or cannot be
+    // read. A file or a line that cannot be read is logged and left out.
+    explicit AccessList(std::string dir);
+    // Reads the files again if the directory changed since; true if so.
+    bool refresh();
+    // The grants of `user` if `password` is one of its passwords, as last
+    // read; else null.
+    std::shared_ptr<const KeyGrants> authenticate(std::string_view user, std::string_view password) const;
+    // What `user` may touch now; null if it is no longer a user.
+    std::shared_ptr<const KeyGrants> grants_of(std::string_view user) const;
+    // Readable when the directory changed: the owner polls it, then calls refresh().
+    int watch_fd() const { return watch_.get(); }
     const std::string& dir() const { return dir_; }
 
 private:
+    void load();
     const AclUser* find(std::string_view user, std::string_view password) const;
     std::string dir_;
+    Fd watch_;  // inotify; not open where the kernel has none: then every unknown login reads again
     std::map<std::string, AclUser, std::less<>> users_;
     std::vector<std::string> problems_;  // what the last load logged
 };

@@ -60,10 +60,24 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions server_options, std:
                          {}};
     if (!options_.acl_dir.empty()) {
         acl_.emplace(options_.acl_dir);
-        acl_->load();
         facts_.authenticate = [this](std::string_view user, std::string_view password) {
-            return acl_->authenticate(user, password);
+            auto grants = acl_->authenticate(user, password);
+            // Not known: the files are read again if they changed since (a
+            // child started a moment ago), and then only. A wrong password
+            // costs a read of the inotify fd: guessing cannot stall the stash.
+            if (!grants && acl_->refresh()) {
+                users_changed();
+                grants = acl_->authenticate(user, password);
+            }
+            return grants;
         };
+        if (acl_->watch_fd() >= 0) {
+            acl_watch_ = uv::make_poll(loop.get(), acl_->watch_fd());
+            acl_watch_->data = this;
+            uv_poll_start(acl_watch_.get(), UV_READABLE, [](uv_poll_t* h, int, int) {
+                if (auto* s = uv::owner<Service>(h); s && s->acl_->refresh()) s->users_changed();
+            });
+        }
     }
     check_->data = this;
     sync_timer_->data = this;
@@ -150,6 +164,20 @@ bool Service::run(Connection& c, std::span<const std::string_view> args) {
     }
     if (!connection_command(server_, c, args, facts_)) resp::append_error(out, unknown_command(args[0]));
     return true;
+}
+
+void Service::users_changed() {
+    std::vector<Connection*> gone;
+    server_.each([&](Connection& c) {
+        if (!c.session.grants) return;  // not logged in
+        if (auto g = acl_->grants_of(c.session.user)) c.session.grants = std::move(g);
+        else gone.push_back(&c);
+    });
+    for (auto* c : gone) {
+        log("ACL: user %s is gone: closing its connection %llu", c->session.user.c_str(),
+            static_cast<unsigned long long>(c->id()));
+        server_.close(*c);
+    }
 }
 
 std::optional<std::string> Service::access_refusal(const Connection& c, std::span<const std::string_view> args) const {

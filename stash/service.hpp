@@ -49,6 +49,9 @@ private:
     // NOAUTH or NOPERM for `args` from `c`, under access control.
     std::optional<std::string> access_refusal(const Connection& c, std::span<const std::string_view> args) const;
     void commit();
+    // The users read again: each client logged in gets its user's grants as
+    // they are now, and one whose user is gone is closed.
+    void users_changed();
     // Removes keys whose time has come, a bounded batch per wakeup, and sets
     // the timer for the next one.
     void sweep();
@@ -58,6 +61,7 @@ private:
     uv::Loop& loop_;
     std::unique_ptr<Store> store_;
     std::optional<AccessList> acl_;
+    uv::Poll acl_watch_;  // the users' directory changed: read it, and apply it to every client in
     ServiceOptions options_;
     Server server_;
     uv::Check check_;

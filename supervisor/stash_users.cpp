@@ -109,8 +109,7 @@ void StashUsers::sync(const std::map<std::string, std::vector<std::string>>& wan
     std::map<std::string, User> next;
     for (auto& [name, patterns] : wanted) {
         auto it = users_.find(name);
-        bool same = it != users_.end() && it->second.patterns == patterns;
-        next[name] = User{patterns, same ? it->second.password : new_password()};
+        next[name] = User{patterns, it != users_.end() ? it->second.password : new_password()};
     }
     std::string text = "# The stash's users of " +
                        std::string(operator_password_.empty() ? "a nested supervisor's children" : "the tree's top") +
@@ -130,7 +129,10 @@ void StashUsers::sync(const std::map<std::string, std::vector<std::string>>& wan
 
 std::optional<std::string> StashUsers::password(const std::string& user, const std::vector<std::string>& patterns) const {
     auto it = users_.find(user);
-    if (it == users_.end() || it->second.patterns != patterns) return std::nullopt;
+    if (it == users_.end()) return std::nullopt;
+    for (auto& p : patterns)
+        if (std::find(it->second.patterns.begin(), it->second.patterns.end(), p) == it->second.patterns.end())
+            return std::nullopt;
     return it->second.password;
 }
 

@@ -38,10 +38,11 @@ std::string stash_users_file(std::string_view path);
 // from_url take it.
 std::string stash_url(std::string_view user, std::string_view password, std::string_view socket);
 
-// One supervisor's users. Each keeps its password while its patterns stay
-// the same, so that a restarted child, or another instance of a pool, logs
-// in as before; a user whose patterns change gets a new one, so that no
-// client holds grants the file no longer gives.
+// One supervisor's users. Each keeps its password for as long as it is a
+// user, so that a restarted child, another instance of a pool, or an old
+// instance in the middle of a rollout logs in as before; its patterns are
+// whatever the file says now, which the stash applies at once, to the
+// clients logged in too.
 class StashUsers {
 public:
     // `operator_password`: the top's `default` user; empty below it.
@@ -54,8 +55,8 @@ public:
     // (a file renamed over the old one) only if that changes it. Throws,
     // naming the file, if it cannot be written.
     void sync(const std::map<std::string, std::vector<std::string>>& wanted);
-    // `user`'s password with exactly `patterns`; nullopt if sync() has not
-    // made it so.
+    // `user`'s password, if the file gives it every one of `patterns`;
+    // nullopt if sync() has not made it so.
     std::optional<std::string> password(const std::string& user, const std::vector<std::string>& patterns) const;
 
 private:

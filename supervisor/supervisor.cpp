@@ -136,6 +136,12 @@ void Supervisor::start() {
                                                 : child_names().c_str(),
         std::string(to_string(options_.strategy)).c_str(), options_.max_restarts,
         static_cast<unsigned long long>(options_.max_seconds));
+    // The operator may log in to the stash before any child starts.
+    try {
+        sync_stash_users();
+    } catch (const std::exception& e) {
+        log("the stash's users: %s", e.what());
+    }
     step();
 }
 
@@ -202,6 +208,12 @@ void Supervisor::converge() {
         for (auto& r : rollouts_) std::erase_if(r->members, [&](auto& m) { return gone(m.child); });
         std::erase_if(children_, [&](auto& c) { return gone(c.get()); });
         for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
+        // Their users go too: the stash closes what they left logged in.
+        try {
+            sync_stash_users();
+        } catch (const std::exception& e) {
+            log("the stash's users: %s", e.what());
+        }
         ++generation_;
         for (auto& [done, why] : told) done(why);
     }

@@ -232,6 +232,10 @@ private:
     // the users' file written first if it does not say so yet. Throws if it
     // cannot be written.
     void stash_login(SpawnArgs& args, const std::string& user, const ChildSpec& spec);
+    // The users' file made anew from every child (a user's patterns are
+    // those of every spec of it that lives: old and new in a rollout), and
+    // `extra`'s too. Throws if it cannot be written.
+    void sync_stash_users(const std::map<std::string, std::vector<std::string>>& extra = {});
     std::unique_ptr<Child> make_child(ChildSpec spec);
     std::unique_ptr<Instance> make_instance(Child& c, lifecycle::Role role, const SpawnArgs& args, Spawned spawned,
                                             Pipes ours);

@@ -102,28 +102,44 @@ void confine(SpawnArgs& args, const ChildSpec& spec) {
         args.identity = SpawnArgs::Identity{who->uid, who->gid, {who->groups.begin(), who->groups.end()}};
 }
 
-void Supervisor::stash_login(SpawnArgs& args, const std::string& user, const ChildSpec& spec) {
-    // Only a stash the tree names is closed: another seq-stash in it is a
-    // program as any other, open to whoever may connect.
+namespace {
+
+// What `user` may touch: its own keys, and what its spec grants.
+std::vector<std::string> stash_patterns(const std::string& user, const ChildSpec& spec) {
+    std::vector<std::string> k{user + ":*"};
+    k.insert(k.end(), spec.stash_keys.begin(), spec.stash_keys.end());
+    return k;
+}
+
+void add_patterns(std::vector<std::string>& to, const std::vector<std::string>& more) {
+    for (auto& p : more)
+        if (std::find(to.begin(), to.end(), p) == to.end()) to.push_back(p);
+}
+
+}  // namespace
+
+void Supervisor::sync_stash_users(const std::map<std::string, std::vector<std::string>>& extra) {
     if (!stash_users_ || env_.stash.empty()) return;
-    // The stash reads its users there, and a nested supervisor writes its own.
+    auto wanted = extra;
+    for (auto& each : children_)
+        if (each->spec.type == ChildType::worker && each->goal != Goal::removed)
+            add_patterns(wanted[each->pool_path()], stash_patterns(each->pool_path(), each->spec));
+    stash_users_->sync(wanted);
+}
+
+void Supervisor::stash_login(SpawnArgs& args, const std::string& user, const ChildSpec& spec) {
+    // A tree that names no stash has no users of one: a seq-stash in it is
+    // open to whoever may connect.
+    if (!stash_users_ || env_.stash.empty()) return;
+    // The stash reads its users there (so would any other seq-stash of the
+    // tree), and a nested supervisor writes its own.
     args.env.push_back("SEQ_STASH_ACL=" + env_.stash_acl);
     if (spec.type != ChildType::worker) return;
-    auto keys = [](const std::string& name, const ChildSpec& s) {
-        std::vector<std::string> k{name + ":*"};
-        k.insert(k.end(), s.stash_keys.begin(), s.stash_keys.end());
-        return k;
-    };
-    auto patterns = keys(user, spec);
+    auto patterns = stash_patterns(user, spec);
     auto password = stash_users_->password(user, patterns);
     if (!password) {
-        // A child new to the file, or with new keys: the file is made anew
-        // from every child, this one's keys winning (a rollout's new spec).
-        std::map<std::string, std::vector<std::string>> wanted;
-        for (auto& each : children_)
-            if (each->spec.type == ChildType::worker) wanted[each->pool_path()] = keys(each->pool_path(), each->spec);
-        wanted[user] = patterns;
-        stash_users_->sync(wanted);
+        // A child new to the file, or with new keys (a rollout's new spec).
+        sync_stash_users({{user, patterns}});
         password = stash_users_->password(user, patterns);
     }
     args.env.push_back("SEQ_STASH_USER=" + user);

@@ -68,10 +68,13 @@ int main(int argc, char** argv) {
             return exit_code::usage;
         }
         opts.address = *address;
-        // Our own stash, under a tree's stash_acl: the user it gave us.
+        // The tree's stash, under its stash_acl: the user it gave us (and
+        // to no other stash: the password is that one's).
+        const char* tree_stash = std::getenv("SEQ_STASH");
         const char* user = std::getenv("SEQ_STASH_USER");
         const char* password = std::getenv("SEQ_STASH_PASSWORD");
-        if (opts.address.kind == worker::StashAddress::Kind::stash && password && *password) {
+        if (opts.address.kind == worker::StashAddress::Kind::stash && tree_stash && opts.address.path == tree_stash &&
+            password && *password) {
             opts.address.user = user ? user : "";
             opts.address.password = password;
         }

@@ -72,8 +72,14 @@ TEST_CASE("kill -9 of the top supervisor after a reload: the next one on the run
                alive(pid_in(dir / "stubborn.pid"));
     }));
     const pid_t job = pid_in(dir / "job.pid"), daemon = pid_in(dir / "daemon.pid"), stubborn = pid_in(dir / "stubborn.pid");
-    auto old_tree = carrying(marker);
     const pid_t child = first->child("job").pid;
+    // Each one's environment reads empty while it is in the middle of its
+    // exec (the sh before the sleep): looked at until all are seen.
+    auto old_tree = carrying(marker);
+    eventually([&] {
+        old_tree = carrying(marker);
+        return old_tree.count(child) && old_tree.count(job) && old_tree.count(daemon) && old_tree.count(stubborn);
+    });
     CHECK(old_tree.count(child));
     CHECK(old_tree.count(job));
     CHECK(old_tree.count(daemon));

@@ -168,3 +168,33 @@ TEST_CASE("stash_acl = false keeps the stash open, and a reload may not turn it 
     CHECK(r.out.find("stash_acl cannot change at a reload (it is off for this run)") != std::string::npos);
     CHECK(c.call({"GET", "sequence"}).str == "7");
 }
+
+TEST_CASE("stash_acl: a child removed by a reload is no longer a user, and the stash closes what it left logged in") {
+    TempDir dir;
+    const std::string top = "stash = \"stash\"\n"
+                            "[[child]]\nname = \"stash\"\ncommand = [\"seq-stash\"]\nreadiness = \"notify-fd\"\n"
+                            "sockets = [\"stash\"]\n" + sh_child("a", "exec sleep 1000");
+    TreeSup t(dir, top + sh_child("b", "exec sleep 1000"));
+    INFO(t.proc->log());
+    auto b = t.child("b").pid;
+    std::string password;
+    REQUIRE(eventually([&] { return (password = environ_of(b, "SEQ_STASH_PASSWORD")).size() == 32; }));
+    seq::Client in(t.run + "/stash.sock", 5000ms);
+    REQUIRE(in.call({"AUTH", "b", password}).str == "OK");
+    CHECK(in.call({"SET", "b:k", "1"}).str == "OK");
+    std::ofstream(t.file) << top;
+    REQUIRE(sh(bin("seqctl") + " --run-dir " + t.run + " reload").code == 0);
+    REQUIRE(eventually([&] { return !alive(b); }));
+    CHECK(eventually([&] {
+        try {
+            in.call({"GET", "b:k"});
+            return false;
+        } catch (const std::exception&) {
+            return true;  // closed
+        }
+    }));
+    CHECK(log_has(t, "ACL: user b is gone: closing its connection"));
+    seq::Client again(t.run + "/stash.sock", 5000ms);
+    CHECK(again.call({"AUTH", "b", password}).str.starts_with("WRONGPASS"));
+    CHECK(call(t.run + "/stash.sock", {"GET", "b:k"}).str == "1");  // its keys stay, for the operator
+}

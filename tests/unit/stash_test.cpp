@@ -2,6 +2,7 @@
 // memory, and SQLite in a temp file), with a clock the test moves.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -520,7 +521,7 @@ TEST_CASE("ACL directory: every *.acl file's users, read again when a login is n
     write("ignored.txt", "user sneaky >s ~*\n");
     write(".jobs.acl.new", "user half >h ~*\n");
     AccessList acl(f.dir);
-    acl.load();
+    CHECK_FALSE(acl.refresh());  // nothing changed since it read them
     CHECK(acl.authenticate("default", "op"));
     CHECK(acl.authenticate("default", "op")->all);
     CHECK(acl.authenticate("jobs/x", "px"));
@@ -528,20 +529,34 @@ TEST_CASE("ACL directory: every *.acl file's users, read again when a login is n
     CHECK_FALSE(acl.authenticate("sneaky", "s"));
     CHECK_FALSE(acl.authenticate("half", "h"));
     CHECK_FALSE(acl.authenticate("", ""));
-    // A child started after the last read: its user is found at its login.
+    // A child started after the last read: the directory says it changed.
     write("web.acl", "user web/a >pa ~web/a:*\n");
+    CHECK_FALSE(acl.authenticate("web/a", "pa"));
+    CHECK(acl.refresh());
+    CHECK_FALSE(acl.refresh());
     auto g = acl.authenticate("web/a", "pa");
     REQUIRE(g);
     CHECK(g->may("web/a:k"));
     CHECK_FALSE(g->may("jobs/x:k"));
-    // A password changed (new keys): the old one no longer logs in.
-    write("web.acl", "user web/a >pb ~web/a:* ~shared:*\n");
-    CHECK(acl.authenticate("web/a", "pb"));
-    CHECK_FALSE(acl.authenticate("web/a", "pa"));
+    // New keys: what the user may touch now, for a client logged in too.
+    write("web.acl", "user web/a >pa ~web/a:* ~shared:*\n");
+    REQUIRE(acl.refresh());
+    CHECK(acl.grants_of("web/a")->may("shared:k"));
+    CHECK(g->patterns.size() == 1);  // what was handed out before stays as it was
     // A user in two files: the first file's.
     write("zz.acl", "user jobs/x >other ~*\n");
+    REQUIRE(acl.refresh());
     CHECK_FALSE(acl.authenticate("jobs/x", "other"));
-    // A directory that cannot be read is an error at start.
-    AccessList missing(f.dir + "/nowhere");
-    CHECK_THROWS_WITH_AS(missing.load(), doctest::Contains("nowhere: No such file or directory"), std::runtime_error);
+    // A user gone, and a fifo that must not stop the reading.
+    std::filesystem::remove(f.dir + "/web.acl");
+    REQUIRE(mkfifo((f.dir + "/fifo.acl").c_str(), 0600) == 0);
+    REQUIRE(acl.refresh());
+    CHECK_FALSE(acl.grants_of("web/a"));
+    CHECK(acl.authenticate("jobs/x", "px"));
+    // A directory that cannot be read, or that others may write, is an error at start.
+    CHECK_THROWS_WITH_AS(AccessList(f.dir + "/nowhere"), doctest::Contains("nowhere: No such file or directory"),
+                         std::runtime_error);
+    REQUIRE(chmod(f.dir.c_str(), 0770) == 0);
+    CHECK_THROWS_WITH_AS(AccessList(f.dir), doctest::Contains("mode 770: it must be ours, and no one else's to write"),
+                         std::runtime_error);
 }

@@ -45,7 +45,7 @@ TEST_CASE("stash users: file names no two supervisors share, URLs with the path'
     CHECK(a != b);
 }
 
-TEST_CASE("stash users: the top's file has the operator, a password lasts while the user's keys do, the file is written only when it changes, and goes with its supervisor") {
+TEST_CASE("stash users: the top's file has the operator, a password lasts while the user does, the file is written only when it changes, and goes with its supervisor") {
     Dir d;
     auto acl = open_stash_acl(d.path);
     CHECK(acl.dir == d.path + "/stash.acl");
@@ -63,7 +63,8 @@ TEST_CASE("stash users: the top's file has the operator, a password lasts while 
         auto pb = users.password("b", {"b:*", "shared:*"});
         REQUIRE(pa);
         REQUIRE(pb);
-        CHECK_FALSE(users.password("b", {"b:*"}));
+        CHECK(users.password("b", {"b:*"}) == pb);  // a part of what it is given
+        CHECK_FALSE(users.password("b", {"c:*"}));
         CHECK(read(file).find("user default >" + acl.operator_password + " ~*\nuser a >" + *pa + " ~a:*\nuser b >" + *pb +
                               " ~b:* ~shared:*\n") != std::string::npos);
         // The same users: the same passwords, and the file untouched.
@@ -73,14 +74,16 @@ TEST_CASE("stash users: the top's file has the operator, a password lasts while 
         CHECK(users.password("a", {"a:*"}) == pa);
         REQUIRE(stat(file.c_str(), &st) == 0);
         CHECK(st.st_ino == inode);
-        // New keys: a new password; a user gone: out of the file.
+        // New keys: the same password, the file says them; a user gone: out of the file.
         users.sync({{"b", {"b:*"}}});
-        auto pb2 = users.password("b", {"b:*"});
-        REQUIRE(pb2);
-        CHECK(*pb2 != *pb);
+        CHECK(users.password("b", {"b:*"}) == pb);
+        CHECK_FALSE(users.password("b", {"b:*", "shared:*"}));  // no longer given
         CHECK_FALSE(users.password("a", {"a:*"}));
         CHECK(read(file).find("user a ") == std::string::npos);
-        CHECK(read(file).find(*pb) == std::string::npos);
+        CHECK(read(file).find("user b >" + *pb + " ~b:*\n") != std::string::npos);
+        // A user back after it went: a new password.
+        users.sync({{"a", {"a:*"}}, {"b", {"b:*"}}});
+        CHECK(users.password("a", {"a:*"}) != pa);
         REQUIRE(stat(file.c_str(), &st) == 0);
         CHECK((st.st_mode & 0777) == 0600);
     }
