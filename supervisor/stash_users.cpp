@@ -12,7 +12,6 @@
 #include <stdexcept>
 
 #include "fd.hpp"
-#include "log.hpp"
 
 namespace seq::sup {
 
