@@ -123,6 +123,19 @@ std::string format(const sockaddr* sa) {
 
 }  // namespace
 
+bool http_is_path(std::string_view address) {
+    return address.find('/') != std::string_view::npos || address.find(':') == std::string_view::npos;
+}
+
+std::optional<std::string> http_address(std::string_view text, std::string& why) {
+    const bool port = !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+    if (!port && !text.empty() && http_is_path(text)) return std::string(text);
+    std::string address(text);
+    if (port) address = "127.0.0.1:" + address;
+    if (!parse_listen_address(address, why)) return std::nullopt;
+    return address;
+}
+
 std::string to_string(const ListenAddress& a) { return format(reinterpret_cast<const sockaddr*>(&a.addr)); }
 
 std::string bound_address(int fd) {

@@ -23,6 +23,14 @@ struct ListenAddress {
 // 65535 (0: the kernel picks one). nullopt with `why` if it is not one.
 std::optional<ListenAddress> parse_listen_address(std::string_view text, std::string& why);
 
+// The HTTP listener's address as a tree file's `http` or --http gives it:
+// HOST:PORT, a bare PORT, which is on loopback (127.0.0.1:PORT), or a Unix
+// socket's path (it has a '/', or no ':': "http.sock"). nullopt with `why`
+// if it is none of these.
+std::optional<std::string> http_address(std::string_view text, std::string& why);
+// Whether an address http_address() gave is a Unix socket's path.
+bool http_is_path(std::string_view address);
+
 // "127.0.0.1:8080", "[::1]:8080".
 std::string to_string(const ListenAddress& a);
 

@@ -24,6 +24,9 @@
 #include "daemon.hpp"
 #include "dynamic_child.hpp"
 #include "held_sockets.hpp"
+#include "http_listener.hpp"
+#include "http_routes.hpp"
+#include "listen_address.hpp"
 #include "leftovers.hpp"
 #include "cgroups.hpp"
 #include "log.hpp"
@@ -112,8 +115,10 @@ std::uint64_t grace_of(const seq::sup::SupervisorSpec& s) {
 
 // Binds the tree's sockets in the run dir, then supervises it until it
 // stops. With a tree file, RELOAD on the control socket reads it again.
+// With `http_by_flag`, --http named the listener and a reload keeps it,
+// whatever the file says.
 int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::string& what, std::size_t max_clients,
-        int notify_fd, bool cgroups_wanted, const std::string& file = "") {
+        int notify_fd, bool cgroups_wanted, const std::string& file = "", bool http_by_flag = false) {
     using namespace seq;
     const auto child_nofile = sup::raise_fd_limit();
     auto inherited = inherited_listen_fds();  // before we open anything under their numbers
@@ -122,6 +127,8 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     std::optional<sup::HeldSockets> sockets;
     std::unique_ptr<sup::HeldSocket> control_sock;
     std::optional<sup::Cgroups> cgroups;
+    Fd http_socket;
+    std::string http_path;  // a Unix socket's, removed at the end
     sup::Environment env;
     ServiceManager manager;  // systemd, when it started us (Type=notify)
     try {
@@ -140,6 +147,17 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         env.child_nofile = child_nofile;
         control_sock = sockets->control(tree);
         sockets->close_unclaimed();
+        if (!tree.http.empty()) {
+            if (sup::http_is_path(tree.http)) {
+                http_path = tree.http.front() == '/' ? tree.http : dir->path() + "/" + tree.http;
+                http_socket = listen_unix(http_path, 64);
+            } else {
+                sup::SocketSpec s;
+                s.name = "http";
+                s.listen = tree.http;
+                http_socket = sup::listen_tcp(s);
+            }
+        }
         if (tree.stash_acl) {
             auto acl = sup::open_stash_acl(dir->path());
             env.stash_acl = acl.dir;
@@ -158,6 +176,18 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         return t.control_group ? std::optional<std::uint32_t>(t.control_group->gid) : std::nullopt;
     };
     control.allow_group(operators(tree));
+    // Read-only: what it serves is made from the report, and acts on nothing.
+    std::optional<sup::HttpListener> http;
+    if (http_socket) {
+        auto where = http_path.empty() ? sup::bound_address(http_socket.get()) : http_path;
+        try {
+            http.emplace(loop.get(), std::move(http_socket), sup::HttpRoutes(supervisor, loop.get()));
+        } catch (const std::exception& e) {
+            log("cannot start: %s", e.what());
+            return exit_code::socket;
+        }
+        log("http: /metrics, /livez and /readyz on %s", where.c_str());
+    }
     control.on_reload([&](std::string_view path) -> sup::Control::Outcome {
         if (file.empty())
             return {false, "ERR this supervisor runs the built-in tree: there is no tree file to read again "
@@ -168,6 +198,11 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         std::vector<std::string> errors;
         try {
             auto next = sup::load_tree_file(file, load_context(run_dir));
+            if (http_by_flag) next.http = tree.http;
+            if (next.http != tree.http)
+                throw std::runtime_error("http cannot change at a reload (it is " +
+                                         (tree.http.empty() ? std::string("off") : tree.http) +
+                                         " for this run): stop the tree and start it again");
             if (next.stash_acl != tree.stash_acl)
                 throw std::runtime_error(std::string("stash_acl cannot change at a reload (it is ") +
                                          (tree.stash_acl ? "on" : "off") +
@@ -209,6 +244,8 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     control.start();
     supervisor.start();
     loop.run();
+    http.reset();
+    if (!http_path.empty()) ::unlink(http_path.c_str());
     cgroups->leave();
     if (auto status = supervisor.auto_shutdown_status()) return *status;
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
@@ -342,6 +379,10 @@ int main(int argc, char** argv) {
     auto* check_opt = app.add_option("--check", check, "only validate a tree file: exit 0 if valid, else 2");
     auto* print_opt = app.add_flag("--print-config", print_config,
                                    "print the built-in tree, as these flags shape it, as a tree file, and exit");
+    std::string http_flag;
+    app.add_option("--http", http_flag,
+                   "serve /metrics (Prometheus), /livez and /readyz, read-only, on HOST:PORT, PORT (on 127.0.0.1) "
+                   "or a Unix socket's path (relative: in the run dir); for a tree file, instead of its http key");
     bool no_cgroups = false;
     app.add_flag("--no-cgroups", no_cgroups,
                  "run no child in a cgroup of its own, even where this supervisor may make them (their process "
@@ -428,8 +469,20 @@ int main(int argc, char** argv) {
         std::printf("%s: a valid tree\n", check.c_str());
         return exit_code::ok;
     }
+    std::optional<std::string> http;
+    if (!http_flag.empty()) {
+        std::string why;
+        http = sup::http_address(http_flag, why);
+        if (!http) {
+            std::fprintf(stderr, "seq-supervisor: --http: %s (HOST:PORT, PORT on 127.0.0.1, or a Unix socket's path)\n",
+                         why.c_str());
+            return exit_code::usage;
+        }
+    }
     if (print_config) {
-        auto text = sup::write_tree(sup::builtin_tree(b, ""),
+        auto shown = sup::builtin_tree(b, "");
+        if (http) shown.http = *http;
+        auto text = sup::write_tree(shown,
                                     "# The built-in tree of seq-supervisor, as a tree file: run it with\n"
                                     "#   seq-supervisor --config FILE\n"
                                     "# Bare program names are looked up beside seq-supervisor, then on $PATH.\n"
@@ -443,8 +496,11 @@ int main(int argc, char** argv) {
     if (config_opt->count() > 0) {
         auto tree = load(config, run_dir);
         if (!tree) return exit_code::usage;
-        return run(*tree, run_dir, "tree " + config, b.max_clients, notify_fd, !no_cgroups, config);
+        if (http) tree->http = *http;
+        return run(*tree, run_dir, "tree " + config, b.max_clients, notify_fd, !no_cgroups, config, http.has_value());
     }
     auto what = b.data_dir.empty() ? std::string("stash in memory") : "stash " + b.data_dir + ", fsync " + b.fsync;
-    return run(sup::builtin_tree(b, program_dir()), run_dir, what, b.max_clients, notify_fd, !no_cgroups);
+    auto tree = sup::builtin_tree(b, program_dir());
+    if (http) tree.http = *http;
+    return run(tree, run_dir, what, b.max_clients, notify_fd, !no_cgroups);
 }

@@ -471,24 +471,52 @@ std::vector<pid_t> adopted_children(const std::function<bool(pid_t)>& known) {
     return out;
 }
 
-std::optional<ProcStat> proc_stat(pid_t pid) {
-    auto line = read_proc("/proc/" + std::to_string(pid) + "/stat");
+std::optional<ProcStat> parse_proc_stat(std::string_view line) {
     // pid (comm) state ppid pgrp ... utime(14) stime cutime cstime ... rss(24):
     // comm may hold spaces and parentheses, so fields count from the last ')'.
     auto close = line.rfind(')');
-    if (close == std::string::npos || close + 2 >= line.size()) return std::nullopt;
+    if (close == std::string_view::npos) return std::nullopt;
     ProcStat s;
-    long ppid = 0, pgrp = 0;
-    unsigned long long utime = 0, stime = 0;
-    long long cutime = 0, cstime = 0;
-    if (std::sscanf(line.c_str() + close + 2,
-                    "%c %ld %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d %*d %*u %*u %lld",
-                    &s.state, &ppid, &pgrp, &utime, &stime, &cutime, &cstime, &s.rss_pages) != 8)
-        return std::nullopt;
-    s.ppid = static_cast<pid_t>(ppid);
-    s.pgrp = static_cast<pid_t>(pgrp);
-    s.cpu_ticks = utime + stime + static_cast<unsigned long long>(std::max(cutime, 0LL) + std::max(cstime, 0LL));
+    long long field[25] = {};
+    std::size_t at = close + 1;
+    for (int k = 3; k <= 24; ++k) {
+        if (at >= line.size() || line[at] != ' ') return std::nullopt;
+        ++at;
+        // Fields go on past rss: one not followed by a space was cut short.
+        auto end = line.find(' ', at);
+        if (end == std::string_view::npos) return std::nullopt;
+        if (k == 3) {
+            if (end != at + 1) return std::nullopt;
+            s.state = line[at];
+        } else {
+            auto [p, ec] = std::from_chars(line.data() + at, line.data() + end, field[k]);
+            if (ec != std::errc() || p != line.data() + end) return std::nullopt;
+        }
+        at = end;
+    }
+    s.ppid = static_cast<pid_t>(field[4]);
+    s.pgrp = static_cast<pid_t>(field[5]);
+    s.cpu_ticks = static_cast<unsigned long long>(std::max(field[14], 0LL) + std::max(field[15], 0LL) +
+                                                  std::max(field[16], 0LL) + std::max(field[17], 0LL));
+    s.rss_pages = field[24];
     return s;
+}
+
+std::optional<ProcStat> proc_stat(pid_t pid) {
+    // Read on every scrape for every process on the machine (usage_by_group):
+    // no allocation, and one read, which /proc answers whole.
+    char path[32] = "/proc/";
+    auto [end, ec] = std::to_chars(path + 6, path + sizeof path - 6, pid);
+    if (ec != std::errc()) return std::nullopt;
+    std::memcpy(end, "/stat", 6);
+    Fd fd(open(path, O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::nullopt;
+    char line[2048];
+    ssize_t n;
+    do n = ::read(fd.get(), line, sizeof line);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) return std::nullopt;
+    return parse_proc_stat({line, static_cast<std::size_t>(n)});
 }
 
 std::vector<pid_t> all_pids() {

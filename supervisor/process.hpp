@@ -124,6 +124,8 @@ struct ProcStat {
     long long rss_pages = 0;
 };
 std::optional<ProcStat> proc_stat(pid_t pid);
+// One /proc/PID/stat line's fields; nullopt if it is not one.
+std::optional<ProcStat> parse_proc_stat(std::string_view line);
 // Every process's pid, from one listing of /proc.
 std::vector<pid_t> all_pids();
 // A process's group, or -1 if it is gone or a zombie (then only its reaping is left).

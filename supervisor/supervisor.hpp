@@ -122,6 +122,9 @@ public:
     // The state of the tree as a RESP reply (see README: seqctl status), and
     // as a value (what a nested supervisor sends its parent).
     void status(std::string& out);
+    // The same as a value: the snapshot, with what each process uses
+    // (usage_by_group(), or a recent reading of it).
+    TreeReport report(const std::unordered_map<pid_t, Usage>& usage);
     TreeReport snapshot();
     // Moves whenever anything in the subtree may have changed.
     std::uint64_t generation() const { return generation_; }

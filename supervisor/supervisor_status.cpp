@@ -139,10 +139,12 @@ void add_usage(std::vector<ChildReport>& children, const std::unordered_map<pid_
 
 }  // namespace
 
-void Supervisor::status(std::string& out) {
+TreeReport Supervisor::report(const std::unordered_map<pid_t, Usage>& usage) {
     auto r = snapshot();
-    add_usage(r.children, usage_by_group());
-    append_report(out, r);
+    add_usage(r.children, usage);
+    return r;
 }
+
+void Supervisor::status(std::string& out) { append_report(out, report(usage_by_group())); }
 
 }  // namespace seq::sup

@@ -258,6 +258,9 @@ struct Tree {
     // Each child its own user of the stash, with its own password, touching
     // only its own keys (`path:...`) and those its stash_keys grant.
     bool stash_acl = true;
+    // The read-only HTTP listener (/metrics, /livez, /readyz): HOST:PORT or
+    // a Unix socket's path (relative: in the run dir); empty: none.
+    std::string http;
     // Who besides the supervisor's user may enter the run dir (to reach the
     // sockets there, each as its own mode allows), and use the control socket.
     std::optional<NamedGroup> run_dir_group, control_group;

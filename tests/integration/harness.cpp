@@ -293,12 +293,13 @@ bool tree_running(const std::string& run_dir, Ms deadline) {
 }
 
 TreeSup::TreeSup(const TempDir& dir, const std::string& text, bool wait_running, std::vector<std::string> env,
-                 Ms deadline)
+                 Ms deadline, std::vector<std::string> args)
     : run(dir / "run"), file(dir / "tree.toml"), log(dir / "supervisor.log") {
     std::ofstream(file) << text;
     std::vector<std::string> argv{"/usr/bin/env"};
     argv.insert(argv.end(), env.begin(), env.end());
     argv.insert(argv.end(), {bin("seq-supervisor"), "--run-dir", run, "--config", file});
+    argv.insert(argv.end(), args.begin(), args.end());
     proc.emplace(argv, log);
     if (wait_running && !tree_running(run, deadline))
         throw std::runtime_error("the tree did not come up:\n" + proc->log());

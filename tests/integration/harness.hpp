@@ -143,8 +143,9 @@ bool restarted(const std::string& run_dir, const std::string& name, pid_t old, M
 struct TreeSup {
     // `deadline`: how long the tree may take to come up (Python's starts
     // take seconds when a dozen share a small, loaded machine).
+    // `args`: more of seq-supervisor's flags, after --config.
     TreeSup(const TempDir& dir, const std::string& text, bool wait_running = true, std::vector<std::string> env = {},
-            Ms deadline = 5000ms);
+            Ms deadline = 5000ms, std::vector<std::string> args = {});
     ~TreeSup();
     TreeSup(const TreeSup&) = delete;
     TreeSup& operator=(const TreeSup&) = delete;

@@ -59,3 +59,20 @@ TEST_CASE("listen addresses: every malformed form is refused with its reason") {
     CHECK(parsed("[fe80::1%lo]:80") == "error: 'fe80::1%lo' is not an IPv6 address");
     CHECK(parsed(std::string("127.0.0.1\0:80", 13)) == "error: contains a NUL byte");
 }
+
+TEST_CASE("http_address: a bare port is on loopback, a name without ':' or with a '/' is a Unix socket's path") {
+    auto http = [](std::string_view text) {
+        std::string why;
+        auto a = http_address(text, why);
+        return a ? *a + (http_is_path(*a) ? " (path)" : "") : "error: " + why;
+    };
+    CHECK(http("9321") == "127.0.0.1:9321");
+    CHECK(http("0.0.0.0:9321") == "0.0.0.0:9321");
+    CHECK(http("[::1]:9321") == "[::1]:9321");
+    CHECK(http("http.sock") == "http.sock (path)");
+    CHECK(http("/run/seq/http.sock") == "/run/seq/http.sock (path)");
+    CHECK(http("./a:b") == "./a:b (path)");
+    CHECK(http("99999") == "error: port 99999 is out of range: 1 to 65535, or 0 for one the kernel picks");
+    CHECK(http("localhost:80").starts_with("error: 'localhost' is not an IPv4 address"));
+    CHECK(http("").starts_with("error: "));
+}

@@ -1103,3 +1103,15 @@ TEST_CASE("stash_acl and stash_keys: on by default, the forms and their errors, 
                    "key \"stash_acl\": a child at the top is named \"default\""));
     CHECK(f.errors("stash_acl = false\n" + stash + "[[child]]\nname = \"default\"\ncommand = [\"prog\"]\n") == "(valid)");
 }
+
+TEST_CASE("http: the tree's listener address, its forms and errors, and the round trip") {
+    Fixture f;
+    const std::string one = "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n";
+    CHECK(f.parse(one).http.empty());
+    CHECK(f.parse("http = \"9321\"\n" + one).http == "127.0.0.1:9321");
+    CHECK(f.parse("http = \"./http.sock\"\n" + one).http == "./http.sock");  // a path has a /
+    auto t = f.parse("http = \"127.0.0.1:0\"\n" + one);
+    CHECK(f.parse(write_tree(t)).http == "127.0.0.1:0");
+    CHECK(contains(f.errors("http = \"example.org:80\"\n" + one), "key \"http\": "));
+    CHECK(contains(f.errors("http = 9321\n" + one), "key \"http\": "));
+}

@@ -1,0 +1,117 @@
+#include "metrics.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+namespace seq::sup {
+
+namespace {
+
+// A label value as the format wants it: \, " and newline escaped.
+std::string escaped(std::string_view s) {
+    std::string r;
+    for (char c : s) {
+        if (c == '\\' || c == '"') r += '\\', r += c;
+        else if (c == '\n') r += "\\n";
+        else r += c;
+    }
+    return r;
+}
+
+struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    std::string samples;
+};
+
+// Each child at every depth, a pool's instances one by one: `f(child,
+// its path as seqctl names it, its labels)`.
+using Visit = std::function<void(const ChildReport&, const std::string&, const std::string&)>;
+void each_child(const std::vector<ChildReport>& children, const std::string& prefix, const Visit& f) {
+    for (auto& k : children) {
+        auto path = prefix + k.name;
+        if (k.pool) {
+            for (auto& i : k.instances) {
+                auto hash = i.name.rfind('#');
+                auto index = hash == std::string::npos ? i.name : i.name.substr(hash + 1);
+                f(i, path + "#" + index, "path=\"" + escaped(path) + "\",instance=\"" + escaped(index) + "\"");
+            }
+        } else {
+            f(k, path, "path=\"" + escaped(path) + "\"");
+        }
+        each_child(k.children, path + "/", f);
+    }
+}
+
+// Integers as they are; seconds from milliseconds, to the millisecond.
+struct Value {
+    std::int64_t n;
+    bool ms = false;
+};
+Value count(std::int64_t n) { return {n, false}; }
+Value seconds(std::int64_t ms) { return {ms, true}; }
+
+void sample(std::string& out, const char* name, const std::string& labels, Value value) {
+    char v[32];
+    if (value.ms)
+        std::snprintf(v, sizeof v, "%lld.%03lld", static_cast<long long>(value.n / 1000),
+                      static_cast<long long>(value.n % 1000));
+    else
+        std::snprintf(v, sizeof v, "%lld", static_cast<long long>(value.n));
+    out += name;
+    out += '{';
+    out += labels;
+    out += "} ";
+    out += v;
+    out += '\n';
+}
+
+}  // namespace
+
+std::string metrics_text(const TreeReport& r) {
+    Family up{"seq_child_up", "gauge", "1 if the child runs (ready), else 0.", {}};
+    Family restarts{"seq_child_restarts_total", "counter", "Starts of the child after its first, whatever caused them.", {}};
+    Family uptime{"seq_child_uptime_seconds", "gauge", "How long the child's current process has run.", {}};
+    Family cpu{"seq_child_cpu_seconds_total", "counter", "CPU time of the child's current processes (user and system).", {}};
+    Family memory{"seq_child_memory_bytes", "gauge", "Resident memory of the child's current processes.", {}};
+    Family window{"seq_supervisor_restarts_in_window", "gauge", "Restarts within the supervisor's intensity window.", {}};
+    Family most{"seq_supervisor_max_restarts", "gauge", "Restarts the supervisor allows within its window (one more and it gives up).", {}};
+    sample(window.samples, window.name, "path=\"/\"", count(r.restarts_in_window));
+    sample(most.samples, most.name, "path=\"/\"", count(r.max_restarts));
+    each_child(r.children, "", [&](const ChildReport& k, const std::string&, const std::string& labels) {
+        sample(up.samples, up.name, labels, count(k.state == "running" ? 1 : 0));
+        sample(restarts.samples, restarts.name, labels, count(k.restarts));
+        if (k.uptime_ms) sample(uptime.samples, uptime.name, labels, seconds(std::max<std::int64_t>(*k.uptime_ms, 0)));
+        if (k.cpu_ms) sample(cpu.samples, cpu.name, labels, seconds(std::max<std::int64_t>(*k.cpu_ms, 0)));
+        if (k.memory_bytes) sample(memory.samples, memory.name, labels, count(*k.memory_bytes));
+        if (k.type != "worker") {
+            sample(window.samples, window.name, labels, count(k.restarts_in_window));
+            sample(most.samples, most.name, labels, count(k.max_restarts));
+        }
+    });
+    std::string out;
+    for (auto* f : {&up, &restarts, &uptime, &cpu, &memory, &window, &most}) {
+        if (f->samples.empty()) continue;
+        out += std::string("# HELP ") + f->name + " " + f->help + "\n# TYPE " + f->name + " " + f->type + "\n";
+        out += f->samples;
+    }
+    return out;
+}
+
+TreeHealth tree_readiness(const TreeReport& r) {
+    TreeHealth out;
+    if (r.state == "stopping") out.body += "the tree is stopping\n";
+    each_child(r.children, "", [&](const ChildReport& k, const std::string& path, const std::string&) {
+        if (k.state == "running" || k.state == "stopped") return;
+        out.body += path + ": " + k.state + "\n";
+    });
+    out.ready = out.body.empty();
+    if (out.ready) out.body = "ready\n";
+    return out;
+}
+
+}  // namespace seq::sup
