@@ -79,6 +79,7 @@ struct Child {
     // (seqctl logs, seqctl why).
     RecentLines recent;
     Deaths deaths;
+    ReadyTimes ready_times;
     // Its log file, if it has one: held between its processes, so that
     // what the file counts (lines dropped) lasts as long as the child.
     std::shared_ptr<LogFile> log_file;

@@ -28,6 +28,7 @@ std::vector<LogLine> RecentLines::last_of(pid_t pid, std::size_t n) const {
 }
 
 void Deaths::add(Death d) {
+    ++by_reason_[d.reason.empty() ? "unknown" : d.reason];
     deaths_.push_front(std::move(d));
     if (deaths_.size() > keep) deaths_.pop_back();
 }

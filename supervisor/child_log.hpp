@@ -8,9 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "ready_times.hpp"
 
 namespace seq::sup {
 
@@ -54,9 +58,11 @@ struct Death {
     std::string why;  // "exit status 1", "killed by SIGKILL, having never become ready", ...
     std::uint64_t uptime_ms = 0;
     std::vector<LogLine> last_lines;
+    std::string reason;  // what it is counted under: lifecycle::death_reason
 };
 
-// The last `keep` deaths of a child, newest first.
+// The last `keep` deaths of a child, newest first, and how many there
+// have been of each reason, all told.
 class Deaths {
 public:
     static constexpr std::size_t keep = 10;
@@ -65,9 +71,11 @@ public:
     void add(Death d);
     const std::deque<Death>& newest_first() const { return deaths_; }
     const Death& newest() const { return deaths_.front(); }  // after an add()
+    const std::map<std::string, std::uint64_t, std::less<>>& by_reason() const { return by_reason_; }
 
 private:
     std::deque<Death> deaths_;
+    std::map<std::string, std::uint64_t, std::less<>> by_reason_;
 };
 
 // What a supervisor keeps of a child below a nested supervisor of its own,
@@ -75,6 +83,7 @@ private:
 struct KeptBelow {
     RecentLines recent;
     Deaths deaths;
+    ReadyTimes ready_times;
     std::uint64_t last_ms = 0;  // of its latest line or death (the oldest go first past a bound)
 };
 

@@ -41,6 +41,7 @@ Control::Control(uv::Loop& loop, Supervisor& sup, Fd listener, ServerOptions opt
         followers_.erase(c.id());
     });
     sup_.on_line([this](std::string_view path, const LogLine& line) { tell_followers(path, line); });
+    sup_.on_event([this](const TreeEvent& e) { tell_event_followers(e); });
     followers_gone_->data = this;
     check_->data = this;
     uv_check_start(check_.get(), [](uv_check_t* h) {
@@ -65,6 +66,7 @@ Server::Verdict Control::handle(Connection& c, Args args) {
         {"add", 3, SIZE_MAX, &Control::add},    {"remove", 2, 2, &Control::remove},
         {"upgrade", 1, 2, &Control::upgrade},   {"logs", 2, 4, &Control::logs},
         {"why", 2, 2, &Control::why},           {"reopen", 1, 1, &Control::reopen},
+        {"events", 2, 4, &Control::events},
     };
     for (auto& cmd : table) {
         if (!is_command(args[0], cmd.name)) continue;
@@ -86,22 +88,34 @@ Server::Verdict Control::status(Connection& c, Args) {
 // LOGS PATH [N [FOLLOW]]: its last N lines (50 unless given; at most what
 // is kept); with FOLLOW, as pushes, and then each line as it comes, until
 // the client goes. PATH "/" is the whole tree.
+namespace {
+
+// LOGS's and EVENTS's [N [FOLLOW]]: how many, and whether to follow; or why not.
+std::optional<std::string> tail_of(Control::Args args, std::string_view command, std::string_view what,
+                                   std::size_t most, std::size_t& n, bool& following) {
+    following = args.size() == 4;
+    if (following && !is_command(args[3], "follow"))
+        return "ERR " + std::string(command) + " takes FOLLOW after the number of " + std::string(what) + ", not " +
+               std::string(args[3]);
+    if (args.size() >= 3) {
+        auto given = resp::parse_int(args[2]);
+        if (!given || *given < 1 || static_cast<std::size_t>(*given) > most)
+            return "ERR not a number of " + std::string(what) + " (1 to " + std::to_string(most) +
+                   "): " + std::string(args[2]);
+        n = static_cast<std::size_t>(*given);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
 Server::Verdict Control::logs(Connection& c, Args args) {
     if (followers_.count(c.id())) return follow(c);
     std::size_t n = 50;
-    bool following = args.size() == 4;
-    if (following && !is_command(args[3], "follow")) {
-        resp::append_error(c.out(), "ERR LOGS takes FOLLOW after the number of lines, not " + std::string(args[3]));
+    bool following = false;
+    if (auto why = tail_of(args, "LOGS", "lines", RecentLines::max_lines, n, following)) {
+        resp::append_error(c.out(), *why);
         return Server::Verdict::done;
-    }
-    if (args.size() >= 3) {
-        auto given = resp::parse_int(args[2]);
-        if (!given || *given < 1 || static_cast<std::size_t>(*given) > RecentLines::max_lines) {
-            resp::append_error(c.out(), "ERR not a number of lines (1 to " + std::to_string(RecentLines::max_lines) +
-                                            "): " + std::string(args[2]));
-            return Server::Verdict::done;
-        }
-        n = static_cast<std::size_t>(*given);
     }
     std::vector<std::string> lines;
     if (auto why = sup_.recent_lines(args[1], n, lines)) {
@@ -120,7 +134,11 @@ Server::Verdict Control::logs(Connection& c, Args args) {
         resp::append_bulk(c.out(), l);
     }
     c.release_to(c.out_end());
-    followers_[c.id()] = Follower{std::string(args[1])};
+    return followed(c, Follower{std::string(args[1])});
+}
+
+Server::Verdict Control::followed(Connection& c, Follower f) {
+    followers_[c.id()] = std::move(f);
     // A paused connection is not polled: one that went away is looked for
     // once a second (let_go_of_gone_followers), not at every turn of the loop.
     if (!uv_is_active(reinterpret_cast<uv_handle_t*>(followers_gone_.get())))
@@ -128,6 +146,72 @@ Server::Verdict Control::logs(Connection& c, Args args) {
             if (auto* self = uv::owner<Control>(t)) self->let_go_of_gone_followers();
         }, 1000, 1000);
     return Server::Verdict::defer;  // seen again once cut off (tell_followers)
+}
+
+// EVENTS PATH [N [FOLLOW]]: the last N events of the children at PATH (50
+// unless given; at most the 1,000 kept), each [line, pairs]; with FOLLOW,
+// as pushes [event, [line, pairs]], then each new one as it comes.
+Server::Verdict Control::events(Connection& c, Args args) {
+    if (followers_.count(c.id())) return follow(c);
+    std::size_t n = 50;
+    bool following = false;
+    if (auto why = tail_of(args, "EVENTS", "events", RecentEvents::keep, n, following)) {
+        resp::append_error(c.out(), *why);
+        return Server::Verdict::done;
+    }
+    std::string_view path = args[1];
+    auto last = sup_.events().last(n, [&](std::string_view p) { return Supervisor::names(path, p); });
+    // One gone (a dynamic supervisor's, removed) is known by its events.
+    if (path != "/" && last.empty() && !sup_.has_child(path)) {
+        resp::append_error(c.out(), "ERR no such child: " + std::string(path));
+        return Server::Verdict::done;
+    }
+    if (!following) {
+        resp::append_array(c.out(), last.size());
+        for (auto* e : last) append_event(c.out(), *e);
+        return Server::Verdict::done;
+    }
+    for (auto* e : last) {
+        c.out() += ">2\r\n";
+        resp::append_bulk(c.out(), "event");
+        append_event(c.out(), *e);
+    }
+    c.release_to(c.out_end());
+    return followed(c, Follower{std::string(path), 0, false, true});
+}
+
+void Control::tell_event_followers(const TreeEvent& e) {
+    if (followers_.empty()) return;
+    std::string push;
+    std::vector<std::uint64_t> ids;
+    for (auto& [id, f] : followers_)
+        if (f.events && Supervisor::names(f.path, e.path)) ids.push_back(id);
+    for (auto id : ids) {
+        auto it = followers_.find(id);
+        auto* c = server_.find(id);
+        if (it == followers_.end() || !c) continue;
+        if (push.empty()) {
+            push = ">2\r\n";
+            resp::append_bulk(push, "event");
+            append_event(push, e);
+        }
+        tell(*c, it->second, push);
+    }
+}
+
+void Control::tell(Connection& c, Follower& f, const std::string& push) {
+    if (f.cut) {
+        ++f.dropped;
+        return;
+    }
+    if (c.unsent() + push.size() > follow_limit) {
+        f.cut = true;
+        f.dropped = 1;
+        waiting_.insert(c.id());  // its request ends, with why
+        return;
+    }
+    c.out() += push;
+    c.release_to(c.out_end());
 }
 
 void Control::let_go_of_gone_followers() {
@@ -144,9 +228,10 @@ void Control::let_go_of_gone_followers() {
 Server::Verdict Control::follow(Connection& c) {
     auto it = followers_.find(c.id());
     if (!it->second.cut) return Server::Verdict::defer;
-    resp::append_error(c.out(), "ERR this follower did not read its lines (over " + std::to_string(follow_limit >> 10) +
-                                    " KiB waiting): cut off, " + std::to_string(it->second.dropped) +
-                                    " lines not sent");
+    const char* what = it->second.events ? "events" : "lines";
+    resp::append_error(c.out(), std::string("ERR this follower did not read its ") + what + " (over " +
+                                    std::to_string(follow_limit >> 10) + " KiB waiting): cut off, " +
+                                    std::to_string(it->second.dropped) + " " + what + " not sent");
     followers_.erase(it);
     c.close_after_reply();
     return Server::Verdict::done;
@@ -159,29 +244,17 @@ void Control::tell_followers(std::string_view path, const LogLine& line) {
     // followers_: the ids are taken first.
     std::vector<std::uint64_t> ids;
     for (auto& [id, f] : followers_)
-        if (Supervisor::names(f.path, path)) ids.push_back(id);
+        if (!f.events && Supervisor::names(f.path, path)) ids.push_back(id);
     for (auto id : ids) {
         auto it = followers_.find(id);
         auto* c = server_.find(id);
         if (it == followers_.end() || !c) continue;
-        auto& f = it->second;
-        if (f.cut) {
-            ++f.dropped;
-            continue;
-        }
         if (push.empty()) {
             push = ">2\r\n";
             resp::append_bulk(push, "log");
             resp::append_bulk(push, format_line(line, path));
         }
-        if (c->unsent() + push.size() > follow_limit) {
-            f.cut = true;
-            f.dropped = 1;
-            waiting_.insert(id);  // its request ends, with why
-            continue;
-        }
-        c->out() += push;
-        c->release_to(c->out_end());
+        tell(*c, it->second, push);
     }
 }
 

@@ -19,6 +19,9 @@
 //   LOGS path [n [FOLLOW]]  the last n lines of the children at path ("/": all);
 //                        with FOLLOW, then each new one as a push [log, line]
 //   WHY path             the last deaths of the children at path, newest first
+//   EVENTS path [n [FOLLOW]]  the last n events of the tree at path ("/": all), each
+//                        [line, [key, value...]]; with FOLLOW, then each new one as a
+//                        push [event, [line, [key, value...]]]
 //   REOPEN               reopen every log file (and nested supervisors' too)
 //   PING
 //
@@ -82,6 +85,7 @@ private:
     Server::Verdict ping(Connection& c, Args args);
     Server::Verdict logs(Connection& c, Args args);
     Server::Verdict follow(Connection& c);
+    Server::Verdict events(Connection& c, Args args);
     Server::Verdict why(Connection& c, Args args);
     Server::Verdict reopen(Connection& c, Args args);
     // What a deferred request waits for, checked on every loop iteration.
@@ -126,11 +130,16 @@ private:
         std::string path;
         std::uint64_t dropped = 0;  // lines not sent once it was cut off
         bool cut = false;
+        bool events = false;  // EVENTS FOLLOW, not LOGS
     };
     static constexpr std::size_t follow_limit = 1 << 20;
     std::unordered_map<std::uint64_t, Follower> followers_;
     std::optional<std::uint32_t> operators_;
     void tell_followers(std::string_view path, const LogLine& line);
+    void tell_event_followers(const TreeEvent& e);
+    // Starts following on `c`; then a push to it, or its cut-off.
+    Server::Verdict followed(Connection& c, Follower f);
+    void tell(Connection& c, Follower& f, const std::string& push);
 };
 
 // SO_PEERCRED: nullopt if the peer on `fd` runs as our user or as root, or

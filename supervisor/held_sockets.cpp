@@ -179,6 +179,8 @@ Environment HeldSockets::bind(const Tree& tree) {
         env.sockets[s.name] = held->fd.get();
         if (s.name == tree.stash) env.stash = s.path;
     }
+    env.crash_loop_restarts = tree.crash_loop_restarts;
+    env.crash_loop_seconds = tree.crash_loop_seconds;
     or_log([&] { dir_.allow(run_dir_access(tree)); });
     if (control_) {
         auto s = control_socket_spec(tree, control_->first.path);

@@ -38,6 +38,7 @@ struct Instance {
     // Why it is being ended as a failure, other than its watchdog (Phase::hung):
     // "memory limit: 212 MiB > 200 MiB". Its death says so.
     std::string ended_for;
+    std::string_view ended_by;  // its label, as its death is counted: "memory_limit"
     std::string cgroup;  // its own cgroup's dir, if it has one (cgroups.hpp)
     bool memory_held = false;  // its memory_max is its cgroup's memory.max: the kernel's, not our watch's
     long long oom_kills = 0;   // memory.events' count when it started

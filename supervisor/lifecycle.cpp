@@ -1,5 +1,7 @@
 #include "lifecycle.hpp"
 
+#include <sys/wait.h>
+
 namespace seq::sup::lifecycle {
 
 namespace {
@@ -90,6 +92,16 @@ Death death_in(Phase phase) {
     case Phase::hung: return Death::hung;
     default: return Death::crash;
     }
+}
+
+std::string_view death_reason(Death d, bool exec_failed, int wait_status, std::string_view ended_by) {
+    if (d == Death::asked) return "stopped";
+    if (exec_failed) return "exec_failed";
+    if (!ended_by.empty()) return ended_by;
+    if (d == Death::failed_start) return "start_timeout";
+    if (d == Death::hung) return "watchdog";
+    if (WIFSIGNALED(wait_status)) return "signal";
+    return WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 ? "normal" : "exit";
 }
 
 std::string_view to_string(Phase p) {

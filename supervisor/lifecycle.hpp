@@ -80,6 +80,11 @@ enum class Death {
     crash,         // ended by itself (exit 0 is a crash only for a permanent child)
 };
 Death death_in(Phase phase);
+// The label a death is counted under (seq_child_deaths_total{reason}):
+// "stopped" (asked), "exec_failed", `ended_by` when something of ours ended
+// it ("memory_limit", "oom"), "start_timeout", "watchdog", else as it
+// ended by itself: "signal", "exit" (a status but 0), "normal" (0).
+std::string_view death_reason(Death d, bool exec_failed, int wait_status, std::string_view ended_by);
 
 std::string_view to_string(Phase p);
 std::string_view to_string(Event e);

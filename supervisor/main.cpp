@@ -349,12 +349,14 @@ int run_nested(const std::string& path, int tree_fd, int control_fd, int notify_
     // seqctl logs, why and follow read it there.
     supervisor.on_line([&](std::string_view path, const sup::LogLine& l) { uplink.line(path, l); });
     supervisor.on_death_heard([&](std::string_view path, const sup::Death& d) { uplink.death(path, d); });
+    supervisor.on_event([&](const sup::TreeEvent& e) { uplink.event(e); });
     // Ready, as OTP's start_link returns, once every child of the subtree is.
     supervisor.on_first_settled([notify_fd] { notify_ready(notify_fd); });
     StopSignals signals(loop.get(), [&](int sig) { supervisor.shutdown(seq::signal_name(sig) + " received"); });
     auto reopen = reopen_on_sigusr1(loop, supervisor);
     supervisor.start();
     loop.run();
+    uplink.finish();
     return supervisor.gave_up() ? exit_code::failure : exit_code::ok;
 }
 

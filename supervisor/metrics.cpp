@@ -55,13 +55,18 @@ struct Value {
 Value count(std::int64_t n) { return {n, false}; }
 Value seconds(std::int64_t ms) { return {ms, true}; }
 
-void sample(std::string& out, const char* name, const std::string& labels, Value value) {
+std::string text_of(Value value) {
     char v[32];
     if (value.ms)
         std::snprintf(v, sizeof v, "%lld.%03lld", static_cast<long long>(value.n / 1000),
                       static_cast<long long>(value.n % 1000));
     else
         std::snprintf(v, sizeof v, "%lld", static_cast<long long>(value.n));
+    return v;
+}
+
+void sample(std::string& out, const char* name, const std::string& labels, Value value) {
+    auto v = text_of(value);
     out += name;
     out += '{';
     out += labels;
@@ -75,6 +80,11 @@ void sample(std::string& out, const char* name, const std::string& labels, Value
 std::string metrics_text(const TreeReport& r) {
     Family up{"seq_child_up", "gauge", "1 if the child runs (ready), else 0.", {}};
     Family restarts{"seq_child_restarts_total", "counter", "Starts of the child after its first, whatever caused them.", {}};
+    Family deaths{"seq_child_deaths_total", "counter",
+                  "Ends of the child's processes, by reason: signal, exit, normal, watchdog, start_timeout, "
+                  "memory_limit, oom, exec_failed, stopped.",
+                  {}};
+    Family ready{"seq_child_ready_seconds", "histogram", "Time from a start of the child to its readiness.", {}};
     Family uptime{"seq_child_uptime_seconds", "gauge", "How long the child's current process has run.", {}};
     Family cpu{"seq_child_cpu_seconds_total", "counter", "CPU time of the child's current processes (user and system).", {}};
     Family memory{"seq_child_memory_bytes", "gauge", "Resident memory of the child's current processes.", {}};
@@ -85,6 +95,20 @@ std::string metrics_text(const TreeReport& r) {
     each_child(r.children, "", [&](const ChildReport& k, const std::string&, const std::string& labels) {
         sample(up.samples, up.name, labels, count(k.state == "running" ? 1 : 0));
         sample(restarts.samples, restarts.name, labels, count(k.restarts));
+        for (auto& [reason, n] : k.deaths_by_reason)
+            sample(deaths.samples, deaths.name, labels + ",reason=\"" + escaped(reason) + "\"", count(n));
+        if (k.ready_times) {
+            auto& t = *k.ready_times;
+            for (std::size_t i = 0; i < t.bounds_ms.size(); ++i) {
+                auto le = seconds(static_cast<std::int64_t>(t.bounds_ms[i]));
+                sample(ready.samples, "seq_child_ready_seconds_bucket", labels + ",le=\"" + text_of(le) + "\"",
+                       count(static_cast<std::int64_t>(t.at_most[i])));
+            }
+            sample(ready.samples, "seq_child_ready_seconds_bucket", labels + ",le=\"+Inf\"",
+                   count(static_cast<std::int64_t>(t.count)));
+            sample(ready.samples, "seq_child_ready_seconds_sum", labels, seconds(static_cast<std::int64_t>(t.sum_ms)));
+            sample(ready.samples, "seq_child_ready_seconds_count", labels, count(static_cast<std::int64_t>(t.count)));
+        }
         if (k.uptime_ms) sample(uptime.samples, uptime.name, labels, seconds(std::max<std::int64_t>(*k.uptime_ms, 0)));
         if (k.cpu_ms) sample(cpu.samples, cpu.name, labels, seconds(std::max<std::int64_t>(*k.cpu_ms, 0)));
         if (k.memory_bytes) sample(memory.samples, memory.name, labels, count(*k.memory_bytes));
@@ -94,7 +118,7 @@ std::string metrics_text(const TreeReport& r) {
         }
     });
     std::string out;
-    for (auto* f : {&up, &restarts, &uptime, &cpu, &memory, &window, &most}) {
+    for (auto* f : {&up, &restarts, &deaths, &ready, &uptime, &cpu, &memory, &window, &most}) {
         if (f->samples.empty()) continue;
         out += std::string("# HELP ") + f->name + " " + f->help + "\n# TYPE " + f->name + " " + f->type + "\n";
         out += f->samples;

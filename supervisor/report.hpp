@@ -5,11 +5,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "ready_times.hpp"
 #include "resp.hpp"
 
 namespace seq::sup {
@@ -51,6 +53,8 @@ struct ChildReport {
     // STATUS, not carried in snapshots.
     std::optional<std::int64_t> memory_bytes, cpu_ms;
     std::optional<std::int64_t> memory_max;  // its limit, if it has one
+    std::map<std::string, std::int64_t> deaths_by_reason;  // all told, by the top supervisor (lifecycle::death_reason)
+    std::optional<ReadyTimes> ready_times;                 // the same: its starts' times to ready
     std::optional<std::string> cgroup;       // its process's own cgroup (a dir), where cgroups are on
     bool standby_kept = false;                  // its spec keeps a standby
     std::optional<std::int64_t> standby;        // that standby's pid, once idle

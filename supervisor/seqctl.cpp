@@ -349,6 +349,17 @@ int main(int argc, char** argv) {
     auto* why = app.add_subcommand("why", "how a child's processes ended lately (its last 10 deaths, newest first): "
                                           "when, why, after how long, and the last 20 lines each wrote");
     why->add_option("PATH", why_path, "the child's path in the tree, or a pool's")->required();
+    std::string events_path = "/", events_n;
+    bool events_follow = false, events_json = false;
+    auto* events = app.add_subcommand("events", "print the tree's last events, nested supervisors' too (kept by the "
+                                                "top supervisor: up to 1000): started, ready, exited (with why, and "
+                                                "its reason), restart_scheduled, gave_up, stop_requested, "
+                                                "start_requested");
+    events->add_option("PATH", events_path, "only those of the children at this path (a supervisor's: all below "
+                                            "it; a pool's: its instances); without it, all");
+    events->add_option("-n,--lines", events_n, "how many: 1 to 1000 (default 50)");
+    events->add_flag("-f,--follow", events_follow, "then print each new one as it comes, until interrupted");
+    events->add_flag("--json", events_json, "each event as one JSON object on a line of its own");
     if (auto code = seq::parse_command_line(app, argc, argv)) return *code;
     if (app.get_subcommands().empty()) {
         std::string names;
@@ -359,7 +370,7 @@ int main(int argc, char** argv) {
     }
     if (run_dir.empty()) run_dir = seq::default_run_dir();
     bool to_supervisor = *status || *restart || *reload || *stop || *start || *signal || *scale || *add || *remove ||
-                         *upgrade || *logs || *why;
+                         *upgrade || *logs || *why || *events;
     if (to_supervisor && !socket.empty()) {
         std::fprintf(stderr, "seqctl: --socket names a worker's socket; %s talks to the supervisor: "
                              "use --run-dir\n", app.get_subcommands().front()->get_name().c_str());
@@ -396,11 +407,15 @@ int main(int argc, char** argv) {
         if (logs_reopen) request = {"REOPEN"};
     }
     if (*why) request = {"WHY", why_path};
+    if (*events) {
+        request = {"EVENTS", events_path, events_n.empty() ? "50" : events_n};
+        if (events_follow) request.push_back("FOLLOW");
+    }
     if (*upgrade) request = upgrade_path.empty() ? std::vector<std::string>{"UPGRADE"}
                                                  : std::vector<std::string>{"UPGRADE", upgrade_path};
     // A rollout waits for each new instance to start and to run its
     // min_uptime: no reply deadline unless one is given.
-    if ((*upgrade || logs_follow) && app.get_option("--timeout")->count() == 0) timeout_ms = 86'400'000;
+    if ((*upgrade || logs_follow || events_follow) && app.get_option("--timeout")->count() == 0) timeout_ms = 86'400'000;
 
     try {
         // STATUS of a large tree is one array per child.
@@ -408,6 +423,18 @@ int main(int argc, char** argv) {
                            *status ? seq::resp::tree_state_limits() : seq::resp::Limits{});
         std::vector<std::string_view> args(request.begin(), request.end());
         auto reply = client.call(args);
+        // An event, [line, [key, value...]]: the line, or the pairs as JSON.
+        auto print_event = [&](const seq::resp::Value& e) {
+            if (e.type != seq::resp::Value::Type::array || e.elems.size() != 2) return;
+            std::printf("%s\n", events_json ? json_object(e.elems[1]).c_str() : e.elems[0].str.c_str());
+        };
+        // EVENTS FOLLOW's, each as [event, [line, pairs]], until the supervisor ends it.
+        while (events_follow && reply.type == seq::resp::Value::Type::array && reply.elems.size() == 2 &&
+               reply.elems[0].str == "event") {
+            print_event(reply.elems[1]);
+            std::fflush(stdout);
+            reply = client.read_reply();
+        }
         // UPGRADE's steps come first, each as [upgrade, line], as they happen.
         // LOGS FOLLOW's lines, each as [log, line], until the supervisor ends it.
         while ((*upgrade || logs_follow) && reply.type == seq::resp::Value::Type::array && reply.elems.size() == 2) {
@@ -449,6 +476,13 @@ int main(int argc, char** argv) {
             }
         } else if (*upgrade) {
             std::printf("upgrade done\n");
+        } else if (*events) {
+            // A follow ends only with an error (cut off), or the socket's end.
+            if (events_follow || reply.type != seq::resp::Value::Type::array) {
+                std::fprintf(stderr, "seqctl: unexpected EVENTS reply from %s\n", socket.c_str());
+                return code::io;
+            }
+            for (auto& e : reply.elems) print_event(e);
         } else if (*why && reply.type == seq::resp::Value::Type::array && reply.elems.empty()) {
             std::printf("%s has not died since the supervisor started\n",
                         why_path.c_str());

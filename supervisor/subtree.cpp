@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "commands.hpp"
@@ -112,7 +113,7 @@ void SubtreeLink::on_readable() {
             if (answer(v)) continue;
         }
         if (v.type == Type::array && !v.elems.empty() && v.elems[0].type == Type::bulk &&
-            (v.elems[0].str == "line" || v.elems[0].str == "death")) {
+            (v.elems[0].str == "line" || v.elems[0].str == "death" || v.elems[0].str == "event")) {
             if (on_event_) on_event_(v);
             continue;
         }
@@ -130,6 +131,30 @@ void SubtreeLink::on_readable() {
     in_.erase(0, used);
     if (fresh && on_snapshot_) on_snapshot_();
     trim_.after(used);
+}
+
+void SubtreeLink::drain() {
+    if (!fd_) return;
+    char buf[16 << 10];
+    // Bounded as its sender is (Uplink::events_max), with room for snapshots.
+    for (std::size_t taken = 0; taken < (64u << 20);) {
+        auto n = ::read(fd_.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        in_.append(buf, static_cast<std::size_t>(n));
+        taken += static_cast<std::size_t>(n);
+    }
+    std::size_t used = 0;
+    for (;;) {
+        resp::Value v;
+        if (parser_.parse(std::string_view(in_).substr(used), v) != resp::Status::ok) break;
+        used += parser_.consumed();
+        parser_ = resp::ReplyParser(resp::tree_state_limits());
+        if (v.type == Type::array && !v.elems.empty() && v.elems[0].type == Type::bulk &&
+            (v.elems[0].str == "line" || v.elems[0].str == "death" || v.elems[0].str == "event") && on_event_)
+            on_event_(v);
+    }
+    in_.clear();
 }
 
 std::optional<std::string> SubtreeLink::send(std::span<const std::string_view> args, Reply done) {
@@ -252,13 +277,46 @@ void Uplink::line(std::string_view path, const LogLine& l) {
 void Uplink::death(std::string_view path, const Death& d) {
     if (!fd_) return;
     // Never dropped: one a death, and few.
-    resp::append_array(events_, 6);
+    resp::append_array(events_, 7);
     resp::append_bulk(events_, "death");
     resp::append_bulk(events_, path);
     resp::append_int(events_, d.pid);
     resp::append_int(events_, static_cast<std::int64_t>(d.wall_ms));
     resp::append_int(events_, static_cast<std::int64_t>(d.uptime_ms));
     resp::append_bulk(events_, d.why);
+    resp::append_bulk(events_, d.reason);
+}
+
+void Uplink::event(const TreeEvent& e) {
+    if (!fd_) return;
+    // Never dropped, as deaths: few, and each one for the tree's record.
+    resp::append_array(events_, 8);
+    resp::append_bulk(events_, "event");
+    resp::append_bulk(events_, e.path);
+    resp::append_int(events_, e.pid);
+    resp::append_int(events_, static_cast<std::int64_t>(e.wall_ms));
+    resp::append_bulk(events_, e.kind);
+    resp::append_bulk(events_, e.reason);
+    resp::append_bulk(events_, e.text);
+    resp::append_int(events_, e.ms);
+}
+
+void Uplink::finish() {
+    if (!fd_) return;
+    pending_ += events_;
+    pending_ += answers_;
+    events_.clear();
+    answers_.clear();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!pending_.empty() && fd_) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        pollfd p{fd_.get(), POLLOUT, 0};
+        if (left.count() <= 0) break;
+        auto ready = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) break;
+        if (!flush()) break;
+    }
 }
 
 bool Uplink::flush() {

@@ -22,6 +22,7 @@
 #include "fd.hpp"
 #include "report.hpp"
 #include "resp.hpp"
+#include "tree_events.hpp"
 #include "uv.hpp"
 
 namespace seq::sup {
@@ -62,6 +63,11 @@ public:
     // `done`, if given, gets the answer once the command is carried out.
     std::optional<std::string> command(std::initializer_list<std::string_view> args, Reply done = {});
     std::optional<std::string> command(std::span<const std::string_view> args, Reply done = {});
+
+    // At its death, before the link goes: what it sent last (its last
+    // deaths and events; a wakeup reads 16 KiB) read to the end and told
+    // as events. Snapshots and answers are left: it is gone.
+    void drain();
 
 private:
     void on_events(int status, int events);
@@ -107,6 +113,11 @@ public:
     static constexpr std::size_t events_max = 1 << 20;
     void line(std::string_view path, const LogLine& l);
     void death(std::string_view path, const Death& d);
+    void event(const TreeEvent& e);
+    // At our end, once the loop is over: what is still unsent (the last
+    // deaths, that we gave up), written while the parent reads, for at
+    // most a second.
+    void finish();
 
     ~Uplink();
     Uplink(const Uplink&) = delete;

@@ -454,6 +454,9 @@ bool Supervisor::reap_instance(Instance& i) {
 }
 
 void Supervisor::on_death(Child& c, int status) {
+    // A nested supervisor's last words (the deaths below it, that it gave
+    // up) come before its own end.
+    if (c.subtree) c.subtree->drain();
     // The loop's clock is as old as this iteration: a backoff counted from
     // it would end early.
     uv_update_time(loop_.get());
@@ -473,7 +476,10 @@ void Supervisor::on_death(Child& c, int status) {
     else if (!ended.exec_failed && death == lifecycle::Death::failed_start) why += ", having never become ready";
     else if (!ended.exec_failed && death == lifecycle::Death::hung && ended.ended_for.empty())
         why += ", after a watchdog timeout";
-    c.deaths.add({wall_now_ms(), pid, std::move(why), ended.uptime_ms, c.recent.last_of(pid, Deaths::lines_each)});
+    std::string reason(asked || shutting_down_ ? "stopped" : ended.reason);
+    emit("exited", c.path, pid, reason, how, static_cast<std::int64_t>(ended.uptime_ms));
+    c.deaths.add({wall_now_ms(), pid, std::move(why), ended.uptime_ms, c.recent.last_of(pid, Deaths::lines_each),
+                  std::move(reason)});
     if (death_heard_) death_heard_(c.path, c.deaths.newest());
     // Its link goes when this death has been dealt with: a RELOAD it leaves
     // unanswered is told so then, and steps from a settled tree.
@@ -543,6 +549,9 @@ void Supervisor::on_death(Child& c, int status) {
         r.next_cause = Cause::strategy;
         restarting += (restarting.empty() ? "" : ", ") + r.spec.name;
     }
+    if (!restarting.empty())
+        emit("restart_scheduled", c.path, 0, "", std::string(to_string(options_.strategy)) + ": restarting " + restarting,
+             static_cast<std::int64_t>(delay));
     if (delay > 0) restarting += " in " + seconds(delay);
     log("%s (pid %d) %s after %s; %s: restarting %s (restart %zu of %u in %llus)", name, pid, how.c_str(),
         ran.c_str(), std::string(to_string(options_.strategy)).c_str(), restarting.c_str(), intensity_.recent(now),
@@ -555,6 +564,7 @@ void Supervisor::give_up(const std::string& what) {
     log("%s; more than %u restarts in %llus: giving up, stopping every child", what.c_str(), options_.max_restarts,
         static_cast<unsigned long long>(options_.max_seconds));
     gave_up_ = true;
+    emit("gave_up", env_.path.empty() ? "/" : env_.path, getpid(), "", what);
     begin_shutdown();
     for (auto& other : children_)
         if (other->wants_running()) want(*other, Goal::down);
@@ -562,15 +572,17 @@ void Supervisor::give_up(const std::string& what) {
 }
 
 Supervisor::Retired Supervisor::retire(std::unique_ptr<Instance> i, int status) {
-    if (i->ended_for.empty()) i->ended_for = killed_by_kernel(*i, status);
+    if (i->ended_for.empty())
+        if (i->ended_for = killed_by_kernel(*i, status); !i->ended_for.empty()) i->ended_by = "oom";
     Retired r{i->pid,          i->phase,        loop_.now() - i->started_ms, i->ready_ms, i->generation,
-              describe_exit(status), false, i->ended_for};
+              describe_exit(status), false, i->ended_for, {}};
     if (!r.ended_for.empty()) r.how = r.ended_for + ", " + r.how;
     if (i->exec)
         if (auto& failed = i->exec->failure()) {
             r.how = *failed;
             r.exec_failed = true;
         }
+    r.reason = lifecycle::death_reason(lifecycle::death_in(r.phase), r.exec_failed, status, i->ended_by);
     if (i->output) i->output->finish();
     if (i->errors) i->errors->finish();
     // What it left in its cgroup goes with it; the cgroup too.
@@ -667,7 +679,10 @@ std::optional<std::string> Supervisor::stop_child(std::string_view path) {
     return control(
         "stopped", path,
         [&](Child& c) -> std::optional<std::string> {
-            if (c.goal != Goal::held) log("%s: stop requested", c.path.c_str());
+            if (c.goal != Goal::held) {
+                log("%s: stop requested", c.path.c_str());
+                emit("stop_requested", c.path, 0);
+            }
             want(c, Goal::held);
             step();
             return std::nullopt;
@@ -686,6 +701,7 @@ std::optional<std::string> Supervisor::start_child(std::string_view path) {
         [&](Child& c) -> std::optional<std::string> {
             if (c.wants_running()) return std::nullopt;  // running, or on its way
             log("%s: start requested", c.path.c_str());
+            emit("start_requested", c.path, 0);
             want(c, Goal::run);
             c.next_cause = Cause::request;
             c.not_before_ms = 0;

@@ -23,6 +23,7 @@
 #include "fd.hpp"
 #include "cgroups.hpp"
 #include "child.hpp"
+#include "crash_loop.hpp"
 #include "process.hpp"
 #include "rollout.hpp"
 #include "resp.hpp"
@@ -33,6 +34,7 @@
 #include "stash_users.hpp"
 #include "strategy.hpp"
 #include "tree.hpp"
+#include "tree_events.hpp"
 #include "uv.hpp"
 
 namespace seq::sup {
@@ -46,6 +48,8 @@ struct Environment {
     // The stash's users' directory (stash_acl; empty: off), and, at the top
     // alone, the operator's password, written there as user `default`.
     std::string stash_acl, stash_operator;
+    // At the top alone: when a child's restarts make a crash_loop event.
+    std::uint32_t crash_loop_restarts = 5, crash_loop_seconds = 60;
     // $SEQ_TREE for every child, which all below it inherit: the top's run
     // dir, by which the next supervisor there finds what a killed one left.
     std::string marker;
@@ -154,6 +158,11 @@ public:
     using DeathHeard = std::function<void(std::string_view path, const Death& death)>;
     void on_line(LineHeard f) { line_heard_ = std::move(f); }
     void on_death_heard(DeathHeard f) { death_heard_ = std::move(f); }
+    // Each event of the tree (tree_events.hpp), its own and those sent up
+    // from below: kept (events()), and told to `f`.
+    using EventHeard = std::function<void(const TreeEvent& e)>;
+    void on_event(EventHeard f) { event_heard_ = std::move(f); }
+    const RecentEvents& events() const { return events_; }
     // Whether `filter` names the child at `path`: "/" names every child; a
     // pool's path, each of its instances; a supervisor's, all below it.
     static bool names(std::string_view filter, std::string_view path);
@@ -349,6 +358,7 @@ private:
         std::string how;
         bool exec_failed;
         std::string ended_for;  // Instance::ended_for
+        std::string_view reason;  // lifecycle::death_reason
     };
     Retired retire(std::unique_ptr<Instance> i, int status);
     // With `all`, kills whatever is adopted (at the end, when no child runs).
@@ -424,6 +434,14 @@ private:
     std::function<void()> first_settled_;
     LineHeard line_heard_;
     DeathHeard death_heard_;
+    EventHeard event_heard_;
+    RecentEvents events_;
+    std::optional<CrashLoops> crash_loops_;  // at the top
+    // An event here: kept and told. `path` the child's (or "/" for this
+    // supervisor itself, which a nested one says as its own path).
+    void emit(std::string kind, std::string path, pid_t pid, std::string reason = "", std::string text = "",
+              std::int64_t ms = -1);
+    void heard_event(TreeEvent e);
     std::function<void()> on_stopping_;
     void begin_shutdown();
 };

@@ -156,6 +156,8 @@ void Supervisor::apply(Instance& i, Event e) {
     case Action::serve:
         enter(i, d.next);
         log("%s ready (pid %d) in %llu ms", path, i.pid, static_cast<unsigned long long>(loop_.now() - i.started_ms));
+        emit("ready", c.path, i.pid, "", "", static_cast<std::int64_t>(loop_.now() - i.started_ms));
+        c.ready_times.add(loop_.now() - i.started_ms);
         return step();
     case Action::stand_by:
         enter(i, d.next);

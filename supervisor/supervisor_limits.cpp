@@ -62,8 +62,9 @@ void Supervisor::check_memory() {
         // the table lets it be (it is on its way out already).
         auto before = i->phase;
         i->ended_for = "memory limit: " + mib(it->second.rss_bytes) + " > " + mib(limit);
+        i->ended_by = "memory_limit";
         apply(*i, lifecycle::Event::over_limit);
-        if (i->phase == before) i->ended_for.clear();
+        if (i->phase == before) i->ended_for.clear(), i->ended_by = {};
     }
 }
 

@@ -14,13 +14,25 @@ void Supervisor::heard(Child& c, std::uint64_t wall_ms, pid_t pid, Stream stream
 
 void Supervisor::heard_below(Child& c, const resp::Value& e) {
     // ["line", path, pid, "out"|"err", wall_ms, text] or
-    // ["death", path, pid, wall_ms, uptime_ms, why]: anything else is ignored.
+    // ["death", path, pid, wall_ms, uptime_ms, why, reason]: anything else is
+    // ignored (a death without its reason, from an older binary, is "unknown").
+    // ["event", path, pid, wall_ms, kind, reason, text, ms]: one of its
+    // events (tree_events.hpp), or its own (gave_up).
     using Type = resp::Value::Type;
     auto& v = e.elems;
-    if (v.size() != 6 || v[1].type != Type::bulk || v[2].type != Type::integer) return;
+    if (v.size() < 6 || v[1].type != Type::bulk || v[2].type != Type::integer) return;
     const auto& path = v[1].str;
+    if (v[0].str == "event") {
+        if (v.size() != 8 || v[3].type != Type::integer || v[4].type != Type::bulk || v[5].type != Type::bulk ||
+            v[6].type != Type::bulk || v[7].type != Type::integer || (path != c.path && !path.starts_with(c.path + "/")))
+            return;
+        heard_event({static_cast<std::uint64_t>(v[3].integer), v[4].str, path, static_cast<pid_t>(v[2].integer),
+                     v[5].str, v[6].str, v[7].integer});
+        if (v[4].str != "ready" || v[7].integer < 0) return;  // the rest is kept for its ready times
+    }
     // Only what is below it: a nested supervisor speaks for its own subtree.
     if (!path.starts_with(c.path + "/")) return;
+    const bool ready = v[0].str == "event" && v[4].str == "ready";
     // Bounded: paths come and go (a dynamic supervisor's children), and a
     // few hundred chatty ones could hold 256 KiB each. Past either bound,
     // the path heard from longest ago is forgotten.
@@ -41,6 +53,10 @@ void Supervisor::heard_below(Child& c, const resp::Value& e) {
     }
     auto& kept = it->second;
     auto pid = static_cast<pid_t>(v[2].integer);
+    if (ready) {
+        kept.last_ms = static_cast<std::uint64_t>(v[3].integer);
+        return kept.ready_times.add(static_cast<std::uint64_t>(v[7].integer));
+    }
     if (v[0].str == "line" && v[3].type == Type::bulk && v[4].type == Type::integer && v[5].type == Type::bulk) {
         kept.last_ms = static_cast<std::uint64_t>(v[4].integer);
         kept.recent.add(kept.last_ms, pid, v[3].str == "err" ? Stream::err : Stream::out, v[5].str);
@@ -52,10 +68,30 @@ void Supervisor::heard_below(Child& c, const resp::Value& e) {
     } else if (v[0].str == "death" && v[3].type == Type::integer && v[4].type == Type::integer &&
                v[5].type == Type::bulk) {
         kept.last_ms = static_cast<std::uint64_t>(v[3].integer);
+        std::string reason = v.size() > 6 && v[6].type == Type::bulk ? v[6].str : "";
         kept.deaths.add({kept.last_ms, pid, v[5].str, static_cast<std::uint64_t>(v[4].integer),
-                         kept.recent.last_of(pid, Deaths::lines_each)});
+                         kept.recent.last_of(pid, Deaths::lines_each), std::move(reason)});
         if (death_heard_) death_heard_(it->first, kept.deaths.newest());
     }
+}
+
+void Supervisor::emit(std::string kind, std::string path, pid_t pid, std::string reason, std::string text,
+                      std::int64_t ms) {
+    heard_event({wall_now_ms(), std::move(kind), std::move(path), pid, std::move(reason), std::move(text), ms});
+}
+
+void Supervisor::heard_event(TreeEvent e) {
+    // The top sees every restart of the tree: a crash loop is its to say.
+    const bool restart = env_.path.empty() && e.kind == "started" && e.reason == "strategy";
+    std::string path = restart ? e.path : "";
+    const pid_t pid = e.pid;
+    events_.add(std::move(e));
+    if (event_heard_) event_heard_(events_.newest());
+    if (!restart) return;
+    if (!crash_loops_) crash_loops_.emplace(env_.crash_loop_restarts, env_.crash_loop_seconds);
+    if (auto n = crash_loops_->restarted(path, loop_.now()))
+        emit("crash_loop", path, pid, "",
+             "restarted " + std::to_string(*n) + " times within " + std::to_string(env_.crash_loop_seconds) + "s");
 }
 
 void Supervisor::reopen_logs() {

@@ -28,6 +28,9 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     // Every child was given the stash's path at its start: a new one is a
     // change for all of them.
     const bool stash_changed = env.stash != env_.stash;
+    // New bounds for a crash loop: counted anew under them.
+    if (env.crash_loop_restarts != env_.crash_loop_restarts || env.crash_loop_seconds != env_.crash_loop_seconds)
+        crash_loops_.reset();
     env_ = std::move(env);
     // Indices change below: what pending_ holds, ordered by them, is made anew after.
     pending_.clear();

@@ -365,6 +365,7 @@ void Supervisor::spawn_successor(Child& c) {
     c.successor = start_instance(c, Role::successor, notify);
     say(c.path + ": generation " + std::to_string(c.successor->generation) + " starting (pid " +
         std::to_string(c.successor->pid) + ") beside pid " + std::to_string(c.active->pid));
+    emit("started", c.path, c.successor->pid, "", "upgrade: generation " + std::to_string(c.successor->generation));
     enter(*c.successor, Phase::starting);
     // Without a way to say it is ready, it is as soon as it runs.
     if (!notify) apply(*c.successor, Event::ready);
@@ -430,6 +431,8 @@ void Supervisor::succeed(Instance& successor) {
     counted_start(c);
     c.last_cause = Cause::upgrade;
     enter(i, Phase::running);
+    emit("ready", c.path, i.pid, "", "", static_cast<std::int64_t>(loop_.now() - i.started_ms));
+    c.ready_times.add(loop_.now() - i.started_ms);
     std::string said = c.path + ": generation " + std::to_string(i.generation) + " ready (pid " +
                        std::to_string(i.pid) + ") in " + std::to_string(loop_.now() - i.started_ms) + " ms";
     if (old) {
@@ -493,6 +496,7 @@ void Supervisor::on_retiring_death(Instance& i, int status) {
     c.retiring.erase(it);
     touch(c);
     say(c.path + ": old instance (pid " + std::to_string(ended.pid) + ") stopped: " + ended.how);
+    emit("exited", c.path, ended.pid, "stopped", "old instance: " + ended.how, static_cast<std::int64_t>(ended.uptime_ms));
     step();
 }
 

@@ -66,6 +66,8 @@ void Supervisor::activate_standby(Child& c) {
     standby::activate(sb.activate.get(), sockets);  // throws: then the caller spawns instead
     apply(sb, lifecycle::Event::activate);
     log("%s: activated its standby (pid %d)", c.path.c_str(), c.active->pid);
+    emit("started", c.path, c.active->pid, c.spawns > 1 ? std::string(to_string(c.last_cause)) : "",
+         "standby activated");
     defer_standby(c, standby_after_activation_ms);
 }
 

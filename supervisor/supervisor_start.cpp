@@ -281,9 +281,17 @@ void Supervisor::spawn(Child& c) {
     counted_start(c);
     c.last_cause = std::exchange(c.next_cause, Cause::strategy);
     if (c.goal == Goal::restart) want(c, Goal::run);
+    // counted_start has counted it: past the first, a restart, and what caused it.
+    emit("started", c.path, c.active->pid, c.spawns > 1 ? std::string(to_string(c.last_cause)) : "",
+         c.spawns > 1 ? "restart" : "");
     if (notify) return enter(*c.active, lifecycle::Phase::starting);
     enter(*c.active, lifecycle::Phase::running);
     log("%s started (pid %d)", c.path.c_str(), c.active->pid);
+    // (An exec that failed is not read here: ExecWatch::failure() reads and
+    // closes its pipe, and where the spawn is a fork, not a vfork (under
+    // ASan), the exec may not have happened yet. Its death follows.)
+    emit("ready", c.path, c.active->pid, "", "", 0);
+    c.ready_times.add(0);
 }
 
 }  // namespace seq::sup

@@ -2,6 +2,7 @@
 // snapshot a nested supervisor sends its parent.
 #include <unistd.h>
 
+#include <string_view>
 #include <unordered_map>
 
 #include "listen_address.hpp"
@@ -137,11 +138,42 @@ void add_usage(std::vector<ChildReport>& children, const std::unordered_map<pid_
     }
 }
 
+// What this supervisor has counted of each path: its own children's, and
+// from nested supervisors those below them.
+struct Counted {
+    const Deaths* deaths;
+    const ReadyTimes* ready_times;
+};
+using CountedByPath = std::unordered_map<std::string_view, Counted>;
+
+void add_counted(ChildReport& k, const std::string& path, const CountedByPath& counted) {
+    auto it = counted.find(path);
+    if (it == counted.end()) return;
+    for (auto& [reason, n] : it->second.deaths->by_reason()) k.deaths_by_reason[reason] = static_cast<std::int64_t>(n);
+    if (it->second.ready_times->count) k.ready_times = *it->second.ready_times;
+}
+
+// Each line's deaths by reason and ready times, all told.
+void add_counts(std::vector<ChildReport>& children, const std::string& prefix, const CountedByPath& counted) {
+    for (auto& k : children) {
+        auto path = prefix + k.name;
+        add_counted(k, path, counted);
+        for (auto& i : k.instances) add_counted(i, prefix + i.name, counted);
+        add_counts(k.children, path + "/", counted);
+    }
+}
+
 }  // namespace
 
 TreeReport Supervisor::report(const std::unordered_map<pid_t, Usage>& usage) {
     auto r = snapshot();
     add_usage(r.children, usage);
+    CountedByPath counted;
+    for (auto& c : children_) {
+        counted.emplace(c->path, Counted{&c->deaths, &c->ready_times});
+        for (auto& [path, kept] : c->below) counted.emplace(path, Counted{&kept.deaths, &kept.ready_times});
+    }
+    add_counts(r.children, "", counted);
     return r;
 }
 

@@ -235,6 +235,8 @@ inline constexpr Bounds nice{-20, 19};
 inline constexpr Bounds memory_max{1 << 20, std::int64_t{1} << 50};
 inline constexpr Bounds pids_max{1, 4'194'304};
 inline constexpr Bounds io_weight{1, 10000};
+inline constexpr Bounds crash_loop_restarts{0, 1'000'000};
+inline constexpr Bounds crash_loop_seconds{1, 86400};
 }  // namespace bounds
 
 // A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or
@@ -261,6 +263,9 @@ struct Tree {
     // The read-only HTTP listener (/metrics, /livez, /readyz): HOST:PORT or
     // a Unix socket's path (relative: in the run dir); empty: none.
     std::string http;
+    // A crash_loop event (seqctl events) when a child is restarted after a
+    // death more than this many times within this many seconds.
+    std::uint32_t crash_loop_restarts = 5, crash_loop_seconds = 60;
     // Who besides the supervisor's user may enter the run dir (to reach the
     // sockets there, each as its own mode allows), and use the control socket.
     std::optional<NamedGroup> run_dir_group, control_group;

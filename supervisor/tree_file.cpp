@@ -33,7 +33,7 @@ namespace seq::sup {
 
 namespace {
 
-const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "stash_acl", "http", "child",
+const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "stash_acl", "http", "crash_loop_restarts", "crash_loop_seconds", "child",
                                              "log_dir", "log_stderr", "run_dir_group", "control_group"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
                                                 "start_timeout", "backoff"};
@@ -194,6 +194,11 @@ public:
                     if (auto a = http_address(*s, why)) tree.http = *a;
                     else error(node.source(), "", "http", why + " (HOST:PORT, PORT on 127.0.0.1, or a Unix socket's path)");
                 }
+            } else if (k == "crash_loop_restarts" || k == "crash_loop_seconds") {
+                auto b = k == "crash_loop_restarts" ? bounds::crash_loop_restarts : bounds::crash_loop_seconds;
+                if (auto v = integer_of(node, "", k, b))
+                    (k == "crash_loop_restarts" ? tree.crash_loop_restarts : tree.crash_loop_seconds) =
+                        static_cast<std::uint32_t>(*v);
             } else if (k == "stash_acl") {
                 if (auto* b = node.as_boolean()) tree.stash_acl = b->get();
                 else error(node.source(), "", "stash_acl", "expected true or false");
@@ -1452,6 +1457,8 @@ std::string write_tree(const Tree& tree, std::string_view header_comment) {
     if (!tree.stash.empty()) out += "stash = " + toml_string(tree.stash) + "\n";
     if (!tree.stash_acl) out += "stash_acl = false\n";
     if (!tree.http.empty()) out += "http = " + toml_string(tree.http) + "\n";
+    if (tree.crash_loop_restarts != 5) out += "crash_loop_restarts = " + std::to_string(tree.crash_loop_restarts) + "\n";
+    if (tree.crash_loop_seconds != 60) out += "crash_loop_seconds = " + std::to_string(tree.crash_loop_seconds) + "\n";
     if (tree.run_dir_group) out += "run_dir_group = " + toml_string(tree.run_dir_group->name) + "\n";
     if (tree.control_group) out += "control_group = " + toml_string(tree.control_group->name) + "\n";
     // A dynamic supervisor's subtree, as its parent hands it down.

@@ -107,7 +107,7 @@ const char* const three_levels =
 
 }  // namespace
 
-TEST_CASE("http: /metrics of a 3-level tree passes promtool, and two kill -9 of a leaf make its restarts_total 2") {
+TEST_CASE("http: /metrics of a 3-level tree passes promtool, and two kill -9 of a leaf make its restarts_total and deaths_total by signal 2") {
     if (sh("command -v promtool >/dev/null").code != 0) FAIL("promtool is missing: scripts/test installs Debian's prometheus");
     TempDir dir;
     TreeSup t(dir, three_levels);
@@ -125,6 +125,8 @@ TEST_CASE("http: /metrics of a 3-level tree passes promtool, and two kill -9 of 
         body = r.body;
         // (CPU and memory are read at most once a second: the new leaf's may lag.)
         return r.status == 200 && metric(body, "seq_child_restarts_total{path=\"mid/low/leaf\"}") == "2" &&
+               metric(body, "seq_child_deaths_total{path=\"mid/low/leaf\",reason=\"signal\"}") == "2" &&
+               metric(body, "seq_child_ready_seconds_count{path=\"mid/low/leaf\"}") == "3" &&
                metric(body, "seq_child_cpu_seconds_total{path=\"mid/low/leaf\"}") != "(none)";
     }));
     INFO(body);
@@ -133,8 +135,11 @@ TEST_CASE("http: /metrics of a 3-level tree passes promtool, and two kill -9 of 
     CHECK(check.code == 0);
     CHECK(check.out == "");
     CHECK(metric(body, "seq_child_up{path=\"mid/low/leaf\"}") == "1");
+    CHECK(metric(body, "seq_child_ready_seconds_bucket{path=\"mid/low/leaf\",le=\"+Inf\"}") == "3");
+    CHECK(metric(body, "seq_child_ready_seconds_count{path=\"mid/low\"}") == "1");
     CHECK(metric(body, "seq_child_up{path=\"mid/low\"}") == "1");
     CHECK(metric(body, "seq_child_restarts_total{path=\"a\"}") == "0");
+    CHECK(metric(body, "seq_child_deaths_total{path=\"a\",reason=\"signal\"}") == "(none)");
     CHECK(metric(body, "seq_child_up{path=\"web\",instance=\"1\"}") == "1");
     CHECK(metric(body, "seq_supervisor_max_restarts{path=\"/\"}") == "10");
     CHECK(metric(body, "seq_supervisor_restarts_in_window{path=\"mid/low\"}") == "2");

@@ -50,12 +50,15 @@ TEST_CASE("recent lines keep at most 256 KiB of text, whichever bound comes firs
     CHECK(one.last(1).front().text == "next");
 }
 
-TEST_CASE("deaths keep the last 10, newest first") {
+TEST_CASE("deaths keep the last 10, newest first, and count every one by its reason") {
     Deaths d;
-    for (int i = 0; i < 15; ++i) d.add({static_cast<std::uint64_t>(i), i, "exit status " + std::to_string(i), 0, {}});
+    for (int i = 0; i < 15; ++i)
+        d.add({static_cast<std::uint64_t>(i), i, "exit status " + std::to_string(i), 0, {}, i % 3 ? "exit" : "signal"});
+    d.add({15, 15, "?", 0, {}, ""});
     REQUIRE(d.newest_first().size() == Deaths::keep);
-    CHECK(d.newest_first().front().why == "exit status 14");
-    CHECK(d.newest_first().back().why == "exit status 5");
+    CHECK(d.newest_first().front().why == "?");
+    CHECK(d.newest_first().back().why == "exit status 6");
+    CHECK(d.by_reason() == std::map<std::string, std::uint64_t, std::less<>>{{"exit", 10}, {"signal", 5}, {"unknown", 1}});
 }
 
 TEST_CASE("a line is its time (RFC 3339, UTC, milliseconds), its stream, path and pid, then its text") {

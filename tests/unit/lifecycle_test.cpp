@@ -3,6 +3,7 @@
 // any one decision fails a check that names the pair.
 #include <doctest/doctest.h>
 
+#include <csignal>
 #include <map>
 #include <string>
 #include <tuple>
@@ -179,4 +180,23 @@ TEST_CASE("lifecycle: a death during start, during stop, during activation, and 
     // A second READY=1, or a stop asked again, changes nothing.
     CHECK(decide(Role::active, Phase::running, Event::ready) == Decision{Phase::running, Action::none});
     CHECK(decide(Role::active, Phase::stopping, Event::stop) == Decision{Phase::stopping, Action::none});
+}
+
+TEST_CASE("lifecycle: the reason a death is counted under, for every kind of death and wait status") {
+    const int killed = SIGKILL;           // a raw wait status: killed by signal 9
+    const int exited1 = 1 << 8;           // exit status 1
+    const int exited0 = 0;                // exit status 0
+    const int aborted = SIGABRT | 0x80;   // SIGABRT, core dumped
+    CHECK(death_reason(Death::crash, false, killed, "") == "signal");
+    CHECK(death_reason(Death::crash, false, aborted, "") == "signal");
+    CHECK(death_reason(Death::crash, false, exited1, "") == "exit");
+    CHECK(death_reason(Death::crash, false, exited0, "") == "normal");
+    // What we asked for, or did, names it whatever the status says.
+    CHECK(death_reason(Death::asked, false, killed, "") == "stopped");
+    CHECK(death_reason(Death::asked, true, exited1, "memory_limit") == "stopped");
+    CHECK(death_reason(Death::crash, true, exited1, "") == "exec_failed");
+    CHECK(death_reason(Death::hung, false, killed, "memory_limit") == "memory_limit");
+    CHECK(death_reason(Death::crash, false, killed, "oom") == "oom");
+    CHECK(death_reason(Death::failed_start, false, killed, "") == "start_timeout");
+    CHECK(death_reason(Death::hung, false, aborted, "") == "watchdog");
 }

@@ -29,10 +29,16 @@ TreeReport tree() {
     a.uptime_ms = 1500;
     a.cpu_ms = 20;
     a.memory_bytes = 4096;
+    a.deaths_by_reason = {{"signal", 2}, {"exit", 1}};
+    a.ready_times.emplace();
+    a.ready_times->add(3);
+    a.ready_times->add(40);
+    a.ready_times->add(90000);
     r.children.push_back(a);
     auto pool = child("web", "running");
     pool.pool = true;
     pool.instances = {child("web#0", "running"), child("web#1", "waiting", 4)};
+    pool.instances[1].deaths_by_reason = {{"watchdog", 4}};
     r.children.push_back(pool);
     auto sub = child("jobs", "running", 1);
     sub.type = "supervisor";
@@ -52,6 +58,22 @@ TEST_CASE("metrics: each family once, with HELP and TYPE, labels by path and a p
     CHECK(text.find("# TYPE seq_child_restarts_total counter\n") != std::string::npos);
     CHECK(text.find("seq_child_up{path=\"a\"} 1\n") != std::string::npos);
     CHECK(text.find("seq_child_restarts_total{path=\"a\"} 2\n") != std::string::npos);
+    CHECK(text.find("# TYPE seq_child_deaths_total counter\n") != std::string::npos);
+    CHECK(text.find("seq_child_deaths_total{path=\"a\",reason=\"exit\"} 1\nseq_child_deaths_total{path=\"a\",reason=\"signal\"} 2\n") !=
+          std::string::npos);
+    CHECK(text.find("seq_child_deaths_total{path=\"web\",instance=\"1\",reason=\"watchdog\"} 4\n") != std::string::npos);
+    CHECK(text.find("seq_child_deaths_total{path=\"web\",instance=\"0\"") == std::string::npos);
+    // A histogram: cumulative buckets, +Inf, the sum in seconds and the count.
+    CHECK(text.find("# TYPE seq_child_ready_seconds histogram\n") != std::string::npos);
+    CHECK(text.find("seq_child_ready_seconds_bucket{path=\"a\",le=\"0.005\"} 1\n"
+                    "seq_child_ready_seconds_bucket{path=\"a\",le=\"0.010\"} 1\n"
+                    "seq_child_ready_seconds_bucket{path=\"a\",le=\"0.025\"} 1\n"
+                    "seq_child_ready_seconds_bucket{path=\"a\",le=\"0.050\"} 2\n") != std::string::npos);
+    CHECK(text.find("seq_child_ready_seconds_bucket{path=\"a\",le=\"60.000\"} 2\n"
+                    "seq_child_ready_seconds_bucket{path=\"a\",le=\"+Inf\"} 3\n"
+                    "seq_child_ready_seconds_sum{path=\"a\"} 90.043\n"
+                    "seq_child_ready_seconds_count{path=\"a\"} 3\n") != std::string::npos);
+    CHECK(text.find("seq_child_ready_seconds_count{path=\"web\"") == std::string::npos);
     CHECK(text.find("seq_child_uptime_seconds{path=\"a\"} 1.500\n") != std::string::npos);
     CHECK(text.find("seq_child_cpu_seconds_total{path=\"a\"} 0.020\n") != std::string::npos);
     CHECK(text.find("seq_child_memory_bytes{path=\"a\"} 4096\n") != std::string::npos);

@@ -1115,3 +1115,21 @@ TEST_CASE("http: the tree's listener address, its forms and errors, and the roun
     CHECK(contains(f.errors("http = \"example.org:80\"\n" + one), "key \"http\": "));
     CHECK(contains(f.errors("http = 9321\n" + one), "key \"http\": "));
 }
+
+TEST_CASE("crash_loop_restarts and crash_loop_seconds: defaults, bounds, errors, and the round trip") {
+    Fixture f;
+    const std::string one = "[[child]]\nname = \"a\"\ncommand = [\"prog\"]\n";
+    auto d = f.parse(one);
+    CHECK(d.crash_loop_restarts == 5);
+    CHECK(d.crash_loop_seconds == 60);
+    auto t = f.parse("crash_loop_restarts = 0\ncrash_loop_seconds = 3600\n" + one);
+    CHECK(t.crash_loop_restarts == 0);
+    CHECK(t.crash_loop_seconds == 3600);
+    auto back = f.parse(write_tree(t));
+    CHECK(back.crash_loop_restarts == 0);
+    CHECK(back.crash_loop_seconds == 3600);
+    CHECK(write_tree(d).find("crash_loop") == std::string::npos);
+    CHECK(contains(f.errors("crash_loop_restarts = -1\n" + one), "key \"crash_loop_restarts\": -1 is out of range (0 to 1000000)"));
+    CHECK(contains(f.errors("crash_loop_seconds = 0\n" + one), "key \"crash_loop_seconds\": 0 is out of range (1 to 86400)"));
+    CHECK(contains(f.errors("crash_loop_seconds = \"60\"\n" + one), "key \"crash_loop_seconds\": expected a whole number"));
+}

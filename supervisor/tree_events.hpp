@@ -1,0 +1,56 @@
+// What happens in a tree, one event at a time: a child started, became
+// ready, exited (and why), a restart was planned, a supervisor gave up, a
+// stop or a start was asked for. Each supervisor says what happens to its
+// own children, and nested ones send theirs up (subtree.hpp), so the top
+// one keeps the whole tree's: `seqctl events` reads and follows them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace seq::sup {
+
+struct TreeEvent {
+    std::uint64_t wall_ms = 0;  // since the epoch
+    // started, ready, exited, restart_scheduled, gave_up, stop_requested,
+    // start_requested
+    std::string kind;
+    std::string path;  // the child's; a supervisor's own (gave_up): its path, "/" for the top
+    pid_t pid = 0;     // 0 where no process is meant
+    std::string reason;    // exited: as deaths are counted (lifecycle::death_reason)
+    std::string text;      // as the log says it: "killed by SIGKILL", "restarting b, c in 1s"
+    std::int64_t ms = -1;  // exited: its uptime; ready: from its start; restart_scheduled: the delay
+};
+
+// One event as EVENTS sends it: [line, [key, value, ...]], the line as
+// seqctl prints it, the pairs for its JSON.
+void append_event(std::string& out, const TreeEvent& e);
+// "2026-12-07T18:20:01.123Z exited mid/low/leaf (pid 42): killed by SIGKILL after 3.2s [signal]"
+std::string event_line(const TreeEvent& e);
+
+// The last `keep` events, oldest first.
+class RecentEvents {
+public:
+    static constexpr std::size_t keep = 1000;
+    void add(TreeEvent e);
+    const TreeEvent& newest() const { return events_.back(); }  // after an add()
+    // The last `n` whose path a filter names (Supervisor::names), oldest first.
+    template <class Names>
+    std::vector<const TreeEvent*> last(std::size_t n, Names names) const {
+        std::vector<const TreeEvent*> out;
+        for (auto it = events_.rbegin(); it != events_.rend() && out.size() < n; ++it)
+            if (names(it->path)) out.push_back(&*it);
+        return {out.rbegin(), out.rend()};
+    }
+
+private:
+    std::deque<TreeEvent> events_;
+};
+
+}  // namespace seq::sup
