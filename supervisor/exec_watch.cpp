@@ -1,5 +1,7 @@
 #include "exec_watch.hpp"
 
+#include <poll.h>
+
 #include "process.hpp"
 
 namespace seq::sup {
@@ -23,7 +25,11 @@ void ExecWatch::read() {
 }
 
 const std::optional<std::string>& ExecWatch::failure() {
-    read();
+    // Only once the pipe says (its end, or the report): asked before the
+    // exec (a spawn that forks rather than vforks), a read would close it,
+    // and the child would die of SIGPIPE writing why its exec failed.
+    pollfd p{fd_.get(), POLLIN, 0};
+    if (fd_ && ::poll(&p, 1, 0) > 0) read();
     return failure_;
 }
 

@@ -17,7 +17,8 @@ class ExecWatch {
 public:
     ExecWatch(uv_loop_t* loop, Fd status, std::string program, std::string cwd);
     // What failed, if the child said. At its death the report, if any, is
-    // already in the pipe (written before its exit), so this reads it then.
+    // already in the pipe (written before its exit), so this reads it then;
+    // before its exec, nothing is read and the pipe stays open.
     const std::optional<std::string>& failure();
 
 private:
