@@ -181,6 +181,7 @@ Environment HeldSockets::bind(const Tree& tree) {
     }
     env.crash_loop_restarts = tree.crash_loop_restarts;
     env.crash_loop_seconds = tree.crash_loop_seconds;
+    env.on_event = tree.on_event;
     or_log([&] { dir_.allow(run_dir_access(tree)); });
     if (control_) {
         auto s = control_socket_spec(tree, control_->first.path);

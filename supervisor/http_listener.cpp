@@ -1,6 +1,5 @@
 #include "http_listener.hpp"
 
-#include <dlfcn.h>
 #include <microhttpd.h>
 
 #include <cstdarg>
@@ -8,9 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
-#include <type_traits>
 
 #include "log.hpp"
+#include "shared_library.hpp"
 
 #ifndef SEQ_MICROHTTPD_LIBRARY
 #define SEQ_MICROHTTPD_LIBRARY "libmicrohttpd.so.12"
@@ -19,7 +18,7 @@
 namespace seq::sup {
 
 struct HttpListener::Api {
-    std::unique_ptr<void, int (*)(void*)> library{nullptr, dlclose};
+    SharedLibrary library{SEQ_MICROHTTPD_LIBRARY, "http needs libmicrohttpd (Debian's libmicrohttpd12)"};
     decltype(&MHD_start_daemon) start_daemon;
     decltype(&MHD_stop_daemon) stop_daemon;
     decltype(&MHD_get_daemon_info) get_daemon_info;
@@ -57,14 +56,7 @@ constexpr unsigned complaints_per_minute = 10;
 
 std::unique_ptr<HttpListener::Api> load() {
     auto api = std::make_unique<HttpListener::Api>();
-    api->library.reset(dlopen(SEQ_MICROHTTPD_LIBRARY, RTLD_NOW | RTLD_LOCAL));
-    if (!api->library)
-        throw std::runtime_error(std::string("http needs libmicrohttpd (Debian's libmicrohttpd12): ") + dlerror());
-    auto bind = [&](auto& function, const char* name) {
-        void* symbol = dlsym(api->library.get(), name);
-        if (!symbol) throw std::runtime_error(std::string("libmicrohttpd has no ") + name + ": too old?");
-        function = reinterpret_cast<std::remove_reference_t<decltype(function)>>(symbol);
-    };
+    auto bind = [&](auto& function, const char* name) { api->library.bind(function, name); };
     bind(api->start_daemon, "MHD_start_daemon");
     bind(api->stop_daemon, "MHD_stop_daemon");
     bind(api->get_daemon_info, "MHD_get_daemon_info");

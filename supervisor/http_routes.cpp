@@ -2,7 +2,9 @@
 
 #include <string>
 
+#include "live_page.hpp"
 #include "metrics.hpp"
+#include "tree_events.hpp"
 #include "process.hpp"
 #include "supervisor.hpp"
 
@@ -16,21 +18,20 @@ HttpReply text(unsigned status, std::string body) { return {status, "text/plain;
 
 }  // namespace
 
-const std::string& HttpRoutes::metrics() {
-    const auto now = uv_now(loop_);
-    const auto generation = supervisor_.generation();
-    if (!metrics_made_ || now - metrics_at_ >= max_age_ms || generation != metrics_generation_) {
-        metrics_ = metrics_text(supervisor_.report(usage_by_group()));
-        metrics_at_ = now;
-        metrics_generation_ = generation;
-        metrics_made_ = true;
-    }
-    return metrics_;
+HttpRoutes::HttpRoutes(Supervisor& supervisor, uv_loop_t* loop)
+    : supervisor_(supervisor), loop_(loop), usage_(std::make_shared<Usage>(Usage{uv::make_timer(loop), {}, &supervisor})) {
+    usage_->timer->data = usage_.get();
+    auto sample = [](uv_timer_t* t) {
+        if (auto* u = uv::owner<Usage>(t)) u->history.add(u->supervisor->report(usage_by_group()), uv_now(t->loop));
+    };
+    uv_timer_start(usage_->timer.get(), sample, 0, UsageHistory::every_ms);
 }
 
 HttpReply HttpRoutes::operator()(std::string_view url) {
     if (url == "/metrics")
-        return {200, "text/plain; version=0.0.4; charset=utf-8", metrics()};
+        return {200, "text/plain; version=0.0.4; charset=utf-8",
+                metrics_.get(uv_now(loop_), supervisor_.generation(), max_age_ms,
+                             [&] { return metrics_text(supervisor_.report(usage_by_group())); })};
     // Alive while it supervises; a supervisor past its intensity, or on its
     // way out, is for a restart of its own (Kubernetes: liveness).
     if (url == "/livez") {
@@ -42,8 +43,27 @@ HttpReply HttpRoutes::operator()(std::string_view url) {
         auto r = tree_readiness(supervisor_.snapshot());
         return text(r.ready ? 200 : 503, r.body);
     }
-    if (url == "/") return text(200, "seq-supervisor: /metrics (Prometheus), /livez, /readyz\n");
-    return text(404, "not found: /metrics, /livez and /readyz are served here\n");
+    if (url == "/") return {200, "text/html; charset=utf-8", std::string(live_page_html())};
+    if (url == "/tree.json") {
+        return {200, "application/json", tree_.get(uv_now(loop_), supervisor_.generation(), max_age_ms / 2, [&] {
+                    const auto now = wall_now_ms();
+                    auto recent = supervisor_.events().last_where(RecentEvents::keep, [&](const TreeEvent& e) {
+                        return now - e.wall_ms <= 3'600'000 &&
+                               (e.kind == "exited" || (e.kind == "started" && !e.reason.empty()));
+                    });
+                    return tree_json(supervisor_.report(usage_by_group()), usage_->history, recent, now);
+                })};
+    }
+    if (url.starts_with("/child.json/")) {
+        auto path = url.substr(std::string_view("/child.json/").size());
+        std::vector<std::string> lines;
+        if (auto why = supervisor_.recent_lines(path, 40, lines))
+            return text(404, (why->starts_with("ERR ") ? why->substr(4) : *why) + "\n");
+        auto deaths = supervisor_.events().last_where(
+            10, [&](const TreeEvent& e) { return e.kind == "exited" && Supervisor::names(path, e.path); });
+        return {200, "application/json", child_json(path, lines, deaths)};
+    }
+    return text(404, "not found: /, /metrics, /livez and /readyz are served here\n");
 }
 
 }  // namespace seq::sup

@@ -1,12 +1,16 @@
 // What the top supervisor's HTTP listener serves, all of it read from the
-// tree and none of it acting on it: /metrics, /livez, /readyz.
+// tree and none of it acting on it: /metrics, /livez, /readyz, and the live
+// page (live_page.hpp) with its /tree.json and /child.json/PATH.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <string>
 
 #include "http_listener.hpp"
+#include "usage_history.hpp"
+#include "uv.hpp"
 
 namespace seq::sup {
 
@@ -14,7 +18,8 @@ class Supervisor;
 
 class HttpRoutes {
 public:
-    HttpRoutes(Supervisor& supervisor, uv_loop_t* loop) : supervisor_(supervisor), loop_(loop) {}
+    // Starts sampling the tree's usage for the page's sparklines.
+    HttpRoutes(Supervisor& supervisor, uv_loop_t* loop);
     HttpReply operator()(std::string_view url);
 
 private:
@@ -23,12 +28,33 @@ private:
     // children's stat files read, and their text made, ten times a
     // second. States and counts are as the tree last reported them; what
     // moves with the clock (uptime, CPU, memory) is at most a second old.
-    const std::string& metrics();
+    // The live page's /tree.json is kept the same way, for half a second:
+    // each open page asks twice a second.
+    struct Cached {
+        std::string text;
+        std::uint64_t at = 0, generation = 0;
+        bool made = false;
+        template <class Make>
+        const std::string& get(std::uint64_t now, std::uint64_t generation_now, std::uint64_t max_age, Make make) {
+            if (!made || now - at >= max_age || generation_now != generation) {
+                text = make();
+                at = now;
+                generation = generation_now;
+                made = true;
+            }
+            return text;
+        }
+    };
     Supervisor& supervisor_;
     uv_loop_t* loop_;
-    std::string metrics_;
-    std::uint64_t metrics_at_ = 0, metrics_generation_ = 0;
-    bool metrics_made_ = false;
+    Cached metrics_, tree_;
+    // Shared by the copies a Route makes of this: one timer, one history.
+    struct Usage {
+        uv::Timer timer;
+        UsageHistory history;
+        Supervisor* supervisor;
+    };
+    std::shared_ptr<Usage> usage_;
 };
 
 }  // namespace seq::sup

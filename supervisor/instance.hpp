@@ -15,6 +15,7 @@
 #include "child_output.hpp"
 #include "exec_watch.hpp"
 #include "fd.hpp"
+#include "health_probe.hpp"
 #include "lifecycle.hpp"
 #include "uv.hpp"
 
@@ -51,6 +52,8 @@ struct Instance {
     uv::Poll pid_poll;
     uv::Timer timer;     // starting: its start timeout; stopping, hung: the grace before SIGKILL
     uv::Timer watchdog;  // running: when the next WATCHDOG=1 is due
+    // Its health probe: running, and starting under readiness = "health".
+    std::unique_ptr<HealthProbe> probe;
 };
 
 }  // namespace seq::sup

@@ -37,6 +37,9 @@ Decision active(Phase phase, Event event) {
     case Phase::running:
         if (event == Event::watchdog_ping) return {phase, Action::rearm_watchdog};
         if (event == Event::watchdog_timeout) return {Phase::hung, Action::abort_hung};
+        // Probed only once it serves (or to find that it does): a failed
+        // probe ends it as a watchdog would.
+        if (event == Event::unhealthy) return {Phase::hung, Action::end_unhealthy};
         break;
     default: break;
     }
@@ -129,6 +132,7 @@ std::string_view to_string(Event e) {
     case Event::activate: return "activate";
     case Event::died: return "died";
     case Event::over_limit: return "over_limit";
+    case Event::unhealthy: return "unhealthy";
     }
     return "?";
 }
@@ -148,6 +152,7 @@ std::string_view to_string(Action a) {
     case Action::refuse_standby: return "refuse_standby";
     case Action::reap: return "reap";
     case Action::end_over_limit: return "end_over_limit";
+    case Action::end_unhealthy: return "end_unhealthy";
     }
     return "?";
 }

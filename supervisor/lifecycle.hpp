@@ -22,8 +22,9 @@ enum class Phase {
     starting,  // forked; waiting for readiness (active) or for "standby" (standby)
     idle,      // a standby that said "standby": may be activated
     running,   // ready and serving
-    hung,      // ended as a failure: its watchdog ran out (SIGABRT sent) or it
-               // passed its memory limit (SIGTERM sent); SIGKILL after its grace
+    hung,      // ended as a failure: its watchdog ran out (SIGABRT sent), or it
+               // passed its memory limit or failed its health probe (SIGTERM
+               // sent); SIGKILL after its grace
     unready,   // not ready within its start timeout: SIGKILL sent
     stopping,  // asked to stop: SIGTERM sent, SIGKILL after its shutdown time
 };
@@ -42,11 +43,12 @@ enum class Event {
     activate,          // take this standby into service
     died,              // reaped
     over_limit,        // its processes' memory passed its memory_max
+    unhealthy,         // its health probe failed `failures` times in a row
 };
 inline constexpr Event events[] = {Event::ready,         Event::said_standby,     Event::said_other,
                                    Event::start_timeout, Event::watchdog_ping,    Event::watchdog_timeout,
                                    Event::grace_timeout, Event::stop,             Event::activate,
-                                   Event::died,          Event::over_limit};
+                                   Event::died,          Event::over_limit,       Event::unhealthy};
 
 enum class Action {
     none,            // nothing: the event means nothing here (a late timer, a second READY=1)
@@ -62,6 +64,7 @@ enum class Action {
     refuse_standby,  // stop it, and start no standby for this child again
     reap,            // it is gone: what its death means follows from the phase it was in
     end_over_limit,  // SIGTERM (SIGKILL for brutal_kill), SIGKILL after its shutdown time: a failure
+    end_unhealthy,   // the same, for its failed health probe
 };
 
 struct Decision {

@@ -24,6 +24,7 @@
 #include "daemon.hpp"
 #include "dynamic_child.hpp"
 #include "held_sockets.hpp"
+#include "http_checks.hpp"
 #include "http_listener.hpp"
 #include "http_routes.hpp"
 #include "listen_address.hpp"
@@ -41,6 +42,16 @@
 #include "watchdog.hpp"
 
 namespace {
+
+// Whether a child anywhere below `s` has an HTTP health probe.
+bool has_http_probe(const seq::sup::SupervisorSpec& s) {
+    for (const auto& c : s.children)
+        if ((c.health && c.health->kind == seq::sup::HealthSpec::Kind::http) || has_http_probe(c.sub)) return true;
+    for (const auto& c : s.child_template)
+        if (c.health && c.health->kind == seq::sup::HealthSpec::Kind::http) return true;
+    return false;
+}
+
 
 const char* const exit_codes_help = R"(Exit codes:
   0  stopped in order (SIGTERM, SIGINT, SIGHUP, or seqctl stop): children stopped, sockets removed;
@@ -158,6 +169,9 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
                 http_socket = sup::listen_tcp(s);
             }
         }
+        // Found missing now rather than at every probe's failure.
+        if (has_http_probe(tree.root))
+            if (auto why = sup::HttpChecks::unavailable()) throw std::runtime_error(*why);
         if (tree.stash_acl) {
             auto acl = sup::open_stash_acl(dir->path());
             env.stash_acl = acl.dir;

@@ -82,7 +82,7 @@ std::string metrics_text(const TreeReport& r) {
     Family restarts{"seq_child_restarts_total", "counter", "Starts of the child after its first, whatever caused them.", {}};
     Family deaths{"seq_child_deaths_total", "counter",
                   "Ends of the child's processes, by reason: signal, exit, normal, watchdog, start_timeout, "
-                  "memory_limit, oom, exec_failed, stopped.",
+                  "memory_limit, oom, health, exec_failed, stopped.",
                   {}};
     Family ready{"seq_child_ready_seconds", "histogram", "Time from a start of the child to its readiness.", {}};
     Family uptime{"seq_child_uptime_seconds", "gauge", "How long the child's current process has run.", {}};

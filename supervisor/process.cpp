@@ -77,7 +77,7 @@ struct ChildPlan {
     char* const* envp;
     int* sources;  // fds to lay down at 3, 4, ...: moved in place by the child
     std::size_t source_count;
-    int devnull;
+    int input;  // its stdin
     int output_fd;
     int error_fd;
     const char* cwd;
@@ -152,7 +152,7 @@ struct ChildPlan {
     sigprocmask(SIG_SETMASK, &none, nullptr);
 
     // Standard streams first: every source below is at 3 or above.
-    if (p.devnull >= 0) dup2(p.devnull, 0);
+    if (p.input >= 0) dup2(p.input, 0);
     if (p.output_fd >= 0) {
         dup2(p.output_fd, 1);
         dup2(p.error_fd >= 0 ? p.error_fd : p.output_fd, 2);
@@ -302,7 +302,7 @@ Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     plan.envp = envp.data();
     plan.sources = sources.data();
     plan.source_count = sources.size();
-    plan.devnull = devnull.get();
+    plan.input = a.input_fd >= 0 ? a.input_fd : devnull.get();
     plan.output_fd = a.output_fd;
     plan.error_fd = a.error_fd;
     plan.cwd = a.cwd.empty() ? nullptr : a.cwd.c_str();
@@ -329,7 +329,7 @@ Spawned spawn(const SpawnArgs& a, SpawnSlots* slots) {
     plan.watchdog_pid = a.watchdog_pid ? watchdog_pid : nullptr;
     // What it inherits, laid on the slots for the time of its start; the
     // placeholders go back once it has its own table (or has exec'd).
-    std::vector<int*> inherited{&plan.devnull, &plan.report};
+    std::vector<int*> inherited{&plan.input, &plan.report};
     if (plan.output_fd >= 0) inherited.push_back(&plan.output_fd);
     if (plan.error_fd >= 0) inherited.push_back(&plan.error_fd);
     for (auto& s : sources) inherited.push_back(&s);

@@ -29,6 +29,7 @@ struct SpawnArgs {
     std::vector<int> extra_fds;                           // laid after the sockets: see child_fd
     std::vector<std::string> env;                         // "NAME=value", over the supervisor's own
     std::string cwd;                                      // empty: the supervisor's
+    int input_fd = -1;                                    // the child's stdin; -1: /dev/null
     int output_fd = -1;                                   // the child's stdout (and stderr); -1: ours
     int error_fd = -1;                                    // the child's stderr apart; -1: output_fd's
     bool watchdog_pid = false;                            // set WATCHDOG_PID to the child's own pid

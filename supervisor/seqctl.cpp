@@ -13,9 +13,12 @@
 #include <string>
 
 #include "client.hpp"
+#include "json.hpp"
 #include "socket.hpp"
 
 namespace {
+
+using seq::json_string;
 
 namespace code {
 constexpr int ok = 0;
@@ -54,19 +57,6 @@ void print(const seq::resp::Value& v) {
         break;
     case T::error: std::fprintf(stderr, "%s\n", v.str.c_str()); break;
     }
-}
-
-std::string json_string(const std::string& s) {
-    std::string r = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') r += '\\', r += static_cast<char>(c);
-        else if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            r += buf;
-        } else r += static_cast<char>(c);
-    }
-    return r + "\"";
 }
 
 std::string json_value(const seq::resp::Value& v) {

@@ -24,8 +24,9 @@ namespace seq::sup {
 Supervisor::Supervisor(uv::Loop& loop, SupervisorSpec spec, Environment env)
     : loop_(loop), options_(spec), env_(std::move(env)), log_files_(loop.get()), intensity_(spec.max_restarts, spec.max_seconds * 1000),
       sigchld_(uv::make_signal(loop.get())), sweep_(uv::make_timer(loop.get())),
-      memory_watch_(uv::make_timer(loop.get())) {
+      memory_watch_(uv::make_timer(loop.get())), side_(loop.get()) {
     options_.children.clear();
+    if (env_.on_event) hooks_ = std::make_unique<EventHooks>(loop.get(), side_, *env_.on_event);
     if (!env_.stash_acl.empty())
         stash_users_.emplace(env_.stash_acl, env_.path, env_.stash_operator);
     for (auto& child : expand(spec.children)) {
@@ -54,6 +55,9 @@ Supervisor::~Supervisor() {
         kill(-pid, SIGKILL);
         waitpid(pid, nullptr, 0);
     }
+    // Their instances' probes cancel what they have in flight through
+    // side_ and http_checks_, declared after children_: so they go first.
+    children_.clear();
 }
 
 std::unique_ptr<Child> Supervisor::make_child(ChildSpec spec) {
@@ -246,6 +250,9 @@ void Supervisor::converge() {
         for (auto* c : work)
             if (c->standby || c->successor || !c->retiring.empty()) return;  // its death steps again
         if (!rollouts_.empty()) return;  // a migration still ending
+        // The hooks of the last events (the top's gave_up) still run, for
+        // at most one hook's timeout.
+        if (hooks_ && !hooks_->idle()) return hooks_->drain([this] { step(); });
         finished_ = true;
         ++generation_;
         reap_the_rest();
@@ -335,7 +342,7 @@ void Supervisor::touch_all() {
 // child that is gone (a double fork, a background job of a killed shell, the
 // subtree of a nested supervisor killed with -9). No orphans: they go too.
 void Supervisor::sweep_orphans(bool all) {
-    auto known = [this](pid_t pid) { return by_pid_.count(pid) > 0; };
+    auto known = [this](pid_t pid) { return by_pid_.count(pid) > 0 || side_.owns(pid); };
     std::unordered_map<pid_t, unsigned> unsure;
     for (pid_t pid : adopted_children(known)) {
         pid_t group = live_process_group(pid);
@@ -383,6 +390,7 @@ void Supervisor::sweep_orphans(bool all) {
 // session of its own, which the next sweep kills. Only what dies is waited
 // for: a process we may not signal (it changed its user) goes to init.
 void Supervisor::reap_the_rest() {
+    side_.kill_and_reap_all();
     for (;;) {
         sweep_orphans(true);
         auto left = adopted_children({});
@@ -426,6 +434,10 @@ void Supervisor::reap_all() {
         pid_t pid = info.si_pid;
         if (auto it = by_pid_.find(pid); it != by_pid_.end()) {
             if (!reap_instance(*it->second)) break;
+            continue;
+        }
+        if (side_.owns(pid)) {
+            if (!side_.reap(pid)) break;
             continue;
         }
         if (waitpid(pid, nullptr, WNOHANG) != pid) break;
@@ -564,6 +576,9 @@ void Supervisor::give_up(const std::string& what) {
     log("%s; more than %u restarts in %llus: giving up, stopping every child", what.c_str(), options_.max_restarts,
         static_cast<unsigned long long>(options_.max_seconds));
     gave_up_ = true;
+    // OTP's escalation: a nested supervisor ends, and its parent's
+    // strategy decides what that means.
+    if (!env_.path.empty()) emit("escalated", env_.path, getpid(), "", what + ": ending, for the supervisor above to decide");
     emit("gave_up", env_.path.empty() ? "/" : env_.path, getpid(), "", what);
     begin_shutdown();
     for (auto& other : children_)

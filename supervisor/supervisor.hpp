@@ -24,8 +24,11 @@
 #include "cgroups.hpp"
 #include "child.hpp"
 #include "crash_loop.hpp"
+#include "event_hooks.hpp"
+#include "http_checks.hpp"
 #include "process.hpp"
 #include "rollout.hpp"
+#include "side_jobs.hpp"
 #include "resp.hpp"
 #include "subtree.hpp"
 #include "intensity.hpp"
@@ -50,6 +53,8 @@ struct Environment {
     std::string stash_acl, stash_operator;
     // At the top alone: when a child's restarts make a crash_loop event.
     std::uint32_t crash_loop_restarts = 5, crash_loop_seconds = 60;
+    // At the top alone: the tree's on_event hook.
+    std::optional<HookSpec> on_event;
     // $SEQ_TREE for every child, which all below it inherit: the top's run
     // dir, by which the next supervisor there finds what a killed one left.
     std::string marker;
@@ -437,6 +442,15 @@ private:
     EventHeard event_heard_;
     RecentEvents events_;
     std::optional<CrashLoops> crash_loops_;  // at the top
+    // What it runs for itself: hooks, health checks by command. Before
+    // hooks_, which cancels its job through it.
+    SideJobs side_;
+    std::unique_ptr<EventHooks> hooks_;  // at the top, with on_event
+    std::unique_ptr<HttpChecks> http_checks_;  // made for the first HTTP probe
+    HttpChecks& http_checks();
+    // `i`'s probe said `failure` (nullopt: it passed), `in_row` failed so
+    // far, of the `failures` its spec allows.
+    void probed(Instance& i, const std::optional<std::string>& failure, unsigned in_row, unsigned failures);
     // An event here: kept and told. `path` the child's (or "/" for this
     // supervisor itself, which a nested one says as its own path).
     void emit(std::string kind, std::string path, pid_t pid, std::string reason = "", std::string text = "",

@@ -103,6 +103,22 @@ void Supervisor::enter(Instance& i, Phase p) {
     uv_timer_stop(i.timer.get());
     if (p != Phase::running) uv_timer_stop(i.watchdog.get());
     const auto& spec = spec_of(i);
+    // Its health probe: while it serves, and while it starts if passing the
+    // probe is how it says it is ready.
+    const bool probe_wanted = spec.health && (i.role == Role::active || i.role == Role::successor) &&
+                        (p == Phase::running || (p == Phase::starting && spec.readiness == Readiness::health));
+    if (!probe_wanted) {
+        i.probe.reset();
+    } else if (!i.probe) {
+        HealthProbe::Tools tools{&side_, [this]() -> HttpChecks& { return http_checks(); }};
+        i.probe = std::make_unique<HealthProbe>(loop_.get(), *spec.health, spec.cwd, std::move(tools), p == Phase::running,
+                                                [this, in = &i](const std::optional<std::string>& failure,
+                                                                unsigned in_row, unsigned failures) {
+                                                    probed(*in, failure, in_row, failures);
+                                                });
+    } else if (p == Phase::running) {
+        i.probe->serving();
+    }
     switch (p) {
     case Phase::starting:
         if (i.notify) {
@@ -187,6 +203,11 @@ void Supervisor::apply(Instance& i, Event e) {
     case Action::rearm_watchdog: return arm_watchdog(i);
     case Action::terminate:
         enter(i, d.next);
+        return signal_group(i, stop_signal(spec_of(i)));
+    case Action::end_unhealthy:
+        enter(i, d.next);
+        log("%s (pid %d) %s; stopping it", path, i.pid, i.ended_for.c_str());
+        emit("unhealthy", c.path, i.pid, "health", i.ended_for);
         return signal_group(i, stop_signal(spec_of(i)));
     case Action::end_over_limit:
         enter(i, d.next);
@@ -290,6 +311,32 @@ void Supervisor::signal_group(const Instance& i, int sig) {
     if (i.pid > 0 && kill(-i.pid, sig) < 0) kill(i.pid, sig);
     // Its end: all it started, in a session of its own or not.
     if (sig == SIGKILL && !i.cgroup.empty()) Cgroups::kill(i.cgroup);
+}
+
+}  // namespace seq::sup
+
+namespace seq::sup {
+
+HttpChecks& Supervisor::http_checks() {
+    if (!http_checks_) http_checks_ = std::make_unique<HttpChecks>(loop_.get());
+    return *http_checks_;
+}
+
+void Supervisor::probed(Instance& i, const std::optional<std::string>& failure, unsigned in_row, unsigned failures) {
+    if (i.phase == Phase::starting) {
+        if (!failure) apply(i, Event::ready);  // readiness = "health": its first pass
+        return;
+    }
+    if (!failure) return;
+    log("%s (pid %d) health check failed (%u of %u in a row): %s", i.child->path.c_str(), i.pid, in_row, failures,
+        failure->c_str());
+    if (in_row < failures || !i.ended_for.empty()) return;
+    // Set before the event, for the line its stop logs and its death;
+    // taken back if the table lets it be.
+    i.ended_for = "health check failed: " + *failure;
+    i.ended_by = "health";
+    apply(i, Event::unhealthy);
+    if (i.phase != Phase::hung) i.ended_for.clear(), i.ended_by = {};
 }
 
 }  // namespace seq::sup

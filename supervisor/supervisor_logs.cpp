@@ -87,6 +87,7 @@ void Supervisor::heard_event(TreeEvent e) {
     const pid_t pid = e.pid;
     events_.add(std::move(e));
     if (event_heard_) event_heard_(events_.newest());
+    if (hooks_) hooks_->offer(events_.newest());
     if (!restart) return;
     if (!crash_loops_) crash_loops_.emplace(env_.crash_loop_restarts, env_.crash_loop_seconds);
     if (auto n = crash_loops_->restarted(path, loop_.now()))

@@ -31,6 +31,11 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     // New bounds for a crash loop: counted anew under them.
     if (env.crash_loop_restarts != env_.crash_loop_restarts || env.crash_loop_seconds != env_.crash_loop_seconds)
         crash_loops_.reset();
+    if (env.on_event != env_.on_event) {
+        if (!env.on_event) hooks_.reset();
+        else if (hooks_) hooks_->respec(*env.on_event);
+        else hooks_ = std::make_unique<EventHooks>(loop_.get(), side_, *env.on_event);
+    }
     env_ = std::move(env);
     // Indices change below: what pending_ holds, ordered by them, is made anew after.
     pending_.clear();

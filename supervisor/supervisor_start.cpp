@@ -266,7 +266,7 @@ std::unique_ptr<Instance> Supervisor::start_instance(Child& c, lifecycle::Role r
     auto args = spawn_args(c, keep, ours);
     auto spawned = sup::spawn(args, &slots_);
     keep.clear();
-    says_ready = ours.notify || c.spec.readiness == Readiness::sd_notify;
+    says_ready = ours.notify || c.spec.readiness == Readiness::sd_notify || c.spec.readiness == Readiness::health;
     return make_instance(c, role, args, std::move(spawned), std::move(ours));
 }
 

@@ -45,6 +45,7 @@ std::optional<Readiness> parse_readiness(std::string_view s) {
     if (s == "none") return Readiness::none;
     if (s == "notify-fd") return Readiness::notify_fd;
     if (s == "sd_notify") return Readiness::sd_notify;
+    if (s == "health") return Readiness::health;
     return std::nullopt;
 }
 
@@ -53,6 +54,7 @@ std::string_view to_string(Readiness r) {
     case Readiness::none: return "none";
     case Readiness::notify_fd: return "notify-fd";
     case Readiness::sd_notify: return "sd_notify";
+    case Readiness::health: return "health";
     }
     return "?";
 }

@@ -18,8 +18,9 @@ namespace seq::sup {
 
 enum class ChildType { worker, supervisor };
 // How a child says it serves: not at all (running once exec'd), a newline on
-// the fd passed as --notify-fd (s6), or READY=1 on $NOTIFY_SOCKET (systemd).
-enum class Readiness { none, notify_fd, sd_notify };
+// the fd passed as --notify-fd (s6), READY=1 on $NOTIFY_SOCKET (systemd), or
+// by passing its health probe for the first time (docker's service_healthy).
+enum class Readiness { none, notify_fd, sd_notify, health };
 
 // OTP 24's auto_shutdown: what the end of a significant child does to its
 // supervisor.
@@ -126,6 +127,29 @@ struct ResourceLimit {
     bool operator==(const ResourceLimit&) const = default;
 };
 
+// A child's health probe: an HTTP GET that must answer 2xx or 3xx, a TCP
+// connect, or a command that must exit 0; every interval, each given its
+// timeout. `failures` in a row end the child as a failure, as its watchdog
+// would.
+struct HealthSpec {
+    enum class Kind { http, tcp, command };
+    Kind kind = Kind::tcp;
+    std::string target;                // http: the URL; tcp: HOST:PORT
+    std::vector<std::string> command;  // command: argv, argv[0] resolved
+    std::uint64_t interval_ms = 5000, timeout_ms = 1000;
+    unsigned failures = 3;
+    bool operator==(const HealthSpec&) const = default;
+};
+
+// A tree's on_event: a command run for each event of these kinds, one at a
+// time, with the event as one line of JSON on its stdin.
+struct HookSpec {
+    std::vector<std::string> command;  // argv, argv[0] resolved
+    std::vector<std::string> events;   // the kinds it is run for (tree_events.hpp); empty: every one
+    std::uint64_t timeout_ms = 10'000;
+    bool operator==(const HookSpec&) const = default;
+};
+
 struct ChildSpec {
     std::string name;
     ChildType type = ChildType::worker;
@@ -142,6 +166,7 @@ struct ChildSpec {
     std::uint64_t start_timeout_ms = 5000;
     BackoffSpec backoff;  // the delay before a restart; none by default
     std::uint64_t watchdog_ms = 0;  // WATCHDOG=1 at least this often once running; 0: no watchdog
+    std::optional<HealthSpec> health;
     std::uint64_t reserve = 0;  // $SEQ_RESERVE for the child (seq-worker's --reserve); 0: not set
     // Keep one more instance started and idle, activated when this one dies
     // (README: the standby protocol). Needs notify-fd readiness and a socket.
@@ -237,6 +262,10 @@ inline constexpr Bounds pids_max{1, 4'194'304};
 inline constexpr Bounds io_weight{1, 10000};
 inline constexpr Bounds crash_loop_restarts{0, 1'000'000};
 inline constexpr Bounds crash_loop_seconds{1, 86400};
+inline constexpr Bounds hook_timeout{10, 3'600'000};
+inline constexpr Bounds health_interval{10, 86'400'000};
+inline constexpr Bounds health_timeout{10, 3'600'000};
+inline constexpr Bounds health_failures{1, 1000};
 }  // namespace bounds
 
 // A child's name (and a socket's): 1 to 64 letters, digits, '_', '-' or
@@ -266,6 +295,7 @@ struct Tree {
     // A crash_loop event (seqctl events) when a child is restarted after a
     // death more than this many times within this many seconds.
     std::uint32_t crash_loop_restarts = 5, crash_loop_seconds = 60;
+    std::optional<HookSpec> on_event;
     // Who besides the supervisor's user may enter the run dir (to reach the
     // sockets there, each as its own mode allows), and use the control socket.
     std::optional<NamedGroup> run_dir_group, control_group;

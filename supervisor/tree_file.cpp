@@ -2,6 +2,7 @@
 
 #include "env_file.hpp"
 #include "listen_address.hpp"
+#include "tree_events.hpp"
 #include "supervisor_variables.hpp"
 
 #include <grp.h>
@@ -33,13 +34,13 @@ namespace seq::sup {
 
 namespace {
 
-const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "stash_acl", "http", "crash_loop_restarts", "crash_loop_seconds", "child",
+const std::set<std::string_view> top_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "stash", "stash_acl", "http", "crash_loop_restarts", "crash_loop_seconds", "on_event", "child",
                                              "log_dir", "log_stderr", "run_dir_group", "control_group"};
 const std::set<std::string_view> common_keys = {"name", "type", "restart", "autostart", "significant", "shutdown",
                                                 "start_timeout", "backoff"};
 const std::set<std::string_view> log_keys = {"file", "max_size", "keep", "stderr"};
 const std::set<std::string_view> backoff_keys = {"initial", "factor", "max", "reset_after"};
-const std::set<std::string_view> worker_keys = {"stash_keys", "memory_max", "memory_high", "cpu_max", "pids_max", "io_weight", "env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "reserve", "standby", "instances",
+const std::set<std::string_view> worker_keys = {"stash_keys", "memory_max", "memory_high", "cpu_max", "pids_max", "io_weight", "env_file", "user", "group", "supplementary_groups", "umask", "nice", "limits", "log", "command", "program", "readiness", "sockets", "env", "cwd", "watchdog", "health", "reserve", "standby", "instances",
                                                 "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
                                                     "log_dir", "log_stderr"};
@@ -199,6 +200,8 @@ public:
                 if (auto v = integer_of(node, "", k, b))
                     (k == "crash_loop_restarts" ? tree.crash_loop_restarts : tree.crash_loop_seconds) =
                         static_cast<std::uint32_t>(*v);
+            } else if (k == "on_event") {
+                tree.on_event = hook(node);
             } else if (k == "stash_acl") {
                 if (auto* b = node.as_boolean()) tree.stash_acl = b->get();
                 else error(node.source(), "", "stash_acl", "expected true or false");
@@ -627,11 +630,15 @@ private:
         if (auto* n = t.get("readiness"))
             if (auto v = string_of(*n, path, "readiness")) {
                 if (auto r = parse_readiness(*v)) c.readiness = *r;
-                else error(n->source(), path, "readiness", in_quotes(*v) + " is not one of none, notify-fd, sd_notify");
+                else error(n->source(), path, "readiness", in_quotes(*v) + " is not one of none, notify-fd, sd_notify, health");
             }
         if (auto* n = t.get("sockets")) sockets(*n, path, c);
         if (auto* n = t.get("watchdog"))
             if (auto v = integer_of(*n, path, "watchdog", bounds::watchdog)) c.watchdog_ms = static_cast<std::uint64_t>(*v);
+        if (auto* n = t.get("health")) c.health = health(*n, path);
+        if (c.readiness == Readiness::health && !t.get("health"))
+            error(t.get("readiness")->source(), path, "readiness",
+                  "\"health\" needs a health table: the child is ready when its probe first passes");
         if (auto* n = t.get("reserve"))
             if (auto v = integer_of(*n, path, "reserve", bounds::reserve)) c.reserve = static_cast<std::uint64_t>(*v);
         if (auto* n = t.get("standby")) {
@@ -673,6 +680,16 @@ private:
                 else error(n->source(), path, "cpu_max", in_quotes(*v) + " is not a share of CPUs, such as \"50%\" or \"150%\", nor cpu.max's \"QUOTA PERIOD\" in microseconds, such as \"50000 100000\"");
             }
         update(t, path, c);
+        // Where processes of the child share its address, an HTTP or TCP
+        // probe reaches whichever of them the kernel picks: a pool's
+        // instances, and a rolling update's new instance beside the old.
+        if (auto* n = t.get("health"); n && c.health && c.health->kind != HealthSpec::Kind::command && c.instances > 0)
+            error(n->source(), path, "health",
+                  "an http or tcp probe of a pool reaches any of its instances, not the one probed: use a command");
+        if (auto* n = t.get("readiness"); n && c.update == Update::rolling && c.readiness == Readiness::health)
+            error(n->source(), path, "readiness",
+                  "\"health\" with update = \"rolling\": the old instance would answer the new one's probe; use "
+                  "notify-fd or sd_notify");
         c.log.to_stderr = logs_.to_stderr;  // unless its own log table says
         if (auto* n = t.get("log")) log(*n, path, c.log);
         // A dynamic supervisor's children share its file (their lines name them).
@@ -871,6 +888,140 @@ private:
             error(n.source(), path, "backoff",
                   "max (" + std::to_string(b.max_ms) + (tab->get("max") ? "" : ", the default") +
                       ") is less than initial (" + std::to_string(b.initial_ms) + ")");
+    }
+
+    // A command of on_event or health: its program resolved as a child's is.
+    std::vector<std::string> side_command(const toml::node& n, const std::string& path, std::string_view key) {
+        ChildSpec job;
+        command(n, path, job, key);
+        if (job.command.empty()) return {};
+        std::string why;
+        if (auto found = resolve(job.command[0], why)) {
+            job.command[0] = *found;
+            return job.command;
+        }
+        error(n.source(), path, key, why);
+        return {};
+    }
+
+    // on_event = { command = [...], events = ["gave_up", ...], timeout = ms }
+    std::optional<HookSpec> hook(const toml::node& n) {
+        auto* t = n.as_table();
+        if (!t) {
+            error(n.source(), "", "on_event",
+                  "expected a table, such as { command = [\"./alert.sh\"], events = [\"gave_up\"] }");
+            return std::nullopt;
+        }
+        static const std::set<std::string_view> keys = {"command", "events", "timeout"};
+        for (auto&& [key, node] : *t)
+            if (!keys.count(key.str())) unknown(key, "", keys, nullptr, "on_event");
+        HookSpec h;
+        if (auto* c = t->get("command")) h.command = side_command(*c, "", "on_event.command");
+        else error(t->source(), "", "on_event.command", "missing: the command to run for each event");
+        if (auto* e = t->get("events")) {
+            if (auto* arr = e->as_array()) {
+                for (auto& v : *arr) {
+                    auto* name = v.as_string();
+                    if (name && is_event_kind(name->get())) {
+                        h.events.push_back(name->get());
+                        continue;
+                    }
+                    error(v.source(), "", "on_event.events",
+                          (name ? in_quotes(name->get()) : std::string("a value that is not a string")) +
+                              " is not an event; events are " + event_kinds_text());
+                }
+            } else {
+                error(e->source(), "", "on_event.events",
+                      "expected an array of event names, such as [\"gave_up\", \"crash_loop\"]");
+            }
+        }
+        if (auto* v = t->get("timeout"))
+            if (auto ms = integer_of(*v, "", "on_event.timeout", bounds::hook_timeout))
+                h.timeout_ms = static_cast<std::uint64_t>(*ms);
+        if (h.command.empty()) return std::nullopt;
+        return h;
+    }
+
+    // health = { http = URL | tcp = "HOST:PORT" | command = [...], interval, timeout, failures }
+    std::optional<HealthSpec> health(const toml::node& n, const std::string& path) {
+        auto* t = n.as_table();
+        if (!t) {
+            error(n.source(), path, "health", "expected a table, such as { http = \"http://127.0.0.1:8080/healthz\" }");
+            return std::nullopt;
+        }
+        static const std::set<std::string_view> keys = {"http", "tcp", "command", "interval", "timeout", "failures"};
+        for (auto&& [key, node] : *t)
+            if (!keys.count(key.str())) unknown(key, path, keys, nullptr, "health");
+        HealthSpec h;
+        int kinds = 0;
+        bool good = true;
+        if (auto* v = t->get("http")) {
+            ++kinds;
+            h.kind = HealthSpec::Kind::http;
+            if (auto url = string_of(*v, path, "health.http")) {
+                if (http_url(*url)) h.target = *url;
+                else error(v->source(), path, "health.http", in_quotes(*url) + " is not an http:// or https:// URL"), good = false;
+            } else {
+                good = false;
+            }
+        }
+        if (auto* v = t->get("tcp")) {
+            ++kinds;
+            h.kind = HealthSpec::Kind::tcp;
+            if (auto at = string_of(*v, path, "health.tcp")) {
+                std::string why;
+                auto a = parse_listen_address(*at, why);
+                if (a && to_string(*a).ends_with(":0")) a.reset(), why = "port 0 is nobody's";
+                // One the supervisor holds (its own, or a child's before it)
+                // would always pass: the kernel takes the connect into the
+                // held socket's backlog, whether or not anyone accepts.
+                for (auto& held : tcp_) {
+                    std::string ignored;
+                    auto at_held = parse_listen_address(held.listen, ignored);
+                    if (a && at_held && to_string(*at_held) == to_string(*a)) {
+                        why = "that is socket " + in_quotes(held.name) +
+                              ", which the supervisor holds: a connect there always succeeds, served or not (probe "
+                              "the program with http or a command)";
+                        a.reset();
+                    }
+                }
+                if (a) h.target = *at;
+                else error(v->source(), path, "health.tcp", in_quotes(*at) + ": " + why + (why.starts_with("that is") ? "" : " (HOST:PORT, HOST an IP address)")), good = false;
+            } else {
+                good = false;
+            }
+        }
+        if (auto* v = t->get("command")) {
+            ++kinds;
+            h.kind = HealthSpec::Kind::command;
+            h.command = side_command(*v, path, "health.command");
+            good = good && !h.command.empty();
+        }
+        if (kinds != 1) {
+            error(t->source(), path, "health",
+                  kinds ? "one probe only: http, tcp or command" : "needs a probe: http, tcp or command");
+            return std::nullopt;
+        }
+        if (auto* v = t->get("interval"))
+            if (auto ms = integer_of(*v, path, "health.interval", bounds::health_interval))
+                h.interval_ms = static_cast<std::uint64_t>(*ms);
+        if (auto* v = t->get("timeout"))
+            if (auto ms = integer_of(*v, path, "health.timeout", bounds::health_timeout))
+                h.timeout_ms = static_cast<std::uint64_t>(*ms);
+        if (auto* v = t->get("failures"))
+            if (auto k = integer_of(*v, path, "health.failures", bounds::health_failures))
+                h.failures = static_cast<unsigned>(*k);
+        if (!good) return std::nullopt;
+        return h;
+    }
+
+    // http://HOST... or https://HOST..., with no space or control character.
+    static bool http_url(std::string_view u) {
+        auto rest = u.starts_with("http://") ? u.substr(7) : u.starts_with("https://") ? u.substr(8) : std::string_view{};
+        if (rest.empty() || rest.front() == '/') return false;
+        for (unsigned char c : u)
+            if (c <= 0x20 || c == 0x7f) return false;
+        return true;
     }
 
     void command(const toml::node& n, const std::string& path, ChildSpec& c, std::string_view key = "command") {
@@ -1241,6 +1392,23 @@ std::string toml_string(std::string_view s) {
     return r + "\"";
 }
 
+std::string toml_array(const std::vector<std::string>& v) {
+    std::string r = "[";
+    for (std::size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + toml_string(v[i]);
+    return r + "]";
+}
+
+void write_health(std::string& out, const HealthSpec& h) {
+    out += "health = { ";
+    switch (h.kind) {
+    case HealthSpec::Kind::http: out += "http = " + toml_string(h.target); break;
+    case HealthSpec::Kind::tcp: out += "tcp = " + toml_string(h.target); break;
+    case HealthSpec::Kind::command: out += "command = " + toml_array(h.command); break;
+    }
+    out += ", interval = " + std::to_string(h.interval_ms) + ", timeout = " + std::to_string(h.timeout_ms) +
+           ", failures = " + std::to_string(h.failures) + " }\n";
+}
+
 std::string toml_key(std::string_view k) {
     bool bare = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
@@ -1331,6 +1499,7 @@ void write_child(std::string& out, const ChildSpec& c, const std::string& header
     if (!c.program.empty() && c.program != c.command.front()) out += "program = " + toml_string(c.program) + "\n";
     out += "readiness = " + toml_string(to_string(c.readiness)) + "\n";
     if (c.watchdog_ms > 0) out += "watchdog = " + std::to_string(c.watchdog_ms) + "\n";
+    if (c.health) write_health(out, *c.health);
     if (c.reserve > 0) out += "reserve = " + std::to_string(c.reserve) + "\n";
     if (c.standby) out += "standby = true\n";
     if (c.instances > 0) out += "instances = " + std::to_string(c.instances) + "\n";
@@ -1459,6 +1628,11 @@ std::string write_tree(const Tree& tree, std::string_view header_comment) {
     if (!tree.http.empty()) out += "http = " + toml_string(tree.http) + "\n";
     if (tree.crash_loop_restarts != 5) out += "crash_loop_restarts = " + std::to_string(tree.crash_loop_restarts) + "\n";
     if (tree.crash_loop_seconds != 60) out += "crash_loop_seconds = " + std::to_string(tree.crash_loop_seconds) + "\n";
+    if (tree.on_event) {
+        out += "on_event = { command = " + toml_array(tree.on_event->command);
+        if (!tree.on_event->events.empty()) out += ", events = " + toml_array(tree.on_event->events);
+        out += ", timeout = " + std::to_string(tree.on_event->timeout_ms) + " }\n";
+    }
     if (tree.run_dir_group) out += "run_dir_group = " + toml_string(tree.run_dir_group->name) + "\n";
     if (tree.control_group) out += "control_group = " + toml_string(tree.control_group->name) + "\n";
     // A dynamic supervisor's subtree, as its parent hands it down.

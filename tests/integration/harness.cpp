@@ -590,6 +590,32 @@ std::string HttpLoad::report() const {
     return r;
 }
 
+std::string http_of(const TreeSup& t) {
+    const std::string said = "http: /metrics, /livez and /readyz on ";
+    std::string address;
+    eventually([&] {
+        auto log = t.proc->log();
+        auto at = log.find(said);
+        if (at == std::string::npos) return false;
+        at += said.size();
+        address = log.substr(at, log.find('\n', at) - at);
+        return true;
+    });
+    return address;
+}
+
+int free_port() {
+    seq::Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
+        getsockname(fd.get(), reinterpret_cast<sockaddr*>(&a), &len) < 0)
+        throw std::runtime_error("free_port: cannot bind 127.0.0.1:0");
+    return ntohs(a.sin_port);
+}
+
 bool has_ipv6_loopback() {
     seq::Fd fd(socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return false;

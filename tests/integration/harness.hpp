@@ -156,6 +156,10 @@ struct TreeSup {
     std::optional<Process> proc;
 };
 
+// HOST:PORT (or the path) the supervisor says it serves HTTP on; "" if it
+// has not said so within 5 s.
+std::string http_of(const TreeSup& t);
+
 // Whether `text` shows up in the supervisor's log within the deadline.
 bool log_has(const TreeSup& t, const std::string& text, Ms deadline = 5000ms);
 
@@ -220,6 +224,9 @@ private:
     std::vector<std::thread> threads_;
     std::atomic<std::int64_t> ok_{0}, refused_{0}, failed_{0}, reused_{0}, retried_{0};
 };
+
+// A TCP port on 127.0.0.1 free a moment ago.
+int free_port();
 
 // Whether this machine can bind [::1]: IPv6 on loopback.
 bool has_ipv6_loopback();

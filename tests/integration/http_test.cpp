@@ -24,19 +24,6 @@ using namespace seqtest;
 
 namespace {
 
-// HOST:PORT the supervisor says it serves HTTP on.
-std::string http_of(const TreeSup& t) {
-    std::smatch m;
-    std::string address;
-    eventually([&] {
-        auto log = t.proc->log();
-        if (!std::regex_search(log, m, std::regex("http: /metrics, /livez and /readyz on ([0-9.]+:[0-9]+)"))) return false;
-        address = m[1];
-        return true;
-    });
-    return address;
-}
-
 // A connection to `address` (HOST:PORT), from the loopback address `from`:
 // the listener counts connections per address.
 seq::Fd dial(const std::string& address, const char* from = "127.0.0.1") {

@@ -24,19 +24,6 @@ using namespace seqtest;
 
 namespace {
 
-// A TCP port on 127.0.0.1 free a moment ago.
-int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 // A redis-server on 127.0.0.1:port, its files in `dir`, started by the test.
 struct Redis {
     Redis(const TempDir& tmp, std::string name, std::vector<std::string> extra = {})

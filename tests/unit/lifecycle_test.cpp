@@ -106,6 +106,10 @@ const std::map<Key, Decision> expected = {
     {{Role::migration, Phase::hung, Event::grace_timeout}, {Phase::hung, Action::kill}},
     {{Role::migration, Phase::hung, Event::stop}, {Phase::stopping, Action::terminate}},
     {{Role::migration, Phase::hung, Event::died}, {Phase::hung, Action::reap}},
+    // A failed health probe ends a serving instance as its watchdog would;
+    // one starting is not counted (its start timeout bounds it), and any
+    // other role is not probed.
+    {{Role::active, Phase::running, Event::unhealthy}, {Phase::hung, Action::end_unhealthy}},
 };
 
 const char* role_name(Role r) {
@@ -142,7 +146,7 @@ TEST_CASE("lifecycle: every phase x event pair of each role is decided as the ta
                 CHECK(to_string(got.next) == to_string(want.next));
                 CHECK(to_string(got.action) == to_string(want.action));
             }
-    CHECK(pairs == 5 * 6 * 11);
+    CHECK(pairs == 5 * 6 * 12);
 }
 
 TEST_CASE("lifecycle: a timer that fires after the phase it was set for has passed does nothing") {

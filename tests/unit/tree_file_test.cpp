@@ -192,6 +192,54 @@ type = "supervisor"
     CHECK(back.stash == t.stash);
 }
 
+TEST_CASE("health probes and on_event load with their defaults and bounds, and write_tree loads back to them") {
+    Fixture f;
+    auto t = f.parse(R"(
+on_event = { command = ["prog", "--x"], events = ["gave_up", "crash_loop"] }
+[[child]]
+name = "a"
+command = ["prog"]
+readiness = "health"
+health = { http = "http://127.0.0.1:8080/healthz" }
+[[child]]
+name = "sup"
+type = "supervisor"
+  [[child.child]]
+  name = "b"
+  command = ["prog"]
+  health = { tcp = "[::1]:5432", interval = 100, timeout = 50, failures = 1 }
+  [[child.child]]
+  name = "c"
+  command = ["prog"]
+  health = { command = ["prog", "check"] }
+)");
+    REQUIRE(t.on_event);
+    CHECK(t.on_event->events == std::vector<std::string>{"gave_up", "crash_loop"});
+    CHECK(t.on_event->timeout_ms == 10'000);
+    CHECK(t.on_event->command.front().ends_with("/prog"));
+    auto& a = t.root.children[0];
+    CHECK(a.readiness == Readiness::health);
+    REQUIRE(a.health);
+    CHECK(a.health->kind == HealthSpec::Kind::http);
+    CHECK(a.health->interval_ms == 5000);
+    CHECK(a.health->timeout_ms == 1000);
+    CHECK(a.health->failures == 3);
+    auto& b = t.root.children[1].sub.children[0];
+    REQUIRE(b.health);
+    CHECK(b.health->kind == HealthSpec::Kind::tcp);
+    CHECK(b.health->failures == 1);
+    auto& c = t.root.children[1].sub.children[1];
+    REQUIRE(c.health);
+    CHECK(c.health->command.size() == 2);
+    auto back = f.parse(write_tree(t));
+    CHECK(back.root == t.root);
+    CHECK(back.on_event == t.on_event);
+    // What a nested supervisor is handed carries its children's probes.
+    Tree sub;
+    sub.root = t.root.children[1].sub;
+    CHECK(f.parse(write_tree(sub)).root == sub.root);
+}
+
 TEST_CASE("the built-in tree prints as a tree file that loads back to itself") {
     Fixture f;
     BuiltinOptions o;
