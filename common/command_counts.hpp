@@ -1,8 +1,7 @@
 // Calls of each command a daemon knows, by name, for INFO's commandstats
 // section (as Redis writes it: "cmdstat_get:calls=3"), which the
-// supervisor reads into seq_stash_commands_total and seq_worker_commands_total.
-// Only the daemon's own table's names are counted: a client sending
-// made-up names cannot grow it.
+// supervisor reads into seq_stash_commands_total. Only the daemon's own
+// table's names are counted: a client sending made-up names cannot grow it.
 #pragma once
 
 #include <algorithm>

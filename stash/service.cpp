@@ -58,6 +58,9 @@ Service::Service(uv::Loop& loop, Fd listener, ServerOptions server_options, std:
                              return std::nullopt;
                          },
                          {}};
+    std::vector<std::string_view> names;
+    for (auto& c : facts_.commands) names.push_back(c.name);
+    calls_.emplace(names);
     if (!options_.acl_dir.empty()) {
         acl_.emplace(options_.acl_dir);
         facts_.authenticate = [this](std::string_view user, std::string_view password) {
@@ -135,6 +138,8 @@ Server::Verdict Service::handle(Connection& c, std::span<const std::string_view>
 }
 
 bool Service::run(Connection& c, std::span<const std::string_view> args) {
+    // Counted as run: alone, or by EXEC; not when queued, nor refused.
+    calls_->count(args[0]);
     auto& out = c.out();
     if (is_command(args[0], "quit")) {
         resp::append_simple(out, "OK");
@@ -291,6 +296,18 @@ std::string Service::info(std::span<const std::string_view> sections) {
         field("total_commands_processed", std::to_string(stats_.commands));
         field("expired_keys", std::to_string(stats_.expired));
     }
+    if (wanted("commandstats")) {
+        section("Commandstats");
+        calls_->append_info(s);
+    }
+    if (wanted("commits")) {
+        section("Commits");
+        field("commits", std::to_string(commit_times_.count));
+        field("commit_usec_sum", std::to_string(commit_times_.sum_us));
+        for (std::size_t i = 0; i < CommitTimes::bounds_us.size(); ++i)
+            field(("commit_usec_le_" + std::to_string(CommitTimes::bounds_us[i])).c_str(),
+                  std::to_string(commit_times_.at_most[i]));
+    }
     if (wanted("keyspace")) {
         section("Keyspace");
         if (auto n = store_->size()) field("db0", "keys=" + std::to_string(n) + ",expires=" +
@@ -331,7 +348,9 @@ void Service::commit() {
     auto held = std::move(held_);
     held_.clear();
     try {
+        const auto began = uv_hrtime();
         store_->commit();
+        commit_times_.add((uv_hrtime() - began) / 1000);
     } catch (const std::exception& e) {
         // Nobody may be told OK: drop those clients (the worker reconnects and
         // writes again), and stop, since a store that cannot commit is not a stash.

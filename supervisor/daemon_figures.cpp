@@ -1,5 +1,6 @@
 #include "daemon_figures.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,9 +111,12 @@ std::string daemon_metrics_text(const std::map<std::string, DaemonInfo>& figures
                 commands += "seq_stash_commands_total{" + label + ",command=\"" + escaped(name.substr(8)) + "\"} " +
                             std::to_string(*n) + "\n";
         }
-        auto total = f.find("commits");
-        auto sum = f.find("commit_usec_sum");
-        if (total == f.end() || sum == f.end()) continue;
+        auto total_at = f.find("commits");
+        auto sum_at = f.find("commit_usec_sum");
+        if (total_at == f.end() || sum_at == f.end()) continue;
+        const auto total_read = number(total_at->second), sum_read = number(sum_at->second);
+        if (!total_read || !sum_read) continue;
+        const std::uint64_t total = *total_read, sum = *sum_read;
         // The fields come sorted by name ("le_1000" before "le_250"): the
         // buckets go out by bound.
         std::vector<std::pair<std::uint64_t, std::uint64_t>> buckets;
@@ -128,9 +132,9 @@ std::string daemon_metrics_text(const std::map<std::string, DaemonInfo>& figures
             std::snprintf(le, sizeof le, "%g", static_cast<double>(bound) / 1e6);
             commits += "seq_stash_commit_seconds_bucket{" + label + ",le=\"" + le + "\"} " + std::to_string(n) + "\n";
         }
-        commits += "seq_stash_commit_seconds_bucket{" + label + ",le=\"+Inf\"} " + total->second + "\n";
-        commits += "seq_stash_commit_seconds_sum{" + label + "} " + micros_as_seconds(number(sum->second).value_or(0)) + "\n";
-        commits += "seq_stash_commit_seconds_count{" + label + "} " + total->second + "\n";
+        commits += "seq_stash_commit_seconds_bucket{" + label + ",le=\"+Inf\"} " + std::to_string(total) + "\n";
+        commits += "seq_stash_commit_seconds_sum{" + label + "} " + micros_as_seconds(sum) + "\n";
+        commits += "seq_stash_commit_seconds_count{" + label + "} " + std::to_string(total) + "\n";
     }
     std::string out;
     auto family = [&](const char* name, const char* type, const char* help, const std::string& samples) {
@@ -168,11 +172,21 @@ DaemonFigures::DaemonFigures(uv_loop_t* loop, std::function<std::vector<DaemonTa
 DaemonFigures::~DaemonFigures() = default;
 
 void DaemonFigures::round() {
+    // From a libuv callback: nothing may be thrown out of it.
+    try {
+        ask_all();
+    } catch (const std::exception&) {
+    }
+}
+
+void DaemonFigures::ask_all() {
     const auto targets = targets_();
     // Children gone from the tree are forgotten.
-    std::erase_if(latest_, [&](const auto& e) {
+    auto gone = [&](const auto& e) {
         return std::none_of(targets.begin(), targets.end(), [&](const DaemonTarget& t) { return t.path == e.first; });
-    });
+    };
+    std::erase_if(latest_, gone);
+    std::erase_if(misses_, gone);
     for (auto& t : targets) {
         if (asking_.count(t.path)) continue;  // the last one still within its deadline
         auto a = std::make_unique<Ask>();
@@ -193,7 +207,7 @@ void DaemonFigures::round() {
         std::string_view info[] = {"INFO", "everything"};
         resp::append_command(request, info);
         // A fresh connection's buffer takes these few bytes whole.
-        if (::write(a->fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+        if (::send(a->fd.get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
             answered(t.path, t.kind, std::nullopt);
             continue;
         }
@@ -205,8 +219,9 @@ void DaemonFigures::round() {
             auto* self = ask->owner;
             const auto path = ask->target.path;
             const auto kind = ask->target.kind;
+            if (status < 0) return self->answered(path, kind, std::nullopt);
             char buf[16384];
-            ssize_t n = status < 0 ? -1 : ::read(ask->fd.get(), buf, sizeof buf);
+            ssize_t n = ::read(ask->fd.get(), buf, sizeof buf);
             if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
             if (n <= 0) return self->answered(path, kind, std::nullopt);
             ask->in.append(buf, static_cast<std::size_t>(n));
@@ -216,10 +231,12 @@ void DaemonFigures::round() {
                 resp::Value v;
                 auto st = ask->parser.parse(ask->in, v);
                 if (st == resp::Status::incomplete) return;
-                if (st != resp::Status::ok || v.type == resp::Value::Type::error)
-                    return self->answered(path, kind, std::nullopt);
+                if (st != resp::Status::ok) return self->answered(path, kind, std::nullopt);
                 ask->in.erase(0, ask->parser.consumed());
-                if (--ask->replies_left == 0) return self->answered(path, kind, v.str);
+                // AUTH's answer does not matter: INFO's says whether it took.
+                if (--ask->replies_left > 0) continue;
+                if (v.type == resp::Value::Type::error) return self->answered(path, kind, std::nullopt);
+                return self->answered(path, kind, v.str);
             }
         });
         a->deadline = uv::make_timer(loop_);
@@ -231,13 +248,13 @@ void DaemonFigures::round() {
     }
 }
 
-void DaemonFigures::answered(const std::string& path, DaemonTarget::Kind kind, std::optional<std::string> info) {
-    // `path` is copied by the caller: the Ask that holds it goes here.
+void DaemonFigures::answered(std::string path, DaemonTarget::Kind kind, std::optional<std::string> info) {
     asking_.erase(path);
     if (!info) {
-        latest_.erase(path);
+        if (++misses_[path] >= misses_kept) latest_.erase(path);
         return;
     }
+    misses_.erase(path);
     latest_[path] = DaemonInfo{kind, parse_info(*info)};
 }
 

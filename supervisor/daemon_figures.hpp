@@ -49,6 +49,9 @@ std::string daemon_metrics_text(const std::map<std::string, DaemonInfo>& figures
 class DaemonFigures {
 public:
     static constexpr std::uint64_t every_ms = 2000, deadline_ms = 1000;
+    // Rounds a daemon may miss before what it said last is dropped: one
+    // slow commit (the stash holds INFO's reply behind it) hides nothing.
+    static constexpr unsigned misses_kept = 3;
     DaemonFigures(uv_loop_t* loop, std::function<std::vector<DaemonTarget>()> targets);
     ~DaemonFigures();
     DaemonFigures(const DaemonFigures&) = delete;
@@ -60,13 +63,16 @@ public:
 private:
     struct Ask;
     void round();
-    void answered(const std::string& path, DaemonTarget::Kind kind, std::optional<std::string> info);
+    void ask_all();
+    // By value: the Ask that holds the caller's path goes here.
+    void answered(std::string path, DaemonTarget::Kind kind, std::optional<std::string> info);
 
     uv_loop_t* loop_;
     std::function<std::vector<DaemonTarget>()> targets_;
     uv::Timer timer_;
     std::map<std::string, std::unique_ptr<Ask>> asking_;
     std::map<std::string, DaemonInfo> latest_;
+    std::map<std::string, unsigned> misses_;  // in a row, by path
 };
 
 }  // namespace seq::sup

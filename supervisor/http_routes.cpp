@@ -18,8 +18,9 @@ HttpReply text(unsigned status, std::string body) { return {status, "text/plain;
 
 }  // namespace
 
-HttpRoutes::HttpRoutes(Supervisor& supervisor, uv_loop_t* loop)
+HttpRoutes::HttpRoutes(Supervisor& supervisor, uv_loop_t* loop, std::function<std::vector<DaemonTarget>()> daemons)
     : supervisor_(supervisor), loop_(loop), usage_(std::make_shared<Usage>(Usage{uv::make_timer(loop), {}, &supervisor})) {
+    if (daemons) daemons_ = std::make_shared<DaemonFigures>(loop, std::move(daemons));
     usage_->timer->data = usage_.get();
     auto sample = [](uv_timer_t* t) {
         if (auto* u = uv::owner<Usage>(t)) u->history.add(u->supervisor->report(usage_by_group()), uv_now(t->loop));
@@ -31,7 +32,11 @@ HttpReply HttpRoutes::operator()(std::string_view url) {
     if (url == "/metrics")
         return {200, "text/plain; version=0.0.4; charset=utf-8",
                 metrics_.get(uv_now(loop_), supervisor_.generation(), max_age_ms,
-                             [&] { return metrics_text(supervisor_.report(usage_by_group())); })};
+                             [&] {
+                                 auto text = metrics_text(supervisor_.report(usage_by_group()));
+                                 if (daemons_) text += daemon_metrics_text(daemons_->latest());
+                                 return text;
+                             })};
     // Alive while it supervises; a supervisor past its intensity, or on its
     // way out, is for a restart of its own (Kubernetes: liveness).
     if (url == "/livez") {

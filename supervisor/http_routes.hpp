@@ -8,6 +8,7 @@
 #include <string_view>
 #include <string>
 
+#include "daemon_figures.hpp"
 #include "http_listener.hpp"
 #include "usage_history.hpp"
 #include "uv.hpp"
@@ -18,8 +19,9 @@ class Supervisor;
 
 class HttpRoutes {
 public:
-    // Starts sampling the tree's usage for the page's sparklines.
-    HttpRoutes(Supervisor& supervisor, uv_loop_t* loop);
+    // Starts sampling the tree's usage for the page's sparklines, and
+    // asking the stash and workers `daemons` names for their figures.
+    HttpRoutes(Supervisor& supervisor, uv_loop_t* loop, std::function<std::vector<DaemonTarget>()> daemons = {});
     HttpReply operator()(std::string_view url);
 
 private:
@@ -55,6 +57,7 @@ private:
         Supervisor* supervisor;
     };
     std::shared_ptr<Usage> usage_;
+    std::shared_ptr<DaemonFigures> daemons_;  // null: none asked
 };
 
 }  // namespace seq::sup

@@ -181,6 +181,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
         log("cannot start: %s", e.what());
         return exit_code::socket;
     }
+    const auto stash_operator = env.stash_operator;  // for /metrics to ask the stash
     sup::Supervisor supervisor(loop, tree.root, std::move(env));
     supervisor.use_cgroups(&*cgroups);
     ServerOptions control_opts;
@@ -195,7 +196,10 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     if (http_socket) {
         auto where = http_path.empty() ? sup::bound_address(http_socket.get()) : http_path;
         try {
-            http.emplace(loop.get(), std::move(http_socket), sup::HttpRoutes(supervisor, loop.get()));
+            auto daemons = [&supervisor, run = dir->path(), stash_operator] {
+                return sup::daemon_targets(supervisor.running_spec(), run, stash_operator);
+            };
+            http.emplace(loop.get(), std::move(http_socket), sup::HttpRoutes(supervisor, loop.get(), daemons));
         } catch (const std::exception& e) {
             log("cannot start: %s", e.what());
             return exit_code::socket;

@@ -174,6 +174,12 @@ std::optional<std::int64_t> Worker::reconcile(const std::optional<std::string>& 
     return ours;
 }
 
+bool Worker::step(Command k, std::span<const std::string_view> args, std::string& out) {
+    const bool changed = apply(k, args, *value_, out);
+    if (changed && k == Command::next) ++next_served_;  // a number handed out
+    return changed;
+}
+
 Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> args) {
     auto cmd = classify(args[0]);
     auto& out = c.out();
@@ -181,7 +187,7 @@ Server::Verdict Worker::handle(Connection& c, std::span<const std::string_view> 
     if (auto verdict = transaction(args, c)) return *verdict;
     if (shared() && reads_value(cmd)) return shared_handle(cmd, args, c);
     if (reads_value(cmd) && link_.up()) {
-        if (apply(cmd, args, *value_, out)) open_changed_ = true;
+        if (step(cmd, args, out)) open_changed_ = true;
         enroll(c);  // released once the stash holds the number this reveals
         return Server::Verdict::done;
     }
@@ -265,10 +271,10 @@ std::optional<Server::Verdict> Worker::transaction(std::span<const std::string_v
                 resp::append_error(out, "ERR INCREMENT is not available on a shared sequence");
             } else {
                 advance();
-                apply(k, a, *value_, out);
+                step(k, a, out);
             }
         } else if (reads_value(k)) {
-            if (apply(k, a, *value_, out)) open_changed_ = true;
+            if (step(k, a, out)) open_changed_ = true;
         } else {
             answer(k, a, c);
         }
@@ -548,6 +554,7 @@ std::string Worker::info() const {
     s += std::string("commit_mode:") + (options_.wait_for_ack ? "ack" : "handoff") + "\r\n";
     s += "commits_issued:" + std::to_string(link_.issued()) + "\r\n";
     s += "commits_done:" + std::to_string(link_.done()) + "\r\n";
+    s += "next_served:" + std::to_string(next_served_) + "\r\n";
     if (options_.reserve > 0) {
         s += "reserve:" + std::to_string(options_.reserve) + "\r\n";
         s += "reserved_mark:" + std::to_string(mark_done_) + "\r\n";

@@ -91,6 +91,9 @@ private:
     std::optional<std::int64_t> reconcile(const std::optional<std::string>& held);
     std::string info() const;
     static const DaemonFacts& facts();
+    // apply() on the value, counting each NEXT that handed out a number.
+    bool step(Command k, std::span<const std::string_view> args, std::string& out);
+    std::uint64_t next_served_ = 0;
     void stop_if_flushed();
     // --reserve: the commit after which the stash holds a mark at or above
     // the current number (issuing one if none does), and the reservation of

@@ -75,7 +75,7 @@ Server::Verdict Worker::shared_handle(Command cmd, std::span<const std::string_v
     if (cmd == Command::increment) {
         resp::append_error(out, "ERR INCREMENT is not available on a shared sequence");
     } else if (advance()) {
-        apply(cmd, args, *value_, out);
+        step(cmd, args, out);
         ask_block();
     } else {
         ask_block();

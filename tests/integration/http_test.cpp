@@ -147,6 +147,67 @@ TEST_CASE("http: /metrics of a 3-level tree passes promtool, and two kill -9 of 
     CHECK_FALSE(second.retried);
 }
 
+TEST_CASE("http: /metrics has the stash's keys, commands and commit times and the worker's NEXT served, and passes promtool") {
+    if (sh("command -v promtool >/dev/null").code != 0) FAIL("promtool is missing: scripts/test installs Debian's prometheus");
+    TempDir dir;
+    Process sup({bin("seq-supervisor"), "--run-dir", dir / "run", "--data-dir", dir / "data", "--http", "127.0.0.1:0"},
+                dir / "sup.log");
+    INFO(slurp(dir / "sup.log"));
+    REQUIRE(tree_running(dir / "run"));
+    std::string http;
+    REQUIRE(eventually([&] {
+        auto log = slurp(dir / "sup.log");
+        auto at = log.find("readyz on ");
+        if (at == std::string::npos) return false;
+        http = log.substr(at + 10, log.find('\n', at) - at - 10);
+        return true;
+    }));
+    for (int i = 0; i < 5; ++i) CHECK(call_int(dir / "run/sequence.sock", {"NEXT"}) == i);
+    // In a transaction: counted once EXEC hands the number out, not when
+    // queued; a discarded one hands out nothing.
+    {
+        seq::Client c(dir / "run/sequence.sock");
+        c.call({"MULTI"});
+        c.call({"NEXT"});
+        c.call({"EXEC"});
+        c.call({"MULTI"});
+        c.call({"NEXT"});
+        c.call({"DISCARD"});
+        CHECK(c.call({"GET"}).integer == 6);
+    }
+    std::string body;
+    // Asked every 2 s: the figures follow within a few seconds.
+    REQUIRE(eventually([&] {
+        body = http_get(http, "/metrics").body;
+        return metric(body, "seq_worker_next_total{path=\"worker\"}") == "6";
+    }, 10000ms));
+    INFO(body);
+    CHECK(metric(body, "seq_stash_keys{path=\"stash\"}") == "1");
+    CHECK(metric(body, "seq_stash_commands_total{path=\"stash\",command=\"set\"}") != "(none)");
+    CHECK(metric(body, "seq_stash_commit_seconds_count{path=\"stash\"}") != "(none)");
+    CHECK(metric(body, "seq_stash_commit_seconds_bucket{path=\"stash\",le=\"+Inf\"}") ==
+          metric(body, "seq_stash_commit_seconds_count{path=\"stash\"}"));
+    std::ofstream(dir / "scrape.txt") << body;
+    auto check = sh("promtool check metrics < " + dir / "scrape.txt" + " 2>&1");
+    CHECK(check.code == 0);
+    CHECK(check.out == "");
+    // A stash that does not answer holds up no scrape: its INFO waits
+    // within its own deadline, off the path of /metrics (its watchdog may
+    // replace it meanwhile); then its figures are there again.
+    const auto stash = pid_of(dir / "run", "stash");
+    REQUIRE(kill(stash, SIGSTOP) == 0);
+    const auto stopped = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - stopped < 3s) {
+        const auto asked = std::chrono::steady_clock::now();
+        auto r = http_get(http, "/metrics", 2000ms);
+        REQUIRE(r.status == 200);
+        CHECK(std::chrono::steady_clock::now() - asked < 500ms);
+    }
+    kill(stash, SIGCONT);
+    CHECK(eventually([&] { return metric(http_get(http, "/metrics").body, "seq_stash_keys{path=\"stash\"}") == "1"; },
+                     10000ms));
+}
+
 TEST_CASE("http: /readyz is 503 naming a child that backs off, and 200 once it is back, /livez stays 200") {
     TempDir dir;
     TreeSup t(dir, "http = \"127.0.0.1:0\"\n"
