@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "fd.hpp"
+#include "metrics.hpp"
 #include "resp.hpp"
 #include "socket.hpp"
 
@@ -63,16 +64,6 @@ InfoFields parse_info(std::string_view text) {
 
 namespace {
 
-std::string escaped(std::string_view s) {
-    std::string r;
-    for (char c : s) {
-        if (c == '\\' || c == '"') r += '\\', r += c;
-        else if (c == '\n') r += "\\n";
-        else r += c;
-    }
-    return r;
-}
-
 // A whole number at the start of `s`, or nullopt.
 std::optional<std::uint64_t> number(std::string_view s) {
     std::uint64_t n = 0;
@@ -94,7 +85,7 @@ std::string micros_as_seconds(std::uint64_t us) {
 std::string daemon_metrics_text(const std::map<std::string, DaemonInfo>& figures) {
     std::string keys, commands, commits, next;
     for (auto& [path, info] : figures) {
-        const auto label = "path=\"" + escaped(path) + "\"";
+        const auto label = "path=\"" + label_value(path) + "\"";
         const auto& f = info.fields;
         if (info.kind == DaemonTarget::Kind::worker) {
             if (auto it = f.find("next_served"); it != f.end())
@@ -108,7 +99,7 @@ std::string daemon_metrics_text(const std::map<std::string, DaemonInfo>& figures
         for (auto& [name, value] : f) {
             if (!name.starts_with("cmdstat_") || !value.starts_with("calls=")) continue;
             if (auto n = number(std::string_view(value).substr(6)))
-                commands += "seq_stash_commands_total{" + label + ",command=\"" + escaped(name.substr(8)) + "\"} " +
+                commands += "seq_stash_commands_total{" + label + ",command=\"" + label_value(name.substr(8)) + "\"} " +
                             std::to_string(*n) + "\n";
         }
         auto total_at = f.find("commits");

@@ -19,13 +19,19 @@ HttpReply text(unsigned status, std::string body) { return {status, "text/plain;
 }  // namespace
 
 HttpRoutes::HttpRoutes(Supervisor& supervisor, uv_loop_t* loop, std::function<std::vector<DaemonTarget>()> daemons)
-    : supervisor_(supervisor), loop_(loop), usage_(std::make_shared<Usage>(Usage{uv::make_timer(loop), {}, &supervisor})) {
+    : supervisor_(supervisor), loop_(loop),
+      usage_(std::make_shared<Usage>(Usage{uv::make_timer(loop), {}, &supervisor, {}})) {
     if (daemons) daemons_ = std::make_shared<DaemonFigures>(loop, std::move(daemons));
     usage_->timer->data = usage_.get();
     auto sample = [](uv_timer_t* t) {
-        if (auto* u = uv::owner<Usage>(t)) u->history.add(u->supervisor->report(usage_by_group()), uv_now(t->loop));
+        // Under a scraper the report is fresh already: no second read of /proc.
+        if (auto* u = uv::owner<Usage>(t)) u->history.add(u->fresh(uv_now(t->loop), max_age_ms), uv_now(t->loop));
     };
     uv_timer_start(usage_->timer.get(), sample, 0, UsageHistory::every_ms);
+}
+
+const TreeReport& HttpRoutes::Usage::fresh(std::uint64_t now, std::uint64_t max_age) {
+    return report.get(now, supervisor->generation(), max_age, [&] { return supervisor->report(usage_by_group()); });
 }
 
 HttpReply HttpRoutes::operator()(std::string_view url) {
@@ -33,7 +39,7 @@ HttpReply HttpRoutes::operator()(std::string_view url) {
         return {200, "text/plain; version=0.0.4; charset=utf-8",
                 metrics_.get(uv_now(loop_), supervisor_.generation(), max_age_ms,
                              [&] {
-                                 auto text = metrics_text(supervisor_.report(usage_by_group()));
+                                 auto text = metrics_text(usage_->fresh(uv_now(loop_), max_age_ms / 2));
                                  if (daemons_) text += daemon_metrics_text(daemons_->latest());
                                  return text;
                              })};
@@ -56,7 +62,7 @@ HttpReply HttpRoutes::operator()(std::string_view url) {
                         return now - e.wall_ms <= 3'600'000 &&
                                (e.kind == "exited" || (e.kind == "started" && !e.reason.empty()));
                     });
-                    return tree_json(supervisor_.report(usage_by_group()), usage_->history, recent, now);
+                    return tree_json(usage_->fresh(uv_now(loop_), max_age_ms / 2), usage_->history, recent, now);
                 })};
     }
     if (url.starts_with("/child.json/")) {

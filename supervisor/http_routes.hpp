@@ -31,30 +31,37 @@ private:
     // second. States and counts are as the tree last reported them; what
     // moves with the clock (uptime, CPU, memory) is at most a second old.
     // The live page's /tree.json is kept the same way, for half a second:
-    // each open page asks twice a second.
+    // each open page asks twice a second. Both are made from one report
+    // (the /proc reads of every child), which the sparklines' sample takes
+    // too when it is fresh.
+    template <class T>
     struct Cached {
-        std::string text;
+        T value{};
         std::uint64_t at = 0, generation = 0;
         bool made = false;
         template <class Make>
-        const std::string& get(std::uint64_t now, std::uint64_t generation_now, std::uint64_t max_age, Make make) {
+        const T& get(std::uint64_t now, std::uint64_t generation_now, std::uint64_t max_age, Make make) {
             if (!made || now - at >= max_age || generation_now != generation) {
-                text = make();
+                value = make();
                 at = now;
                 generation = generation_now;
                 made = true;
             }
-            return text;
+            return value;
         }
     };
     Supervisor& supervisor_;
     uv_loop_t* loop_;
-    Cached metrics_, tree_;
-    // Shared by the copies a Route makes of this: one timer, one history.
+    Cached<std::string> metrics_, tree_;
+    // Shared by the copies a Route makes of this: one timer, one history,
+    // one report.
     struct Usage {
         uv::Timer timer;
         UsageHistory history;
         Supervisor* supervisor;
+        Cached<TreeReport> report;
+        // The tree with what each child uses, at most `max_age` ms old.
+        const TreeReport& fresh(std::uint64_t now, std::uint64_t max_age);
     };
     std::shared_ptr<Usage> usage_;
     std::shared_ptr<DaemonFigures> daemons_;  // null: none asked

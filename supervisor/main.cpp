@@ -196,8 +196,15 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     if (http_socket) {
         auto where = http_path.empty() ? sup::bound_address(http_socket.get()) : http_path;
         try {
-            auto daemons = [&supervisor, run = dir->path(), stash_operator] {
-                return sup::daemon_targets(supervisor.running_spec(), run, stash_operator);
+            // Made again only when the tree has changed: a copy of a large
+            // tree's spec every round would be most of what asking costs.
+            auto daemons = [&supervisor, run = dir->path(), stash_operator,
+                            made = std::optional<std::uint64_t>{}, targets = std::vector<sup::DaemonTarget>{}]() mutable {
+                if (made != supervisor.generation()) {
+                    targets = sup::daemon_targets(supervisor.running_spec(), run, stash_operator);
+                    made = supervisor.generation();
+                }
+                return targets;
             };
             http.emplace(loop.get(), std::move(http_socket), sup::HttpRoutes(supervisor, loop.get(), daemons));
         } catch (const std::exception& e) {

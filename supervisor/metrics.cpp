@@ -8,10 +8,7 @@
 
 namespace seq::sup {
 
-namespace {
-
-// A label value as the format wants it: \, " and newline escaped.
-std::string escaped(std::string_view s) {
+std::string label_value(std::string_view s) {
     std::string r;
     for (char c : s) {
         if (c == '\\' || c == '"') r += '\\', r += c;
@@ -20,6 +17,8 @@ std::string escaped(std::string_view s) {
     }
     return r;
 }
+
+namespace {
 
 struct Family {
     const char* name;
@@ -38,10 +37,10 @@ void each_child(const std::vector<ChildReport>& children, const std::string& pre
             for (auto& i : k.instances) {
                 auto hash = i.name.rfind('#');
                 auto index = hash == std::string::npos ? i.name : i.name.substr(hash + 1);
-                f(i, path + "#" + index, "path=\"" + escaped(path) + "\",instance=\"" + escaped(index) + "\"");
+                f(i, path + "#" + index, "path=\"" + label_value(path) + "\",instance=\"" + label_value(index) + "\"");
             }
         } else {
-            f(k, path, "path=\"" + escaped(path) + "\"");
+            f(k, path, "path=\"" + label_value(path) + "\"");
         }
         each_child(k.children, path + "/", f);
     }
@@ -96,7 +95,7 @@ std::string metrics_text(const TreeReport& r) {
         sample(up.samples, up.name, labels, count(k.state == "running" ? 1 : 0));
         sample(restarts.samples, restarts.name, labels, count(k.restarts));
         for (auto& [reason, n] : k.deaths_by_reason)
-            sample(deaths.samples, deaths.name, labels + ",reason=\"" + escaped(reason) + "\"", count(n));
+            sample(deaths.samples, deaths.name, labels + ",reason=\"" + label_value(reason) + "\"", count(n));
         if (k.ready_times) {
             auto& t = *k.ready_times;
             for (std::size_t i = 0; i < t.bounds_ms.size(); ++i) {

@@ -4,10 +4,14 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "report.hpp"
 
 namespace seq::sup {
+
+// A label's value as the text format wants it: \\, " and newline escaped.
+std::string label_value(std::string_view s);
 
 // Every child's and supervisor's figures, one family at a time, labelled
 // by `path` (the top supervisor's is "/") and, for a pool's instances,
