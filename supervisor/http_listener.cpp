@@ -24,7 +24,7 @@ struct HttpListener::Api {
     decltype(&MHD_get_daemon_info) get_daemon_info;
     decltype(&MHD_run) run;
     decltype(&MHD_get_timeout) get_timeout;
-    decltype(&MHD_create_response_from_buffer) create_response;
+    decltype(&MHD_create_response_from_buffer_with_free_callback_cls) create_response;
     decltype(&MHD_add_response_header) add_header;
     decltype(&MHD_queue_response) queue_response;
     decltype(&MHD_destroy_response) destroy_response;
@@ -62,7 +62,7 @@ std::unique_ptr<HttpListener::Api> load() {
     bind(api->get_daemon_info, "MHD_get_daemon_info");
     bind(api->run, "MHD_run");
     bind(api->get_timeout, "MHD_get_timeout");
-    bind(api->create_response, "MHD_create_response_from_buffer");
+    bind(api->create_response, "MHD_create_response_from_buffer_with_free_callback_cls");
     bind(api->add_header, "MHD_add_response_header");
     bind(api->queue_response, "MHD_queue_response");
     bind(api->destroy_response, "MHD_destroy_response");
@@ -71,8 +71,14 @@ std::unique_ptr<HttpListener::Api> load() {
 }
 
 bool queue(const HttpListener::Api& api, MHD_Connection* connection, const HttpReply& r, const char* allow = nullptr) {
-    auto* response = api.create_response(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
+    // The response holds its own reference to the body, given back when
+    // libmicrohttpd destroys it (after the last send, or with the connection).
+    using Held = std::shared_ptr<const std::string>;
+    auto held = std::make_unique<Held>(r.body);
+    auto release = [](void* cls) { std::unique_ptr<Held> drop(static_cast<Held*>(cls)); };
+    auto* response = api.create_response((*held)->size(), const_cast<char*>((*held)->data()), release, held.get());
     if (!response) return false;
+    static_cast<void>(held.release());  // now the response's
     api.add_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type.c_str());
     api.add_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (allow) api.add_header(response, MHD_HTTP_HEADER_ALLOW, allow);

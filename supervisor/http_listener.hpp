@@ -27,10 +27,18 @@ struct MHD_Connection;
 
 namespace seq::sup {
 
+// The body is shared, not copied: a scrape kept for a second (a megabyte
+// with 1,000 children) goes out to each scraper from the one string, which
+// libmicrohttpd holds until its last byte is sent.
 struct HttpReply {
     unsigned status = 200;
     std::string content_type = "text/plain; charset=utf-8";
-    std::string body;
+    std::shared_ptr<const std::string> body = std::make_shared<const std::string>();
+    HttpReply() = default;
+    HttpReply(unsigned status_, std::string type, std::shared_ptr<const std::string> shared)
+        : status(status_), content_type(std::move(type)), body(std::move(shared)) {}
+    HttpReply(unsigned status_, std::string type, std::string text)
+        : HttpReply(status_, std::move(type), std::make_shared<const std::string>(std::move(text))) {}
 };
 
 class HttpListener {

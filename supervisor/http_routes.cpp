@@ -31,7 +31,7 @@ HttpRoutes::HttpRoutes(Supervisor& supervisor, uv_loop_t* loop, std::function<st
 }
 
 const TreeReport& HttpRoutes::Usage::fresh(std::uint64_t now, std::uint64_t max_age) {
-    return report.get(now, supervisor->generation(), max_age, [&] { return supervisor->report(usage_by_group()); });
+    return report.get(now, supervisor->generation(), max_age, [&] { return supervisor->report(); });
 }
 
 HttpReply HttpRoutes::operator()(std::string_view url) {
@@ -41,7 +41,7 @@ HttpReply HttpRoutes::operator()(std::string_view url) {
                              [&] {
                                  auto text = metrics_text(usage_->fresh(uv_now(loop_), max_age_ms / 2));
                                  if (daemons_) text += daemon_metrics_text(daemons_->latest());
-                                 return text;
+                                 return std::make_shared<const std::string>(std::move(text));
                              })};
     // Alive while it supervises; a supervisor past its intensity, or on its
     // way out, is for a restart of its own (Kubernetes: liveness).
@@ -62,7 +62,8 @@ HttpReply HttpRoutes::operator()(std::string_view url) {
                         return now - e.wall_ms <= 3'600'000 &&
                                (e.kind == "exited" || (e.kind == "started" && !e.reason.empty()));
                     });
-                    return tree_json(usage_->fresh(uv_now(loop_), max_age_ms / 2), usage_->history, recent, now);
+                    return std::make_shared<const std::string>(
+                        tree_json(usage_->fresh(uv_now(loop_), max_age_ms / 2), usage_->history, recent, now));
                 })};
     }
     if (url.starts_with("/child.json/")) {

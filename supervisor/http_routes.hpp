@@ -52,7 +52,8 @@ private:
     };
     Supervisor& supervisor_;
     uv_loop_t* loop_;
-    Cached<std::string> metrics_, tree_;
+    using Body = std::shared_ptr<const std::string>;
+    Cached<Body> metrics_, tree_;
     // Shared by the copies a Route makes of this: one timer, one history,
     // one report.
     struct Usage {

@@ -1,8 +1,9 @@
 #include "metrics.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cstdint>
-#include <cstdio>
 #include <functional>
 #include <vector>
 
@@ -54,23 +55,37 @@ struct Value {
 Value count(std::int64_t n) { return {n, false}; }
 Value seconds(std::int64_t ms) { return {ms, true}; }
 
-std::string text_of(Value value) {
+// Appended in place: a fresh scrape of 1,000 children writes some 20,000
+// of these.
+void append(std::string& out, Value value) {
     char v[32];
-    if (value.ms)
-        std::snprintf(v, sizeof v, "%lld.%03lld", static_cast<long long>(value.n / 1000),
-                      static_cast<long long>(value.n % 1000));
-    else
-        std::snprintf(v, sizeof v, "%lld", static_cast<long long>(value.n));
+    auto n = value.ms ? value.n / 1000 : value.n;
+    auto end = std::to_chars(v, v + sizeof v, n).ptr;
+    if (value.ms) {
+        auto ms = value.n % 1000;
+        if (ms < 0) ms = -ms;
+        *end++ = '.';
+        *end++ = static_cast<char>('0' + ms / 100);
+        *end++ = static_cast<char>('0' + ms / 10 % 10);
+        *end++ = static_cast<char>('0' + ms % 10);
+    }
+    out.append(v, end);
+}
+
+std::string text_of(Value value) {
+    std::string v;
+    append(v, value);
     return v;
 }
 
-void sample(std::string& out, const char* name, const std::string& labels, Value value) {
-    auto v = text_of(value);
+// `name{labels<more>} value`: `more` is another label, with its comma.
+void sample(std::string& out, const char* name, const std::string& labels, Value value, std::string_view more = {}) {
     out += name;
     out += '{';
     out += labels;
+    out += more;
     out += "} ";
-    out += v;
+    append(out, value);
     out += '\n';
 }
 
@@ -89,22 +104,25 @@ std::string metrics_text(const TreeReport& r) {
     Family memory{"seq_child_memory_bytes", "gauge", "Resident memory of the child's current processes.", {}};
     Family window{"seq_supervisor_restarts_in_window", "gauge", "Restarts within the supervisor's intensity window.", {}};
     Family most{"seq_supervisor_max_restarts", "gauge", "Restarts the supervisor allows within its window (one more and it gives up).", {}};
+    // The buckets' labels, the same for every child.
+    std::array<std::string, ReadyTimes::bounds_ms.size()> le;
+    for (std::size_t i = 0; i < le.size(); ++i)
+        le[i] = ",le=\"" + text_of(seconds(static_cast<std::int64_t>(ReadyTimes::bounds_ms[i]))) + "\"";
     sample(window.samples, window.name, "path=\"/\"", count(r.restarts_in_window));
     sample(most.samples, most.name, "path=\"/\"", count(r.max_restarts));
     each_child(r.children, "", [&](const ChildReport& k, const std::string&, const std::string& labels) {
         sample(up.samples, up.name, labels, count(k.state == "running" ? 1 : 0));
         sample(restarts.samples, restarts.name, labels, count(k.restarts));
         for (auto& [reason, n] : k.deaths_by_reason)
-            sample(deaths.samples, deaths.name, labels + ",reason=\"" + label_value(reason) + "\"", count(n));
+            sample(deaths.samples, deaths.name, labels, count(n), ",reason=\"" + label_value(reason) + "\"");
         if (k.ready_times) {
             auto& t = *k.ready_times;
             for (std::size_t i = 0; i < t.bounds_ms.size(); ++i) {
-                auto le = seconds(static_cast<std::int64_t>(t.bounds_ms[i]));
-                sample(ready.samples, "seq_child_ready_seconds_bucket", labels + ",le=\"" + text_of(le) + "\"",
-                       count(static_cast<std::int64_t>(t.at_most[i])));
+                sample(ready.samples, "seq_child_ready_seconds_bucket", labels,
+                       count(static_cast<std::int64_t>(t.at_most[i])), le[i]);
             }
-            sample(ready.samples, "seq_child_ready_seconds_bucket", labels + ",le=\"+Inf\"",
-                   count(static_cast<std::int64_t>(t.count)));
+            sample(ready.samples, "seq_child_ready_seconds_bucket", labels, count(static_cast<std::int64_t>(t.count)),
+                   ",le=\"+Inf\"");
             sample(ready.samples, "seq_child_ready_seconds_sum", labels, seconds(static_cast<std::int64_t>(t.sum_ms)));
             sample(ready.samples, "seq_child_ready_seconds_count", labels, count(static_cast<std::int64_t>(t.count)));
         }

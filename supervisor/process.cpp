@@ -503,8 +503,7 @@ std::optional<ProcStat> parse_proc_stat(std::string_view line) {
 }
 
 std::optional<ProcStat> proc_stat(pid_t pid) {
-    // Read on every scrape for every process on the machine (usage_by_group):
-    // no allocation, and one read, which /proc answers whole.
+    // No allocation, and one read, which /proc answers whole.
     char path[32] = "/proc/";
     auto [end, ec] = std::to_chars(path + 6, path + sizeof path - 6, pid);
     if (ec != std::errc()) return std::nullopt;
@@ -559,20 +558,6 @@ std::string process_name(pid_t pid) {
     auto name = read_proc("/proc/" + std::to_string(pid) + "/comm");
     if (!name.empty() && name.back() == '\n') name.pop_back();
     return name.empty() ? "?" : name;
-}
-
-std::unordered_map<pid_t, Usage> usage_by_group() {
-    std::unordered_map<pid_t, Usage> out;
-    static const long page = sysconf(_SC_PAGESIZE);
-    static const long ticks = sysconf(_SC_CLK_TCK);
-    for (pid_t pid : all_pids()) {
-        auto s = proc_stat(pid);
-        if (!s || s->state == 'Z') continue;
-        auto& u = out[s->pgrp];
-        u.rss_bytes += static_cast<std::uint64_t>(std::max(s->rss_pages, 0LL)) * static_cast<std::uint64_t>(page);
-        u.cpu_ms += s->cpu_ticks * 1000 / static_cast<unsigned long long>(ticks > 0 ? ticks : 100);
-    }
-    return out;
 }
 
 }  // namespace seq::sup

@@ -13,7 +13,6 @@
 #include <set>
 #include <string_view>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <cstdint>
 #include <vector>
@@ -144,15 +143,5 @@ std::string read_proc(const std::string& path);
 std::optional<std::string> process_environ(pid_t pid);
 // NAME's value in such an environment.
 std::optional<std::string> env_value(const std::string& environ, std::string_view name);
-
-// What the live processes of a process group use: the sum of their
-// resident memory, and of their CPU time (with that of their children
-// they reaped). Each instance of ours leads a group of its own.
-struct Usage {
-    std::uint64_t rss_bytes = 0;
-    std::uint64_t cpu_ms = 0;
-};
-// Every process group's, by its number, from one pass over /proc.
-std::unordered_map<pid_t, Usage> usage_by_group();
 
 }  // namespace seq::sup

@@ -27,6 +27,7 @@
 #include "event_hooks.hpp"
 #include "http_checks.hpp"
 #include "process.hpp"
+#include "process_usage.hpp"
 #include "rollout.hpp"
 #include "side_jobs.hpp"
 #include "resp.hpp"
@@ -132,8 +133,8 @@ public:
     // as a value (what a nested supervisor sends its parent).
     void status(std::string& out);
     // The same as a value: the snapshot, with what each process uses
-    // (usage_by_group(), or a recent reading of it).
-    TreeReport report(const std::unordered_map<pid_t, Usage>& usage);
+    // (one pass over /proc).
+    TreeReport report();
     TreeReport snapshot();
     // Moves whenever anything in the subtree may have changed.
     std::uint64_t generation() const { return generation_; }
@@ -408,6 +409,7 @@ private:
     // memory_max where no cgroup holds it: each such instance's group looked
     // at once a second, while there is one (supervisor_limits.cpp).
     uv::Timer memory_watch_;
+    ProcessUsage usage_{kept_stat_files_bound()};  // read by memory_watch_ and report()
     void watch_memory();
     void check_memory();
     // Adopted processes whose environment read empty (caught mid-execve):

@@ -53,7 +53,7 @@ void Supervisor::check_memory() {
         uv_timer_stop(memory_watch_.get());
         return;
     }
-    const auto usage = usage_by_group();
+    const auto usage = usage_.read();
     for (auto* i : watched) {
         auto it = usage.find(i->pid);
         const auto limit = *spec_of(*i).memory_max;

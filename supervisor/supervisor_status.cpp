@@ -165,9 +165,9 @@ void add_counts(std::vector<ChildReport>& children, const std::string& prefix, c
 
 }  // namespace
 
-TreeReport Supervisor::report(const std::unordered_map<pid_t, Usage>& usage) {
+TreeReport Supervisor::report() {
     auto r = snapshot();
-    add_usage(r.children, usage);
+    add_usage(r.children, usage_.read());
     CountedByPath counted;
     for (auto& c : children_) {
         counted.emplace(c->path, Counted{&c->deaths, &c->ready_times});
@@ -177,6 +177,6 @@ TreeReport Supervisor::report(const std::unordered_map<pid_t, Usage>& usage) {
     return r;
 }
 
-void Supervisor::status(std::string& out) { append_report(out, report(usage_by_group())); }
+void Supervisor::status(std::string& out) { append_report(out, report()); }
 
 }  // namespace seq::sup
