@@ -59,13 +59,17 @@ Value seconds(std::int64_t ms) { return {ms, true}; }
 // of these.
 void append(std::string& out, Value value) {
     char v[32];
-    auto n = value.ms ? value.n / 1000 : value.n;
-    auto end = std::to_chars(v, v + sizeof v, n).ptr;
-    if (value.ms) {
-        auto ms = value.n % 1000;
-        if (ms < 0) ms = -ms;
+    char* end = v;
+    if (!value.ms) {
+        end = std::to_chars(v, v + sizeof v, value.n).ptr;
+    } else {
+        // Whole seconds, then the milliseconds: -500 ms is -0.500.
+        auto n = value.n;
+        if (n < 0) *end++ = '-';
+        auto ms = n < 0 ? 0 - static_cast<std::uint64_t>(n) : static_cast<std::uint64_t>(n);
+        end = std::to_chars(end, v + sizeof v, ms / 1000).ptr;
         *end++ = '.';
-        *end++ = static_cast<char>('0' + ms / 100);
+        *end++ = static_cast<char>('0' + ms / 100 % 10);
         *end++ = static_cast<char>('0' + ms / 10 % 10);
         *end++ = static_cast<char>('0' + ms % 10);
     }

@@ -9,8 +9,8 @@
 #include <charconv>
 #include <cstring>
 #include <optional>
+#include <unordered_set>
 #include <utility>
-#include <vector>
 
 #include "process.hpp"
 
@@ -44,9 +44,14 @@ std::unordered_map<pid_t, Usage> ProcessUsage::read() {
     static const long page = sysconf(_SC_PAGESIZE);
     static const long ticks = sysconf(_SC_CLK_TCK);
     std::unordered_map<pid_t, Usage> out;
-    std::unordered_map<pid_t, pid_t> parent;  // every live process's, this pass
-    std::unordered_map<pid_t, Fd> still;      // the kept that still read
-    std::vector<std::pair<pid_t, Fd>> opened;  // to keep if they are ours
+    // Ours: this process, and the descendants kept or taken so far. /proc
+    // lists pids in ascending order, so a parent mostly comes before its
+    // children; one that came after is taken at the next reading. No file
+    // of a process not known to be ours is held past its read: a machine
+    // of more processes than we have fds free must not leave ours unread.
+    std::unordered_set<pid_t> ours{getpid()};
+    for (auto& [pid, fd] : kept_) ours.insert(pid);
+    std::unordered_map<pid_t, Fd> still;  // the kept that still read, and the ours taken
     for (pid_t pid : all_pids()) {
         Fd fd;
         std::optional<ProcStat> s;
@@ -69,27 +74,12 @@ std::unordered_map<pid_t, Usage> ProcessUsage::read() {
         auto& u = out[s->pgrp];
         u.rss_bytes += static_cast<std::uint64_t>(std::max(s->rss_pages, 0LL)) * static_cast<std::uint64_t>(page);
         u.cpu_ms += s->cpu_ticks * 1000 / static_cast<unsigned long long>(ticks > 0 ? ticks : 100);
-        parent.emplace(pid, s->ppid);
-        if (was_kept) still.emplace(pid, std::move(fd));
-        else opened.emplace_back(pid, std::move(fd));
-    }
-    kept_ = std::move(still);
-    // Ours: a descendant of this process, as the parents read in this pass
-    // have it. The walk is bounded: pids read at slightly different moments
-    // could, reused, make a loop.
-    constexpr int deepest = 1024;
-    const pid_t self = getpid();
-    auto ours = [&](pid_t pid) {
-        for (int step = 0; step < deepest && pid > 1; ++step) {
-            auto it = parent.find(pid);
-            if (it == parent.end()) return false;
-            pid = it->second;
-            if (pid == self) return true;
+        if (was_kept || (still.size() < max_kept_ && ours.count(s->ppid))) {
+            ours.insert(pid);
+            still.emplace(pid, std::move(fd));
         }
-        return false;
-    };
-    for (auto& [pid, fd] : opened)
-        if (kept_.size() < max_kept_ && ours(pid)) kept_.emplace(pid, std::move(fd));
+    }
+    kept_ = std::move(still);  // those whose pid is gone close here
     return out;
 }
 

@@ -27,8 +27,10 @@ struct Usage {
 // costs a read each, not an open, a path walk, a read and a close (half the
 // time). A kept file names its process, not its pid: once that process is
 // gone it reads nothing, and a new process given the same pid is opened
-// afresh. At most `max_kept` are kept, so the children's own fds (pidfds,
-// log pipes) are never short for them.
+// afresh. Any other process's file is closed as soon as it is read. At most
+// `max_kept` are kept, so that the children's own fds (pidfds, log pipes)
+// are not short for them; the files of processes that ended since are let
+// go at the next call.
 class ProcessUsage {
 public:
     explicit ProcessUsage(std::size_t max_kept);

@@ -4,11 +4,15 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "process_usage.hpp"
 
@@ -17,13 +21,14 @@ using namespace seq::sup;
 namespace {
 
 // A group of two of our processes: a leader that waits, and a child of
-// it that spins (its CPU time moves). Killed, with its group, at the end.
+// it that spins (its CPU time moves), or sleeps. Killed, with its group, at
+// the end.
 struct Spinning {
     pid_t leader = fork();
-    Spinning() {
+    explicit Spinning(bool spin = true) {
         if (leader == 0) {
             setpgid(0, 0);
-            if (fork() == 0) execlp("sh", "sh", "-c", "while :; do :; done", nullptr);
+            if (fork() == 0) execlp("sh", "sh", "-c", spin ? "while :; do :; done" : "exec sleep 1000", nullptr);
             pause();
             _exit(0);
         }
@@ -101,12 +106,44 @@ TEST_CASE("process usage: our descendants' stat files are kept and read afresh, 
     CHECK(within(std::chrono::seconds(10), [&] { return usage.read().at(group.leader).cpu_ms >= cpu + 50; }));
     CHECK(usage.kept() == before + 2);
     // Ended: gone from the reading, and its files let go.
+    const pid_t leader = group.leader;
     group.end();
     kill(other, SIGKILL);
+    orphaned.pid = -1;
     CHECK(within(std::chrono::seconds(5), [&] {
         auto u = usage.read();
-        return !u.count(group.leader) && !u.count(other) && usage.kept() == before;
+        return !u.count(leader) && !u.count(other) && usage.kept() == before;
     }));
+}
+
+TEST_CASE("process usage: with few fds free, every group is still read, and no more are kept than allowed") {
+    // 40 groups of ours, and room for only 16 more fds than are open: a
+    // reading that held each file until its end would miss most of them.
+    std::vector<std::unique_ptr<Spinning>> groups;
+    for (int k = 0; k < 40; ++k) {
+        groups.push_back(std::make_unique<Spinning>(false));
+        REQUIRE(groups.back()->leader > 0);
+    }
+    rlimit was{};
+    REQUIRE(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    struct Restore {
+        rlimit was;
+        ~Restore() { setrlimit(RLIMIT_NOFILE, &was); }
+    } restore{was};
+    auto open_now = std::distance(std::filesystem::directory_iterator("/proc/self/fd"), std::filesystem::directory_iterator{});
+    rlimit tight = was;
+    tight.rlim_cur = static_cast<rlim_t>(open_now + 16);
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    ProcessUsage usage(8);
+    auto all_read = [&] {
+        auto u = usage.read();
+        for (auto& g : groups)
+            if (!u.count(g->leader)) return false;
+        return true;
+    };
+    CHECK(within(std::chrono::seconds(5), all_read));
+    CHECK(all_read());
+    CHECK(usage.kept() == 8);
 }
 
 TEST_CASE("process usage: with no stat file to keep it reads the same, opening each") {
