@@ -44,6 +44,10 @@ const std::set<std::string_view> worker_keys = {"stash_keys", "memory_max", "mem
                                                 "update", "max_surge", "min_uptime", "migrate"};
 const std::set<std::string_view> supervisor_keys = {"strategy", "max_restarts", "max_seconds", "auto_shutdown", "child",
                                                     "log_dir", "log_stderr"};
+const std::set<std::string_view> on_event_keys = {"command", "events", "timeout"};
+const std::set<std::string_view> health_keys = {"http", "tcp", "command", "interval", "timeout", "failures"};
+const std::set<std::string_view> socket_keys = {"name", "path", "listen", "backlog", "reuse_address", "ipv6_only",
+                                                "mode", "owner", "group"};
 const std::set<std::string_view> dynamic_keys = {"max_restarts", "max_seconds", "max_children", "template", "log_dir",
                                                  "log_stderr"};
 // What a dynamic supervisor's template may not say: each child added from
@@ -912,7 +916,7 @@ private:
                   "expected a table, such as { command = [\"./alert.sh\"], events = [\"gave_up\"] }");
             return std::nullopt;
         }
-        static const std::set<std::string_view> keys = {"command", "events", "timeout"};
+        const auto& keys = on_event_keys;
         for (auto&& [key, node] : *t)
             if (!keys.count(key.str())) unknown(key, "", keys, nullptr, "on_event");
         HookSpec h;
@@ -949,7 +953,7 @@ private:
             error(n.source(), path, "health", "expected a table, such as { http = \"http://127.0.0.1:8080/healthz\" }");
             return std::nullopt;
         }
-        static const std::set<std::string_view> keys = {"http", "tcp", "command", "interval", "timeout", "failures"};
+        const auto& keys = health_keys;
         for (auto&& [key, node] : *t)
             if (!keys.count(key.str())) unknown(key, path, keys, nullptr, "health");
         HealthSpec h;
@@ -1128,8 +1132,7 @@ private:
 
     // { name = ..., path = ... } or { name = ..., listen = ..., backlog, reuse_address, ipv6_only }.
     bool socket_table(const toml::table& tab, const std::string& path, SocketSpec& s, const toml::node*& listen) {
-        static const std::set<std::string_view> keys = {"name", "path", "listen", "backlog", "reuse_address", "ipv6_only",
-                                                        "mode", "owner", "group"};
+        const auto& keys = socket_keys;
         bool ok = true;
         for (auto&& [key, node] : tab) {
             auto k = key.str();
@@ -1593,6 +1596,16 @@ std::string parse_failure(const toml::parse_error& e, const std::string& file) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> tree_file_keys() {
+    std::set<std::string_view> all;
+    for (auto* keys : {&top_keys, &common_keys, &log_keys, &backoff_keys, &worker_keys, &supervisor_keys, &dynamic_keys,
+                       &on_event_keys, &health_keys, &socket_keys})
+        all.insert(keys->begin(), keys->end());
+    for (auto& [name, resource] : resource_names) all.insert(name);
+    all.insert({"soft", "hard"});  // a limit's two, as a table
+    return {all.begin(), all.end()};
+}
 
 TreeFileError::TreeFileError(std::vector<std::string> errs)
     : std::runtime_error(errs.empty() ? "invalid tree file" : errs.front()), errors(std::move(errs)) {}

@@ -37,6 +37,10 @@ struct TreeFileError : std::runtime_error {
 // Throws TreeFileError: the file cannot be read, is not TOML, or does not
 // describe a valid tree.
 Tree load_tree_file(const std::string& file, const LoadContext& ctx);
+// Every key a tree file may hold, at any level and in any of its tables
+// (backoff, log, limits, sockets, health, on_event): what seq-tree(5) must
+// name, as its test checks.
+std::vector<std::string_view> tree_file_keys();
 // The same from text in hand; `file` names it in messages and anchors
 // relative paths.
 Tree parse_tree(std::string_view text, const std::string& file, const LoadContext& ctx);

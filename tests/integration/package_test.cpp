@@ -26,8 +26,10 @@ TEST_CASE("cpack -G DEB: programs, units, man pages and the example, its depende
     auto files = sh("dpkg-deb -c " + deb).out;
     for (auto f : {"./usr/bin/seq-supervisor", "./usr/bin/seqctl", "./usr/bin/seq-stash", "./usr/bin/seq-worker",
                    "./usr/lib/systemd/user/sequence.service", "./usr/lib/systemd/user/sequence.socket",
+                   "./usr/lib/systemd/user/sequence@.service", "./usr/lib/systemd/system/sequence@.service",
                    "./usr/share/man/man1/seq-supervisor.1", "./usr/share/man/man1/seqctl.1",
-                   "./usr/share/man/man1/seq-stash.1", "./usr/share/man/man5/seq-tree.5", "./usr/share/doc/sequence/examples/counter-tree.toml"}) {
+                   "./usr/share/man/man1/seq-stash.1", "./usr/share/man/man1/seq-worker.1",
+                   "./usr/share/man/man5/seq-tree.5", "./usr/share/doc/sequence/examples/counter-tree.toml"}) {
         CAPTURE(f);
         CHECK(files.find(std::string(f) + "\n") != std::string::npos);
     }
@@ -37,8 +39,15 @@ TEST_CASE("cpack -G DEB: programs, units, man pages and the example, its depende
     REQUIRE(sh("dpkg-deb -x " + deb + " " + root).code == 0);
     auto service = slurp(root + "/usr/lib/systemd/user/sequence.service");
     CHECK(service.find("\nExecStart=/usr/bin/seq-supervisor --run-dir %t/sequence\n") != std::string::npos);
+    // Your own tree's unit, the same file for the system and a user.
+    auto own = slurp(root + "/usr/lib/systemd/system/sequence@.service");
+    CHECK(own == slurp(root + "/usr/lib/systemd/user/sequence@.service"));
+    CHECK(own.find("\nExecStart=/usr/bin/seq-supervisor --run-dir %t/sequence-%i --config %E/sequence/%i.toml\n") !=
+          std::string::npos);
+    CHECK(own.find("\nExecReload=/usr/bin/seqctl --run-dir %t/sequence-%i reload\n") != std::string::npos);
     for (auto page : {"/usr/share/man/man1/seq-supervisor.1", "/usr/share/man/man1/seqctl.1",
-                      "/usr/share/man/man1/seq-stash.1", "/usr/share/man/man5/seq-tree.5"}) {
+                      "/usr/share/man/man1/seq-stash.1", "/usr/share/man/man1/seq-worker.1",
+                      "/usr/share/man/man5/seq-tree.5"}) {
         CAPTURE(page);
         auto r = sh("groff -man -ww -z " + root + page + " 2>&1");
         CHECK(r.code == 0);

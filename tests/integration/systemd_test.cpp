@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -192,4 +193,74 @@ TEST_CASE("LISTEN_FDS naming an fd that is not open is logged and ignored: its n
     CHECK(call_int(run + "/sequence.sock", {"NEXT"}) == 0);
     sup.signal(SIGTERM);
     CHECK(sup.exit_code(10000ms) == 0);
+}
+
+namespace {
+
+// A unit's `Key=` line, with the specifiers systemd would fill in: %t the
+// runtime dir, %E the configuration dir, %i the instance.
+std::string unit_line(const std::string& unit, const std::string& key, const std::map<char, std::string>& given) {
+    auto at = unit.find("\n" + key + "=");
+    REQUIRE(at != std::string::npos);
+    at += key.size() + 2;
+    auto line = unit.substr(at, unit.find('\n', at) - at);
+    std::string out;
+    for (std::size_t k = 0; k < line.size(); ++k) {
+        if (line[k] == '%' && k + 1 < line.size() && given.count(line[k + 1])) out += given.at(line[++k]);
+        else out += line[k];
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("sequence@.service: verified for the system and a user, and its commands, as systemd runs them, start, reload and stop your own tree") {
+    if (sh("command -v systemd-analyze >/dev/null").code != 0)
+        FAIL("systemd-analyze is missing: scripts/test installs Debian's systemd package");
+    TempDir dir;
+    std::string units = std::string(SEQ_BUILD_DIR) + "/test-units";
+    std::string runtime = dir / "runtime";
+    REQUIRE(mkdir(runtime.c_str(), 0700) == 0);
+    for (std::string manager : {"", "--user "}) {
+        CAPTURE(manager);
+        auto r = sh("cd " + units + " && XDG_RUNTIME_DIR=" + runtime + " systemd-analyze " + manager +
+                    "verify sequence@myapp.service 2>&1");
+        CAPTURE(r.out);
+        CHECK(r.code == 0);
+        CHECK(r.out.empty());
+    }
+    auto unit = slurp(units + "/sequence@.service");
+    for (auto line : {"\nType=notify\n", "\nKillMode=mixed\n", "\nWatchdogSec=10\n", "\nWantedBy=default.target\n"}) {
+        CAPTURE(line);
+        CHECK(unit.find(line) != std::string::npos);
+    }
+    // As a user's unit: %E is ~/.config, where the tree file is.
+    std::string config = dir / "config";
+    std::filesystem::create_directories(config + "/sequence");
+    auto tree = config + "/sequence/myapp.toml";
+    std::ofstream(tree) << "[[child]]\nname = \"one\"\ncommand = [\"sleep\", \"100000\"]\n";
+    const std::map<char, std::string> given{{'t', runtime}, {'E', config}, {'i', "myapp"}};
+    auto start = unit_line(unit, "ExecStart", given);
+    auto reload = unit_line(unit, "ExecReload", given);
+    std::string run = runtime + "/sequence-myapp";
+    CHECK(start.find("--config " + tree) != std::string::npos);
+    NotifyListener notify(dir / "notify.sock");
+    std::string log = dir / "supervisor.log";
+    Process sup({"/bin/sh", "-c", "NOTIFY_SOCKET=" + notify.path + " WATCHDOG_USEC=300000 exec " + start}, log);
+    INFO("supervisor log:\n", slurp(log));
+    CHECK(notify.wait_for("READY=1"));
+    CHECK(tree_status(run)["one"].state == "running");
+    CHECK(notify.wait_for("WATCHDOG=1", 2000ms));
+    // systemctl reload: the file read again, what is new started.
+    std::ofstream(tree, std::ios::app) << "[[child]]\nname = \"two\"\ncommand = [\"sleep\", \"100000\"]\n";
+    auto reloaded = sh(reload + " 2>&1");
+    CAPTURE(reloaded.out);
+    CHECK(reloaded.code == 0);
+    CHECK(eventually([&] { return tree_status(run)["two"].state == "running"; }));
+    // KillMode=mixed: SIGTERM to the supervisor alone, which stops its children in order.
+    auto one = pid_of(run, "one");
+    sup.signal(SIGTERM);
+    CHECK(notify.wait_for("STOPPING=1"));
+    CHECK(sup.exit_code() == 0);
+    CHECK_FALSE(alive(one));
 }
