@@ -1,5 +1,6 @@
 #include "server.hpp"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -329,6 +330,8 @@ void Server::feed_monitors(const Connection& from, std::span<const std::string_v
 void Server::stop_accepting() {
     accepting_over_ = true;
     accept_poll_.close();
+    accept_retry_.close();
+    reserve_.reset();
     listener_.reset();
 }
 
@@ -352,7 +355,11 @@ void Server::start() {
         socklen_t len = sizeof ss;
         tcp_ = getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0 &&
                (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+        accept_retry_ = uv::make_timer(loop_);
+        accept_retry_->data = this;
+        reserve_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     }
+    uv_timer_stop(accept_retry_.get());
     accept_paused_ = false;
     uv::check(uv_poll_start(accept_poll_.get(), UV_READABLE,
                             [](uv_poll_t* h, int status, int) {
@@ -369,15 +376,22 @@ void Server::on_accept() {
         int fd = accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                // Out of descriptors: stop accepting until a client leaves, rather
-                // than spin on a listening socket that stays readable.
-                log("%s: cannot accept: %s; pausing accepts until a client leaves", name_.c_str(),
-                    std::strerror(errno));
-                uv_poll_stop(accept_poll_.get());
-                accept_paused_ = true;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+            const int err = errno;
+            if (!retry_ms_) {
+                log("%s: cannot accept: %s; refusing clients, and trying again, until there is room", name_.c_str(),
+                    std::strerror(err));
+                retry_ms_ = 100;
             }
+            if ((err == EMFILE || err == ENFILE) && refuse_one()) continue;
+            pause_accepting();
             return;
+        }
+        if (retry_ms_) {
+            log("%s: accepting again (%llu clients were refused meanwhile)", name_.c_str(),
+                static_cast<unsigned long long>(refused_));
+            retry_ms_ = 0;
+            refused_ = 0;
         }
         Fd client(fd);
         // A reply is one write, sent whole: Nagle would hold a pipelined
@@ -410,6 +424,31 @@ void Server::on_accept() {
         // write, which epoll reports in this same turn (a dead worker's last
         // SET, and its successor's GET), and must be read after it.
     }
+}
+
+bool Server::refuse_one() {
+    if (!reserve_) return false;
+    reserve_.reset();
+    Fd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    const bool refused = static_cast<bool>(client);
+    if (refused) {
+        static constexpr std::string_view why = "-ERR out of file descriptors: try again later\r\n";
+        [[maybe_unused]] auto n = ::send(client.get(), why.data(), why.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ++refused_;
+        client.reset();
+    }
+    reserve_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    return refused;
+}
+
+void Server::pause_accepting() {
+    const unsigned delay = retry_ms_;
+    retry_ms_ = std::min(delay * 2, 1000u);
+    uv_poll_stop(accept_poll_.get());
+    accept_paused_ = true;
+    uv_timer_start(accept_retry_.get(), [](uv_timer_t* t) {
+        if (auto* s = uv::owner<Server>(t)) s->start();
+    }, delay, 0);
 }
 
 Connection* Server::find(std::uint64_t id) {
