@@ -372,27 +372,36 @@ void Server::start() {
 }
 
 void Server::on_accept() {
+    // A retry's turn: the clients still waiting have waited a whole interval,
+    // and no other server on a shared listener (a pool's instances) took
+    // them. Those are refused, with why; a client that came a moment ago is
+    // left, for a server with room or for ours once it has some.
+    const bool refuse_waiting = std::exchange(retry_turn_, false);
     for (;;) {
         int fd = accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             const int err = errno;
+            // A TCP connection's own failure (accept(2)): that one is gone, not our room.
+            if (err == EINTR || err == ECONNABORTED || err == EPROTO || err == ENOPROTOOPT || err == EHOSTDOWN ||
+                err == ENONET || err == EHOSTUNREACH || err == EOPNOTSUPP || err == ENETUNREACH || err == ENETDOWN)
+                continue;
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                // Linux finds a free fd before it looks for a client: there is room.
+                end_shortage();
+                return;
+            }
             if (!retry_ms_) {
-                log("%s: cannot accept: %s; refusing clients, and trying again, until there is room", name_.c_str(),
-                    std::strerror(err));
+                log("%s: cannot accept: %s; trying again, and refusing the clients that wait, until there is room",
+                    name_.c_str(), std::strerror(err));
                 retry_ms_ = 100;
             }
-            if ((err == EMFILE || err == ENFILE) && refuse_one()) continue;
+            if (refuse_waiting && (err == EMFILE || err == ENFILE))
+                while (refuse_one()) {
+                }
             pause_accepting();
             return;
         }
-        if (retry_ms_) {
-            log("%s: accepting again (%llu clients were refused meanwhile)", name_.c_str(),
-                static_cast<unsigned long long>(refused_));
-            retry_ms_ = 0;
-            refused_ = 0;
-        }
+        end_shortage();
         Fd client(fd);
         // A reply is one write, sent whole: Nagle would hold a pipelined
         // client's next reply until the previous one was acknowledged.
@@ -429,16 +438,34 @@ void Server::on_accept() {
 bool Server::refuse_one() {
     if (!reserve_) return false;
     reserve_.reset();
-    Fd client(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    Fd client(accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     const bool refused = static_cast<bool>(client);
     if (refused) {
         static constexpr std::string_view why = "-ERR out of file descriptors: try again later\r\n";
         [[maybe_unused]] auto n = ::send(client.get(), why.data(), why.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        // What it sent already is read and dropped, a little of it: a TCP
+        // socket closed with input unread resets, and the line may be lost.
+        ::shutdown(client.get(), SHUT_WR);
+        char sink[512];
+        for (int k = 0; k < 8 && ::recv(client.get(), sink, sizeof sink, MSG_DONTWAIT) > 0; ++k) {
+        }
         ++refused_;
         client.reset();
     }
     reserve_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    return refused;
+    return refused && reserve_;
+}
+
+void Server::end_shortage() {
+    if (retry_ms_) {
+        log("%s: accepting again (%llu clients were refused meanwhile)", name_.c_str(),
+            static_cast<unsigned long long>(refused_));
+        retry_ms_ = 0;
+        refused_ = 0;
+    }
+    // Lost in a shortage (its number past a lowered limit, or another
+    // process took the slot it left): taken again once there is room.
+    if (!reserve_) reserve_ = Fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
 void Server::pause_accepting() {
@@ -447,7 +474,10 @@ void Server::pause_accepting() {
     uv_poll_stop(accept_poll_.get());
     accept_paused_ = true;
     uv_timer_start(accept_retry_.get(), [](uv_timer_t* t) {
-        if (auto* s = uv::owner<Server>(t)) s->start();
+        if (auto* s = uv::owner<Server>(t)) {
+            s->retry_turn_ = true;
+            s->start();
+        }
     }, delay, 0);
 }
 

@@ -171,15 +171,16 @@ public:
 private:
     friend class Connection;
     void on_accept();
-    // Out of fds or memory. EMFILE, ENFILE: the reserve fd is given up for
-    // a moment to accept one waiting client and close it with an error
-    // (true), as nginx and libuv do: it hears why at once, and the listening
-    // socket does not stay readable. Otherwise (or if that fails) accepting
-    // pauses, and a timer tries again (100 ms, doubling to 1 s), as does a
-    // client leaving: a shortage that ends with no client to leave (a limit
-    // raised again) never leaves the server deaf.
+    // Out of fds or memory: accepting pauses, and a timer tries again
+    // (100 ms, doubling to 1 s), as does a client leaving, so a shortage that
+    // ends with no client of ours to leave (a limit raised again) never
+    // leaves the server deaf. At each retry the clients still waiting (no
+    // other server on a shared listener took them) are refused with why:
+    // the reserve fd is given up for a moment to accept each and close it
+    // with an error, as nginx and libuv do (refuse_one: true while one was).
     bool refuse_one();
     void pause_accepting();
+    void end_shortage();  // there is room: logged, and the reserve taken again
     void destroy(Connection& c);
     // Sends a command `from` made to every other monitor.
     void feed_monitors(const Connection& from, std::span<const std::string_view> args);
@@ -191,6 +192,7 @@ private:
     Fd reserve_;  // /dev/null, kept to be closed when fds run out (refuse_one)
     unsigned retry_ms_ = 0;  // the next retry's delay; 0: no shortage now (logged once each)
     std::uint64_t refused_ = 0;  // clients refused in this shortage
+    bool retry_turn_ = false;    // on_accept called by the retry timer
     ServerOptions options_;
     Handler handler_;
     std::string name_;
