@@ -303,7 +303,7 @@ std::string Service::info(std::span<const std::string_view> sections) {
     if (wanted("commits")) {
         section("Commits");
         field("commits", std::to_string(commit_times_.count));
-        field("commit_usec_sum", std::to_string(commit_times_.sum_us));
+        field("commit_usec_sum", std::to_string(commit_times_.sum));
         for (std::size_t i = 0; i < CommitTimes::bounds_us.size(); ++i)
             field(("commit_usec_le_" + std::to_string(CommitTimes::bounds_us[i])).c_str(),
                   std::to_string(commit_times_.at_most[i]));

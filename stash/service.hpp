@@ -14,6 +14,7 @@
 #include "acl.hpp"
 #include "command_counts.hpp"
 #include "connection_commands.hpp"
+#include "histogram.hpp"
 #include "server.hpp"
 #include "stash.hpp"
 #include "store.hpp"
@@ -82,17 +83,10 @@ private:
     // How long each commit of the store took (INFO's commits section, the
     // supervisor's seq_stash_commit_seconds): microseconds, cumulative
     // counts at each bound as a Prometheus histogram keeps them.
-    struct CommitTimes {
-        static constexpr std::array<std::uint64_t, 12> bounds_us = {100,   250,   500,    1000,   2500,   5000,
-                                                                    10000, 25000, 50000, 100000, 250000, 1000000};
-        std::array<std::uint64_t, bounds_us.size()> at_most{};
-        std::uint64_t count = 0, sum_us = 0;
-        void add(std::uint64_t us) {
-            for (std::size_t i = 0; i < bounds_us.size(); ++i)
-                if (us <= bounds_us[i]) ++at_most[i];
-            ++count;
-            sum_us += us;
-        }
+    struct CommitTimes : Histogram<12> {
+        static constexpr Bounds bounds_us = {100,   250,   500,    1000,   2500,   5000,
+                                             10000, 25000, 50000, 100000, 250000, 1000000};
+        void add(std::uint64_t us) { Histogram::add(bounds_us, us); }
     } commit_times_;
 };
 

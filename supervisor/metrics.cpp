@@ -127,7 +127,7 @@ std::string metrics_text(const TreeReport& r) {
             }
             sample(ready.samples, "seq_child_ready_seconds_bucket", labels, count(static_cast<std::int64_t>(t.count)),
                    ",le=\"+Inf\"");
-            sample(ready.samples, "seq_child_ready_seconds_sum", labels, seconds(static_cast<std::int64_t>(t.sum_ms)));
+            sample(ready.samples, "seq_child_ready_seconds_sum", labels, seconds(static_cast<std::int64_t>(t.sum)));
             sample(ready.samples, "seq_child_ready_seconds_count", labels, count(static_cast<std::int64_t>(t.count)));
         }
         if (k.uptime_ms) sample(uptime.samples, uptime.name, labels, seconds(std::max<std::int64_t>(*k.uptime_ms, 0)));
