@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "log.hpp"
+#include "reload_summary.hpp"
 #include "supervisor.hpp"
 #include "tree_file.hpp"
 
@@ -47,8 +48,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
         ~Rebuilding() { converging = false; }
     } rebuilding{converging_ = true};
     std::vector<std::unique_ptr<Child>> next;
-    std::string added, changed, same, removed;
-    auto note = [](std::string& list, const std::string& name) { list += (list.empty() ? "" : ", ") + name; };
+    ReloadSummary summary;
     if (spec.strategy != options_.strategy || spec.max_restarts != options_.max_restarts ||
         spec.max_seconds != options_.max_seconds || spec.auto_shutdown != options_.auto_shutdown) {
         options_.auto_shutdown = spec.auto_shutdown;
@@ -56,14 +56,14 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
         options_.max_restarts = spec.max_restarts;
         options_.max_seconds = spec.max_seconds;
         intensity_ = Intensity(spec.max_restarts, spec.max_seconds * 1000);  // a new window
-        note(changed, "the supervisor's flags (" + std::string(to_string(spec.strategy)) + ", at most " +
-                          std::to_string(spec.max_restarts) + " restarts in " + std::to_string(spec.max_seconds) +
-                          "s)");
+        summary.acted(ReloadAction::in_place, "the supervisor's flags (" + std::string(to_string(spec.strategy)) +
+                                                  ", at most " + std::to_string(spec.max_restarts) + " restarts in " +
+                                                  std::to_string(spec.max_seconds) + "s)");
     }
     if (spec.child_template != options_.child_template || spec.max_children != options_.max_children) {
         options_.child_template = spec.child_template;
         options_.max_children = spec.max_children;
-        note(changed, "the template");
+        summary.acted(ReloadAction::in_place, "the template");
     }
     for (auto& want : expand(spec.children)) {
         auto it = std::find_if(children_.begin(), children_.end(), [&](auto& c) {
@@ -71,13 +71,17 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
         });
         if (it == children_.end()) {
             next.push_back(make_child(want));
-            note(added, want.name);
+            summary.added(want.name);
             continue;
         }
         auto c = std::move(*it);
-        if (c->spec == want && !stash_changed) {
-            note(same, c->spec.name);
-        } else if (c->spec.type == ChildType::supervisor && sockets_of(c->spec.sub) == sockets_of(want.sub)) {
+        const auto state = state_of(*c);
+        const auto action = reload_action(
+            c->spec, want, stash_changed,
+            ChildNow{c->active != nullptr, state == State::running, c->goal == Goal::run});
+        if (action == ReloadAction::unchanged) {
+            summary.acted(action, c->spec.name);
+        } else if (action == ReloadAction::in_place) {
             // Its own fields take effect as they are used; its subtree is
             // its business: what is unchanged there keeps running too.
             bool subtree_changed = !(c->spec.sub == want.sub) || stash_changed;
@@ -89,10 +93,15 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
             });
             auto sub_before = c->spec.sub;  // what runs there, if the reload there fails
             if (c->goal == Goal::held && want.autostart) c->goal = Goal::run;
+            const bool forward = subtree_changed && (state == State::running || state == State::starting) && c->subtree;
+            // What it will do, as its last snapshot shows its children.
+            auto* seen = forward ? c->subtree->snapshot() : nullptr;
+            auto inner = forward ? subtree_summary(c->spec.sub, want.sub, c->spec.name, stash_changed,
+                                                seen ? &seen->children : nullptr)
+                              : std::string();
             c->spec = want;
             // A nested supervisor still starting runs its old subtree too.
-            auto state = state_of(*c);
-            if (subtree_changed && (state == State::running || state == State::starting) && c->subtree) {
+            if (forward) {
                 Tree sub;
                 sub.root = want.sub;
                 // A new subtree (a tree file's text) to converge to, and the stash its children get.
@@ -112,13 +121,12 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
                     log("%s: %s", c->path.c_str(), why->c_str());
                 }
             }
-            note(changed, c->spec.name);
-        } else if (want.update != Update::restart && want.type == ChildType::worker && c->goal == Goal::run &&
-                   state_of(*c) == State::running && !stash_changed) {
+            summary.acted(action, inner.empty() ? c->spec.name : c->spec.name + " (" + inner + ")");
+        } else if (action == ReloadAction::rolled) {
             // Instance by instance, each new one beside an old one (rollout.hpp).
             auto pool = pools_before.find(want.pool);
             roll(*c, want, pool != pools_before.end() ? &pool->second.spec : nullptr);
-            note(changed, c->spec.name + " (" + std::string(to_string(want.update)) + ")");
+            summary.acted(action, c->spec.name + " (" + std::string(to_string(want.update)) + ")");
         } else {
             stop_standby(*c, "its spec changed");  // started from the old one
             // A stop asked for lasts only while its spec is unchanged.
@@ -127,14 +135,14 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
             c->goal = c->active ? Goal::restart : stays_down ? Goal::held : Goal::run;
             c->next_cause = Cause::reload;
             c->asked_below.clear();
-            note(changed, c->spec.name + (c->active ? " (restarted)" : ""));
+            summary.acted(action, c->spec.name);
         }
         next.push_back(std::move(c));
     }
     // What is no longer wanted is stopped, last in the order so first to go.
     for (auto& c : children_)
         if (c) {
-            if (c->goal != Goal::removed) note(removed, c->spec.name);
+            if (c->goal != Goal::removed) summary.removed(c->spec.name);
             c->goal = Goal::removed;
             next.push_back(std::move(c));
         }
@@ -142,8 +150,7 @@ std::string Supervisor::reconfigure(const SupervisorSpec& given, Environment env
     pending_.clear();  // what was touched above was ordered by the old indices
     for (std::size_t i = 0; i < children_.size(); ++i) children_[i]->index = i;
     touch_all();
-    auto said = "added: " + (added.empty() ? "-" : added) + "; removed: " + (removed.empty() ? "-" : removed) +
-                "; changed: " + (changed.empty() ? "-" : changed) + "; unchanged: " + (same.empty() ? "-" : same);
+    auto said = summary.text();
     log("reloaded: %s", said.c_str());
     converging_ = false;
     step();

@@ -316,8 +316,9 @@ type = "supervisor"
     std::ofstream(file) << tree_v2;
     auto r = sh(ctl + " reload");
     CHECK(r.code == 0);
-    CHECK(r.out == "OK added: d; removed: b; changed: the supervisor's flags (rest_for_one, at most 3 restarts in 5s), "
-                   "c (restarted), jobs; unchanged: a\n");
+    // Each name beside what was done to its process: jobs itself runs on, y below it is restarted.
+    CHECK(r.out == "OK added: d; removed: b; restarted: c; changed in place: the supervisor's flags (rest_for_one, at "
+                   "most 3 restarts in 5s), jobs (added jobs/z; restarted jobs/y); unchanged: a\n");
     REQUIRE(running({"a", "c", "d", "jobs", "jobs/x", "jobs/y", "jobs/z"}));
     REQUIRE(eventually([&] {
         auto st = tree_status(run);
@@ -386,7 +387,7 @@ TEST_CASE("a stopped nested supervisor holds up none of its parent's work, and g
     auto ctl = bin("seqctl") + " --run-dir " + run + " --timeout 2000 ";
     auto r = sh(ctl + "reload");
     CHECK(r.code == 0);
-    CHECK(r.out.find("changed: jobs") != std::string::npos);
+    CHECK(r.out.find("changed in place: jobs") != std::string::npos);
     pid_t other = pid_of(run, "other");
     REQUIRE(kill(other, SIGKILL) == 0);
     CHECK(eventually([&] { return tree_status(run).at("other").pid != other && tree_status(run).at("other").state == "running"; }));
@@ -426,7 +427,7 @@ TEST_CASE("seqctl reload of a new stash restarts every worker with it, below nes
     auto before = tree_status(run);
     std::ofstream(file) << tree("s2");
     auto r = sh(bin("seqctl") + " --run-dir " + run + " reload");
-    CHECK(r.out == "OK added: -; removed: -; changed: holder (restarted), a (restarted), jobs; unchanged: -\n");
+    CHECK(r.out == "OK restarted: holder, a; changed in place: jobs (restarted jobs/k)\n");
     CHECK(eventually([&] {
         auto st = tree_status(run);
         return st.count("a") && st.count("jobs/k") && st.at("a").pid != before.at("a").pid &&

@@ -329,7 +329,7 @@ TEST_CASE("a rollout below a nested supervisor that is rolled back makes seqctl 
     auto again = upgrade(t).get();
     INFO(again.out);
     CHECK(again.code == 1);
-    CHECK(again.out.find("changed: deep") != std::string::npos);
+    CHECK(again.out.find("changed in place: deep (rolling out deep/web)") != std::string::npos);
     auto deep = pid_of(t.run, "deep");
     REQUIRE(sh(bin("seqctl") + " --run-dir " + t.run + " restart deep").code == 0);
     CHECK(pid_of(t.run, "deep") != deep);

@@ -1,0 +1,98 @@
+#include "reload_summary.hpp"
+
+#include <algorithm>
+
+namespace seq::sup {
+
+ReloadAction reload_action(const ChildSpec& now, const ChildSpec& want, bool stash_changed, ChildNow state) {
+    if (now == want && !stash_changed) return ReloadAction::unchanged;
+    // Its own fields take effect as they are used, and its subtree is its
+    // business, unless the sockets it was handed change.
+    if (now.type == ChildType::supervisor && want.type == ChildType::supervisor &&
+        sockets_of(now.sub) == sockets_of(want.sub))
+        return ReloadAction::in_place;
+    // Every child was handed the stash's path at its start: a new one needs a new process.
+    if (want.update != Update::restart && want.type == ChildType::worker && state.wanted && state.running &&
+        !stash_changed)
+        return ReloadAction::rolled;
+    return state.active ? ReloadAction::restarted : ReloadAction::changed_down;
+}
+
+namespace {
+constexpr const char* headings[] = {"added",     "removed",           "restarted", "rolling out",
+                                    "changed in place", "changed while down", "unchanged"};
+
+std::size_t slot(ReloadAction a) {
+    switch (a) {
+    case ReloadAction::restarted: return 2;
+    case ReloadAction::rolled: return 3;
+    case ReloadAction::in_place: return 4;
+    case ReloadAction::changed_down: return 5;
+    case ReloadAction::unchanged: break;
+    }
+    return 6;
+}
+
+ChildNow now_of(const ChildReport* r) {
+    if (!r) return {true, true, true};  // no snapshot yet: it is starting them all
+    return {r->pid.has_value(), r->state == "running", r->state != "stopped"};
+}
+}  // namespace
+
+void ReloadSummary::acted(ReloadAction a, std::string name) { lists_[slot(a)].push_back(std::move(name)); }
+
+std::string ReloadSummary::text() const {
+    std::string out;
+    for (std::size_t i = 0; i < std::size(lists_); ++i) {
+        if (lists_[i].empty()) continue;
+        out += out.empty() ? "" : "; ";
+        out += headings[i];
+        out += ": ";
+        for (std::size_t k = 0; k < lists_[i].size(); ++k) out += (k ? ", " : "") + lists_[i][k];
+    }
+    return out.empty() ? "nothing to do: the tree has no children" : out;
+}
+
+std::string ReloadSummary::inner_text() const {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < std::size(lists_); ++i)
+        for (auto& name : lists_[i]) out += (out.empty() ? "" : "; ") + std::string(headings[i]) + " " + name;
+    return out;
+}
+
+std::string subtree_summary(const SupervisorSpec& before, const SupervisorSpec& after, const std::string& path,
+                            bool stash_changed, const std::vector<ChildReport>* states) {
+    ReloadSummary s;
+    if (before.strategy != after.strategy || before.max_restarts != after.max_restarts ||
+        before.max_seconds != after.max_seconds || before.auto_shutdown != after.auto_shutdown)
+        s.acted(ReloadAction::in_place, "the flags of " + path + " (" + std::string(to_string(after.strategy)) +
+                                            ", at most " + std::to_string(after.max_restarts) + " restarts in " +
+                                            std::to_string(after.max_seconds) + "s)");
+    if (before.child_template != after.child_template || before.max_children != after.max_children)
+        s.acted(ReloadAction::in_place, "the template of " + path);
+    auto find = [](const SupervisorSpec& in, const ChildSpec& c) {
+        return std::find_if(in.children.begin(), in.children.end(),
+                            [&](auto& o) { return o.name == c.name && o.type == c.type; });
+    };
+    for (auto& want : after.children) {
+        auto name = path + "/" + want.name;
+        auto was = find(before, want);
+        if (was == before.children.end()) {
+            s.added(name);
+            continue;
+        }
+        // A pool's instances share a spec: the first one's state stands for them.
+        const ChildReport* r = states ? find_child(*states, want.instances ? want.name + "#0" : want.name) : nullptr;
+        auto action = reload_action(*was, want, stash_changed, now_of(r));
+        if (action == ReloadAction::in_place) {
+            auto inner = subtree_summary(was->sub, want.sub, name, stash_changed, r ? &r->children : nullptr);
+            if (!inner.empty()) name += " (" + inner + ")";
+        }
+        s.acted(action, name);
+    }
+    for (auto& was : before.children)
+        if (find(after, was) == after.children.end()) s.removed(path + "/" + was.name);
+    return s.inner_text();
+}
+
+}  // namespace seq::sup
