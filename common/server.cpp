@@ -19,6 +19,7 @@
 
 #include "commands.hpp"
 #include "log.hpp"
+#include "socket.hpp"
 
 namespace seq {
 
@@ -231,6 +232,8 @@ Server::Server(uv_loop_t* loop, Fd listener, ServerOptions options, Handler hand
       name_(std::move(name)), scratch_(read_chunk) {
     if (listener_) listen_on(std::move(listener_));
 }
+
+std::string Server::address() const { return listener_ ? bound_address(listener_.get()) : std::string(); }
 
 void Server::listen_on(Fd listener) {
     listener_ = std::move(listener);

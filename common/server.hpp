@@ -144,6 +144,8 @@ public:
     // Takes the listening socket later (a standby's comes at activation).
     void listen_on(Fd listener);
     bool listening() const { return static_cast<bool>(listener_); }
+    // Where it listens: a Unix socket's path or HOST:PORT; "" before it does.
+    std::string address() const;
     std::size_t clients() const { return conns_.size(); }
     std::uint64_t accepted() const { return next_id_ - 1; }  // connections since the start
     // Each connection, in no particular order (CLIENT LIST).

@@ -2,6 +2,7 @@
 
 #include "log.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -152,6 +154,39 @@ std::string default_run_dir() {
     if (const char* d = std::getenv("SEQUENCE_RUN_DIR"); d && *d) return d;
     if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x) return std::string(x) + "/sequence";
     return "/tmp/sequence-" + std::to_string(getuid());
+}
+
+std::string format_address(const sockaddr* sa) {
+    char host[INET6_ADDRSTRLEN] = "";
+    if (sa->sa_family == AF_INET) {
+        auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
+        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(ntohs(in4->sin_port));
+    }
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    std::string out = "[";  // appended: g++ 12 at -O3 sees an overlap in "[" + std::string (GCC bug 105329)
+    out += host;
+    out += "]:";
+    out += std::to_string(ntohs(in6->sin6_port));
+    return out;
+}
+
+
+std::string bound_address(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return "";
+    switch (ss.ss_family) {
+    case AF_INET:
+    case AF_INET6: return format_address(reinterpret_cast<const sockaddr*>(&ss));
+    case AF_UNIX: {
+        auto* un = reinterpret_cast<const sockaddr_un*>(&ss);
+        auto n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+        return std::string(un->sun_path, strnlen(un->sun_path, n));
+    }
+    default: return "";
+    }
 }
 
 }  // namespace seq

@@ -2,6 +2,8 @@
 // sockets inherited through systemd's LISTEN_FDS convention.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -40,5 +42,13 @@ std::map<std::string, int> inherited_listen_fds();
 std::string default_run_dir();
 
 void set_nonblocking(int fd);
+
+// "127.0.0.1:8080", "[::1]:8080": an IPv4 or IPv6 address with its port.
+std::string format_address(const sockaddr* sa);
+
+// Where the listening socket `fd` is bound: HOST:PORT for TCP (the port the
+// kernel picked, for port 0), the file's path for a Unix socket; "" if it
+// cannot be told.
+std::string bound_address(int fd);
 
 }  // namespace seq

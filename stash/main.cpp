@@ -21,7 +21,7 @@ const char* const exit_codes_help = R"(Exit codes:
   2  bad command line
   3  the socket cannot be bound (another stash answers there, or permissions)
   5  the data dir is unusable: held by another stash, owned by another user or
-     open to others, or the store is corrupt or unreadable), or the ACL directory
+     open to others, or the store is corrupt or unreadable; or the ACL directory
      (--acl) cannot be read)";
 
 constexpr int store_unusable = 5;

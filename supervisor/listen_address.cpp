@@ -1,5 +1,7 @@
 #include "listen_address.hpp"
 
+#include "socket.hpp"
+
 #include <arpa/inet.h>
 #include <sys/un.h>
 
@@ -105,22 +107,6 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text, std::st
 
 namespace {
 
-std::string format(const sockaddr* sa) {
-    char host[INET6_ADDRSTRLEN] = "";
-    if (sa->sa_family == AF_INET) {
-        auto* in4 = reinterpret_cast<const sockaddr_in*>(sa);
-        inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-        return std::string(host) + ":" + std::to_string(ntohs(in4->sin_port));
-    }
-    auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    std::string out = "[";  // appended: g++ 12 at -O3 sees an overlap in "[" + std::string (GCC bug 105329)
-    out += host;
-    out += "]:";
-    out += std::to_string(ntohs(in6->sin6_port));
-    return out;
-}
-
 }  // namespace
 
 bool http_is_path(std::string_view address) {
@@ -136,22 +122,6 @@ std::optional<std::string> http_address(std::string_view text, std::string& why)
     return address;
 }
 
-std::string to_string(const ListenAddress& a) { return format(reinterpret_cast<const sockaddr*>(&a.addr)); }
-
-std::string bound_address(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return "";
-    switch (ss.ss_family) {
-    case AF_INET:
-    case AF_INET6: return format(reinterpret_cast<const sockaddr*>(&ss));
-    case AF_UNIX: {
-        auto* un = reinterpret_cast<const sockaddr_un*>(&ss);
-        auto n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
-        return std::string(un->sun_path, strnlen(un->sun_path, n));
-    }
-    default: return "";
-    }
-}
+std::string to_string(const ListenAddress& a) { return format_address(reinterpret_cast<const sockaddr*>(&a.addr)); }
 
 }  // namespace seq::sup

@@ -34,9 +34,4 @@ bool http_is_path(std::string_view address);
 // "127.0.0.1:8080", "[::1]:8080".
 std::string to_string(const ListenAddress& a);
 
-// Where the listening socket `fd` is bound: HOST:PORT for TCP (the port the
-// kernel picked, for port 0), the file's path for a Unix socket; "" if it
-// cannot be told.
-std::string bound_address(int fd);
-
 }  // namespace seq::sup

@@ -194,7 +194,7 @@ int run(const seq::sup::Tree& tree, const std::string& run_dir, const std::strin
     // Read-only: what it serves is made from the report, and acts on nothing.
     std::optional<sup::HttpListener> http;
     if (http_socket) {
-        auto where = http_path.empty() ? sup::bound_address(http_socket.get()) : http_path;
+        auto where = http_path.empty() ? seq::bound_address(http_socket.get()) : http_path;
         try {
             // Made again only when the tree has changed: a copy of a large
             // tree's spec every round would be most of what asking costs.

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "listen_address.hpp"
+#include "socket.hpp"
 #include "process.hpp"
 #include "supervisor.hpp"
 

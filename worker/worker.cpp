@@ -547,6 +547,7 @@ std::string Worker::info() const {
     s += "pid:" + std::to_string(getpid()) + "\r\n";
     s += "value:" + (stash_value_ ? std::to_string(*stash_value_) : std::string("unknown")) + "\r\n";
     s += "key:" + options_.key + "\r\n";
+    s += "socket:" + server_.address() + "\r\n";
     s += "clients:" + std::to_string(server_.clients()) + "\r\n";
     s += std::string("stash_link:") + link_.state_name() + "\r\n";
     s += "stash_connects:" + std::to_string(link_.connects()) + "\r\n";

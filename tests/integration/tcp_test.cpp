@@ -14,6 +14,7 @@
 #include "harness.hpp"
 #include "held_sockets.hpp"
 #include "listen_address.hpp"
+#include "socket.hpp"
 
 using namespace seqtest;
 
@@ -146,7 +147,7 @@ TEST_CASE("a TCP port in use is exit 3, naming the socket, the address and the p
     held.name = "other";
     held.listen = "127.0.0.1:0";
     auto fd = seq::sup::listen_tcp(held);  // this test's process holds it
-    auto addr = seq::sup::bound_address(fd.get());
+    auto addr = seq::bound_address(fd.get());
     TreeSup t(dir, web_tree(addr), false);
     CHECK(t.proc->exit_code() == 3);
     auto log = t.proc->log();
@@ -190,7 +191,7 @@ TEST_CASE("a TCP socket handed over by socket activation is matched by name, wha
     spec.listen = "127.0.0.1:0";
     auto listener = seq::sup::listen_tcp(spec);
     REQUIRE(fcntl(listener.get(), F_SETFD, 0) == 0);
-    auto addr = seq::sup::bound_address(listener.get());
+    auto addr = seq::bound_address(listener.get());
     std::ofstream(dir / "tree.toml") << web_tree("127.0.0.1:1");  // port 1: binding it would fail
     std::string script = "exec 3<&" + std::to_string(listener.get()) + "; LISTEN_FDS=1 LISTEN_FDNAMES=http LISTEN_PID=$$ exec " +
                          bin("seq-supervisor") + " --run-dir " + run + " --config " + (dir / "tree.toml");
