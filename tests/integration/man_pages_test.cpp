@@ -1,9 +1,10 @@
 // The reference is the man pages: each renders without a warning, names
-// every flag its program's --help prints (seqctl's commands' too), and
+// every flag its program's --help prints (seqctl's commands' too),
 // seq-supervisor(1) and seq-tree(5) name every variable the supervisor sets
-// and every key the tree-file loader takes. The lists come from the
-// binaries and the loader, so a new flag, variable or key without its
-// documentation fails here.
+// and every key the tree-file loader takes, and sequence-protocol(7) defines
+// every key of the status and events JSON. The lists come from the binaries,
+// the loader and the writers' sources, so a new flag, variable, key or field
+// without its documentation fails here.
 #include <doctest/doctest.h>
 
 #include <regex>
@@ -13,6 +14,7 @@
 
 #include "harness.hpp"
 #include "supervisor_variables.hpp"
+#include "tree_events.hpp"
 #include "tree_file.hpp"
 
 using namespace seqtest;
@@ -76,7 +78,7 @@ std::set<std::string> flags_of(const std::string& help) {
 
 TEST_CASE("man pages: each renders with groff -ww without a warning") {
     for (auto page : {"supervisor/seq-supervisor.1", "supervisor/seqctl.1", "stash/seq-stash.1", "worker/seq-worker.1",
-                      "supervisor/seq-tree.5"}) {
+                      "supervisor/seq-tree.5", "common/sequence-protocol.7"}) {
         CAPTURE(page);
         auto r = sh(std::string("groff -man -ww -z ") + SEQ_SOURCE_DIR + "/" + page + " 2>&1");
         CHECK(r.code == 0);
@@ -135,5 +137,68 @@ TEST_CASE("man pages: seq-tree(5) names every key the tree-file loader takes") {
     for (auto k : keys) {
         CAPTURE(k);
         CHECK(defines(text, std::string(k)));
+    }
+}
+
+namespace {
+
+// The keys a source file writes: the string literal each call that `calls`
+// names (put|put_maybe|key) takes first, as in `f.put("name", c.name)`.
+std::set<std::string> keys_written(const std::string& path, const std::string& calls) {
+    auto source = slurp(std::string(SEQ_SOURCE_DIR) + "/" + path);
+    REQUIRE_MESSAGE(!source.empty(), path, " is missing or empty");
+    std::set<std::string> keys;
+    const std::regex call("\\.(?:" + calls + R"re()\(\s*"([A-Za-z0-9_]+)")re");
+    for (std::sregex_iterator it(source.begin(), source.end(), call), end; it != end; ++it) keys.insert((*it)[1]);
+    return keys;
+}
+
+}  // namespace
+
+TEST_CASE("man pages: sequence-protocol(7) defines every field of STATUS and so of seqctl status --json") {
+    auto text = page_text("common/sequence-protocol.7");
+    auto at = text.find("\n.SH STATUS JSON\n");
+    REQUIRE(at != std::string::npos);
+    auto section = text.substr(at, text.find("\n.SH ", at + 1) - at);
+    auto keys = keys_written("supervisor/report.cpp", "put|put_maybe|key");
+    // The pattern finds them all: those written only for a pool or a
+    // supervisor, and those inside a nested array, too.
+    CHECK(keys.size() > 30);
+    for (auto k : {"name", "busy", "restart_in_ms", "draining", "sockets", "address", "max_children"})
+        CHECK(keys.count(k));
+    for (auto& k : keys) {
+        CAPTURE(k);
+        CHECK(defines(section, k));
+    }
+    // What seqctl adds to the object with a PATH.
+    for (auto k : {"path", "deaths", "children"}) {
+        CAPTURE(k);
+        CHECK(defines(section, k));
+    }
+}
+
+TEST_CASE("man pages: sequence-protocol(7) defines every field and kind of seqctl events --json") {
+    auto text = page_text("common/sequence-protocol.7");
+    auto at = text.find("\n.SH EVENTS JSON\n");
+    REQUIRE(at != std::string::npos);
+    auto section = text.substr(at, text.find("\n.SH ", at + 1) - at);
+    // Each field's key is a string literal in the function that writes
+    // them all (tree_events.cpp's each_field), "uptime_ms" and kin too.
+    auto source = slurp(std::string(SEQ_SOURCE_DIR) + "/supervisor/tree_events.cpp");
+    auto from = source.find("void each_field(");
+    REQUIRE(from != std::string::npos);
+    auto body = source.substr(from, source.find("\n}\n", from) - from);
+    std::set<std::string> keys;
+    static const std::regex literal(R"re("([a-z_]+)")re");
+    for (std::sregex_iterator it(body.begin(), body.end(), literal), end; it != end; ++it) keys.insert((*it)[1]);
+    CHECK(keys.count("time"));
+    CHECK(keys.count("delay_ms"));
+    for (auto& k : keys) {
+        CAPTURE(k);
+        CHECK(defines(section, k));
+    }
+    for (auto kind : seq::sup::event_kinds) {
+        CAPTURE(kind);
+        CHECK(defines(section, std::string(kind)));
     }
 }

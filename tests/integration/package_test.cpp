@@ -29,7 +29,8 @@ TEST_CASE("cpack -G DEB: programs, units, man pages and the example, its depende
                    "./usr/lib/systemd/user/sequence@.service", "./usr/lib/systemd/system/sequence@.service",
                    "./usr/share/man/man1/seq-supervisor.1", "./usr/share/man/man1/seqctl.1",
                    "./usr/share/man/man1/seq-stash.1", "./usr/share/man/man1/seq-worker.1",
-                   "./usr/share/man/man5/seq-tree.5", "./usr/share/doc/sequence/examples/counter-tree.toml"}) {
+                   "./usr/share/man/man5/seq-tree.5", "./usr/share/man/man7/sequence-protocol.7",
+                   "./usr/share/doc/sequence/examples/counter-tree.toml"}) {
         CAPTURE(f);
         CHECK(files.find(std::string(f) + "\n") != std::string::npos);
     }
@@ -47,7 +48,7 @@ TEST_CASE("cpack -G DEB: programs, units, man pages and the example, its depende
     CHECK(own.find("\nExecReload=/usr/bin/seqctl --run-dir %t/sequence-%i reload\n") != std::string::npos);
     for (auto page : {"/usr/share/man/man1/seq-supervisor.1", "/usr/share/man/man1/seqctl.1",
                       "/usr/share/man/man1/seq-stash.1", "/usr/share/man/man1/seq-worker.1",
-                      "/usr/share/man/man5/seq-tree.5"}) {
+                      "/usr/share/man/man5/seq-tree.5", "/usr/share/man/man7/sequence-protocol.7"}) {
         CAPTURE(page);
         auto r = sh("groff -man -ww -z " + root + page + " 2>&1");
         CHECK(r.code == 0);
