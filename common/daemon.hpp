@@ -13,7 +13,7 @@
 
 namespace seq {
 
-// Exit codes shared by the daemons (documented in README.md and --help).
+// Exit codes shared by the daemons (documented in each man page and --help).
 namespace exit_code {
 constexpr int ok = 0;            // stopped by SIGTERM/SIGINT or STOP
 constexpr int failure = 1;       // a runtime failure, logged

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A small HTTP service to run under seq-supervisor: the example of the
-README's "Serving the web" (scripts/web-tree.toml), and the server the tests
+"""A small HTTP service to run under seq-supervisor: the app of the example
+tree scripts/web-tree.toml, and the server the tests
 kill. It serves on the listening socket its supervisor holds (fd 3, from
 LISTEN_FDS), so that a connection made while it restarts waits in the
 backlog; it says it is ready on $SEQ_NOTIFY_FD; and it keeps its hit counter
@@ -14,11 +14,11 @@ GET /      -> "hits N index I pid P version V generation G"
 GET /slow  -> the same after 200 ms, for tests that kill a request in flight
 
 --key K keeps the count under K in the stash ("hits" by default): a new
-version that renames it runs scripts/web-migrate.py first (README:
-Deploying a new version).
+version that renames it runs scripts/web-migrate.py first (seq-tree(5):
+DEPLOYING).
 
 --break HOW makes a broken version, for the tests and examples of
-rollouts (README: Deploying a new version): "exit" exits 1 at start,
+rollouts (seq-tree(5): DEPLOYING): "exit" exits 1 at start,
 "unready" never says it is ready (nor serves), "crash" exits 1 a second after it is
 ready (between requests: what it had taken is answered).
 
@@ -130,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def standby(notify_fd):
-    """The standby protocol (README): idle until activated, then the
+    """The standby protocol (sequence-protocol(7)): idle until activated, then the
     listening socket comes in the activation message. None: told to stop."""
     channel = socket.socket(fileno=int(os.environ.pop("SEQ_STANDBY_FD")))
     os.write(notify_fd, b"standby\n")

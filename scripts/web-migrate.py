@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The migration of scripts/web-app.py's count from one key of the stash to
-another, as a rollout runs it (`migrate = [...]` in the tree file; README:
-Deploying a new version): run once, with $SEQ_STASH, before the new
+another, as a rollout runs it (`migrate = [...]` in the tree file; seq-tree(5):
+DEPLOYING): run once, with $SEQ_STASH, before the new
 version's first instance starts. It copies, so that the old version still
 finds its count if the rollout is rolled back.
 

@@ -33,7 +33,7 @@ Tree builtin_tree(const BuiltinOptions& o, const std::string& program_dir) {
     worker.reserve = o.reserve;
     worker.standby = o.standby;
     // One writer of the number: a new version takes over as a standby
-    // does, the moment the old one is gone (README: Deploying a new version).
+    // does, the moment the old one is gone (seq-tree(5): DEPLOYING).
     worker.update = Update::handover;
     t.root.children.push_back(std::move(stash));
     t.root.children.push_back(std::move(worker));

@@ -54,7 +54,7 @@ struct Child {
     std::string last_exit;
     std::unique_ptr<Instance> active;
     // spec.standby: one more instance, started and idle, that takes the
-    // active one's place when it dies (README: the standby protocol).
+    // active one's place when it dies (sequence-protocol(7): STANDBY PROTOCOL).
     std::unique_ptr<Instance> standby;
     // A rollout (rollout.hpp): the instance of the new spec starting
     // beside the active one, and old ones stopped, serving what they have

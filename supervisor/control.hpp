@@ -2,7 +2,7 @@
 // root), over RESP: one table of commands (control.cpp), each with its
 // arity, looked up once per request.
 //
-//   STATUS               the tree as a value (README: seqctl status)
+//   STATUS               the tree as a value (sequence-protocol(7): STATUS JSON)
 //   RESTART path         stop a child and start it again
 //   STOP [path]          a child: stop it and keep it down; none: the whole tree
 //   START path           start a child stopped by STOP (or autostart = false)

@@ -11,7 +11,7 @@
 namespace seq::sup::lifecycle {
 
 // What the process is for: the child's serving instance; a standby
-// started and idle behind it (README: the standby protocol); during a
+// started and idle behind it (sequence-protocol(7): STANDBY PROTOCOL); during a
 // rollout, a successor started from the new spec beside the active one,
 // which takes its place once ready; and the active one it replaced,
 // retiring: stopped, serving what it has until it ends; and a rollout's

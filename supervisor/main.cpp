@@ -402,7 +402,7 @@ int main(int argc, char** argv) {
     std::string strategy = "rest_for_one";
     sup::BuiltinOptions b;
     app.add_option("--run-dir", run_dir, "where the sockets and the lock live (created 0700)")->capture_default_str();
-    auto* config_opt = app.add_option("--config", config, "run the tree this TOML file describes (see README: Trees of your own programs)");
+    auto* config_opt = app.add_option("--config", config, "run the tree this TOML file describes (see seq-tree(5))");
     auto* check_opt = app.add_option("--check", check, "only validate a tree file: exit 0 if valid, else 2");
     auto* print_opt = app.add_flag("--print-config", print_config,
                                    "print the built-in tree, as these flags shape it, as a tree file, and exit");

@@ -35,7 +35,7 @@ struct ChildReport {
     };
     std::vector<Socket> sockets;                // a worker's listening sockets
     std::int64_t generation = 1;                // of the spec its process was started from ($SEQ_GENERATION)
-    // During a rollout (README: Deploying a new version): whether its
+    // During a rollout (seq-tree(5): DEPLOYING): whether its
     // process runs the spec it had before ("old") or the new one ("new"),
     // the pid of a new instance starting beside it, and the pids of old
     // ones draining (stopped, finishing what they serve).
@@ -79,7 +79,7 @@ struct TreeReport {
     std::vector<ChildReport> children;
 };
 
-// [flags, [child...]], each a flat key/value array (README: seqctl status).
+// [flags, [child...]], each a flat key/value array (sequence-protocol(7): STATUS JSON).
 void append_report(std::string& out, const TreeReport& r);
 // nullopt if `v` is not such a value.
 std::optional<TreeReport> from_resp(const resp::Value& v);

@@ -129,7 +129,7 @@ public:
     // The exit status of the significant child whose end shut it down
     // (auto_shutdown), as a shell gives it (128 + a signal's number).
     std::optional<int> auto_shutdown_status() const { return exit_status_; }
-    // The state of the tree as a RESP reply (see README: seqctl status), and
+    // The state of the tree as a RESP reply (see sequence-protocol(7): STATUS JSON), and
     // as a value (what a nested supervisor sends its parent).
     void status(std::string& out);
     // The same as a value: the snapshot, with what each process uses

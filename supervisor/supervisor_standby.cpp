@@ -3,7 +3,7 @@
 // When the child dies and the strategy starts it again, that start is an
 // activation (the sockets handed over on the standby fd) instead of a fork
 // and an exec; a new standby follows once the tree has settled again. The
-// protocol is in common/standby.hpp and the README.
+// protocol is in common/standby.hpp and sequence-protocol(7).
 #include <signal.h>
 #include <unistd.h>
 

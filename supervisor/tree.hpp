@@ -31,7 +31,7 @@ enum class AutoShutdown { never, any_significant, all_significant };
 // one, which is stopped once the new one is ready; or handover, for a
 // singleton whose state has one writer: the new one started as a standby,
 // the old one stopped, and the standby activated the moment it is gone
-// (README: Deploying a new version).
+// (seq-tree(5): DEPLOYING).
 enum class Update { restart, rolling, handover };
 std::optional<Update> parse_update(std::string_view s);
 std::string_view to_string(Update u);
@@ -169,7 +169,7 @@ struct ChildSpec {
     std::optional<HealthSpec> health;
     std::uint64_t reserve = 0;  // $SEQ_RESERVE for the child (seq-worker's --reserve); 0: not set
     // Keep one more instance started and idle, activated when this one dies
-    // (README: the standby protocol). Needs notify-fd readiness and a socket.
+    // (sequence-protocol(7): STANDBY PROTOCOL). Needs notify-fd readiness and a socket.
     bool standby = false;
     // A pool: this many processes of the one spec, each given the same
     // sockets (the kernel spreads the connections), each restarted alone.

@@ -546,7 +546,7 @@ private:
                 if (auto u = parse_update(*v)) c.update = *u;
                 else error(n->source(), path, "update", in_quotes(*v) + " is not one of restart, rolling, handover");
                 if (c.update == Update::handover) {
-                    // The new version is started as a standby (README: the standby protocol).
+                    // The new version is started as a standby (sequence-protocol(7): STANDBY PROTOCOL).
                     if (c.readiness != Readiness::notify_fd)
                         error(n->source(), path, "update",
                               "\"handover\" needs readiness = \"notify-fd\" (the new version says it is idle there)");

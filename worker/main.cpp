@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
         notify_ready(notify_fd);
     };
     // Started as a standby: idle, with no socket and no stash link, until
-    // the supervisor hands over the socket (README: the standby protocol).
+    // the supervisor hands over the socket (sequence-protocol(7): STANDBY PROTOCOL).
     // The worker is made now, so that activation costs only what it must.
     struct Standby {
         int fd;

@@ -57,6 +57,9 @@ public:
 
     bool up() const { return state_ == State::up; }
     const char* state_name() const;
+    // Whether an update is ours only once the stash acknowledged it: asked
+    // for, or always with a Redis (INFO's commit_mode).
+    bool waits_for_ack() const { return wait_for_ack_; }
     // Queues "SET key value" and returns its commit number. With a Redis,
     // "SET key value GET": a reply shows whether another writer got there
     // first, and such a commit is never done (Failure::not_ours).

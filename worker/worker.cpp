@@ -552,7 +552,7 @@ std::string Worker::info() const {
     s += std::string("stash_link:") + link_.state_name() + "\r\n";
     s += "stash_connects:" + std::to_string(link_.connects()) + "\r\n";
     s += "stash:" + options_.address.describe() + "\r\n";
-    s += std::string("commit_mode:") + (options_.wait_for_ack ? "ack" : "handoff") + "\r\n";
+    s += std::string("commit_mode:") + (link_.waits_for_ack() ? "ack" : "handoff") + "\r\n";
     s += "commits_issued:" + std::to_string(link_.issued()) + "\r\n";
     s += "commits_done:" + std::to_string(link_.done()) + "\r\n";
     s += "next_served:" + std::to_string(next_served_) + "\r\n";

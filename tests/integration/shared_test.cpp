@@ -84,6 +84,8 @@ TEST_CASE("3 workers share one redis-server: kill -9 of workers and restarts of 
     auto run = dir / "run";
     Process sup({bin("seq-supervisor"), "--run-dir", run, "--config", dir / "tree.toml"}, dir / "supervisor.log");
     REQUIRE(tree_running(run));
+    // A SET to a Redis is the worker's only once Redis said so, flag or not.
+    CHECK(info_field(run + "/w1.sock", "commit_mode") == "ack");
     std::atomic<bool> stop{false};
     std::atomic<int> served{0};
     // Per client: what it got, in order; three clients on each worker.
