@@ -86,7 +86,17 @@ public:
         exec(fsync == Fsync::always ? "PRAGMA synchronous=FULL"
                                     : fsync == Fsync::everysec ? "PRAGMA synchronous=NORMAL"
                                                                : "PRAGMA synchronous=OFF");
-        exec("PRAGMA wal_autocheckpoint=1000");
+        // SQLite's automatic checkpoint runs inside COMMIT and throws its
+        // result away: a sync that failed there (EIO) would go unseen, and
+        // the WAL frames holding acknowledged writes be reused. Ours runs
+        // from commit(), with its result checked; the hook only counts.
+        sqlite3_wal_hook(
+            db_.get(),
+            [](void* self, sqlite3*, const char*, int frames) {
+                static_cast<SqliteStore*>(self)->wal_frames_ = frames;
+                return SQLITE_OK;
+            },
+            this);
         if (fresh) make_store();
         else upgrade();
         get_ = prepare("SELECT value, expires FROM kv WHERE key = ?1");
@@ -191,15 +201,22 @@ public:
             sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
             throw std::runtime_error("store " + path_ + ": commit failed: " + why);
         }
+        // As SQLite's own would, once the WAL passes 1000 pages; a failure
+        // is a failed commit (the stash stops, and no later sync is trusted).
+        if (wal_frames_ >= checkpoint_frames) checkpoint("checkpoint failed");
     }
 
-    void sync() override {
-        // A checkpoint syncs the WAL before it copies it into the database.
-        if (sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) != SQLITE_OK)
-            throw std::runtime_error("store " + path_ + ": sync failed: " + sqlite3_errmsg(db_.get()));
-    }
+    // A checkpoint syncs the WAL before it copies it into the database.
+    void sync() override { checkpoint("sync failed"); }
 
 private:
+    static constexpr int checkpoint_frames = 1000;
+    void checkpoint(const char* what) {
+        if (sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) != SQLITE_OK)
+            throw std::runtime_error("store " + path_ + ": " + what + ": " + sqlite3_errmsg(db_.get()));
+        wal_frames_ = 0;
+    }
+
     [[noreturn]] void fail(const std::string& what) {
         throw std::runtime_error("store " + path_ + ": " + what + ": " +
                                  (db_ ? sqlite3_errmsg(db_.get()) : "out of memory"));
@@ -314,6 +331,7 @@ private:
     std::unique_ptr<sqlite3, DbCloser> db_;
     Stmt get_, put_, expire_, del_, scan_, count_, expiring_, expired_, next_expiry_;
     bool in_tx_ = false;
+    int wal_frames_ = 0;  // in the WAL since its last checkpoint, as its hook last said
 };
 
 }  // namespace

@@ -34,7 +34,6 @@ std::size_t slot(ReloadAction a) {
 }
 
 ChildNow now_of(const ChildReport* r) {
-    if (!r) return {true, true, true};  // no snapshot yet: it is starting them all
     return {r->pid.has_value(), r->state == "running", r->state != "stopped"};
 }
 }  // namespace
@@ -60,20 +59,44 @@ std::string ReloadSummary::inner_text() const {
     return out;
 }
 
+namespace {
+
+// Whether a rollout is under way among `children`: the nested supervisor
+// then refuses its reload (a rollout there goes on, the new subtree waits).
+bool rolling(const std::vector<ChildReport>& children) {
+    return std::any_of(children.begin(), children.end(), [](auto& c) {
+        return c.rollout || c.surge_pid || (c.pool && rolling(c.instances));
+    });
+}
+
+}  // namespace
+
 std::string subtree_summary(const SupervisorSpec& before, const SupervisorSpec& after, const std::string& path,
                             bool stash_changed, const std::vector<ChildReport>* states) {
+    if (states && rolling(*states)) return "refused there: a rollout is under way, which goes on";
     ReloadSummary s;
     if (before.strategy != after.strategy || before.max_restarts != after.max_restarts ||
         before.max_seconds != after.max_seconds || before.auto_shutdown != after.auto_shutdown)
         s.acted(ReloadAction::in_place, "the flags of " + path + " (" + std::string(to_string(after.strategy)) +
                                             ", at most " + std::to_string(after.max_restarts) + " restarts in " +
                                             std::to_string(after.max_seconds) + "s)");
-    if (before.child_template != after.child_template || before.max_children != after.max_children)
-        s.acted(ReloadAction::in_place, "the template of " + path);
+    const bool new_template = before.child_template != after.child_template || before.max_children != after.max_children;
+    if (new_template) s.acted(ReloadAction::in_place, "the template of " + path);
+    // A dynamic supervisor's children are in no file: a new template, or a
+    // new stash, restarts each of them (they are made again from it).
+    if (after.dynamic() && (new_template || stash_changed)) {
+        if (!states) s.acted(ReloadAction::restarted, "every child of " + path);
+        else
+            for (auto& c : *states)
+                s.acted(c.pid ? ReloadAction::restarted : ReloadAction::changed_down, path + "/" + c.name);
+    }
     auto find = [](const SupervisorSpec& in, const ChildSpec& c) {
         return std::find_if(in.children.begin(), in.children.end(),
                             [&](auto& o) { return o.name == c.name && o.type == c.type; });
     };
+    // Where a child is: as the snapshot says; with none yet (the nested
+    // supervisor is starting them all), running; absent from one, no process.
+    auto now = [&](const ChildReport* r) { return !states ? ChildNow{true, true, true} : r ? now_of(r) : ChildNow{}; };
     for (auto& want : after.children) {
         auto name = path + "/" + want.name;
         auto was = find(before, want);
@@ -81,10 +104,34 @@ std::string subtree_summary(const SupervisorSpec& before, const SupervisorSpec& 
             s.added(name);
             continue;
         }
-        // A pool's instances share a spec: the first one's state stands for them.
-        const ChildReport* r = states ? find_child(*states, want.instances ? want.name + "#0" : want.name) : nullptr;
-        auto action = reload_action(*was, want, stash_changed, now_of(r));
-        if (action == ReloadAction::in_place) {
+        const ChildReport* r = states ? find_child(*states, want.name) : nullptr;
+        if (was->instances || want.instances) {
+            // A pool is its instances, each of the shared spec: those kept
+            // are changed as one (the first stands for them), the count
+            // apart. A count scaled since stays while the file's is the same.
+            ChildSpec a = *was, b = want;
+            a.instances = b.instances = 0;
+            unsigned had = r && r->pool ? static_cast<unsigned>(r->instances.size()) : was->instances;
+            unsigned will = was->instances == want.instances ? had : want.instances;
+            auto member = [&](unsigned k) { return name + "#" + std::to_string(k); };
+            if (!was->instances || !want.instances) {  // a pool no more, or a pool now: each one anew
+                if (!was->instances) s.removed(name);
+                for (unsigned k = 0; k < had && was->instances; ++k) s.removed(member(k));
+                if (!want.instances) s.added(name);
+                for (unsigned k = 0; k < want.instances; ++k) s.added(member(k));
+                continue;
+            }
+            const ChildReport* first = states ? find_child(*states, want.name + "#0") : nullptr;
+            auto action = reload_action(a, b, stash_changed, now(first));
+            if (action != ReloadAction::unchanged) s.acted(action, name);
+            for (unsigned k = will; k < had; ++k) s.removed(member(k));
+            for (unsigned k = had; k < will; ++k) s.added(member(k));
+            continue;
+        }
+        auto action = reload_action(*was, want, stash_changed, now(r));
+        // What is below a nested supervisor that runs; one that does not
+        // starts from its new subtree.
+        if (action == ReloadAction::in_place && (!states || (r && (r->state == "running" || r->state == "starting")))) {
             auto inner = subtree_summary(was->sub, want.sub, name, stash_changed, r ? &r->children : nullptr);
             if (!inner.empty()) name += " (" + inner + ")";
         }

@@ -59,6 +59,7 @@ void StashLink::release() {
         return try_connect();
     }
     arm_poll();
+    if (state_ == State::connecting) arm_connect_deadline();
     if (!tcp_pending_) read_replies();  // a TCP connect still under way reads once it is done
 }
 
@@ -98,7 +99,22 @@ void StashLink::try_connect() {
     // cost both processes a write and a read each. The GET's reply, sent
     // before this takes effect, still arrives; a lost stash still shows as EOF.
     if (!wait_for_ack_) queue({"CLIENT", "REPLY", "OFF"});
+    if (!held_) arm_connect_deadline();
     flush();
+}
+
+void StashLink::arm_connect_deadline() {
+    uv_timer_start(retry_.get(), [](uv_timer_t* t) {
+        auto* self = uv::owner<StashLink>(t);
+        if (!self || self->state_ != State::connecting) return;
+        // Said once an outage: lost() speaks only for its first cause.
+        if (!self->deadline_said_)
+            log("the stash at %s took no notice of the connection within %llu ms (its accept paused, or it is "
+                "stuck); connecting again until it answers",
+                self->path_.c_str(), static_cast<unsigned long long>(connect_timeout_ms));
+        self->deadline_said_ = true;
+        self->lost("no answer within " + std::to_string(connect_timeout_ms) + " ms of connecting");
+    }, connect_timeout_ms, 0);
 }
 
 void StashLink::queue(std::initializer_list<std::string_view> args) {
@@ -300,6 +316,8 @@ void StashLink::on_reply(resp::Value& v) {
     }
     if (held) last_set_ = resp::parse_int(*held);
     state_ = State::up;
+    uv_timer_stop(retry_.get());  // its connect deadline
+    deadline_said_ = false;
     down_since_.reset();
     backoff_ms_ = 0;
     if (to_write) {

@@ -87,6 +87,12 @@ private:
     // Calls try_connect after the backoff, doubled first (5 ms to 500 ms) if
     // `grow`: the stash could not be reached, or would not keep the link.
     void retry_later(bool grow);
+    // A link that does not come up within connect_timeout_ms of its connect
+    // (a stash whose accept is paused, or that is stuck, leaves it in its
+    // backlog) is dropped and made again. Not while held: a standby's link
+    // waits unread for its activation, however long that takes.
+    static constexpr std::uint64_t connect_timeout_ms = 2000;
+    void arm_connect_deadline();
     void arm_poll();
 
     uv_loop_t* loop_;
@@ -97,6 +103,7 @@ private:
     std::uint64_t replica_wait_ms_;
     bool tcp_pending_ = false;  // a TCP connect still under way
     bool held_ = false;         // answers wait unread (start(true))
+    bool deadline_said_ = false;  // the connect deadline logged, this outage
     std::optional<std::int64_t> last_set_;  // with a Redis: what our last SET (or the GET) left at the key
     std::optional<std::int64_t> block_high_;  // an INCRBY's answer, waiting for its WAIT
     bool wait_for_ack_;
@@ -106,7 +113,7 @@ private:
     Fd fd_;
     uv::Poll poll_;
     int events_ = 0;
-    uv::Timer retry_;
+    uv::Timer retry_;  // the next connect while down; the connect's deadline while connecting
     std::uint64_t backoff_ms_ = 0;
     std::string out_;
     std::size_t out_sent_ = 0;
