@@ -109,6 +109,10 @@ TEST_CASE("stash_acl: redis-py reads and writes its own keys and its stash_keys,
 
     // HELLO 3 AUTH logs in as AUTH does; a wrong pair changes nothing.
     auto a = t.child("a").pid;
+    // "done" is said just before its exec of sleep, and while an exec is
+    // under way /proc/PID/environ reads empty: read it once sleep runs.
+    for (auto who : {"a", "b", "jobs/x"})
+        REQUIRE(eventually([&] { return slurp("/proc/" + std::to_string(t.child(who).pid) + "/comm") == "sleep\n"; }));
     auto user = environ_of(a, "SEQ_STASH_USER"), password = environ_of(a, "SEQ_STASH_PASSWORD");
     CHECK(user == "a");
     REQUIRE(password.size() == 32);
